@@ -1,0 +1,492 @@
+//! Keybindings as data. The dispatcher, the footer, the help screen and the
+//! README's key table all read this one list, so they cannot disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    First,
+    Last,
+    NextSection,
+    PrevSection,
+    StartFilter,
+    ApplyFilter,
+    ClearFilter,
+    CycleSeverityFilter,
+    ToggleSort,
+    ToggleCompact,
+    Refresh,
+    Help,
+    Open,
+    Back,
+}
+
+/// Where a binding applies. `Global` bindings apply in every scope except
+/// while typing a filter, where keys are text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Global,
+    Grid,
+    Site,
+    Help,
+    FilterInput,
+}
+
+impl Scope {
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Global => "Everywhere",
+            Scope::Grid => "Fleet grid",
+            Scope::Site => "Site view",
+            Scope::Help => "Help",
+            Scope::FilterInput => "Typing a filter",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+const fn plain(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+const fn ch(c: char) -> Key {
+    plain(KeyCode::Char(c))
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+    }
+}
+
+impl Key {
+    /// Whether a terminal event is this key. Shift is part of the character
+    /// itself for printable keys ('G'), so it is ignored there.
+    pub fn matches(&self, event: &KeyEvent) -> bool {
+        let relevant = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let wanted = self.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match (self.code, event.code) {
+            (KeyCode::Char(a), KeyCode::Char(b)) => a == b && relevant == wanted,
+            (a, b) => a == b && relevant == wanted,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Up => "↑".to_string(),
+            KeyCode::Down => "↓".to_string(),
+            KeyCode::Left => "←".to_string(),
+            KeyCode::Right => "→".to_string(),
+            KeyCode::PageUp => "PgUp".to_string(),
+            KeyCode::PageDown => "PgDn".to_string(),
+            KeyCode::Home => "Home".to_string(),
+            KeyCode::End => "End".to_string(),
+            KeyCode::Tab => "Tab".to_string(),
+            KeyCode::BackTab => "Shift-Tab".to_string(),
+            KeyCode::Enter => "Enter".to_string(),
+            KeyCode::Esc => "Esc".to_string(),
+            KeyCode::Backspace => "Backspace".to_string(),
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            other => format!("{other:?}"),
+        };
+        if self.modifiers.contains(KeyModifiers::CONTROL) {
+            format!("Ctrl-{base}")
+        } else {
+            base
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub scope: Scope,
+    pub keys: &'static [Key],
+    pub action: Action,
+    pub description: &'static str,
+    /// Shown in the footer when the scope is active (the rest only in help).
+    pub in_footer: Option<&'static str>,
+}
+
+const fn bind(
+    scope: Scope,
+    keys: &'static [Key],
+    action: Action,
+    description: &'static str,
+    in_footer: Option<&'static str>,
+) -> Binding {
+    Binding {
+        scope,
+        keys,
+        action,
+        description,
+        in_footer,
+    }
+}
+
+use Action as A;
+use Scope as S;
+
+pub const BINDINGS: &[Binding] = &[
+    bind(
+        S::Global,
+        &[ch('q'), ctrl('c')],
+        A::Quit,
+        "Quit",
+        Some("quit"),
+    ),
+    bind(
+        S::Global,
+        &[ch('?')],
+        A::Help,
+        "Show this help",
+        Some("help"),
+    ),
+    bind(
+        S::Global,
+        &[ch('r')],
+        A::Refresh,
+        "Poll every backend now",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Up), ch('k')],
+        A::Up,
+        "Move up",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Down), ch('j')],
+        A::Down,
+        "Move down",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Left), ch('h')],
+        A::Left,
+        "Move left",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Right), ch('l')],
+        A::Right,
+        "Move right",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::PageUp)],
+        A::PageUp,
+        "Page up",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::PageDown)],
+        A::PageDown,
+        "Page down",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[ch('g'), plain(KeyCode::Home)],
+        A::First,
+        "First site",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[ch('G'), plain(KeyCode::End)],
+        A::Last,
+        "Last site",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Tab)],
+        A::NextSection,
+        "Next environment",
+        Some("env"),
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::BackTab)],
+        A::PrevSection,
+        "Previous environment",
+        None,
+    ),
+    bind(
+        S::Grid,
+        &[ch('/')],
+        A::StartFilter,
+        "Filter by site or profile name",
+        Some("filter"),
+    ),
+    bind(
+        S::Grid,
+        &[ch('f')],
+        A::CycleSeverityFilter,
+        "Cycle severity filter: all, warnings and worse, errors only",
+        Some("severity"),
+    ),
+    bind(
+        S::Grid,
+        &[ch('s')],
+        A::ToggleSort,
+        "Sort within a profile: by name or worst first",
+        Some("sort"),
+    ),
+    bind(
+        S::Grid,
+        &[ch('z')],
+        A::ToggleCompact,
+        "Compact density: one character per site",
+        Some("compact"),
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Enter)],
+        A::Open,
+        "Open the site under the cursor",
+        Some("open"),
+    ),
+    bind(
+        S::Grid,
+        &[plain(KeyCode::Esc)],
+        A::ClearFilter,
+        "Clear the filters",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[plain(KeyCode::Up), ch('k')],
+        A::Up,
+        "Previous requirement",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[plain(KeyCode::Down), ch('j')],
+        A::Down,
+        "Next requirement",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[plain(KeyCode::PageUp)],
+        A::PageUp,
+        "Page up",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[plain(KeyCode::PageDown)],
+        A::PageDown,
+        "Page down",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[ch('g'), plain(KeyCode::Home)],
+        A::First,
+        "First requirement",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[ch('G'), plain(KeyCode::End)],
+        A::Last,
+        "Last requirement",
+        None,
+    ),
+    bind(
+        S::Site,
+        &[plain(KeyCode::Esc), plain(KeyCode::Backspace)],
+        A::Back,
+        "Back to the grid",
+        Some("back"),
+    ),
+    bind(
+        S::Help,
+        &[plain(KeyCode::Up), ch('k')],
+        A::Up,
+        "Scroll up",
+        None,
+    ),
+    bind(
+        S::Help,
+        &[plain(KeyCode::Down), ch('j')],
+        A::Down,
+        "Scroll down",
+        None,
+    ),
+    bind(
+        S::Help,
+        &[plain(KeyCode::Esc), plain(KeyCode::Backspace)],
+        A::Back,
+        "Close help",
+        Some("close"),
+    ),
+    bind(
+        S::FilterInput,
+        &[plain(KeyCode::Enter)],
+        A::ApplyFilter,
+        "Keep the filter and return to the grid",
+        Some("keep"),
+    ),
+    bind(
+        S::FilterInput,
+        &[plain(KeyCode::Esc)],
+        A::ClearFilter,
+        "Clear the filter",
+        Some("clear"),
+    ),
+];
+
+/// The action a key performs in a scope: the scope's own bindings first,
+/// then the global ones (not while typing, where keys are text).
+pub fn lookup(scope: Scope, event: &KeyEvent) -> Option<Action> {
+    let find = |s: Scope| {
+        BINDINGS
+            .iter()
+            .filter(|b| b.scope == s)
+            .find(|b| b.keys.iter().any(|k| k.matches(event)))
+            .map(|b| b.action)
+    };
+    find(scope).or_else(|| {
+        if scope == Scope::FilterInput {
+            // Ctrl-C must still quit while typing.
+            (ctrl('c').matches(event)).then_some(Action::Quit)
+        } else {
+            find(Scope::Global)
+        }
+    })
+}
+
+pub fn keys_label(binding: &Binding) -> String {
+    binding
+        .keys
+        .iter()
+        .map(Key::label)
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// Scopes in the order help and the README list them.
+pub const SCOPES: [Scope; 5] = [S::Global, S::Grid, S::Site, S::Help, S::FilterInput];
+
+/// The README's key table, generated; `tests/readme.rs` holds the README to it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| Where | Keys | Action |\n|---|---|---|\n");
+    for scope in SCOPES {
+        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+            let keys = b
+                .keys
+                .iter()
+                .map(|k| format!("`{}`", k.label().replace('|', "\\|")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                scope.title(),
+                keys,
+                b.description
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_a_scope_or_shadows_a_global_by_accident() {
+        for scope in SCOPES {
+            let mut seen = HashSet::new();
+            for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+                for k in b.keys {
+                    assert!(
+                        seen.insert(k.label()),
+                        "{} bound twice in {:?}",
+                        k.label(),
+                        scope
+                    );
+                }
+            }
+        }
+        let globals: HashSet<String> = BINDINGS
+            .iter()
+            .filter(|b| b.scope == Scope::Global)
+            .flat_map(|b| b.keys.iter().map(Key::label))
+            .collect();
+        for b in BINDINGS.iter().filter(|b| b.scope != Scope::Global) {
+            for k in b.keys {
+                assert!(
+                    !globals.contains(&k.label()) || b.scope == Scope::FilterInput,
+                    "{} in {:?} shadows a global key",
+                    k.label(),
+                    b.scope
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_action_that_a_scope_handles_has_a_description() {
+        for b in BINDINGS {
+            assert!(!b.description.is_empty());
+            assert!(!b.keys.is_empty());
+        }
+    }
+
+    #[test]
+    fn lookup_uses_the_scope_then_global_keys() {
+        assert_eq!(
+            lookup(Scope::Grid, &key(KeyCode::Char('j'))),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            lookup(Scope::Grid, &key(KeyCode::Char('q'))),
+            Some(Action::Quit)
+        );
+        assert_eq!(lookup(Scope::Site, &key(KeyCode::Esc)), Some(Action::Back));
+        assert_eq!(
+            lookup(Scope::Grid, &key(KeyCode::Char('G'))),
+            Some(Action::Last)
+        );
+        let shift_g = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(Scope::Grid, &shift_g), Some(Action::Last));
+        // While typing, letters are text, but Ctrl-C still quits.
+        assert_eq!(lookup(Scope::FilterInput, &key(KeyCode::Char('q'))), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(Scope::FilterInput, &ctrl_c), Some(Action::Quit));
+        assert_eq!(lookup(Scope::Grid, &key(KeyCode::Char('c'))), None);
+    }
+}

@@ -1,0 +1,522 @@
+//! Application state, the navigation stack, and what each action does.
+//! Knows nothing of the network: data comes in through `apply_*`, requests
+//! go out as `Effect`s that the runtime hands to the poller.
+
+pub mod grid;
+pub mod keymap;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::{Event, KeyEvent};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use crate::model::{
+    Counts, EnvFleet, SeverityFilter, SiteDetail, SiteFilter, SiteState, SortOrder,
+};
+use crate::poller::{SiteKey, Slot};
+use crate::source::EnvReport;
+use grid::{GridLayout, LayoutRequest, SiteRef, normal_cell_width};
+use keymap::{Action, Scope};
+
+/// Lines the grid view spends on chrome: the header above, the status line
+/// and the key line below.
+pub const HEADER_LINES: u16 = 1;
+pub const FOOTER_LINES: u16 = 2;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub stale_after: Duration,
+    pub refresh: Duration,
+    pub ascii: bool,
+    /// Where the data comes from, for the header ("demo", a config path…).
+    pub origin: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            stale_after: Duration::from_secs(30 * 60),
+            refresh: Duration::from_secs(15),
+            ascii: false,
+            origin: String::new(),
+        }
+    }
+}
+
+/// One environment as last polled.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPane {
+    pub fleet: EnvFleet,
+    pub counts: Counts,
+    pub fetched_at: Option<SystemTime>,
+    pub error: Option<(String, SystemTime)>,
+    pub warnings: Vec<String>,
+    pub in_flight: bool,
+}
+
+impl EnvPane {
+    /// Data is stale when the latest attempt failed, or when it is older
+    /// than the refresh interval allows for (the poller is stuck).
+    pub fn is_stale(&self, now: SystemTime, refresh: Duration) -> bool {
+        self.error.is_some() || self.fetched_at.is_some_and(|at| age(now, at) > refresh * 3)
+    }
+}
+
+pub fn age(now: SystemTime, then: SystemTime) -> Duration {
+    now.duration_since(then).unwrap_or_default()
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteView {
+    pub key: SiteKey,
+    pub detail: Option<(Arc<SiteDetail>, SystemTime)>,
+    pub error: Option<(String, SystemTime)>,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum View {
+    Site(SiteView),
+    Help { scroll: u16 },
+}
+
+/// What the runtime must do for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    OpenSite(SiteKey),
+    CloseSite,
+    Refresh,
+}
+
+#[derive(Debug, Clone)]
+pub struct GridState {
+    pub filter_text: String,
+    pub severity: SeverityFilter,
+    pub sort: SortOrder,
+    pub compact: bool,
+    /// Index into `layout.sites`.
+    pub cursor: usize,
+    /// The site under the cursor by name, so it stays put when data moves.
+    pub cursor_key: Option<SiteKey>,
+    pub scroll: usize,
+    pub layout: GridLayout,
+    pub cell_width: u16,
+}
+
+pub struct App {
+    pub now: SystemTime,
+    pub settings: Settings,
+    pub envs: Vec<EnvPane>,
+    pub grid: GridState,
+    /// Views above the grid; the grid is always at the bottom.
+    pub stack: Vec<View>,
+    pub filter_input: Option<Input>,
+    pub width: u16,
+    pub height: u16,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(settings: Settings, environments: &[String], width: u16, height: u16) -> App {
+        let envs = environments
+            .iter()
+            .map(|name| EnvPane {
+                fleet: EnvFleet {
+                    name: name.clone(),
+                    ..EnvFleet::default()
+                },
+                ..EnvPane::default()
+            })
+            .collect();
+        let mut app = App {
+            now: SystemTime::now(),
+            settings,
+            envs,
+            grid: GridState {
+                filter_text: String::new(),
+                severity: SeverityFilter::All,
+                sort: SortOrder::Name,
+                compact: false,
+                cursor: 0,
+                cursor_key: None,
+                scroll: 0,
+                layout: GridLayout::build(&LayoutRequest {
+                    envs: &[],
+                    filter: &SiteFilter::default(),
+                    sort: SortOrder::Name,
+                    compact: false,
+                    width,
+                    height,
+                    cell_width: grid::MIN_CELL_WIDTH,
+                }),
+                cell_width: grid::MIN_CELL_WIDTH,
+            },
+            stack: Vec::new(),
+            filter_input: None,
+            width,
+            height,
+            quit: false,
+        };
+        app.relayout();
+        app
+    }
+
+    pub fn grid_height(&self) -> u16 {
+        self.height.saturating_sub(HEADER_LINES + FOOTER_LINES)
+    }
+
+    pub fn scope(&self) -> Scope {
+        if self.filter_input.is_some() {
+            return Scope::FilterInput;
+        }
+        match self.stack.last() {
+            None => Scope::Grid,
+            Some(View::Site(_)) => Scope::Site,
+            Some(View::Help { .. }) => Scope::Help,
+        }
+    }
+
+    pub fn filter(&self) -> SiteFilter {
+        SiteFilter::new(&self.grid.filter_text, self.grid.severity)
+    }
+
+    pub fn totals(&self) -> Counts {
+        let mut counts = Counts::default();
+        for env in &self.envs {
+            counts.merge(&env.counts);
+        }
+        counts
+    }
+
+    /// Age of the oldest environment's data, the honest "updated N ago".
+    pub fn oldest_fetch(&self) -> Option<SystemTime> {
+        if self.envs.iter().any(|e| e.fetched_at.is_none()) {
+            return None;
+        }
+        self.envs.iter().filter_map(|e| e.fetched_at).min()
+    }
+
+    pub fn cursor_site(&self) -> Option<SiteRef> {
+        self.grid.layout.sites.get(self.grid.cursor).copied()
+    }
+
+    pub fn site_key(&self, site: SiteRef) -> Option<SiteKey> {
+        let env = self.envs.get(site.env)?;
+        Some(SiteKey {
+            env: env.fleet.name.clone(),
+            site: env.fleet.sites.get(site.index)?.name.clone(),
+        })
+    }
+
+    fn find_site(&self, key: &SiteKey) -> Option<SiteRef> {
+        let env = self.envs.iter().position(|e| e.fleet.name == key.env)?;
+        let index = self.envs[env].fleet.find(&key.site)?;
+        Some(SiteRef { env, index })
+    }
+
+    pub fn site_state(&self, site: SiteRef) -> Option<SiteState> {
+        self.envs
+            .get(site.env)?
+            .fleet
+            .states
+            .get(site.index)
+            .copied()
+    }
+
+    /// Takes a new poll outcome for one environment.
+    pub fn apply_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) {
+        let now = self.now;
+        let stale_after = self.settings.stale_after;
+        let Some(pane) = self.envs.get_mut(env) else {
+            return;
+        };
+        pane.in_flight = slot.in_flight;
+        pane.error = slot
+            .last_error
+            .as_ref()
+            .map(|(e, at)| (e.message.clone(), *at));
+        if let Some(good) = &slot.last_good {
+            let fresh = pane.fetched_at != Some(good.at);
+            pane.fetched_at = Some(good.at);
+            pane.warnings = good.value.warnings.clone();
+            if fresh {
+                pane.fleet = EnvFleet::new(
+                    pane.fleet.name.clone(),
+                    good.value.sites.clone(),
+                    unix(now.max(good.at)),
+                    stale_after,
+                );
+                pane.counts = pane.fleet.counts();
+                self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &e.fleet));
+                self.relayout();
+            }
+        }
+    }
+
+    pub fn apply_site(&mut self, key: &SiteKey, slot: &Slot<SiteDetail>) {
+        for view in &mut self.stack {
+            if let View::Site(site) = view
+                && site.key == *key
+            {
+                if let Some(good) = &slot.last_good {
+                    site.detail = Some((good.value.clone(), good.at));
+                    let last = good.value.requirements.len().saturating_sub(1);
+                    site.selected = site.selected.min(last);
+                }
+                site.error = slot
+                    .last_error
+                    .as_ref()
+                    .map(|(e, at)| (e.message.clone(), *at));
+            }
+        }
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.width = width;
+        self.height = height;
+        self.relayout();
+    }
+
+    /// Rebuilds the layout and puts the cursor back on the same site (or
+    /// its nearest neighbour when the filter hid it).
+    pub fn relayout(&mut self) {
+        let envs: Vec<&EnvFleet> = self.envs.iter().map(|e| &e.fleet).collect();
+        let filter = self.filter();
+        self.grid.layout = GridLayout::build(&LayoutRequest {
+            envs: &envs,
+            filter: &filter,
+            sort: self.grid.sort,
+            compact: self.grid.compact,
+            width: self.width,
+            height: self.grid_height(),
+            cell_width: self.grid.cell_width,
+        });
+        let sites = &self.grid.layout.sites;
+        let restored = self
+            .grid
+            .cursor_key
+            .clone()
+            .and_then(|key| self.find_site(&key))
+            .and_then(|site| sites.iter().position(|s| *s == site));
+        let count = sites.len();
+        self.grid.cursor = match restored {
+            Some(i) => i,
+            None => self.grid.cursor.min(count.saturating_sub(1)),
+        };
+        if restored.is_none() && count > 0 {
+            // Only remember a site the operator chose, not one the filter
+            // landed on, so clearing the filter brings them back.
+            if self.grid.cursor_key.is_none() {
+                self.grid.cursor_key = self.cursor_site().and_then(|s| self.site_key(s));
+            }
+        }
+        self.scroll_to_cursor();
+    }
+
+    fn move_cursor_to(&mut self, index: usize) {
+        let count = self.grid.layout.sites.len();
+        if count == 0 {
+            return;
+        }
+        self.grid.cursor = index.min(count - 1);
+        self.grid.cursor_key = self.cursor_site().and_then(|s| self.site_key(s));
+        self.scroll_to_cursor();
+    }
+
+    /// Keeps the cursor's line on screen, showing the headers above it when
+    /// scrolling up so the operator sees which profile they are in.
+    fn scroll_to_cursor(&mut self) {
+        let height = self.grid_height().max(1) as usize;
+        let layout = &self.grid.layout;
+        let max_scroll = layout.lines.len().saturating_sub(height);
+        let Some(line) = layout.line_of_site(self.grid.cursor) else {
+            self.grid.scroll = self.grid.scroll.min(max_scroll);
+            return;
+        };
+        if line < self.grid.scroll {
+            let mut top = line;
+            while top > 0
+                && !matches!(
+                    layout.lines[top - 1],
+                    grid::Line::Cells { .. } | grid::Line::Pair { .. }
+                )
+                && line - (top - 1) < height
+            {
+                top -= 1;
+            }
+            self.grid.scroll = top;
+        } else if line >= self.grid.scroll + height {
+            self.grid.scroll = line + 1 - height;
+        }
+        if self.grid.cursor == 0 {
+            self.grid.scroll = 0;
+        }
+        self.grid.scroll = self.grid.scroll.min(max_scroll);
+    }
+
+    pub fn handle_event(&mut self, event: &Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) if key.kind != crossterm::event::KeyEventKind::Release => {
+                self.handle_key(key)
+            }
+            Event::Resize(w, h) => {
+                self.resize(*w, *h);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let scope = self.scope();
+        let action = keymap::lookup(scope, key);
+        if scope == Scope::FilterInput && action.is_none() {
+            if let Some(input) = self.filter_input.as_mut() {
+                input.handle_event(&Event::Key(*key));
+                self.grid.filter_text = input.value().to_string();
+                self.relayout();
+            }
+            return Vec::new();
+        }
+        match action {
+            Some(action) => self.perform(scope, action),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn perform(&mut self, scope: Scope, action: Action) -> Vec<Effect> {
+        match (scope, action) {
+            (_, Action::Quit) => self.quit = true,
+            (_, Action::Refresh) => return vec![Effect::Refresh],
+            (Scope::Help, Action::Help) => {
+                self.stack.pop();
+            }
+            (_, Action::Help) => self.stack.push(View::Help { scroll: 0 }),
+            (Scope::Grid, action) => return self.grid_action(action),
+            (Scope::Site, action) => return self.site_action(action),
+            (Scope::Help, action) => self.help_action(action),
+            (Scope::FilterInput, Action::ApplyFilter) => self.filter_input = None,
+            (Scope::FilterInput, Action::ClearFilter) => {
+                self.filter_input = None;
+                self.grid.filter_text.clear();
+                self.relayout();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn page_rows(&self) -> isize {
+        let rows_per_line = if self.grid.layout.density == grid::Density::Dense {
+            2
+        } else {
+            1
+        };
+        (self.grid_height().saturating_sub(2).max(1) as isize) * rows_per_line
+    }
+
+    fn grid_action(&mut self, action: Action) -> Vec<Effect> {
+        let cursor = self.grid.cursor;
+        let layout = &self.grid.layout;
+        let target = match action {
+            Action::Left => Some(cursor.saturating_sub(1)),
+            Action::Right => Some(cursor + 1),
+            Action::Up => layout.vertical(cursor, -1),
+            Action::Down => layout.vertical(cursor, 1),
+            Action::PageUp => layout.vertical(cursor, -self.page_rows()),
+            Action::PageDown => layout.vertical(cursor, self.page_rows()),
+            Action::First => Some(0),
+            Action::Last => Some(layout.sites.len().saturating_sub(1)),
+            Action::NextSection => layout.next_section_start(cursor),
+            Action::PrevSection => layout.prev_section_start(cursor),
+            _ => None,
+        };
+        if let Some(target) = target {
+            self.move_cursor_to(target);
+            return Vec::new();
+        }
+        match action {
+            Action::StartFilter => {
+                self.filter_input = Some(Input::new(self.grid.filter_text.clone()));
+            }
+            Action::ClearFilter => {
+                self.grid.filter_text.clear();
+                self.grid.severity = SeverityFilter::All;
+                self.relayout();
+            }
+            Action::CycleSeverityFilter => {
+                self.grid.severity = self.grid.severity.next();
+                self.relayout();
+            }
+            Action::ToggleSort => {
+                self.grid.sort = self.grid.sort.toggle();
+                self.relayout();
+            }
+            Action::ToggleCompact => {
+                self.grid.compact = !self.grid.compact;
+                self.grid.scroll = 0;
+                self.relayout();
+            }
+            Action::Open => {
+                if let Some(key) = self.cursor_site().and_then(|s| self.site_key(s)) {
+                    self.stack.push(View::Site(SiteView {
+                        key: key.clone(),
+                        detail: None,
+                        error: None,
+                        selected: 0,
+                    }));
+                    return vec![Effect::OpenSite(key)];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn site_action(&mut self, action: Action) -> Vec<Effect> {
+        let page = self.page_rows().max(1) as usize;
+        if action == Action::Back {
+            self.stack.pop();
+            return vec![Effect::CloseSite];
+        }
+        if let Some(View::Site(site)) = self.stack.last_mut() {
+            let count = site
+                .detail
+                .as_ref()
+                .map(|(d, _)| d.requirements.len())
+                .unwrap_or(0);
+            let last = count.saturating_sub(1);
+            site.selected = match action {
+                Action::Up => site.selected.saturating_sub(1),
+                Action::Down => (site.selected + 1).min(last),
+                Action::PageUp => site.selected.saturating_sub(page),
+                Action::PageDown => (site.selected + page).min(last),
+                Action::First => 0,
+                Action::Last => last,
+                _ => site.selected,
+            };
+        }
+        Vec::new()
+    }
+
+    fn help_action(&mut self, action: Action) {
+        if let Some(View::Help { scroll }) = self.stack.last_mut() {
+            match action {
+                Action::Up => *scroll = scroll.saturating_sub(1),
+                Action::Down => *scroll = scroll.saturating_add(1),
+                Action::Back => {
+                    self.stack.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! site-status: a terminal dashboard for a fleet of Drupal sites.
+//!
+//! Layers, each with one job: `model` (pure data and functions), `source`
+//! (backends), `poller` (background fetching with last-good results), `app`
+//! (state and actions), `ui` (drawing from that state).
+
+pub mod app;
+pub mod model;
+pub mod poller;
+pub mod runtime;
+pub mod source;
+pub mod terminal;
+pub mod ui;

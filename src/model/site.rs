@@ -1,0 +1,201 @@
+//! One site as the grid knows it, and its requirements as the site view knows them.
+
+use std::time::Duration;
+
+use super::severity::{Severity, SiteState};
+
+/// A requirement from drush's status report, already sanitized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// Drupal's requirement key; an arbitrary string (`public:///.htaccess`).
+    pub id: String,
+    /// Translated title; empty when the source only knows the id (Prometheus).
+    pub title: String,
+    /// `None` when drush gave neither a usable sid nor a known label.
+    pub severity: Option<Severity>,
+    pub value: String,
+    pub description: String,
+}
+
+impl Requirement {
+    pub fn display_title(&self) -> &str {
+        if self.title.is_empty() {
+            &self.id
+        } else {
+            &self.title
+        }
+    }
+}
+
+/// What one poll knows of a site: just enough to draw its cell and to say
+/// which requirements fail, without pulling every series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteSummary {
+    pub name: String,
+    pub profile: String,
+    /// Worst requirement; `None` means the site has no requirement series.
+    pub worst: Option<Severity>,
+    /// `drupal_status_report_success`; `None` when not reported.
+    pub run_success: Option<bool>,
+    /// Unix time of the last drush run.
+    pub last_run: Option<f64>,
+    /// Prometheus' `up` for the site's status workload.
+    pub up: Option<bool>,
+    /// Requirement ids at warning or worse, worst first then by id.
+    pub failing: Vec<(String, Severity)>,
+}
+
+impl SiteSummary {
+    pub fn new(name: impl Into<String>, profile: impl Into<String>) -> SiteSummary {
+        SiteSummary {
+            name: name.into(),
+            profile: profile.into(),
+            worst: None,
+            run_success: None,
+            last_run: None,
+            up: None,
+            failing: Vec::new(),
+        }
+    }
+
+    pub fn is_stale(&self, now_unix: f64, stale_after: Duration) -> bool {
+        match self.last_run {
+            Some(t) => now_unix - t > stale_after.as_secs_f64(),
+            None => false,
+        }
+    }
+
+    /// The one state the grid shows. The states that mean "we cannot trust
+    /// what we see" win over the requirement severity, because a stale or
+    /// failed report may be hiding a newer problem.
+    pub fn state(&self, now_unix: f64, stale_after: Duration) -> SiteState {
+        if self.up == Some(false) {
+            return SiteState::TargetDown;
+        }
+        if self.run_success == Some(false) {
+            return SiteState::RunFailed;
+        }
+        let Some(worst) = self.worst else {
+            return SiteState::NoData;
+        };
+        if self.is_stale(now_unix, stale_after) {
+            return SiteState::Stale;
+        }
+        match worst {
+            Severity::Error => SiteState::Error,
+            Severity::Warning => SiteState::Warning,
+            Severity::Ok => SiteState::Ok,
+            Severity::Info => SiteState::Info,
+        }
+    }
+}
+
+/// Everything about one site that the site view needs; fetched only when the
+/// site is opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteDetail {
+    pub summary: SiteSummary,
+    pub requirements: Vec<Requirement>,
+    pub run_duration: Option<f64>,
+}
+
+/// Worst first, then by title, so the site view leads with what to fix.
+pub fn sort_requirements_worst_first(reqs: &mut [Requirement]) {
+    reqs.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.display_title().cmp(b.display_title()))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000.0;
+    const STALE: Duration = Duration::from_secs(1800);
+
+    fn site(worst: Option<Severity>) -> SiteSummary {
+        SiteSummary {
+            worst,
+            run_success: Some(true),
+            last_run: Some(NOW - 60.0),
+            up: Some(true),
+            ..SiteSummary::new("borger", "kk_borger")
+        }
+    }
+
+    #[test]
+    fn state_follows_the_worst_requirement() {
+        assert_eq!(
+            site(Some(Severity::Error)).state(NOW, STALE),
+            SiteState::Error
+        );
+        assert_eq!(
+            site(Some(Severity::Warning)).state(NOW, STALE),
+            SiteState::Warning
+        );
+        assert_eq!(site(Some(Severity::Ok)).state(NOW, STALE), SiteState::Ok);
+        assert_eq!(
+            site(Some(Severity::Info)).state(NOW, STALE),
+            SiteState::Info
+        );
+    }
+
+    #[test]
+    fn missing_or_untrustworthy_data_is_never_ok() {
+        assert_eq!(site(None).state(NOW, STALE), SiteState::NoData);
+
+        let mut stale = site(Some(Severity::Ok));
+        stale.last_run = Some(NOW - 1801.0);
+        assert_eq!(stale.state(NOW, STALE), SiteState::Stale);
+
+        let mut failed = site(Some(Severity::Ok));
+        failed.run_success = Some(false);
+        assert_eq!(failed.state(NOW, STALE), SiteState::RunFailed);
+
+        let mut down = site(Some(Severity::Ok));
+        down.up = Some(false);
+        down.run_success = Some(false);
+        assert_eq!(down.state(NOW, STALE), SiteState::TargetDown);
+    }
+
+    #[test]
+    fn a_site_without_a_last_run_time_is_not_called_stale() {
+        let mut s = site(Some(Severity::Ok));
+        s.last_run = None;
+        assert_eq!(s.state(NOW, STALE), SiteState::Ok);
+    }
+
+    #[test]
+    fn requirements_sort_worst_first_then_by_title() {
+        let req = |id: &str, sev| Requirement {
+            id: id.into(),
+            title: String::new(),
+            severity: sev,
+            value: String::new(),
+            description: String::new(),
+        };
+        let mut reqs = vec![
+            req("php", Some(Severity::Info)),
+            req("update", Some(Severity::Error)),
+            req("cron", Some(Severity::Ok)),
+            req("broken", None),
+            req("update_contrib", Some(Severity::Warning)),
+            req("config sync directory", Some(Severity::Error)),
+        ];
+        sort_requirements_worst_first(&mut reqs);
+        let ids: Vec<_> = reqs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "config sync directory",
+                "update",
+                "update_contrib",
+                "cron",
+                "php",
+                "broken"
+            ]
+        );
+    }
+}

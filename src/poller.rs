@@ -1,0 +1,457 @@
+//! Runs sources in background tasks. Each query has its own task, so at
+//! most one request per query is ever in flight, and its own `watch`
+//! channel holding the last good result, when it was fetched, and the last
+//! error. The UI is woken by a payload-free `Notify` (many results coalesce
+//! into one wake-up) and reads the channels itself, so it never waits on the
+//! network.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::model::SiteDetail;
+use crate::source::{EnvReport, FleetSource, SourceError};
+
+/// A result and the wall-clock time it was fetched.
+#[derive(Debug)]
+pub struct Fetched<T> {
+    pub value: Arc<T>,
+    pub at: SystemTime,
+}
+
+impl<T> Clone for Fetched<T> {
+    fn clone(&self) -> Self {
+        Fetched {
+            value: self.value.clone(),
+            at: self.at,
+        }
+    }
+}
+
+/// Everything known about one query.
+#[derive(Debug)]
+pub struct Slot<T> {
+    pub last_good: Option<Fetched<T>>,
+    /// Set when the latest attempt failed; cleared by the next success.
+    pub last_error: Option<(SourceError, SystemTime)>,
+    pub in_flight: bool,
+    pub consecutive_failures: u32,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            last_good: None,
+            last_error: None,
+            in_flight: false,
+            consecutive_failures: 0,
+        }
+    }
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Slot {
+            last_good: self.last_good.clone(),
+            last_error: self.last_error.clone(),
+            in_flight: self.in_flight,
+            consecutive_failures: self.consecutive_failures,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PollSettings {
+    pub interval: Duration,
+    /// A request slower than this counts as failed; the slot keeps its data.
+    pub timeout: Duration,
+    /// Backoff doubles per consecutive failure up to this.
+    pub max_backoff: Duration,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(120),
+        }
+    }
+}
+
+impl PollSettings {
+    /// How long to wait before the next attempt.
+    pub fn delay_after(&self, consecutive_failures: u32) -> Duration {
+        if consecutive_failures == 0 {
+            return self.interval;
+        }
+        let factor = 1u32 << consecutive_failures.min(16);
+        self.interval
+            .saturating_mul(factor)
+            .min(self.max_backoff.max(self.interval))
+    }
+}
+
+/// A running query: its channel, a handle to poll it early, and its task.
+struct Query<T> {
+    slot: watch::Receiver<Slot<T>>,
+    kick: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl<T> Drop for Query<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn spawn_query<T, F, Fut>(settings: PollSettings, wake: Arc<Notify>, mut fetch: F) -> Query<T>
+where
+    T: Send + Sync + 'static,
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, SourceError>> + Send,
+{
+    let (tx, rx) = watch::channel(Slot::default());
+    let kick = Arc::new(Notify::new());
+    let kicked = kick.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tx.send_modify(|slot| slot.in_flight = true);
+            let outcome = tokio::time::timeout(settings.timeout, fetch()).await;
+            let now = SystemTime::now();
+            let mut failures = 0;
+            tx.send_modify(|slot| {
+                slot.in_flight = false;
+                match outcome {
+                    Ok(Ok(value)) => {
+                        slot.last_good = Some(Fetched {
+                            value: Arc::new(value),
+                            at: now,
+                        });
+                        slot.last_error = None;
+                        slot.consecutive_failures = 0;
+                    }
+                    Ok(Err(error)) => {
+                        slot.last_error = Some((error, now));
+                        slot.consecutive_failures += 1;
+                    }
+                    Err(_) => {
+                        slot.last_error = Some((
+                            SourceError::new(format!(
+                                "no answer within {}s",
+                                settings.timeout.as_secs_f64()
+                            )),
+                            now,
+                        ));
+                        slot.consecutive_failures += 1;
+                    }
+                }
+                failures = slot.consecutive_failures;
+            });
+            wake.notify_one();
+            tokio::select! {
+                _ = tokio::time::sleep(settings.delay_after(failures)) => {}
+                _ = kicked.notified() => {}
+            }
+        }
+    });
+    Query {
+        slot: rx,
+        kick,
+        task,
+    }
+}
+
+/// Identifies the one site whose detail is being polled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SiteKey {
+    pub env: String,
+    pub site: String,
+}
+
+pub struct Poller {
+    settings: PollSettings,
+    wake: Arc<Notify>,
+    sources: Vec<Arc<dyn FleetSource>>,
+    fleet: Vec<Query<EnvReport>>,
+    site: Option<(SiteKey, Query<SiteDetail>)>,
+}
+
+impl Poller {
+    /// Starts polling every source's fleet at once; must be called inside
+    /// a tokio runtime.
+    pub fn start(sources: Vec<Arc<dyn FleetSource>>, settings: PollSettings) -> Poller {
+        let wake = Arc::new(Notify::new());
+        let fleet = sources
+            .iter()
+            .map(|source| {
+                let source = source.clone();
+                spawn_query(settings, wake.clone(), move || {
+                    let source = source.clone();
+                    async move { source.fetch_fleet().await }
+                })
+            })
+            .collect();
+        Poller {
+            settings,
+            wake,
+            sources,
+            fleet,
+            site: None,
+        }
+    }
+
+    /// Notified whenever any query has a new outcome.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    pub fn environments(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .map(|s| s.environment().to_string())
+            .collect()
+    }
+
+    /// The fleet slots that changed since the last call, by environment index.
+    pub fn changed_fleet(&mut self) -> Vec<(usize, Slot<EnvReport>)> {
+        let mut changed = Vec::new();
+        for (i, query) in self.fleet.iter_mut().enumerate() {
+            if query.slot.has_changed().unwrap_or(false) {
+                changed.push((i, query.slot.borrow_and_update().clone()));
+            }
+        }
+        changed
+    }
+
+    pub fn changed_site(&mut self) -> Option<(SiteKey, Slot<SiteDetail>)> {
+        let (key, query) = self.site.as_mut()?;
+        if query.slot.has_changed().unwrap_or(false) {
+            Some((key.clone(), query.slot.borrow_and_update().clone()))
+        } else {
+            None
+        }
+    }
+
+    /// Starts polling one site's detail; opening the site already polled
+    /// keeps its query (and its data) rather than asking again.
+    pub fn open_site(&mut self, key: SiteKey) {
+        if self.site.as_ref().is_some_and(|(open, _)| *open == key) {
+            return;
+        }
+        let Some(source) = self
+            .sources
+            .iter()
+            .find(|s| s.environment() == key.env)
+            .cloned()
+        else {
+            self.site = None;
+            return;
+        };
+        let site = key.site.clone();
+        let query = spawn_query(self.settings, self.wake.clone(), move || {
+            let source = source.clone();
+            let site = site.clone();
+            async move { source.fetch_site(&site).await }
+        });
+        self.site = Some((key, query));
+    }
+
+    pub fn close_site(&mut self) {
+        self.site = None;
+    }
+
+    /// Polls every query now instead of waiting for its interval. A query
+    /// already in flight is not doubled: it simply polls again once done.
+    pub fn refresh_now(&self) {
+        for query in &self.fleet {
+            query.kick.notify_one();
+        }
+        if let Some((_, query)) = &self.site {
+            query.kick.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SiteSummary;
+    use crate::source::BoxFuture;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers from a script, counting calls and concurrent requests.
+    struct Scripted {
+        answers: Mutex<Vec<Result<EnvReport, SourceError>>>,
+        delay: Duration,
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        max_in_flight: AtomicUsize,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<EnvReport, SourceError>>, delay: Duration) -> Arc<Scripted> {
+            Arc::new(Scripted {
+                answers: Mutex::new(answers),
+                delay,
+                calls: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    struct InFlight<'a>(&'a AtomicUsize);
+
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    impl FleetSource for Scripted {
+        fn environment(&self) -> &str {
+            "prod"
+        }
+        fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                // A timed-out request is dropped mid-sleep; count it out then too.
+                let _leaving = InFlight(&self.in_flight);
+                tokio::time::sleep(self.delay).await;
+                let mut answers = self.answers.lock().unwrap();
+                if answers.len() > 1 {
+                    answers.remove(0)
+                } else {
+                    answers[0].clone()
+                }
+            })
+        }
+        fn fetch_site<'a>(
+            &'a self,
+            _site: &'a str,
+        ) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+            Box::pin(async { Err(SourceError::new("not scripted")) })
+        }
+    }
+
+    fn report(n: usize) -> EnvReport {
+        EnvReport {
+            sites: (0..n)
+                .map(|i| SiteSummary::new(format!("s{i}"), "p"))
+                .collect(),
+            warnings: vec![],
+        }
+    }
+
+    fn settings() -> PollSettings {
+        PollSettings {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let s = settings();
+        assert_eq!(s.delay_after(0), Duration::from_secs(5));
+        assert_eq!(s.delay_after(1), Duration::from_secs(10));
+        assert_eq!(s.delay_after(2), Duration::from_secs(20));
+        assert_eq!(s.delay_after(3), Duration::from_secs(30));
+        assert_eq!(s.delay_after(40), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_keeps_the_last_good_data_and_recovery_clears_the_error() {
+        let source = Scripted::new(
+            vec![
+                Ok(report(3)),
+                Err(SourceError::new("HTTP 502 from proxy")),
+                Ok(report(4)),
+            ],
+            Duration::from_millis(10),
+        );
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        assert_eq!(slot.last_good.as_ref().unwrap().value.sites.len(), 3);
+        assert!(slot.last_error.is_none());
+
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        assert_eq!(
+            slot.last_good.as_ref().unwrap().value.sites.len(),
+            3,
+            "old data kept"
+        );
+        assert_eq!(
+            slot.last_error.as_ref().unwrap().0.message,
+            "HTTP 502 from proxy"
+        );
+        assert_eq!(slot.consecutive_failures, 1);
+
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        assert_eq!(slot.last_good.as_ref().unwrap().value.sites.len(), 4);
+        assert!(slot.last_error.is_none());
+        assert_eq!(slot.consecutive_failures, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_never_answers_times_out_without_piling_up() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_secs(3600));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        for _ in 0..3 {
+            poller.refresh_now();
+            wake.notified().await;
+        }
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        assert!(slot.last_good.is_none());
+        assert!(
+            slot.last_error
+                .unwrap()
+                .0
+                .message
+                .contains("no answer within 2s")
+        );
+        assert_eq!(source.max_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refresh_while_in_flight_never_doubles_a_request() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_secs(1));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        for _ in 0..20 {
+            poller.refresh_now();
+        }
+        for _ in 0..3 {
+            wake.notified().await;
+            poller.changed_fleet();
+        }
+        assert_eq!(source.max_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_again_after_the_interval() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_millis(1));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        wake.notified().await;
+        poller.changed_fleet();
+        let before = tokio::time::Instant::now();
+        wake.notified().await;
+        assert!(before.elapsed() >= Duration::from_secs(5));
+        assert_eq!(source.calls.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,0 +1,91 @@
+//! The event loop: terminal input, poll results, a one-second clock and
+//! signals in; a redraw only when one of them changed something.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::app::{App, Effect, Settings};
+use crate::poller::{PollSettings, Poller};
+use crate::source::FleetSource;
+use crate::terminal::TerminalGuard;
+use crate::ui::{self, Theme};
+
+pub async fn run(
+    sources: Vec<Arc<dyn FleetSource>>,
+    settings: Settings,
+    poll: PollSettings,
+) -> anyhow::Result<()> {
+    let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let theme = Theme::dark();
+    let size = guard
+        .terminal
+        .size()
+        .context("cannot read the terminal size")?;
+    let mut poller = Poller::start(sources, poll);
+    let wake = poller.wake();
+    let mut app = App::new(settings, &poller.environments(), size.width, size.height);
+
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+
+    let mut dirty = true;
+    loop {
+        if dirty {
+            app.now = SystemTime::now();
+            guard
+                .terminal
+                .draw(|frame| ui::draw(frame, &app, &theme))
+                .context("cannot draw")?;
+            dirty = false;
+        }
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => {
+                    app.now = SystemTime::now();
+                    for effect in app.handle_event(&event) {
+                        match effect {
+                            Effect::OpenSite(key) => poller.open_site(key),
+                            Effect::CloseSite => poller.close_site(),
+                            Effect::Refresh => poller.refresh_now(),
+                        }
+                    }
+                    // A cursor blink or focus event changes nothing, but
+                    // redrawing on every input is cheap and always right.
+                    dirty = true;
+                }
+                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                None => break,
+            },
+            _ = wake.notified() => {
+                app.now = SystemTime::now();
+                for (env, slot) in poller.changed_fleet() {
+                    app.apply_fleet(env, &slot);
+                    dirty = true;
+                }
+                if let Some((key, slot)) = poller.changed_site() {
+                    app.apply_site(&key, &slot);
+                    dirty = true;
+                }
+            }
+            // Ages on screen count in seconds; nothing else needs a clock.
+            _ = clock.tick() => dirty = true,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+        if app.quit {
+            break;
+        }
+    }
+    drop(guard);
+    Ok(())
+}

@@ -1,0 +1,872 @@
+//! A simulated fleet that behaves like the real one: deploy waves roll
+//! through profiles, a few sites are stale, silent, failing to run or
+//! flapping. Deterministic for a seed and a point in simulated time, so the
+//! same seed always tells the same story.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use crate::model::{Requirement, Severity, SiteDetail, SiteSummary, sort_requirements_worst_first};
+
+pub const DEFAULT_SITES: usize = 320;
+pub const DEFAULT_SEED: u64 = 1;
+
+pub const PROFILES: [&str; 10] = [
+    "kk_base",
+    "kk_borger",
+    "kk_campaign",
+    "kk_culture",
+    "kk_event",
+    "kk_intranet",
+    "kk_library",
+    "kk_local",
+    "kk_school",
+    "kk_sport",
+];
+
+const ENVIRONMENTS: [&str; 3] = ["dev", "test", "prod"];
+
+/// How often the simulated status workload runs drush.
+const RUN_INTERVAL: f64 = 300.0;
+/// Mean spacing of deploy waves; each is jittered by up to `WAVE_JITTER`,
+/// so waves come every 30 to 60 seconds.
+const WAVE_SPACING: f64 = 45.0;
+const WAVE_JITTER: f64 = 15.0;
+/// A wave reaches its last site this long after it starts.
+const WAVE_ROLL: f64 = 30.0;
+/// Longest a site stays broken by a wave.
+const WAVE_MAX_HOLD: f64 = 25.0;
+const FIRST_WAVE_AT: f64 = 4.0;
+
+/// What a site is like for the whole run of the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Temper {
+    Healthy,
+    /// Series vanished: a dead status workload.
+    Silent,
+    /// Last run hours ago.
+    Stale,
+    RunFails,
+    TargetDown,
+    /// Flips between ok and warning every few polls.
+    Flapping,
+}
+
+#[derive(Debug, Clone)]
+struct DemoSite {
+    name: String,
+    profile: &'static str,
+    temper: Temper,
+    /// Chronic, long-accepted problems (`update_contrib` out of date…).
+    chronic: Vec<Fault>,
+    /// Offset of its drush schedule inside the run interval.
+    phase: f64,
+    run_duration: f64,
+    hash: u64,
+    /// Where a deploy wave through its profile reaches it.
+    slice_position: usize,
+    slice_size: usize,
+}
+
+/// Numbers each site within its profile by name, so a wave can roll
+/// through a profile in order without rescanning the fleet per site.
+fn place_in_profile_slices(sites: &mut [DemoSite]) {
+    let mut order: Vec<usize> = (0..sites.len()).collect();
+    order.sort_by(|a, b| {
+        (sites[*a].profile, &sites[*a].name).cmp(&(sites[*b].profile, &sites[*b].name))
+    });
+    let mut sizes = std::collections::HashMap::new();
+    for i in &order {
+        let size = sizes.entry(sites[*i].profile).or_insert(0usize);
+        sites[*i].slice_position = *size;
+        *size += 1;
+    }
+    for site in sites.iter_mut() {
+        site.slice_size = sizes.get(site.profile).copied().unwrap_or(1);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    ContribOutdated,
+    CoreInsecure,
+    ConfigSyncMissing,
+    CronLate,
+    UpdatesPending,
+    EntityMismatch,
+    SearchDown,
+    OpcacheOff,
+}
+
+/// The static part of one requirement as drush prints it on a healthy site.
+struct Catalog {
+    id: &'static str,
+    title: &'static str,
+    severity: Severity,
+    value: &'static str,
+    description: &'static str,
+}
+
+const CATALOG: &[Catalog] = &[
+    Catalog {
+        id: "configuration_files",
+        title: "Configuration files",
+        severity: Severity::Ok,
+        value: "Protected\n",
+        description: "",
+    },
+    Catalog {
+        id: "cron",
+        title: "Cron maintenance tasks",
+        severity: Severity::Info,
+        value: "Last run 12 min 41 sec ago\n",
+        description: "(more information [1])Run cron [2]\n\n[1] https://default/admin/config/system/cron\n[2] https://default/admin/reports/status/run-cron\n",
+    },
+    Catalog {
+        id: "database_system",
+        title: "Database system",
+        severity: Severity::Info,
+        value: "MySQL, MariaDB, Percona Server, or equivalent\n",
+        description: "",
+    },
+    Catalog {
+        id: "database_system_version",
+        title: "Database system version",
+        severity: Severity::Info,
+        value: "10.11.9-MariaDB\n",
+        description: "",
+    },
+    Catalog {
+        id: "deployment identifier",
+        title: "Deployment identifier",
+        severity: Severity::Info,
+        value: "3.14.2\n",
+        description: "",
+    },
+    Catalog {
+        id: "drupal",
+        title: "Drupal",
+        severity: Severity::Info,
+        value: "10.3.6\n",
+        description: "",
+    },
+    Catalog {
+        id: "entity_update",
+        title: "Entity/field definitions",
+        severity: Severity::Ok,
+        value: "Up to date\n",
+        description: "",
+    },
+    Catalog {
+        id: "file system",
+        title: "File system",
+        severity: Severity::Ok,
+        value: "Writable (/public/ download method)\n",
+        description: "",
+    },
+    Catalog {
+        id: "php",
+        title: "PHP",
+        severity: Severity::Info,
+        value: "8.3.12 (more information [1])\n\n[1] https://default/admin/reports/status/php\n",
+        description: "",
+    },
+    Catalog {
+        id: "php_extensions",
+        title: "PHP extensions",
+        severity: Severity::Ok,
+        value: "Enabled\n",
+        description: "",
+    },
+    Catalog {
+        id: "php_memory_limit",
+        title: "PHP memory limit",
+        severity: Severity::Ok,
+        value: "-1 (Unlimited)\n",
+        description: "",
+    },
+    Catalog {
+        id: "php_opcache",
+        title: "PHP OPcode caching",
+        severity: Severity::Ok,
+        value: "Enabled\n",
+        description: "",
+    },
+    Catalog {
+        id: "public:///.htaccess",
+        title: "Public files directory",
+        severity: Severity::Ok,
+        value: "Protected\n",
+        description: "",
+    },
+    Catalog {
+        id: "search_api_server_unavailable",
+        title: "Search API server",
+        severity: Severity::Ok,
+        value: "Available\n",
+        description: "",
+    },
+    Catalog {
+        id: "trusted_host_patterns",
+        title: "Trusted Host Settings",
+        severity: Severity::Info,
+        value: "Enabled\n",
+        description: "The trusted_host_patterns setting is set to allow /^www\\.example\\.dk$/\n",
+    },
+    Catalog {
+        id: "update",
+        title: "Database updates",
+        severity: Severity::Ok,
+        value: "Up to date\n",
+        description: "",
+    },
+    Catalog {
+        id: "update_contrib",
+        title: "Module and theme update status",
+        severity: Severity::Ok,
+        value: "Up to date [1]\n\n[1] https://default/admin/reports/updates\n",
+        description: "",
+    },
+    Catalog {
+        id: "update_core",
+        title: "Drupal core update status",
+        severity: Severity::Ok,
+        value: "Up to date [1]\n\n[1] https://default/admin/reports/updates\n",
+        description: "",
+    },
+    Catalog {
+        id: "webserver",
+        title: "Web server",
+        severity: Severity::Info,
+        value: "",
+        description: "",
+    },
+];
+
+impl Fault {
+    fn requirement_id(self) -> &'static str {
+        match self {
+            Fault::ContribOutdated => "update_contrib",
+            Fault::CoreInsecure => "update_core",
+            Fault::ConfigSyncMissing => "config sync directory",
+            Fault::CronLate => "cron",
+            Fault::UpdatesPending => "update",
+            Fault::EntityMismatch => "entity_update",
+            Fault::SearchDown => "search_api_server_unavailable",
+            Fault::OpcacheOff => "php_opcache",
+        }
+    }
+
+    fn severity(self) -> Severity {
+        match self {
+            Fault::ContribOutdated | Fault::OpcacheOff | Fault::EntityMismatch => Severity::Warning,
+            Fault::CoreInsecure
+            | Fault::ConfigSyncMissing
+            | Fault::CronLate
+            | Fault::UpdatesPending
+            | Fault::SearchDown => Severity::Error,
+        }
+    }
+
+    fn requirement(self) -> Requirement {
+        let (title, value, description) = match self {
+            Fault::ContribOutdated => (
+                "Module and theme update status",
+                "Out of date [1]\n\n[1] https://default/admin/reports/updates\n",
+                "There are updates available for one or more of your modules or themes. To \nensure the proper functioning of your site, you should update as soon as \npossible. See the available updates page [1] for more information.\n\n[1] https://default/admin/reports/updates\n",
+            ),
+            Fault::CoreInsecure => (
+                "Drupal core update status",
+                "Not secure! (version 10.3.7 available) [1]\n\n[1] https://default/admin/reports/updates\n",
+                "There is a security update available for your version of Drupal. To ensure \nthe security of your server, you should update immediately!\n",
+            ),
+            Fault::ConfigSyncMissing => (
+                "Configuration sync directory",
+                "Not present\n",
+                "Your /sites/default/settings.php/ file must define the \n/$settings['config_sync_directory']/ setting as a string containing the \ndirectory in which configuration files can be found.\n",
+            ),
+            Fault::CronLate => (
+                "Cron maintenance tasks",
+                "Last run 3 weeks 2 days ago\n",
+                "Cron has not run recently. For more information, see the online handbook \nentry for configuring cron jobs [1]. (more information [2])Run cron [3]\n\n[1] https://www.drupal.org/docs/administering-a-drupal-site/cron-automated-tasks/cron-automated-tasks-overview\n[2] https://default/admin/config/system/cron\n[3] https://default/admin/reports/status/run-cron\n",
+            ),
+            Fault::UpdatesPending => (
+                "Database updates",
+                "Out of date\n",
+                "Some modules have database schema updates to install. You should run the \ndatabase update script [1] immediately.\n\n[1] https://default/update.php\n",
+            ),
+            Fault::EntityMismatch => (
+                "Entity/field definitions",
+                "Mismatched entity and/or field definitions\n",
+                "The following changes were detected in the entity type and field definitions.\n.... Content\n\n * The /Teaser image/ field needs to be installed.\n\n",
+            ),
+            Fault::SearchDown => (
+                "Search API server",
+                "Unavailable\n",
+                "The Solr server could not be reached. Further data indexing and searches \nwill fail until it is available again.\n",
+            ),
+            Fault::OpcacheOff => (
+                "PHP OPcode caching",
+                "Not enabled\n",
+                "PHP OPcode caching can improve your site's performance considerably. It is \n/highly/ recommended to have OPcache [1] installed on your server.\n\n[1] http://php.net/manual/opcache.installation.php\n",
+            ),
+        };
+        Requirement {
+            id: self.requirement_id().to_string(),
+            title: title.to_string(),
+            severity: Some(self.severity()),
+            value: value.to_string(),
+            description: description.to_string(),
+        }
+    }
+}
+
+/// splitmix64: small, fast, and good enough to make a fleet look random.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn hash_str(seed: u64, s: &str) -> u64 {
+    s.bytes().fold(mix(seed), |h, b| mix(h ^ u64::from(b)))
+}
+
+/// A uniform number in [0, 1) from a hash.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+const NAME_WORDS: &[&str] = &[
+    "borger",
+    "kultur",
+    "bibliotek",
+    "idraet",
+    "skole",
+    "intra",
+    "event",
+    "natur",
+    "havn",
+    "park",
+    "sundhed",
+    "trafik",
+    "miljo",
+    "jobcenter",
+    "ungdom",
+    "musik",
+    "teater",
+    "museum",
+    "festival",
+    "valg",
+    "byraad",
+    "erhverv",
+    "turisme",
+    "klima",
+    "affald",
+    "vand",
+    "bolig",
+    "senior",
+    "dagtilbud",
+    "frivillig",
+    "kunst",
+    "film",
+    "sport",
+    "svoemmehal",
+    "kirkegaard",
+    "beredskab",
+    "plan",
+    "byg",
+    "skat",
+    "pas",
+    "presse",
+    "job",
+    "digital",
+    "data",
+    "grøn",
+    "cykel",
+    "strand",
+    "skov",
+    "marked",
+    "borgerservice",
+];
+const DISTRICTS: &[&str] = &[
+    "nord",
+    "syd",
+    "oest",
+    "vest",
+    "centrum",
+    "havn",
+    "amager",
+    "valby",
+    "vanloese",
+    "brønshøj",
+    "bispebjerg",
+    "noerrebro",
+    "vesterbro",
+    "oesterbro",
+];
+
+fn site_name(i: usize) -> String {
+    let words = NAME_WORDS.len();
+    let districts = DISTRICTS.len();
+    if i < words {
+        NAME_WORDS[i].to_string()
+    } else if i < words * (districts + 1) {
+        let j = i - words;
+        format!("{}-{}", NAME_WORDS[j % words], DISTRICTS[j / words])
+    } else {
+        let j = i - words * (districts + 1);
+        format!(
+            "{}-{}-{}",
+            NAME_WORDS[j % words],
+            DISTRICTS[(j / words) % districts],
+            j / (words * districts) + 2
+        )
+    }
+}
+
+/// How many of `total` sites live in each environment: the contract's
+/// 60/60/200 split, scaled, with prod never empty.
+pub fn environment_sizes(total: usize) -> [usize; 3] {
+    let dev = total * 60 / 320;
+    let test = total * 60 / 320;
+    let prod = total - dev - test;
+    [dev, test, prod]
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Wave {
+    start: f64,
+    env: usize,
+    profile: usize,
+    seed: u64,
+}
+
+/// The simulated fleet: site traits fixed at creation, states a pure
+/// function of simulated time.
+#[derive(Debug)]
+pub struct DemoFleet {
+    seed: u64,
+    /// Per environment (dev, test, prod), its sites.
+    envs: Vec<Vec<DemoSite>>,
+}
+
+impl DemoFleet {
+    pub fn new(total_sites: usize, seed: u64) -> DemoFleet {
+        let sizes = environment_sizes(total_sites.max(1));
+        let prod_names: Vec<String> = (0..sizes[2]).map(site_name).collect();
+        let envs = ENVIRONMENTS
+            .iter()
+            .zip(sizes)
+            .map(|(env, n)| {
+                // dev and test run the first sites of prod's list, as a
+                // municipality stages its most active sites there.
+                let mut sites: Vec<DemoSite> = prod_names[..n.min(prod_names.len())]
+                    .iter()
+                    .map(|name| DemoSite::new(seed, env, name))
+                    .collect();
+                place_in_profile_slices(&mut sites);
+                sites
+            })
+            .collect();
+        DemoFleet { seed, envs }
+    }
+
+    pub fn environments(&self) -> impl Iterator<Item = &'static str> {
+        ENVIRONMENTS.into_iter()
+    }
+
+    pub fn site_count(&self) -> usize {
+        self.envs.iter().map(Vec::len).sum()
+    }
+
+    fn wave(&self, k: u64) -> Wave {
+        let h = mix(self.seed ^ mix(k.wrapping_add(0xA5A5)));
+        let jitter = (unit(h) * 2.0 - 1.0) * WAVE_JITTER;
+        let start = if k == 0 {
+            FIRST_WAVE_AT
+        } else {
+            k as f64 * WAVE_SPACING + jitter
+        };
+        let env_pick = unit(mix(h ^ 1));
+        let env = if env_pick < 0.4 {
+            0
+        } else if env_pick < 0.75 {
+            1
+        } else {
+            2
+        };
+        Wave {
+            start,
+            env,
+            profile: (mix(h ^ 2) % PROFILES.len() as u64) as usize,
+            seed: h,
+        }
+    }
+
+    /// Waves that may still hold some site broken at time `t`.
+    fn waves_around(&self, t: f64) -> impl Iterator<Item = Wave> + '_ {
+        let last = (t / WAVE_SPACING).floor().max(0.0) as u64 + 1;
+        let reach = ((WAVE_ROLL + WAVE_MAX_HOLD + WAVE_JITTER) / WAVE_SPACING).ceil() as u64 + 1;
+        (last.saturating_sub(reach)..=last).map(|k| self.wave(k))
+    }
+
+    fn faults(&self, env: usize, index: usize, t: f64) -> Vec<Fault> {
+        let site = &self.envs[env][index];
+        let mut faults = site.chronic.clone();
+        if site.temper == Temper::Flapping {
+            let period = 8.0 + unit(mix(site.hash ^ 7)) * 12.0;
+            if ((t + site.phase) / period).floor() as i64 % 2 == 0 {
+                faults.push(Fault::SearchDown);
+            }
+        }
+        for wave in self.waves_around(t) {
+            if wave.env != env || PROFILES[wave.profile] != site.profile || t < wave.start {
+                continue;
+            }
+            // Sites of the profile are hit in name order, rolling through the slice.
+            let hit_at =
+                wave.start + WAVE_ROLL * site.slice_position as f64 / site.slice_size.max(1) as f64;
+            let hold = 8.0 + unit(mix(wave.seed ^ site.hash)) * (WAVE_MAX_HOLD - 8.0);
+            if t >= hit_at && t < hit_at + hold {
+                faults.push(Fault::UpdatesPending);
+                if unit(mix(wave.seed ^ site.hash ^ 3)) < 0.3 {
+                    faults.push(Fault::EntityMismatch);
+                }
+            }
+        }
+        faults.sort_by_key(|f| f.requirement_id());
+        faults.dedup();
+        faults
+    }
+
+    fn summary(&self, env: usize, index: usize, t: f64, now_unix: f64) -> SiteSummary {
+        let site = &self.envs[env][index];
+        let mut summary = SiteSummary::new(site.name.clone(), site.profile);
+        summary.up = Some(site.temper != Temper::TargetDown);
+        if site.temper == Temper::Silent {
+            return summary;
+        }
+        summary.run_success = Some(site.temper != Temper::RunFails);
+        let since_run = if site.temper == Temper::Stale {
+            7200.0 + site.phase * 40.0
+        } else {
+            (now_unix - site.phase).rem_euclid(RUN_INTERVAL)
+        };
+        summary.last_run = Some(now_unix - since_run);
+        let faults = self.faults(env, index, t);
+        let mut failing: Vec<(String, Severity)> = faults
+            .iter()
+            .map(|f| (f.requirement_id().to_string(), f.severity()))
+            .collect();
+        failing.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        summary.worst = Some(failing.first().map(|(_, s)| *s).unwrap_or(Severity::Ok));
+        summary.failing = failing;
+        summary
+    }
+
+    /// One environment as a poll at simulated time `t` (seconds since the
+    /// demo started) would see it; `now_unix` dates the last runs.
+    pub fn report(&self, env_name: &str, t: f64, now_unix: f64) -> Option<EnvReport> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let sites = (0..self.envs[env].len())
+            .map(|i| self.summary(env, i, t, now_unix))
+            .collect();
+        Some(EnvReport {
+            sites,
+            warnings: Vec::new(),
+        })
+    }
+
+    pub fn detail(&self, env_name: &str, site: &str, t: f64, now_unix: f64) -> Option<SiteDetail> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let index = self.envs[env].iter().position(|s| s.name == site)?;
+        let summary = self.summary(env, index, t, now_unix);
+        let demo_site = &self.envs[env][index];
+        let requirements = if summary.worst.is_none() {
+            Vec::new()
+        } else {
+            let faults = self.faults(env, index, t);
+            let mut reqs: Vec<Requirement> = CATALOG
+                .iter()
+                .map(|c| {
+                    faults
+                        .iter()
+                        .find(|f| f.requirement_id() == c.id)
+                        .map(|f| f.requirement())
+                        .unwrap_or_else(|| Requirement {
+                            id: c.id.to_string(),
+                            title: c.title.to_string(),
+                            severity: Some(c.severity),
+                            value: c.value.to_string(),
+                            description: c.description.to_string(),
+                        })
+                })
+                .collect();
+            // Some requirements exist only while they fail.
+            for f in &faults {
+                if !CATALOG.iter().any(|c| c.id == f.requirement_id()) {
+                    reqs.push(f.requirement());
+                }
+            }
+            sort_requirements_worst_first(&mut reqs);
+            reqs
+        };
+        Some(SiteDetail {
+            summary,
+            requirements,
+            run_duration: Some(demo_site.run_duration),
+        })
+    }
+}
+
+impl DemoSite {
+    fn new(seed: u64, env: &str, name: &str) -> DemoSite {
+        // Profile and schedule belong to the site, whatever the environment;
+        // its troubles belong to the site in one environment.
+        let site_hash = hash_str(seed, name);
+        let hash = hash_str(site_hash, env);
+        let profile = PROFILES[(mix(site_hash ^ 0x51) % PROFILES.len() as u64) as usize];
+        let r = unit(mix(hash ^ 0x10));
+        let temper = if r < 0.012 {
+            Temper::Silent
+        } else if r < 0.024 {
+            Temper::Stale
+        } else if r < 0.034 {
+            Temper::RunFails
+        } else if r < 0.040 {
+            Temper::TargetDown
+        } else if r < 0.055 {
+            Temper::Flapping
+        } else {
+            Temper::Healthy
+        };
+        let mut chronic = Vec::new();
+        let c = unit(mix(hash ^ 0x20));
+        if c < 0.22 {
+            chronic.push(Fault::ContribOutdated);
+        }
+        let e = unit(mix(hash ^ 0x30));
+        if e < 0.015 {
+            chronic.push(Fault::ConfigSyncMissing);
+        } else if e < 0.03 {
+            chronic.push(Fault::CoreInsecure);
+        } else if e < 0.04 {
+            chronic.push(Fault::CronLate);
+        } else if e < 0.05 {
+            chronic.push(Fault::OpcacheOff);
+        }
+        DemoSite {
+            name: name.to_string(),
+            profile,
+            temper,
+            chronic,
+            phase: unit(mix(hash ^ 0x40)) * RUN_INTERVAL,
+            run_duration: 2.0 + unit(mix(hash ^ 0x50)) * 4.0,
+            hash,
+            slice_position: 0,
+            slice_size: 1,
+        }
+    }
+}
+
+/// Where simulated time comes from: the wall clock since start, or a fixed
+/// instant for screenshots and tests.
+#[derive(Debug, Clone, Copy)]
+pub enum DemoClock {
+    Running { started: Instant, offset: f64 },
+    Fixed { t: f64, now_unix: f64 },
+}
+
+impl DemoClock {
+    pub fn running(offset: f64) -> DemoClock {
+        DemoClock::Running {
+            started: Instant::now(),
+            offset,
+        }
+    }
+
+    fn read(&self) -> (f64, f64) {
+        match *self {
+            DemoClock::Running { started, offset } => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                (started.elapsed().as_secs_f64() + offset, now)
+            }
+            DemoClock::Fixed { t, now_unix } => (t, now_unix),
+        }
+    }
+}
+
+/// One environment of the demo fleet, seen through the same trait as a
+/// real backend.
+pub struct DemoSource {
+    fleet: Arc<DemoFleet>,
+    env: String,
+    clock: DemoClock,
+}
+
+impl DemoSource {
+    pub fn new(fleet: Arc<DemoFleet>, env: &str, clock: DemoClock) -> DemoSource {
+        DemoSource {
+            fleet,
+            env: env.to_string(),
+            clock,
+        }
+    }
+
+    /// One source per environment, sharing the fleet.
+    pub fn for_fleet(fleet: Arc<DemoFleet>, clock: DemoClock) -> Vec<DemoSource> {
+        fleet
+            .environments()
+            .map(|env| DemoSource::new(fleet.clone(), env, clock))
+            .collect()
+    }
+}
+
+impl FleetSource for DemoSource {
+    fn environment(&self) -> &str {
+        &self.env
+    }
+
+    fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .report(&self.env, t, now)
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
+        })
+    }
+
+    fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .detail(&self.env, site, t, now)
+                .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SiteState;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    const NOW: f64 = 1_800_000_000.0;
+    const STALE: Duration = Duration::from_secs(1800);
+
+    fn states(fleet: &DemoFleet, env: &str, t: f64) -> Vec<SiteState> {
+        fleet
+            .report(env, t, NOW)
+            .unwrap()
+            .sites
+            .iter()
+            .map(|s| s.state(NOW, STALE))
+            .collect()
+    }
+
+    #[test]
+    fn default_fleet_has_the_contract_shape() {
+        let fleet = DemoFleet::new(DEFAULT_SITES, DEFAULT_SEED);
+        assert_eq!(fleet.site_count(), 320);
+        assert_eq!(environment_sizes(320), [60, 60, 200]);
+        let prod = fleet.report("prod", 0.0, NOW).unwrap();
+        let profiles: HashSet<_> = prod.sites.iter().map(|s| s.profile.clone()).collect();
+        assert_eq!(profiles.len(), 10);
+        let names: HashSet<_> = prod.sites.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names.len(), 200, "site names are unique in an environment");
+    }
+
+    #[test]
+    fn ten_thousand_sites_have_unique_names() {
+        let fleet = DemoFleet::new(10_000, 7);
+        assert_eq!(fleet.site_count(), 10_000);
+        let prod = fleet.report("prod", 0.0, NOW).unwrap();
+        let names: HashSet<_> = prod.sites.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names.len(), prod.sites.len());
+    }
+
+    #[test]
+    fn same_seed_same_story_other_seed_other_story() {
+        let a = DemoFleet::new(320, 42);
+        let b = DemoFleet::new(320, 42);
+        let c = DemoFleet::new(320, 43);
+        for t in [0.0, 17.0, 95.0] {
+            assert_eq!(a.report("prod", t, NOW), b.report("prod", t, NOW));
+        }
+        assert_ne!(a.report("prod", 0.0, NOW), c.report("prod", 0.0, NOW));
+    }
+
+    #[test]
+    fn the_fleet_has_every_kind_of_trouble() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        let all: Vec<SiteState> = ["dev", "test", "prod"]
+            .iter()
+            .flat_map(|e| states(&fleet, e, 0.0))
+            .collect();
+        for wanted in [
+            SiteState::Ok,
+            SiteState::Warning,
+            SiteState::Error,
+            SiteState::NoData,
+            SiteState::Stale,
+            SiteState::RunFailed,
+        ] {
+            assert!(all.contains(&wanted), "no {wanted} site in the demo fleet");
+        }
+        let ok = all.iter().filter(|s| **s == SiteState::Ok).count();
+        assert!(ok > all.len() / 2, "most of a real fleet is fine: {ok}");
+    }
+
+    #[test]
+    fn deploy_waves_break_sites_and_they_recover() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        // Over ten minutes, sites pick up pending database updates and lose them again.
+        let mut seen_pending = HashSet::new();
+        let mut seen_recovered = HashSet::new();
+        for step in 0..400 {
+            let t = step as f64 * 2.0;
+            for env in ["dev", "test", "prod"] {
+                for site in fleet.report(env, t, NOW).unwrap().sites {
+                    let key = (env, site.name.clone());
+                    let pending = site.failing.iter().any(|(id, _)| id == "update");
+                    // Waves started late may still be rolling at the end.
+                    if pending && t < 600.0 {
+                        seen_pending.insert(key);
+                    } else if seen_pending.contains(&key) {
+                        seen_recovered.insert(key);
+                    }
+                }
+            }
+        }
+        assert!(
+            seen_pending.len() > 20,
+            "waves reached {} sites",
+            seen_pending.len()
+        );
+        assert_eq!(seen_pending, seen_recovered, "every broken site recovers");
+    }
+
+    #[test]
+    fn detail_agrees_with_the_summary() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        for t in [0.0, 30.0, 61.0] {
+            for summary in fleet.report("prod", t, NOW).unwrap().sites {
+                let detail = fleet.detail("prod", &summary.name, t, NOW).unwrap();
+                let worst = detail.requirements.iter().filter_map(|r| r.severity).max();
+                assert_eq!(worst, summary.worst, "{}", summary.name);
+                for (id, sev) in &summary.failing {
+                    let req = detail.requirements.iter().find(|r| &r.id == id).unwrap();
+                    assert_eq!(req.severity, Some(*sev));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Backends. Each returns model types and knows nothing of the terminal.
+
+pub mod demo;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::model::{SiteDetail, SiteSummary};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A failed fetch, worded for the operator. Sources build these messages
+/// themselves so that no URL credential or token ever ends up in one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(message: impl Into<String>) -> SourceError {
+        SourceError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// One environment's sites as one poll saw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvReport {
+    pub sites: Vec<SiteSummary>,
+    /// Non-fatal problems the backend reported (Prometheus' `warnings`).
+    pub warnings: Vec<String>,
+}
+
+/// Everything the poller needs from one environment's backend.
+pub trait FleetSource: Send + Sync + 'static {
+    fn environment(&self) -> &str;
+
+    /// The grid's data: a small fixed number of aggregated queries, whatever
+    /// the number of sites.
+    fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>>;
+
+    /// One site in full, only while the operator has it open.
+    fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>>;
+}

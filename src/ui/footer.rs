@@ -1,0 +1,136 @@
+//! The two bottom lines: what the cursor is on (or the filter being typed),
+//! and the keys that apply right now, straight from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::Paint;
+use crate::app::keymap::{BINDINGS, Scope};
+use crate::app::{App, View};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
+    let theme = paint.theme;
+    let status = Rect { height: 1, ..area };
+    let keys = Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+
+    if let Some(input) = &app.filter_input {
+        let prompt = "/ ";
+        let line = Line::from(vec![
+            Span::styled(prompt, theme.accent().add_modifier(Modifier::BOLD)),
+            Span::styled(input.value().to_string(), theme.text()),
+        ]);
+        frame.render_widget(Paragraph::new(line), status);
+        let cursor_x = status.x + prompt.len() as u16 + input.visual_cursor() as u16;
+        frame.set_cursor_position((cursor_x.min(status.x + status.width - 1), status.y));
+    } else {
+        let mut spans = match app.stack.last() {
+            None => cursor_status(app, paint),
+            Some(View::Site(site)) => vec![Span::styled(
+                format!(
+                    "{}{}{}",
+                    site.key.env,
+                    paint.glyphs.breadcrumb_separator(),
+                    site.key.site
+                ),
+                theme.muted(),
+            )],
+            Some(View::Help { .. }) => vec![],
+        };
+        let modes = modes(app);
+        if !modes.is_empty() {
+            spans.push(Span::styled(format!("   {modes}"), theme.accent()));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), status);
+    }
+
+    let scope = app.scope();
+    let mut spans = Vec::new();
+    for b in BINDINGS
+        .iter()
+        .filter(|b| b.scope == scope || (b.scope == Scope::Global && scope != Scope::FilterInput))
+    {
+        let Some(label) = b.in_footer else { continue };
+        if !spans.is_empty() {
+            spans.push(Span::raw("  "));
+        }
+        let key = b.keys.first().map(|k| k.label()).unwrap_or_default();
+        spans.push(Span::styled(
+            key,
+            theme.accent().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!(" {label}"), theme.muted()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), keys);
+}
+
+/// The site under the cursor: where it is, its state, what fails.
+fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
+    let theme = paint.theme;
+    let Some(site) = app.cursor_site() else {
+        return Vec::new();
+    };
+    let Some(env) = app.envs.get(site.env) else {
+        return Vec::new();
+    };
+    let Some(summary) = env.fleet.sites.get(site.index) else {
+        return Vec::new();
+    };
+    let state = env.fleet.states[site.index];
+    let sep = paint.glyphs.breadcrumb_separator();
+    let mut spans = vec![
+        Span::styled(
+            format!("{}{sep}{}{sep}", env.fleet.name, summary.profile),
+            theme.muted(),
+        ),
+        Span::styled(
+            summary.name.clone(),
+            theme.text().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw("  "),
+        Span::styled(
+            format!("{} {}", paint.glyphs.state(state), state.label()),
+            theme.state(state),
+        ),
+    ];
+    if !summary.failing.is_empty() {
+        let failing: Vec<&str> = summary.failing.iter().map(|(id, _)| id.as_str()).collect();
+        spans.push(Span::styled(
+            format!("  ({})", failing.join(", ")),
+            theme.muted(),
+        ));
+    }
+    spans
+}
+
+fn modes(app: &App) -> String {
+    let mut parts = Vec::new();
+    if !app.grid.filter_text.is_empty() {
+        parts.push(format!("filter \"{}\"", app.grid.filter_text));
+    }
+    if app.grid.severity != crate::model::SeverityFilter::All {
+        parts.push(app.grid.severity.label().to_string());
+    }
+    if app.grid.sort != crate::model::SortOrder::Name {
+        parts.push(format!("sort: {}", app.grid.sort.label()));
+    }
+    if app.stack.is_empty() && app.grid.compact {
+        parts.push(
+            match app.grid.layout.density {
+                crate::app::grid::Density::Dense => "compact, 2 sites per cell",
+                _ => "compact",
+            }
+            .to_string(),
+        );
+    }
+    if app.filter().is_active() && app.stack.is_empty() {
+        parts.push(format!("{} shown", app.grid.layout.sites.len()));
+    }
+    parts.join(" · ")
+}

@@ -1,0 +1,54 @@
+//! The top line: fleet totals and how old the data is.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Paint, count_spans, format_age};
+use crate::app::{App, age};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
+    let theme = paint.theme;
+    let totals = app.totals();
+    let mut spans = vec![
+        Span::styled(" site-status ", theme.header().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("{} · {} sites ", app.settings.origin, totals.total()),
+            theme.header(),
+        ),
+    ];
+    spans.extend(count_spans(&totals, paint));
+    let stale_envs = app
+        .envs
+        .iter()
+        .filter(|e| e.is_stale(app.now, app.settings.refresh))
+        .count();
+    let freshness = match app.oldest_fetch() {
+        Some(at) => format!("updated {} ago", format_age(age(app.now, at))),
+        None if app.envs.iter().any(|e| e.error.is_some()) => "no data yet".to_string(),
+        None => "loading…".to_string(),
+    };
+    let mut right = vec![];
+    if stale_envs > 0 {
+        right.push(Span::styled(
+            format!("{stale_envs} env stale · "),
+            theme.state(crate::model::SiteState::Error),
+        ));
+    }
+    right.push(Span::styled(format!("{freshness} "), theme.header()));
+    let left = Line::from(spans);
+    let right = Line::from(right);
+    frame.render_widget(Paragraph::new("").style(theme.header()), area);
+    frame.render_widget(Paragraph::new(left).style(theme.header()), area);
+    let right_width = right.width() as u16;
+    if right_width < area.width {
+        let at = Rect {
+            x: area.x + area.width - right_width,
+            width: right_width,
+            ..area
+        };
+        frame.render_widget(Paragraph::new(right).style(theme.header()), at);
+    }
+}

@@ -1,0 +1,55 @@
+//! Every binding, generated from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::Paint;
+use crate::app::keymap::{BINDINGS, SCOPES, keys_label};
+use crate::model::SiteState;
+
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, paint: Paint<'_>) {
+    let theme = paint.theme;
+    let mut lines = Vec::new();
+    let key_width = BINDINGS
+        .iter()
+        .map(|b| keys_label(b).chars().count())
+        .max()
+        .unwrap_or(10);
+    for scope in SCOPES {
+        lines.push(Line::from(Span::styled(
+            scope.title(),
+            theme.accent().add_modifier(Modifier::BOLD),
+        )));
+        for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<key_width$}  ", keys_label(b)),
+                    theme.text().add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(b.description, theme.text()),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines.push(Line::from(Span::styled(
+        "Site states",
+        theme.accent().add_modifier(Modifier::BOLD),
+    )));
+    for state in SiteState::ALL {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {}  ", paint.glyphs.state(state)),
+                theme.state(state),
+            ),
+            Span::styled(state.label(), theme.text()),
+        ]));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border())
+        .title(Span::styled(" Help ", theme.accent()));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
