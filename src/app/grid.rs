@@ -21,6 +21,10 @@ pub struct Section {
     pub groups: Vec<ProfileGroup>,
     /// Index of the section's first site in `GridLayout::sites`, if it has any.
     pub first_site: Option<usize>,
+    /// Drawn two sites per character (compact mode, when space is short).
+    pub dense: bool,
+    /// Rows of cells the section takes.
+    pub rows: usize,
 }
 
 /// One screen line of the grid.
@@ -65,8 +69,8 @@ pub enum Density {
     Normal,
     /// One character per site, profiles separated by a gap.
     Compact,
-    /// Compact, two sites per character (half-blocks), used when compact
-    /// would not fit the screen.
+    /// Compact, with some sections at two sites per character
+    /// (half-blocks), used when compact would not fit the screen.
     Dense,
 }
 
@@ -121,14 +125,31 @@ impl GridLayout {
                 env,
                 groups: group_by_profile(fleet, req.filter, req.sort),
                 first_site: None,
+                dense: false,
+                rows: 0,
             })
             .collect();
         if req.compact {
-            let compact = GridLayout::compact(sections.clone(), req, false);
-            if compact.lines.len() <= req.height as usize {
+            let compact = GridLayout::compact(sections.clone(), req, &[]);
+            let height = req.height as usize;
+            if compact.lines.len() <= height {
                 return compact;
             }
-            return GridLayout::compact(sections, req, true);
+            // Halve sections, largest first, until the fleet fits: small
+            // sections keep their glyphs as long as there is room.
+            let mut by_size: Vec<usize> = (0..compact.sections.len()).collect();
+            by_size.sort_by_key(|s| std::cmp::Reverse(compact.sections[*s].rows));
+            let mut dense = vec![false; compact.sections.len()];
+            let mut lines = compact.lines.len();
+            for s in by_size {
+                if lines <= height {
+                    break;
+                }
+                let rows = compact.sections[s].rows;
+                dense[s] = true;
+                lines -= rows - rows.div_ceil(2);
+            }
+            return GridLayout::compact(sections, req, &dense);
         }
         GridLayout::normal(sections, req)
     }
@@ -203,9 +224,13 @@ impl GridLayout {
         layout
     }
 
-    fn compact(sections: Vec<Section>, req: &LayoutRequest<'_>, dense: bool) -> GridLayout {
+    fn compact(
+        sections: Vec<Section>,
+        req: &LayoutRequest<'_>,
+        dense_sections: &[bool],
+    ) -> GridLayout {
         let columns = (req.width as usize).max(2);
-        let density = if dense {
+        let density = if dense_sections.iter().any(|d| *d) {
             Density::Dense
         } else {
             Density::Compact
@@ -248,7 +273,9 @@ impl GridLayout {
                 }
             }
             let rows: Vec<usize> = (first_row..layout.cell_rows.len()).collect();
-            if dense {
+            section.rows = rows.len();
+            section.dense = dense_sections.get(s).copied().unwrap_or(false);
+            if section.dense {
                 for pair in rows.chunks(2) {
                     let line = layout.lines.len();
                     layout.cell_rows[pair[0]].line = line;
@@ -451,6 +478,17 @@ mod tests {
         assert_eq!(l.vertical(5, 1), Some(15));
         assert!(l.cell_rows[1].lower_half);
         assert_eq!(l.line_of_site(15), Some(1));
+    }
+
+    #[test]
+    fn only_the_largest_sections_go_dense() {
+        // dev needs 2 rows, prod 10: halving prod alone makes it fit.
+        let envs = [env("dev", &[("a", 20)]), env("prod", &[("a", 100)])];
+        let l = layout(&envs, true, 10, 9);
+        assert_eq!(l.density, Density::Dense);
+        assert!(!l.sections[0].dense);
+        assert!(l.sections[1].dense);
+        assert_eq!(l.lines.len(), 9);
     }
 
     #[test]

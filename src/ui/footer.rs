@@ -121,13 +121,18 @@ fn modes(app: &App) -> String {
         parts.push(format!("sort: {}", app.grid.sort.label()));
     }
     if app.stack.is_empty() && app.grid.compact {
-        parts.push(
-            match app.grid.layout.density {
-                crate::app::grid::Density::Dense => "compact, 2 sites per cell",
-                _ => "compact",
-            }
-            .to_string(),
-        );
+        let layout = &app.grid.layout;
+        let dense: Vec<&str> = layout
+            .sections
+            .iter()
+            .filter(|s| s.dense)
+            .filter_map(|s| app.envs.get(s.env).map(|e| e.fleet.name.as_str()))
+            .collect();
+        if dense.is_empty() {
+            parts.push("compact".to_string());
+        } else {
+            parts.push(format!("compact, 2 sites per cell in {}", dense.join(", ")));
+        }
     }
     if app.filter().is_active() && app.stack.is_empty() {
         parts.push(format!("{} shown", app.grid.layout.sites.len()));

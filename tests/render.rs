@@ -1,0 +1,221 @@
+//! Snapshots of every view, drawn with ratatui's TestBackend from a demo
+//! fleet frozen at one instant, so a change to what the operator sees shows
+//! up as a reviewable diff.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use site_status::app::keymap::{Action, Scope};
+use site_status::app::{App, Settings};
+use site_status::model::SiteState;
+use site_status::poller::{Fetched, Slot};
+use site_status::source::demo::DemoFleet;
+use site_status::source::{EnvReport, SourceError};
+use site_status::ui::{self, Theme};
+
+const NOW_UNIX: u64 = 1_795_469_437;
+/// Simulated seconds since the demo started: a deploy wave is rolling.
+const DEMO_T: f64 = 50.0;
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(NOW_UNIX)
+}
+
+fn good(report: EnvReport, age: u64) -> Slot<EnvReport> {
+    Slot {
+        last_good: Some(Fetched {
+            value: Arc::new(report),
+            at: now() - Duration::from_secs(age),
+        }),
+        ..Slot::default()
+    }
+}
+
+fn demo_app(sites: usize, width: u16, height: u16) -> App {
+    let fleet = DemoFleet::new(sites, 1);
+    let envs: Vec<String> = fleet.environments().map(String::from).collect();
+    let settings = Settings {
+        origin: "demo (seed 1)".into(),
+        refresh: Duration::from_secs(5),
+        ..Settings::default()
+    };
+    let mut app = App::new(settings, &envs, width, height);
+    app.now = now();
+    for (i, env) in envs.iter().enumerate() {
+        let report = fleet.report(env, DEMO_T, NOW_UNIX as f64).unwrap();
+        app.apply_fleet(i, &good(report, 2));
+    }
+    app
+}
+
+fn render(app: &App) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app, &Theme::dark())).unwrap();
+    terminal
+}
+
+fn press(app: &mut App, action: Action) {
+    let scope = app.scope();
+    app.perform(scope, action);
+}
+
+#[test]
+fn grid_80x24() {
+    let app = demo_app(320, 80, 24);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn grid_200x50() {
+    let app = demo_app(320, 200, 50);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn compact_200x50() {
+    let mut app = demo_app(320, 200, 50);
+    press(&mut app, Action::ToggleCompact);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn compact_80x24_shows_the_whole_default_fleet() {
+    let mut app = demo_app(320, 80, 24);
+    press(&mut app, Action::ToggleCompact);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    assert_eq!(app.grid.layout.sites.len(), 320);
+    assert!(app.grid.layout.lines.len() <= app.grid_height() as usize);
+}
+
+#[test]
+fn ten_thousand_sites_compact_200x50_fit_on_one_screen() {
+    let mut app = demo_app(10_000, 200, 50);
+    press(&mut app, Action::ToggleCompact);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    assert_eq!(app.grid.layout.sites.len(), 10_000);
+    assert!(app.grid.layout.lines.len() <= app.grid_height() as usize);
+}
+
+#[test]
+fn filtered_and_sorted_worst_first() {
+    let mut app = demo_app(320, 100, 30);
+    press(&mut app, Action::CycleSeverityFilter);
+    press(&mut app, Action::ToggleSort);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn site_view() {
+    let mut app = demo_app(320, 100, 30);
+    // Land on a site in error so the view has something to say.
+    let target = app
+        .grid
+        .layout
+        .sites
+        .iter()
+        .position(|s| app.site_state(*s) == Some(SiteState::Error))
+        .unwrap();
+    for _ in 0..target {
+        press(&mut app, Action::Right);
+    }
+    let effects = app.perform(Scope::Grid, Action::Open);
+    let key = match &effects[..] {
+        [site_status::app::Effect::OpenSite(key)] => key.clone(),
+        other => panic!("unexpected effects {other:?}"),
+    };
+    let fleet = DemoFleet::new(320, 1);
+    let detail = fleet
+        .detail(&key.env, &key.site, DEMO_T, NOW_UNIX as f64)
+        .unwrap();
+    app.apply_site(
+        &key,
+        &Slot {
+            last_good: Some(Fetched {
+                value: Arc::new(detail),
+                at: now() - Duration::from_secs(1),
+            }),
+            ..Slot::default()
+        },
+    );
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut app = demo_app(320, 100, 60);
+    press(&mut app, Action::Help);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let screen = format!("{}", terminal.backend());
+    for b in site_status::app::keymap::BINDINGS {
+        assert!(
+            screen.contains(b.description),
+            "help misses {:?}",
+            b.description
+        );
+    }
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let app = demo_app(320, 30, 6);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn failing_environment_keeps_its_data_marked_stale() {
+    let mut app = demo_app(320, 120, 30);
+    let fleet = DemoFleet::new(320, 1);
+    let report = fleet.report("dev", DEMO_T, NOW_UNIX as f64).unwrap();
+    let mut slot = good(report, 95);
+    slot.last_error = Some((
+        SourceError::new("connection refused"),
+        now() - Duration::from_secs(4),
+    ));
+    slot.consecutive_failures = 3;
+    app.apply_fleet(0, &slot);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("error 4s ago: connection refused"));
+    assert!(screen.contains("STALE"));
+    assert!(screen.contains("1m ago"), "the data's own age is shown");
+}
+
+#[test]
+fn colours_and_selection_follow_the_theme() {
+    let app = demo_app(320, 200, 50);
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let theme = Theme::dark();
+    // The cursor starts on the first site: one cell in the selection style,
+    // holding that site's glyph, below the header.
+    let selected: Vec<(u16, u16)> = (0..50u16)
+        .flat_map(|y| (0..200u16).map(move |x| (x, y)))
+        .filter(|(x, y)| buffer[(*x, *y)].bg == theme.selection_bg)
+        .collect();
+    assert!(!selected.is_empty());
+    assert!(
+        selected.iter().all(|(_, y)| *y == selected[0].1),
+        "one line"
+    );
+    let first_cell = selected[0];
+    assert!(first_cell.1 > 0);
+    assert!(["●", "▲", "✖", "?", "◷", "⊘", "▼", "○"].contains(&buffer[first_cell].symbol()));
+    // Every error glyph in the grid is drawn in the error colour.
+    let mut errors = 0;
+    for y in 1..48u16 {
+        for x in 0..200u16 {
+            let cell = &buffer[(x, y)];
+            if cell.symbol() == "✖" && cell.bg != theme.selection_bg {
+                assert_eq!(cell.fg, theme.state_color(SiteState::Error), "at {x},{y}");
+                errors += 1;
+            }
+        }
+    }
+    assert!(errors > 0);
+}
