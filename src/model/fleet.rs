@@ -86,6 +86,39 @@ impl EnvFleet {
     }
 }
 
+/// Sites that were seen and have since vanished from the metrics. A site
+/// whose status workload died must not silently leave the grid: it stays,
+/// as "no data", until `forget_after` has passed since it was last seen.
+#[derive(Debug, Clone, Default)]
+pub struct VanishedSites {
+    /// By site name: its profile and when it was last seen (Unix time).
+    seen: std::collections::HashMap<String, (String, f64)>,
+}
+
+impl VanishedSites {
+    /// Records the sites of this poll and appends the recently vanished ones.
+    pub fn carry(&mut self, sites: &mut Vec<SiteSummary>, now_unix: f64, forget_after: f64) {
+        let present: std::collections::HashSet<&str> =
+            sites.iter().map(|s| s.name.as_str()).collect();
+        let mut missing: Vec<SiteSummary> = self
+            .seen
+            .iter()
+            .filter(|(name, (_, last_seen))| {
+                !present.contains(name.as_str()) && now_unix - last_seen <= forget_after
+            })
+            .map(|(name, (profile, _))| SiteSummary::new(name.clone(), profile.clone()))
+            .collect();
+        self.seen
+            .retain(|_, (_, last_seen)| now_unix - *last_seen <= forget_after);
+        for site in sites.iter() {
+            self.seen
+                .insert(site.name.clone(), (site.profile.clone(), now_unix));
+        }
+        missing.sort_by(|a, b| a.name.cmp(&b.name));
+        sites.extend(missing);
+    }
+}
+
 /// What the severity filter (`f`) lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SeverityFilter {
@@ -396,6 +429,29 @@ mod tests {
         let borger = groups.iter().find(|g| g.profile == "kk_borger").unwrap();
         assert_eq!(borger.sites.len(), 1);
         assert_eq!(borger.counts.total(), 3);
+    }
+
+    #[test]
+    fn a_vanished_site_stays_as_no_data_until_forgotten() {
+        let mut memory = VanishedSites::default();
+        let mut first = vec![
+            site("borger", "kk_borger", Some(Severity::Ok)),
+            site("bib", "kk_library", Some(Severity::Ok)),
+        ];
+        memory.carry(&mut first, 1000.0, 3600.0);
+        assert_eq!(first.len(), 2);
+
+        let mut second = vec![site("borger", "kk_borger", Some(Severity::Ok))];
+        memory.carry(&mut second, 1060.0, 3600.0);
+        assert_eq!(second.len(), 2);
+        assert_eq!(second[1].name, "bib");
+        assert_eq!(second[1].profile, "kk_library");
+        assert_eq!(second[1].state(NOW, STALE), SiteState::NoData);
+
+        // Carrying it forward does not count as seeing it again.
+        let mut third = vec![site("borger", "kk_borger", Some(Severity::Ok))];
+        memory.carry(&mut third, 1000.0 + 3601.0, 3600.0);
+        assert_eq!(third.len(), 1, "forgotten after forget_after");
     }
 
     #[test]

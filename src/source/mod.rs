@@ -1,6 +1,8 @@
 //! Backends. Each returns model types and knows nothing of the terminal.
 
 pub mod demo;
+pub mod http;
+pub mod prometheus;
 
 use std::fmt;
 use std::future::Future;

@@ -1,0 +1,648 @@
+//! The configuration file: which environments exist and how to reach their
+//! backends. Parsing reports errors with the file, the line and the key;
+//! secrets are never read into this struct, only where to find them (an
+//! environment variable or a file), so nothing here can print one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+pub const ENV_VAR: &str = "SITE_STATUS_CONFIG";
+pub const MIN_REFRESH: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seconds between polls of each backend.
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: RefreshInterval,
+    /// A site whose last run is older than this is stale.
+    #[serde(default = "default_stale_after")]
+    pub stale_after: Seconds,
+    /// How long a site that vanished from the metrics stays on screen as
+    /// "no data" before it is forgotten.
+    #[serde(default = "default_forget_after")]
+    pub forget_after: Seconds,
+    /// Environments in this order first, the rest alphabetically.
+    #[serde(default = "default_order")]
+    pub environment_order: Vec<String>,
+    #[serde(default)]
+    pub labels: LabelNames,
+    #[serde(default)]
+    pub metrics: MetricNames,
+    #[serde(default, rename = "environment")]
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+fn default_refresh() -> RefreshInterval {
+    RefreshInterval(Duration::from_secs(15))
+}
+fn default_stale_after() -> Seconds {
+    Seconds(Duration::from_secs(30 * 60))
+}
+fn default_forget_after() -> Seconds {
+    Seconds(Duration::from_secs(24 * 3600))
+}
+fn default_order() -> Vec<String> {
+    vec!["dev".into(), "test".into(), "prod".into()]
+}
+
+/// The contract's label names, each overridable: a real fleet may call
+/// `site` `namespace`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelNames {
+    pub site: LabelName,
+    pub profile: LabelName,
+    pub requirement: LabelName,
+}
+
+impl Default for LabelNames {
+    fn default() -> Self {
+        LabelNames {
+            site: LabelName("site".into()),
+            profile: LabelName("profile".into()),
+            requirement: LabelName("requirement".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricNames {
+    pub requirement_severity: MetricName,
+    pub report_success: MetricName,
+    pub last_run_timestamp: MetricName,
+    pub run_duration: MetricName,
+    pub info: MetricName,
+    /// The scrape job of the status workloads, for `up`.
+    pub job: String,
+}
+
+impl Default for MetricNames {
+    fn default() -> Self {
+        MetricNames {
+            requirement_severity: MetricName("drupal_requirement_severity".into()),
+            report_success: MetricName("drupal_status_report_success".into()),
+            last_run_timestamp: MetricName(
+                "drupal_status_report_last_run_timestamp_seconds".into(),
+            ),
+            run_duration: MetricName("drupal_status_report_duration_seconds".into()),
+            info: MetricName("drupal_info".into()),
+            job: "site-status".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: EnvName,
+    /// Label matchers added to every query, e.g. `env="prod"`.
+    #[serde(default)]
+    pub selector: Option<Selector>,
+    pub prometheus: BackendConfig,
+    #[serde(default)]
+    pub loki: Option<BackendConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub url: HttpUrl,
+    /// Bearer token read from this file (a Kubernetes service account
+    /// token, say) at start.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Bearer token read from this environment variable.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// Extra request headers, e.g. `X-Scope-OrgID` for Mimir or Loki.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// PEM file with the CA that signed the backend's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Turns off TLS certificate verification. Only for a lab.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    #[serde(default = "default_timeout")]
+    pub timeout: Seconds,
+}
+
+fn default_timeout() -> Seconds {
+    Seconds(Duration::from_secs(10))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    /// The password is only ever read from this environment variable.
+    pub password_env: String,
+}
+
+/// A duration written as seconds (`90`) or with a unit (`"90s"`, `"30m"`,
+/// `"2h"`, `"1d"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        let raw = Raw::deserialize(d).map_err(|_| {
+            de::Error::custom("expected a duration: seconds (90) or with a unit (\"90s\", \"30m\", \"2h\", \"1d\")")
+        })?;
+        let secs = match raw {
+            Raw::Int(n) if n >= 0 => n as f64,
+            Raw::Float(f) if f >= 0.0 && f.is_finite() => f,
+            Raw::Text(t) => parse_duration(&t).map_err(de::Error::custom)?,
+            _ => return Err(de::Error::custom("a duration cannot be negative")),
+        };
+        Ok(Seconds(Duration::from_secs_f64(secs)))
+    }
+}
+
+pub fn parse_duration(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like \"90s\", \"30m\", \"2h\""))?;
+    let factor = match unit.trim() {
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use s, m, h or d"
+            ));
+        }
+    };
+    Ok(value * factor)
+}
+
+/// The refresh interval, at least two seconds: faster polling of a fleet's
+/// Prometheus buys nothing and costs the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshInterval(pub Duration);
+
+impl<'de> Deserialize<'de> for RefreshInterval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Seconds(value) = Seconds::deserialize(d)?;
+        if value < MIN_REFRESH {
+            return Err(de::Error::custom(format!(
+                "refresh_interval must be at least {}s",
+                MIN_REFRESH.as_secs()
+            )));
+        }
+        Ok(RefreshInterval(value))
+    }
+}
+
+/// An http(s) URL, which may carry a path prefix (Mimir's `/prometheus`).
+/// Credentials in the URL are refused: they would end up in error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub url::Url);
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let url =
+            url::Url::parse(&text).map_err(|e| de::Error::custom(format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(de::Error::custom(format!(
+                "unsupported scheme {:?}; use http or https",
+                url.scheme()
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(de::Error::custom(
+                "put credentials in basic_auth (password_env), not in the URL",
+            ));
+        }
+        if url.query().is_some() {
+            return Err(de::Error::custom("the URL may not have a query string"));
+        }
+        Ok(HttpUrl(url))
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// A Prometheus label or metric name.
+fn valid_name(text: &str, allow_colon: bool) -> bool {
+    let mut chars = text.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (allow_colon && c == ':'));
+    first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (allow_colon && c == ':'))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelName(pub String);
+
+impl<'de> Deserialize<'de> for LabelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !valid_name(&text, false) {
+            return Err(de::Error::custom(format!(
+                "{text:?} is not a Prometheus label name"
+            )));
+        }
+        Ok(LabelName(text))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricName(pub String);
+
+impl<'de> Deserialize<'de> for MetricName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !valid_name(&text, true) {
+            return Err(de::Error::custom(format!(
+                "{text:?} is not a Prometheus metric name"
+            )));
+        }
+        Ok(MetricName(text))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvName(pub String);
+
+impl<'de> Deserialize<'de> for EnvName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let ok = !text.is_empty()
+            && text.len() <= 40
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(de::Error::custom(
+                "an environment name is 1-40 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        Ok(EnvName(text))
+    }
+}
+
+/// Label matchers without braces, e.g. `env="prod", cluster=~"aks-.*"`.
+/// Checked here so a typo is a configuration error, not a query error on
+/// every poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector(pub String);
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        check_selector(&text).map_err(de::Error::custom)?;
+        Ok(Selector(text.trim().to_string()))
+    }
+}
+
+pub fn check_selector(text: &str) -> Result<(), String> {
+    let mut rest = text.trim();
+    if rest.starts_with('{') {
+        return Err("write the matchers without braces: env=\"prod\"".into());
+    }
+    while !rest.is_empty() {
+        let name_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        if !valid_name(name, false) {
+            return Err(format!("expected a label name at {rest:?}"));
+        }
+        rest = rest[name_end..].trim_start();
+        let op = ["=~", "!~", "!=", "="]
+            .into_iter()
+            .find(|op| rest.starts_with(op))
+            .ok_or_else(|| format!("expected =, !=, =~ or !~ after {name}"))?;
+        rest = rest[op.len()..].trim_start();
+        let quote = rest
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'' || *c == '`')
+            .ok_or_else(|| format!("expected a quoted value after {name}{op}"))?;
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in rest.char_indices().skip(1) {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && quote != '`' {
+                escaped = true;
+            } else if c == quote {
+                end = Some(i);
+                break;
+            }
+        }
+        let end = end.ok_or_else(|| format!("unterminated value after {name}{op}"))?;
+        rest = rest[end + 1..].trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start();
+            if rest.is_empty() {
+                break;
+            }
+        } else if !rest.is_empty() {
+            return Err(format!("expected ',' before {rest:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// A configuration error, worded for the person editing the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => {
+                    let line = line_of(text, span.start);
+                    // Name the key, never echo the value: it may be a secret.
+                    let source = text.lines().nth(line - 1).unwrap_or("");
+                    let key = source
+                        .split_once('=')
+                        .map(|(k, _)| k.trim())
+                        .filter(|k| !k.is_empty() && !k.starts_with('['))
+                        .map(|k| format!("key `{k}`: "))
+                        .unwrap_or_default();
+                    format!("{}:{line}: {key}{}", path.display(), e.message().trim())
+                }
+                None => format!("{}: {}", path.display(), e.message().trim()),
+            };
+            ConfigError(location)
+        })?;
+        config.validate(text, path)?;
+        Ok(config)
+    }
+
+    /// Rules that span several keys.
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let line_of_env = |name: &str| {
+            let needle_a = format!("name = \"{name}\"");
+            let needle_b = format!("name = '{name}'");
+            text.find(&needle_a)
+                .or_else(|| text.find(&needle_b))
+                .map(|at| line_of(text, at))
+                .unwrap_or(0)
+        };
+        let fail = |name: &str, message: String| {
+            ConfigError(format!(
+                "{}:{}: environment {name:?}: {message}",
+                path.display(),
+                line_of_env(name)
+            ))
+        };
+        if self.environments.is_empty() {
+            return Err(ConfigError(format!(
+                "{}: no [[environment]] is configured; see `site-status config init`",
+                path.display()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for env in &self.environments {
+            let name = env.name.0.as_str();
+            if !seen.insert(name) {
+                return Err(fail(name, "name is used twice".into()));
+            }
+            for (which, backend) in [
+                ("prometheus", Some(&env.prometheus)),
+                ("loki", env.loki.as_ref()),
+            ] {
+                let Some(b) = backend else { continue };
+                let auths = usize::from(b.bearer_token_file.is_some())
+                    + usize::from(b.bearer_token_env.is_some())
+                    + usize::from(b.basic_auth.is_some());
+                if auths > 1 {
+                    return Err(fail(
+                        name,
+                        format!(
+                            "{which}: choose one of bearer_token_file, bearer_token_env and basic_auth"
+                        ),
+                    ));
+                }
+                for header in b.headers.keys() {
+                    if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                        return Err(fail(
+                            name,
+                            format!("{which}: {header:?} is not a header name"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn environment_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.environments.iter().map(|e| e.name.0.clone()).collect();
+        crate::model::order_environments(&mut names, &self.environment_order);
+        names
+    }
+}
+
+/// Where the configuration lives: `--config`, then `SITE_STATUS_CONFIG`
+/// (clap reads both into one option), then the user's config directory.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "site-status")
+        .map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The file `config init` writes: every key, commented.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/site-status.toml"))
+    }
+
+    const SMALLEST: &str = r#"
+[[environment]]
+name = "prod"
+selector = 'env="prod"'          # optional
+
+[environment.prometheus]
+url = "http://127.0.0.1:9090"
+"#;
+
+    #[test]
+    fn the_smallest_configuration_gets_every_default() {
+        let c = parse(SMALLEST).unwrap();
+        assert_eq!(c.refresh_interval.0, Duration::from_secs(15));
+        assert_eq!(c.stale_after.0, Duration::from_secs(1800));
+        assert_eq!(c.environments.len(), 1);
+        let env = &c.environments[0];
+        assert_eq!(env.name.0, "prod");
+        assert_eq!(env.selector.as_ref().unwrap().0, "env=\"prod\"");
+        assert_eq!(env.prometheus.timeout.0, Duration::from_secs(10));
+        assert!(!env.prometheus.insecure_skip_verify);
+        assert_eq!(c.labels.site.0, "site");
+        assert_eq!(
+            c.metrics.requirement_severity.0,
+            "drupal_requirement_severity"
+        );
+    }
+
+    #[test]
+    fn the_shipped_example_parses() {
+        let c = parse(EXAMPLE).unwrap();
+        assert!(c.environments.len() >= 3);
+        assert_eq!(c.environment_names(), ["dev", "test", "prod"]);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_line_and_key() {
+        let text = SMALLEST.replace("url = ", "urll = ");
+        let e = parse(&text).unwrap_err().0;
+        assert!(e.starts_with("/etc/site-status.toml:7:"), "{e}");
+        assert!(e.contains("urll"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_line_and_key() {
+        let e = parse(&format!("refresh_interval = 1\n{SMALLEST}"))
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("/etc/site-status.toml:1:"), "{e}");
+        assert!(e.contains("refresh_interval"), "{e}");
+
+        let e = parse(&SMALLEST.replace("http://127.0.0.1:9090", "ftp://x"))
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains(":7:") && e.contains("scheme") && e.contains("url"),
+            "{e}"
+        );
+
+        let e = parse(&SMALLEST.replace("env=\"prod\"", "{env=\"prod\"}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains(":4:") && e.contains("selector"), "{e}");
+
+        let e = parse(&format!("stale_after = \"10 parsecs\"\n{SMALLEST}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains(":1:") && e.contains("stale_after"), "{e}");
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let e = parse(&SMALLEST.replace("http://", "http://admin:hunter2@"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("basic_auth") && e.contains("key `url`"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn two_auth_methods_are_refused() {
+        let text = format!(
+            "{SMALLEST}bearer_token_env = \"T\"\nbasic_auth = {{ username = \"u\", password_env = \"P\" }}\n"
+        );
+        let e = parse(&text).unwrap_err().0;
+        assert!(e.contains(":3:") && e.contains("choose one"), "{e}");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("90").unwrap(), 90.0);
+        assert_eq!(parse_duration("30m").unwrap(), 1800.0);
+        assert_eq!(parse_duration("1.5h").unwrap(), 5400.0);
+        assert!(parse_duration("5 weeks").is_err());
+        let c = parse(&format!(
+            "stale_after = \"45m\"\nrefresh_interval = \"2s\"\n{SMALLEST}"
+        ))
+        .unwrap();
+        assert_eq!(c.stale_after.0, Duration::from_secs(2700));
+    }
+
+    #[test]
+    fn selectors_are_checked() {
+        for ok in [
+            "env=\"prod\"",
+            "env=\"prod\", cluster=~\"aks-.*\"",
+            "a!=\"x\",b!~'y',",
+            "x=\"with \\\" quote\"",
+        ] {
+            assert!(check_selector(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "{env=\"prod\"}",
+            "env=prod",
+            "env==\"x\"",
+            "env=\"x\" y=\"z\"",
+            "1x=\"a\"",
+            "env=\"x",
+        ] {
+            assert!(check_selector(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicate_environments_are_refused() {
+        let e = parse(&format!("{SMALLEST}{SMALLEST}")).unwrap_err().0;
+        assert!(e.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn label_and_metric_names_can_be_overridden() {
+        let c = parse(&format!(
+            "[labels]\nsite = \"namespace\"\n[metrics]\nrequirement_severity = \"kk:drupal_req\"\n{SMALLEST}"
+        ))
+        .unwrap();
+        assert_eq!(c.labels.site.0, "namespace");
+        assert_eq!(c.labels.profile.0, "profile");
+        assert_eq!(c.metrics.requirement_severity.0, "kk:drupal_req");
+        let e = parse(&format!("[labels]\nsite = \"bad-name\"\n{SMALLEST}"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains(":2:"), "{e}");
+    }
+}

@@ -1,0 +1,298 @@
+//! One HTTP client per backend, built from its configuration block: auth,
+//! extra headers, TLS, timeouts. Shared by the Prometheus and Loki sources.
+//! Error messages name the backend by a URL that never carries credentials
+//! (the configuration refuses them in URLs) and never include a header.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+
+use super::SourceError;
+use crate::config::{BackendConfig, ConfigError};
+use crate::model::text::clean_line;
+
+/// Responses larger than this are refused: a proxy gone wrong or a hostile
+/// endpoint must not exhaust the jump host's memory.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub client: reqwest::Client,
+    pub base: url::Url,
+    pub timeout: Duration,
+    /// Said once at start (insecure TLS, say); never contains a secret.
+    pub warnings: Vec<String>,
+}
+
+/// Reads a secret from where the configuration says it is.
+pub trait SecretLookup {
+    fn env(&self, name: &str) -> Option<String>;
+    fn file(&self, path: &std::path::Path) -> std::io::Result<String>;
+}
+
+pub struct ProcessSecrets;
+
+impl SecretLookup for ProcessSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+    fn file(&self, path: &std::path::Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn sensitive(value: String, what: &str) -> Result<HeaderValue, ConfigError> {
+    let mut header = HeaderValue::from_str(&value).map_err(|_| {
+        ConfigError(format!(
+            "{what} contains characters not allowed in an HTTP header"
+        ))
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+impl Endpoint {
+    pub fn new(
+        config: &BackendConfig,
+        what: &str,
+        secrets: &dyn SecretLookup,
+    ) -> Result<Endpoint, ConfigError> {
+        let mut headers = HeaderMap::new();
+        if let Some(path) = &config.bearer_token_file {
+            let token = secrets.file(path).map_err(|e| {
+                ConfigError(format!(
+                    "{what}: cannot read bearer_token_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let token = token.trim().to_string();
+            if token.is_empty() {
+                return Err(ConfigError(format!(
+                    "{what}: bearer_token_file {} is empty",
+                    path.display()
+                )));
+            }
+            headers.insert(
+                AUTHORIZATION,
+                sensitive(format!("Bearer {token}"), "the bearer token")?,
+            );
+        }
+        if let Some(var) = &config.bearer_token_env {
+            let token = secrets.env(var).ok_or_else(|| {
+                ConfigError(format!(
+                    "{what}: environment variable {var} (bearer_token_env) is not set"
+                ))
+            })?;
+            headers.insert(
+                AUTHORIZATION,
+                sensitive(format!("Bearer {}", token.trim()), "the bearer token")?,
+            );
+        }
+        if let Some(basic) = &config.basic_auth {
+            let password = secrets.env(&basic.password_env).ok_or_else(|| {
+                ConfigError(format!(
+                    "{what}: environment variable {} (basic_auth.password_env) is not set",
+                    basic.password_env
+                ))
+            })?;
+            let encoded = base64_encode(format!("{}:{password}", basic.username).as_bytes());
+            headers.insert(
+                AUTHORIZATION,
+                sensitive(format!("Basic {encoded}"), "the password")?,
+            );
+        }
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ConfigError(format!("{what}: {name:?} is not a header name")))?;
+            // Header values may be tenant ids or keys alike: treat all as secret.
+            headers.insert(
+                name.clone(),
+                sensitive(value.clone(), &format!("header {name}"))?,
+            );
+        }
+
+        let timeout = config.timeout.0;
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .gzip(true)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("site-status/", env!("CARGO_PKG_VERSION")));
+        let mut warnings = Vec::new();
+        if let Some(ca) = &config.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                ConfigError(format!("{what}: cannot read ca_file {}: {e}", ca.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+                ConfigError(format!(
+                    "{what}: ca_file {} holds no PEM certificate",
+                    ca.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(ConfigError(format!(
+                    "{what}: ca_file {} holds no PEM certificate",
+                    ca.display()
+                )));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if config.insecure_skip_verify {
+            warnings.push(format!(
+                "{what}: TLS certificate verification is OFF (insecure_skip_verify)"
+            ));
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ConfigError(format!("{what}: cannot set up the HTTP client: {e}")))?;
+        let mut base = config.url.0.clone();
+        // Joining "api/v1/query" onto ".../prometheus" would drop the prefix.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Endpoint {
+            client,
+            base,
+            timeout,
+            warnings,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> Result<url::Url, SourceError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| SourceError::new(format!("bad URL for {path}: {e}")))
+    }
+
+    /// How to name this backend in a message.
+    pub fn display(&self) -> String {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// Reads a body up to `MAX_BODY_BYTES`.
+    pub async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SourceError> {
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(SourceError::new(format!(
+                            "{}: response larger than {} MiB, refused",
+                            self.display(),
+                            MAX_BODY_BYTES >> 20
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(self.describe(&e)),
+            }
+        }
+    }
+
+    /// A transport error in words an operator can act on.
+    pub fn describe(&self, error: &reqwest::Error) -> SourceError {
+        let target = self.display();
+        if error.is_timeout() {
+            return SourceError::new(format!(
+                "{target}: no answer within {}s",
+                self.timeout.as_secs_f64()
+            ));
+        }
+        // The innermost cause says what actually happened ("Connection
+        // refused", "invalid peer certificate: UnknownIssuer").
+        let mut cause: &dyn std::error::Error = error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let detail = clean_line(&cause.to_string(), 300);
+        let kind = if error.is_connect() {
+            "cannot connect"
+        } else if error.is_decode() || error.is_body() {
+            "broken response"
+        } else if error.is_request() {
+            "request failed"
+        } else {
+            "error"
+        };
+        SourceError::new(format!("{target}: {kind}: {detail}"))
+    }
+}
+
+/// Standard base64, for the basic-auth header; small enough not to warrant
+/// a dependency.
+fn base64_encode(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The start of a non-API body (a proxy's HTML error page), as plain text.
+pub fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    clean_line(&words.join(" "), 160)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn html_error_pages_become_one_readable_line() {
+        let page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>\n<hr>nginx</body></html>";
+        assert_eq!(body_excerpt(page), "502 Bad Gateway 502 Bad Gateway nginx");
+        assert_eq!(
+            body_excerpt(b"\x1b[31mred\x1b[0m"),
+            "\u{FFFD}[31mred\u{FFFD}[0m"
+        );
+    }
+}

@@ -1,0 +1,758 @@
+//! Prometheus' HTTP API, and the fleet as aggregated PromQL.
+//!
+//! The grid costs five instant queries per environment per refresh, each
+//! aggregated on the server, whatever the number of sites; one site's raw
+//! series are only asked for while that site is open.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use super::http::{Endpoint, SecretLookup, body_excerpt};
+use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use crate::config::{Config, ConfigError, EnvironmentConfig};
+use crate::model::text::{MAX_NAME_CHARS, clean_line};
+use crate::model::{
+    Requirement, Severity, SiteDetail, SiteSummary, VanishedSites, sort_requirements_worst_first,
+};
+
+/// Longer queries go as a POST form: proxies cap URL length.
+const MAX_GET_QUERY: usize = 2000;
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub points: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryData {
+    Vector(Vec<Sample>),
+    Matrix(Vec<Series>),
+    Scalar(f64),
+    String(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub data: QueryData,
+    pub warnings: Vec<String>,
+}
+
+impl Answer {
+    pub fn into_vector(self) -> Result<Vec<Sample>, SourceError> {
+        match self.data {
+            QueryData::Vector(v) => Ok(v),
+            other => Err(SourceError::new(format!(
+                "expected an instant vector, got {}",
+                kind(&other)
+            ))),
+        }
+    }
+
+    pub fn into_matrix(self) -> Result<Vec<Series>, SourceError> {
+        match self.data {
+            QueryData::Matrix(m) => Ok(m),
+            other => Err(SourceError::new(format!(
+                "expected a range vector, got {}",
+                kind(&other)
+            ))),
+        }
+    }
+}
+
+fn kind(data: &QueryData) -> &'static str {
+    match data {
+        QueryData::Vector(_) => "a vector",
+        QueryData::Matrix(_) => "a matrix",
+        QueryData::Scalar(_) => "a scalar",
+        QueryData::String(_) => "a string",
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    #[serde(default)]
+    data: Option<RawData>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum RawData {
+    Vector(Vec<RawSample>),
+    Matrix(Vec<RawSeries>),
+    Scalar(RawPoint),
+    String(RawPoint),
+}
+
+#[derive(Deserialize)]
+struct RawSample {
+    #[serde(default)]
+    metric: Labels,
+    value: RawPoint,
+}
+
+#[derive(Deserialize)]
+struct RawSeries {
+    #[serde(default)]
+    metric: Labels,
+    #[serde(default)]
+    values: Vec<RawPoint>,
+}
+
+/// `[1795469437.564, "0"]`: Prometheus sends sample values as strings so
+/// that NaN and ±Inf survive JSON.
+#[derive(Deserialize)]
+struct RawPoint(f64, String);
+
+/// Parses Prometheus' float text: `1`, `0.5`, `NaN`, `+Inf`, `-Inf`.
+pub fn parse_sample(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+/// Turns an HTTP status and body into an answer or an operator-readable
+/// error: the API's error envelope, or whatever a proxy sent instead.
+pub fn parse_response(status: u16, body: &[u8]) -> Result<Answer, SourceError> {
+    let envelope: Result<Envelope, _> = serde_json::from_slice(body);
+    match envelope {
+        Ok(env) if env.status == "success" => {
+            let data = env
+                .data
+                .ok_or_else(|| SourceError::new("success without data"))?;
+            let bad_value = |v: &str| {
+                SourceError::new(format!(
+                    "sample value {:?} is not a number",
+                    clean_line(v, 40)
+                ))
+            };
+            let data = match data {
+                RawData::Vector(samples) => QueryData::Vector(
+                    samples
+                        .into_iter()
+                        .map(|s| {
+                            Ok(Sample {
+                                labels: s.metric,
+                                value: parse_sample(&s.value.1)
+                                    .ok_or_else(|| bad_value(&s.value.1))?,
+                            })
+                        })
+                        .collect::<Result<_, SourceError>>()?,
+                ),
+                RawData::Matrix(series) => QueryData::Matrix(
+                    series
+                        .into_iter()
+                        .map(|s| {
+                            let points = s
+                                .values
+                                .iter()
+                                .map(|p| {
+                                    Ok((p.0, parse_sample(&p.1).ok_or_else(|| bad_value(&p.1))?))
+                                })
+                                .collect::<Result<_, SourceError>>()?;
+                            Ok(Series {
+                                labels: s.metric,
+                                points,
+                            })
+                        })
+                        .collect::<Result<_, SourceError>>()?,
+                ),
+                RawData::Scalar(p) => {
+                    QueryData::Scalar(parse_sample(&p.1).ok_or_else(|| bad_value(&p.1))?)
+                }
+                RawData::String(p) => QueryData::String(clean_line(&p.1, 1000)),
+            };
+            Ok(Answer {
+                data,
+                warnings: env.warnings.iter().map(|w| clean_line(w, 300)).collect(),
+            })
+        }
+        Ok(env) => Err(SourceError::new(format!(
+            "Prometheus error{}: {}",
+            env.error_type
+                .map(|t| format!(" ({})", clean_line(&t, 40)))
+                .unwrap_or_default(),
+            clean_line(env.error.as_deref().unwrap_or("no message"), 300)
+        ))),
+        Err(_) if !(200..300).contains(&status) => Err(SourceError::new(format!(
+            "HTTP {status}{}",
+            match body_excerpt(body) {
+                e if e.is_empty() => String::new(),
+                e => format!(": {e}"),
+            }
+        ))),
+        Err(e) => Err(SourceError::new(format!(
+            "not a Prometheus API response ({}): {}",
+            clean_line(&e.to_string(), 100),
+            body_excerpt(body)
+        ))),
+    }
+}
+
+/// Prometheus' query API on one endpoint.
+#[derive(Debug, Clone)]
+pub struct PromApi {
+    pub endpoint: Endpoint,
+}
+
+impl PromApi {
+    pub async fn query(&self, promql: &str) -> Result<Answer, SourceError> {
+        self.call("api/v1/query", vec![("query", promql.to_string())])
+            .await
+    }
+
+    pub async fn query_range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step: Duration,
+    ) -> Result<Answer, SourceError> {
+        self.call(
+            "api/v1/query_range",
+            vec![
+                ("query", promql.to_string()),
+                ("start", format!("{start:.3}")),
+                ("end", format!("{end:.3}")),
+                ("step", format!("{}s", step.as_secs_f64())),
+            ],
+        )
+        .await
+    }
+
+    async fn call(&self, path: &str, params: Vec<(&str, String)>) -> Result<Answer, SourceError> {
+        let url = self.endpoint.url(path)?;
+        let long = params.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_GET_QUERY;
+        let request = if long {
+            self.endpoint.client.post(url).form(&params)
+        } else {
+            self.endpoint.client.get(url).query(&params)
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.endpoint.describe(&e))?;
+        let status = response.status().as_u16();
+        let body = self.endpoint.read_body(response).await?;
+        parse_response(status, &body)
+            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
+    }
+}
+
+/// The names a fleet uses, and the selector of one environment, turned into
+/// the PromQL the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct FleetQueries {
+    site: String,
+    profile: String,
+    requirement: String,
+    severity: String,
+    success: String,
+    last_run: String,
+    duration: String,
+    info: String,
+    job: String,
+    selector: Option<String>,
+}
+
+/// A PromQL string literal.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl FleetQueries {
+    pub fn new(config: &Config, env: &EnvironmentConfig) -> FleetQueries {
+        FleetQueries {
+            site: config.labels.site.0.clone(),
+            profile: config.labels.profile.0.clone(),
+            requirement: config.labels.requirement.0.clone(),
+            severity: config.metrics.requirement_severity.0.clone(),
+            success: config.metrics.report_success.0.clone(),
+            last_run: config.metrics.last_run_timestamp.0.clone(),
+            duration: config.metrics.run_duration.0.clone(),
+            info: config.metrics.info.0.clone(),
+            job: config.metrics.job.clone(),
+            selector: env.selector.as_ref().map(|s| s.0.clone()),
+        }
+    }
+
+    fn matchers(&self, extra: &[String]) -> String {
+        let parts: Vec<&str> = self
+            .selector
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().map(String::as_str))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    fn by(&self) -> String {
+        format!("{}, {}", self.site, self.profile)
+    }
+
+    /// The five grid queries, in the order `fetch_fleet` reads them.
+    pub fn grid(&self) -> [String; 5] {
+        let m = self.matchers(&[]);
+        let by = self.by();
+        [
+            format!("max by ({by}) ({}{m})", self.severity),
+            format!(
+                "max by ({by}, {}) ({}{m} >= 1)",
+                self.requirement, self.severity
+            ),
+            format!("min by ({by}) ({}{m})", self.success),
+            format!("time() - max by ({by}) ({}{m})", self.last_run),
+            format!(
+                "min by ({by}) (up{})",
+                self.matchers(&[format!("job={}", quote(&self.job))])
+            ),
+        ]
+    }
+
+    /// One site's raw series.
+    pub fn site(&self, site: &str) -> [String; 5] {
+        let m = self.matchers(&[format!("{}={}", self.site, quote(site))]);
+        [
+            format!("{}{m}", self.severity),
+            format!("{}{m}", self.success),
+            format!("time() - {}{m}", self.last_run),
+            format!("{}{m}", self.duration),
+            format!("{}{m}", self.info),
+        ]
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The summary a series belongs to, created on first sight. Series without
+/// the site label (an `up` without target labels) belong to no site.
+fn site_entry<'a>(
+    sites: &'a mut HashMap<String, SiteSummary>,
+    queries: &FleetQueries,
+    labels: &Labels,
+) -> Option<&'a mut SiteSummary> {
+    let site = clean_line(labels.get(&queries.site)?, MAX_NAME_CHARS);
+    let profile = labels
+        .get(&queries.profile)
+        .map(|p| clean_line(p, MAX_NAME_CHARS))
+        .unwrap_or_default();
+    let summary = sites
+        .entry(site.clone())
+        .or_insert_with(|| SiteSummary::new(site, String::new()));
+    if summary.profile.is_empty() && !profile.is_empty() {
+        summary.profile = profile;
+    }
+    Some(summary)
+}
+
+/// What the grid queries said, merged per site.
+pub fn merge_grid(
+    queries: &FleetQueries,
+    answers: [Vec<Sample>; 5],
+    now_unix: f64,
+) -> Vec<SiteSummary> {
+    let [worst, failing, success, age, up] = answers;
+    let mut sites: HashMap<String, SiteSummary> = HashMap::new();
+    for s in &worst {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            summary.worst = Severity::from_sample(s.value);
+        }
+    }
+    for s in &failing {
+        let Some(severity) = Severity::from_sample(s.value) else {
+            continue;
+        };
+        let Some(requirement) = s.labels.get(&queries.requirement) else {
+            continue;
+        };
+        let requirement = clean_line(requirement, MAX_NAME_CHARS);
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            summary.failing.push((requirement, severity));
+        }
+    }
+    for s in &success {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            summary.run_success = Some(s.value >= 1.0);
+        }
+    }
+    for s in &age {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            summary.last_run = Some(now_unix - s.value);
+        }
+    }
+    for s in &up {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            summary.up = Some(s.value >= 1.0);
+        }
+    }
+    let mut list: Vec<SiteSummary> = sites.into_values().collect();
+    for summary in &mut list {
+        if summary.profile.is_empty() {
+            summary.profile = "(no profile)".into();
+        }
+        summary
+            .failing
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+pub struct PrometheusSource {
+    env: String,
+    api: PromApi,
+    queries: FleetQueries,
+    forget_after: Duration,
+    vanished: Mutex<VanishedSites>,
+}
+
+impl PrometheusSource {
+    pub fn new(
+        config: &Config,
+        env: &EnvironmentConfig,
+        secrets: &dyn SecretLookup,
+    ) -> Result<PrometheusSource, ConfigError> {
+        let endpoint = Endpoint::new(
+            &env.prometheus,
+            &format!("{} prometheus", env.name.0),
+            secrets,
+        )?;
+        Ok(PrometheusSource {
+            env: env.name.0.clone(),
+            api: PromApi { endpoint },
+            queries: FleetQueries::new(config, env),
+            forget_after: config.forget_after.0,
+            vanished: Mutex::new(VanishedSites::default()),
+        })
+    }
+
+    pub fn api(&self) -> &PromApi {
+        &self.api
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.api.endpoint.warnings
+    }
+
+    async fn grid_answers(&self) -> Result<([Vec<Sample>; 5], Vec<String>), SourceError> {
+        let [q0, q1, q2, q3, q4] = self.queries.grid();
+        let (a0, a1, a2, a3, a4) = tokio::join!(
+            self.api.query(&q0),
+            self.api.query(&q1),
+            self.api.query(&q2),
+            self.api.query(&q3),
+            self.api.query(&q4),
+        );
+        let mut warnings = Vec::new();
+        let mut take = |answer: Result<Answer, SourceError>| -> Result<Vec<Sample>, SourceError> {
+            let answer = answer?;
+            warnings.extend(answer.warnings.clone());
+            answer.into_vector()
+        };
+        let answers = [take(a0)?, take(a1)?, take(a2)?, take(a3)?, take(a4)?];
+        warnings.sort();
+        warnings.dedup();
+        Ok((answers, warnings))
+    }
+}
+
+impl FleetSource for PrometheusSource {
+    fn environment(&self) -> &str {
+        &self.env
+    }
+
+    fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let (answers, warnings) = self.grid_answers().await?;
+            let now = unix_now();
+            let mut sites = merge_grid(&self.queries, answers, now);
+            if let Ok(mut vanished) = self.vanished.lock() {
+                vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
+            }
+            Ok(EnvReport { sites, warnings })
+        })
+    }
+
+    fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+        Box::pin(async move {
+            let [q0, q1, q2, q3, q4] = self.queries.site(site);
+            let (a0, a1, a2, a3, a4) = tokio::join!(
+                self.api.query(&q0),
+                self.api.query(&q1),
+                self.api.query(&q2),
+                self.api.query(&q3),
+                self.api.query(&q4),
+            );
+            let severities = a0?.into_vector()?;
+            let now = unix_now();
+            let mut summary = SiteSummary::new(clean_line(site, MAX_NAME_CHARS), String::new());
+            let mut requirements = Vec::new();
+            for s in &severities {
+                if summary.profile.is_empty()
+                    && let Some(p) = s.labels.get(&self.queries.profile)
+                {
+                    summary.profile = clean_line(p, MAX_NAME_CHARS);
+                }
+                let id = s
+                    .labels
+                    .get(&self.queries.requirement)
+                    .map(|r| clean_line(r, MAX_NAME_CHARS))
+                    .unwrap_or_default();
+                requirements.push(Requirement {
+                    id,
+                    title: String::new(),
+                    severity: Severity::from_sample(s.value),
+                    value: String::new(),
+                    description: String::new(),
+                });
+            }
+            summary.worst = requirements.iter().filter_map(|r| r.severity).max();
+            summary.failing = requirements
+                .iter()
+                .filter_map(|r| {
+                    r.severity
+                        .filter(|s| s.is_failing())
+                        .map(|s| (r.id.clone(), s))
+                })
+                .collect();
+            let first = |answer: Result<Answer, SourceError>| {
+                answer
+                    .ok()
+                    .and_then(|a| a.into_vector().ok())
+                    .and_then(|v| v.first().map(|s| s.value))
+                    .filter(|v| v.is_finite())
+            };
+            summary.run_success = first(a1).map(|v| v >= 1.0);
+            summary.last_run = first(a2).map(|age| now - age);
+            let run_duration = first(a3);
+            let _info = a4;
+            sort_requirements_worst_first(&mut requirements);
+            Ok(SiteDetail {
+                summary,
+                requirements,
+                run_duration,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/prometheus/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn config() -> Config {
+        Config::parse(
+            "[[environment]]\nname = \"prod\"\nselector = 'env=\"prod\"'\n[environment.prometheus]\nurl = \"http://127.0.0.1:9/\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sample_values_include_nan_and_infinities() {
+        assert!(parse_sample("NaN").unwrap().is_nan());
+        assert_eq!(parse_sample("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_sample("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_sample("31.617000102996826"), Some(31.617000102996826));
+        assert_eq!(parse_sample("1e3"), Some(1000.0));
+        assert_eq!(parse_sample("borked"), None);
+    }
+
+    #[test]
+    fn the_real_worst_severity_response_parses() {
+        let answer = parse_response(200, &fixture("query-worst-severity-by-site.json")).unwrap();
+        let v = answer.into_vector().unwrap();
+        assert_eq!(v.len(), 315);
+        assert!(v.iter().all(|s| s.labels.contains_key("site")));
+    }
+
+    #[test]
+    fn scalar_and_matrix_and_empty_vector_parse() {
+        let a = parse_response(200, &fixture("query-scalar.json")).unwrap();
+        assert_eq!(a.data, QueryData::Scalar(1.0));
+        let m = parse_response(200, &fixture("query-range-error-sites-by-env.json"))
+            .unwrap()
+            .into_matrix()
+            .unwrap();
+        assert_eq!(m.len(), 3);
+        assert!(m[0].points.len() > 5);
+        let e = parse_response(200, &fixture("query-empty-vector.json")).unwrap();
+        assert_eq!(e.into_vector().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn error_envelope_is_shown_with_its_type() {
+        let e = parse_response(400, &fixture("error-bad-data.json")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Prometheus error (bad_data): invalid parameter \"query\": 1:5: parse error: unclosed left parenthesis"
+        );
+    }
+
+    #[test]
+    fn warnings_are_kept() {
+        let body = br#"{"status":"success","warnings":["results truncated \u001b[2J"],"data":{"resultType":"vector","result":[]}}"#;
+        let a = parse_response(200, body).unwrap();
+        assert_eq!(a.warnings, vec!["results truncated \u{FFFD}[2J"]);
+    }
+
+    #[test]
+    fn a_proxy_page_or_garbage_is_an_error_not_a_crash() {
+        let e =
+            parse_response(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>").unwrap_err();
+        assert_eq!(e.message, "HTTP 502: 502 Bad Gateway");
+        let e = parse_response(200, b"hello").unwrap_err();
+        assert!(
+            e.message.starts_with("not a Prometheus API response"),
+            "{}",
+            e.message
+        );
+        let e = parse_response(200, br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}"#).unwrap_err();
+        assert!(e.message.contains("not a number"));
+    }
+
+    #[test]
+    fn grid_queries_aggregate_on_the_server_with_the_selector() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let grid = q.grid();
+        assert_eq!(
+            grid[0],
+            "max by (site, profile) (drupal_requirement_severity{env=\"prod\"})"
+        );
+        assert_eq!(
+            grid[1],
+            "max by (site, profile, requirement) (drupal_requirement_severity{env=\"prod\"} >= 1)"
+        );
+        assert_eq!(
+            grid[4],
+            "min by (site, profile) (up{env=\"prod\", job=\"site-status\"})"
+        );
+        let site = q.site("bor\"ger");
+        assert_eq!(
+            site[0],
+            "drupal_requirement_severity{env=\"prod\", site=\"bor\\\"ger\"}"
+        );
+    }
+
+    #[test]
+    fn merge_combines_the_five_answers_per_site() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let labels = |site: &str, extra: &[(&str, &str)]| {
+            let mut l: Labels = [("site", site), ("profile", "kk_borger")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            for (k, v) in extra {
+                l.insert(k.to_string(), v.to_string());
+            }
+            l
+        };
+        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let sites = merge_grid(
+            &q,
+            [
+                vec![sample(labels("a", &[]), 2.0), sample(labels("b", &[]), 0.0)],
+                vec![
+                    sample(labels("a", &[("requirement", "update")]), 1.0),
+                    sample(labels("a", &[("requirement", "cron")]), 2.0),
+                ],
+                vec![sample(labels("a", &[]), 1.0), sample(labels("c", &[]), 0.0)],
+                vec![sample(labels("a", &[]), 60.0)],
+                vec![sample(labels("b", &[]), 0.0)],
+            ],
+            1000.0,
+        );
+        assert_eq!(sites.len(), 3);
+        let a = &sites[0];
+        assert_eq!(a.worst, Some(Severity::Error));
+        assert_eq!(
+            a.failing,
+            vec![
+                ("cron".to_string(), Severity::Error),
+                ("update".to_string(), Severity::Warning)
+            ]
+        );
+        assert_eq!(a.last_run, Some(940.0));
+        assert_eq!(a.run_success, Some(true));
+        assert_eq!(sites[1].up, Some(false));
+        assert_eq!(sites[2].worst, None, "c only reported a failed run");
+        assert_eq!(sites[2].run_success, Some(false));
+    }
+
+    #[test]
+    fn hostile_label_values_are_sanitized() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let mut l = Labels::new();
+        l.insert("site".into(), "evil\u{1b}[2J\u{202e}site".into());
+        l.insert("profile".into(), "p".into());
+        let sites = merge_grid(
+            &q,
+            [
+                vec![Sample {
+                    labels: l,
+                    value: 0.0,
+                }],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+            ],
+            0.0,
+        );
+        assert_eq!(sites[0].name, "evil\u{FFFD}[2Jsite");
+    }
+}
