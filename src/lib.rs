@@ -5,6 +5,7 @@
 //! (state and actions), `ui` (drawing from that state).
 
 pub mod app;
+pub mod check;
 pub mod config;
 pub mod model;
 pub mod poller;

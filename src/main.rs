@@ -1,29 +1,38 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use site_status::app::{Settings, keymap};
+use site_status::check;
+use site_status::config::{self, Config};
 use site_status::poller::PollSettings;
 use site_status::runtime;
-use site_status::source::FleetSource;
 use site_status::source::demo::{DEFAULT_SEED, DEFAULT_SITES, DemoClock, DemoFleet, DemoSource};
+use site_status::source::http::ProcessSecrets;
+use site_status::source::{self, FleetSource};
 use site_status::ui::glyphs::locale_is_utf8;
 
 /// Live status of a fleet of Drupal sites across environments.
 #[derive(Parser)]
 #[command(name = "site-status", version, about)]
 struct Cli {
-    /// Configuration file (default: the user's config directory; also SITE_STATUS_CONFIG).
-    #[arg(long, global = true, env = "SITE_STATUS_CONFIG")]
+    /// Configuration file (default: the user's config directory).
+    #[arg(long, global = true, env = config::ENV_VAR)]
     config: Option<PathBuf>,
     /// ASCII glyphs instead of Unicode (automatic when the locale is not UTF-8).
     #[arg(long, global = true)]
     ascii: bool,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +49,20 @@ enum Command {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
         refresh: u64,
     },
+    /// Poll every environment once, print the result, exit 0 (all OK), 1
+    /// (warnings), 2 (errors, no data, stale, failed runs) or 3 (a backend failed).
+    Check {
+        /// Only these environments (repeatable).
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Where the configuration lives, an example to start from, and a check of it.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Print the key bindings (as the README's Markdown table with --markdown).
     Keys {
         #[arg(long)]
@@ -47,18 +70,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the configuration file's path.
+    Path,
+    /// Write a commented example configuration (never overwrites).
+    Init,
+    /// Validate the file and try every backend.
+    Check,
+}
+
 fn parse_site_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=200_000).contains(&n) => Ok(n),
         _ => Err("a number of sites from 1 to 200000".to_string()),
     }
-}
-
-fn config_path(cli: &Cli) -> Option<PathBuf> {
-    cli.config.clone().or_else(|| {
-        directories::ProjectDirs::from("", "", "site-status")
-            .map(|dirs| dirs.config_dir().join("config.toml"))
-    })
 }
 
 fn ascii_wanted(flag: bool) -> bool {
@@ -69,20 +95,23 @@ fn ascii_wanted(flag: bool) -> bool {
     )
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("site-status: cannot start: {e}");
+            ExitCode::FAILURE
+        })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let path = cli.config.clone().or_else(config::default_path);
     match &cli.command {
         Some(Command::Keys { markdown }) => {
-            if *markdown {
-                print!("{}", keymap::markdown_table());
-            } else {
-                for scope in keymap::SCOPES {
-                    println!("{}", scope.title());
-                    for b in keymap::BINDINGS.iter().filter(|b| b.scope == scope) {
-                        println!("  {:<24} {}", keymap::keys_label(b), b.description);
-                    }
-                }
-            }
+            print_keys(*markdown);
             ExitCode::SUCCESS
         }
         Some(Command::Demo {
@@ -109,26 +138,235 @@ fn main() -> ExitCode {
             };
             run_dashboard(sources, settings, poll)
         }
+        Some(Command::Config { action }) => config_command(action, path.as_deref()),
+        Some(Command::Check { envs, format }) => {
+            let Some(config) = load_config(path.as_deref()) else {
+                return ExitCode::from(check::EXIT_BACKEND);
+            };
+            check_command(&config, envs, *format)
+        }
         None => {
-            match config_path(&cli) {
-                Some(path) if path.exists() => eprintln!(
-                    "site-status: found {}, but this version cannot poll real environments yet.\n\
-                     Try the dashboard on a simulated fleet:  site-status demo",
-                    path.display()
-                ),
-                Some(path) => eprintln!(
-                    "site-status: no configuration at {}\n\
-                     Try the dashboard on a simulated fleet:  site-status demo",
-                    path.display()
-                ),
-                None => eprintln!(
-                    "site-status: no home directory to look for a configuration in; pass --config PATH.\n\
-                     Try the dashboard on a simulated fleet:  site-status demo"
-                ),
+            let Some(config) = load_config(path.as_deref()) else {
+                return ExitCode::from(2);
+            };
+            let sources = match source::from_config(&config, &ProcessSecrets) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("site-status: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for s in &sources {
+                for w in s.warnings() {
+                    eprintln!("site-status: warning: {w}");
+                }
             }
-            ExitCode::from(2)
+            let timeout = config
+                .environments
+                .iter()
+                .map(|e| e.prometheus.timeout.0)
+                .max()
+                .unwrap_or(Duration::from_secs(10));
+            let settings = Settings {
+                refresh: config.refresh_interval.0,
+                stale_after: config.stale_after.0,
+                ascii: ascii_wanted(cli.ascii),
+                origin: path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            };
+            let poll = PollSettings {
+                interval: config.refresh_interval.0,
+                // The HTTP client times out first and says why; this only
+                // catches a request that hangs beyond that.
+                timeout: timeout + Duration::from_secs(2),
+                ..PollSettings::default()
+            };
+            let sources = sources
+                .into_iter()
+                .map(|s| s as Arc<dyn FleetSource>)
+                .collect();
+            run_dashboard(sources, settings, poll)
         }
     }
+}
+
+fn print_keys(markdown: bool) {
+    if markdown {
+        print!("{}", keymap::markdown_table());
+        return;
+    }
+    for scope in keymap::SCOPES {
+        println!("{}", scope.title());
+        for b in keymap::BINDINGS.iter().filter(|b| b.scope == scope) {
+            println!("  {:<24} {}", keymap::keys_label(b), b.description);
+        }
+    }
+}
+
+/// Loads the configuration, or says what is wrong and how to start.
+fn load_config(path: Option<&Path>) -> Option<Config> {
+    let Some(path) = path else {
+        eprintln!(
+            "site-status: no home directory to look for a configuration in; pass --config PATH.\n\
+             Try the dashboard on a simulated fleet:  site-status demo"
+        );
+        return None;
+    };
+    if !path.exists() {
+        eprintln!(
+            "site-status: no configuration at {}\n\
+             Create one with `site-status config init`, or try the dashboard on a simulated fleet:  site-status demo",
+            path.display()
+        );
+        return None;
+    }
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            None
+        }
+    }
+}
+
+fn config_command(action: &ConfigAction, path: Option<&Path>) -> ExitCode {
+    let Some(path) = path else {
+        eprintln!("site-status: no home directory; pass --config PATH");
+        return ExitCode::from(2);
+    };
+    match action {
+        ConfigAction::Path => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        ConfigAction::Init => {
+            if path.exists() {
+                eprintln!(
+                    "site-status: {} already exists; not overwriting it",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            if let Some(dir) = path.parent()
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                eprintln!("site-status: cannot create {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, config::EXAMPLE.as_bytes()));
+            match written {
+                Ok(()) => {
+                    println!(
+                        "wrote {}\nEdit each environment's prometheus.url, then run `site-status config check`.",
+                        path.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("site-status: cannot write {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        ConfigAction::Check => {
+            let Some(config) = load_config(Some(path)) else {
+                return ExitCode::from(2);
+            };
+            println!("{}: valid", path.display());
+            let Ok(rt) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            if rt.block_on(try_backends(&config)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Tries every environment's backend with a trivial query, printing
+/// reachability and round-trip time. True when all answered.
+async fn try_backends(config: &Config) -> bool {
+    let sources = match source::from_config(config, &ProcessSecrets) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("  {e}");
+            return false;
+        }
+    };
+    let probes = sources.iter().map(|s| async move {
+        let started = Instant::now();
+        let outcome = s.api().query("vector(1)").await;
+        (s, outcome, started.elapsed())
+    });
+    let mut all_ok = true;
+    for (s, outcome, took) in futures::future::join_all(probes).await {
+        let target = s.api().endpoint.display();
+        for w in s.warnings() {
+            println!("  warning: {w}");
+        }
+        match outcome {
+            Ok(_) => println!(
+                "  {:<10} prometheus {target}: reachable, {} ms",
+                s.environment(),
+                took.as_millis()
+            ),
+            Err(e) => {
+                all_ok = false;
+                println!(
+                    "  {:<10} prometheus: FAILED after {} ms: {e}",
+                    s.environment(),
+                    took.as_millis()
+                );
+            }
+        }
+    }
+    all_ok
+}
+
+fn check_command(config: &Config, only: &[String], format: Format) -> ExitCode {
+    let sources = match source::from_config(config, &ProcessSecrets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(check::EXIT_BACKEND);
+        }
+    };
+    for name in only {
+        if !sources.iter().any(|s| s.environment() == name) {
+            eprintln!("site-status: no environment {name:?} in the configuration");
+            return ExitCode::from(check::EXIT_BACKEND);
+        }
+    }
+    let sources: Vec<Arc<dyn FleetSource>> = sources
+        .into_iter()
+        .filter(|s| only.is_empty() || only.iter().any(|n| n == s.environment()))
+        .map(|s| s as Arc<dyn FleetSource>)
+        .collect();
+    let timeout = config
+        .environments
+        .iter()
+        .map(|e| e.prometheus.timeout.0)
+        .max()
+        .unwrap_or(Duration::from_secs(10))
+        + Duration::from_secs(2);
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(check::EXIT_BACKEND);
+    };
+    let outcomes = rt.block_on(check::poll_once(&sources, timeout));
+    let report = check::build_report(outcomes, check::unix_now(), config.stale_after.0);
+    match format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    ExitCode::from(report.exit_code())
 }
 
 fn run_dashboard(
@@ -136,16 +374,8 @@ fn run_dashboard(
     settings: Settings,
     poll: PollSettings,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("site-status: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(runtime::run(sources, settings, poll)) {
         Ok(()) => ExitCode::SUCCESS,

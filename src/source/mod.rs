@@ -54,3 +54,16 @@ pub trait FleetSource: Send + Sync + 'static {
     /// One site in full, only while the operator has it open.
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>>;
 }
+
+/// One Prometheus source per configured environment, in display order.
+pub fn from_config(
+    config: &crate::config::Config,
+    secrets: &dyn http::SecretLookup,
+) -> Result<Vec<std::sync::Arc<prometheus::PrometheusSource>>, crate::config::ConfigError> {
+    let order = config.environment_names();
+    let mut envs: Vec<&crate::config::EnvironmentConfig> = config.environments.iter().collect();
+    envs.sort_by_key(|e| order.iter().position(|n| *n == e.name.0));
+    envs.into_iter()
+        .map(|env| prometheus::PrometheusSource::new(config, env, secrets).map(std::sync::Arc::new))
+        .collect()
+}

@@ -506,7 +506,8 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let (answers, warnings) = self.grid_answers().await?;
+            let (answers, mut warnings) = self.grid_answers().await?;
+            warnings.extend(self.warnings().iter().cloned());
             let now = unix_now();
             let mut sites = merge_grid(&self.queries, answers, now);
             if let Ok(mut vanished) = self.vanished.lock() {

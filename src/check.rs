@@ -1,0 +1,305 @@
+//! `site-status check`: poll every environment once and report, for
+//! scripts and pipelines. The exit code carries the verdict.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::model::{Severity, SiteSummary};
+use crate::source::{EnvReport, FleetSource, SourceError};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_WARNING: u8 = 1;
+pub const EXIT_CRITICAL: u8 = 2;
+pub const EXIT_BACKEND: u8 = 3;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckSite {
+    pub site: String,
+    pub profile: String,
+    /// Worst requirement (`error`, `warning`, `ok`, `info`) or `no_data`.
+    pub severity: &'static str,
+    pub stale: bool,
+    pub run_failed: bool,
+    /// Requirement ids at warning or worse.
+    pub failing: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckEnvironment {
+    pub name: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub sites: Vec<CheckSite>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CheckSummary {
+    pub error: usize,
+    pub warning: usize,
+    pub ok: usize,
+    pub info: usize,
+    pub no_data: usize,
+    pub stale: usize,
+    pub run_failed: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckReport {
+    pub environments: Vec<CheckEnvironment>,
+    pub summary: CheckSummary,
+}
+
+pub fn check_site(site: &SiteSummary, now_unix: f64, stale_after: Duration) -> CheckSite {
+    CheckSite {
+        site: site.name.clone(),
+        profile: site.profile.clone(),
+        severity: site.worst.map(Severity::label).unwrap_or("no_data"),
+        stale: site.is_stale(now_unix, stale_after),
+        run_failed: site.run_success == Some(false),
+        failing: site
+            .failing
+            .iter()
+            .filter(|(_, s)| s.is_failing())
+            .map(|(id, _)| id.clone())
+            .collect(),
+    }
+}
+
+/// Builds the report from each environment's outcome.
+pub fn build_report(
+    outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
+    now_unix: f64,
+    stale_after: Duration,
+) -> CheckReport {
+    let mut summary = CheckSummary::default();
+    let environments = outcomes
+        .into_iter()
+        .map(|(name, outcome)| match outcome {
+            Ok(report) => {
+                let mut sites: Vec<CheckSite> = report
+                    .sites
+                    .iter()
+                    .map(|s| check_site(s, now_unix, stale_after))
+                    .collect();
+                sites.sort_by(|a, b| a.profile.cmp(&b.profile).then_with(|| a.site.cmp(&b.site)));
+                for s in &sites {
+                    match s.severity {
+                        "error" => summary.error += 1,
+                        "warning" => summary.warning += 1,
+                        "ok" => summary.ok += 1,
+                        "info" => summary.info += 1,
+                        _ => summary.no_data += 1,
+                    }
+                    summary.stale += usize::from(s.stale);
+                    summary.run_failed += usize::from(s.run_failed);
+                }
+                CheckEnvironment {
+                    name,
+                    ok: true,
+                    error: None,
+                    sites,
+                }
+            }
+            Err(e) => CheckEnvironment {
+                name,
+                ok: false,
+                error: Some(e.message),
+                sites: Vec::new(),
+            },
+        })
+        .collect();
+    CheckReport {
+        environments,
+        summary,
+    }
+}
+
+impl CheckReport {
+    /// 3 when a backend failed (that wins), 2 for any error, no data, stale
+    /// or failed run, 1 for warnings, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.environments.iter().any(|e| !e.ok) {
+            return EXIT_BACKEND;
+        }
+        let s = &self.summary;
+        if s.error > 0 || s.no_data > 0 || s.stale > 0 || s.run_failed > 0 {
+            EXIT_CRITICAL
+        } else if s.warning > 0 {
+            EXIT_WARNING
+        } else {
+            EXIT_OK
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// For a person at a terminal: every site that needs a look, then totals.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for env in &self.environments {
+            match &env.error {
+                Some(e) => out.push_str(&format!("{}: BACKEND FAILED: {e}\n", env.name)),
+                None => {
+                    let attention: Vec<&CheckSite> = env
+                        .sites
+                        .iter()
+                        .filter(|s| !matches!(s.severity, "ok" | "info") || s.stale || s.run_failed)
+                        .collect();
+                    out.push_str(&format!(
+                        "{}: {} sites, {} need attention\n",
+                        env.name,
+                        env.sites.len(),
+                        attention.len()
+                    ));
+                    for s in attention {
+                        let mut flags = Vec::new();
+                        if s.stale {
+                            flags.push("stale");
+                        }
+                        if s.run_failed {
+                            flags.push("run failed");
+                        }
+                        out.push_str(&format!(
+                            "  {:<8} {:<30} {:<16} {}{}\n",
+                            s.severity,
+                            s.site,
+                            s.profile,
+                            s.failing.join(", "),
+                            if flags.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" [{}]", flags.join(", "))
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        let s = &self.summary;
+        out.push_str(&format!(
+            "summary: {} error, {} warning, {} ok, {} info, {} no data, {} stale, {} run failed\n",
+            s.error, s.warning, s.ok, s.info, s.no_data, s.stale, s.run_failed
+        ));
+        out
+    }
+}
+
+/// Polls every source once, concurrently; a source slower than `timeout`
+/// counts as failed.
+pub async fn poll_once(
+    sources: &[Arc<dyn FleetSource>],
+    timeout: Duration,
+) -> Vec<(String, Result<EnvReport, SourceError>)> {
+    let polls = sources.iter().map(|source| async move {
+        let outcome = match tokio::time::timeout(timeout, source.fetch_fleet()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(SourceError::new(format!(
+                "no answer within {}s",
+                timeout.as_secs_f64()
+            ))),
+        };
+        (source.environment().to_string(), outcome)
+    });
+    futures::future::join_all(polls).await
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 10_000.0;
+    const STALE: Duration = Duration::from_secs(1800);
+
+    fn site(name: &str, worst: Option<Severity>) -> SiteSummary {
+        SiteSummary {
+            worst,
+            run_success: Some(true),
+            last_run: Some(NOW - 5.0),
+            ..SiteSummary::new(name, "kk_base")
+        }
+    }
+
+    fn report(sites: Vec<SiteSummary>) -> Result<EnvReport, SourceError> {
+        Ok(EnvReport {
+            sites,
+            warnings: vec![],
+        })
+    }
+
+    #[test]
+    fn exit_codes_follow_the_worst_finding() {
+        let code = |sites: Vec<SiteSummary>| {
+            build_report(vec![("prod".into(), report(sites))], NOW, STALE).exit_code()
+        };
+        assert_eq!(
+            code(vec![
+                site("a", Some(Severity::Ok)),
+                site("b", Some(Severity::Info))
+            ]),
+            0
+        );
+        assert_eq!(code(vec![site("a", Some(Severity::Warning))]), 1);
+        assert_eq!(code(vec![site("a", Some(Severity::Error))]), 2);
+        assert_eq!(code(vec![site("a", None)]), 2, "no data");
+        let mut stale = site("a", Some(Severity::Ok));
+        stale.last_run = Some(NOW - 4000.0);
+        assert_eq!(code(vec![stale]), 2);
+        let mut failed = site("a", Some(Severity::Ok));
+        failed.run_success = Some(false);
+        assert_eq!(code(vec![failed]), 2);
+        let r = build_report(
+            vec![
+                (
+                    "prod".into(),
+                    report(vec![site("a", Some(Severity::Error))]),
+                ),
+                ("dev".into(), Err(SourceError::new("connection refused"))),
+            ],
+            NOW,
+            STALE,
+        );
+        assert_eq!(r.exit_code(), 3, "a backend failure wins");
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let mut s = site("borger", Some(Severity::Error));
+        s.failing = vec![
+            ("cron".into(), Severity::Error),
+            ("update".into(), Severity::Warning),
+        ];
+        let r = build_report(
+            vec![
+                ("prod".into(), report(vec![s])),
+                ("dev".into(), Err(SourceError::new("HTTP 502"))),
+            ],
+            NOW,
+            STALE,
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "environments": [
+                    {"name": "prod", "ok": true, "error": null, "sites": [
+                        {"site": "borger", "profile": "kk_base", "severity": "error",
+                         "stale": false, "run_failed": false, "failing": ["cron", "update"]}
+                    ]},
+                    {"name": "dev", "ok": false, "error": "HTTP 502", "sites": []}
+                ],
+                "summary": {"error": 1, "warning": 0, "ok": 0, "info": 0, "no_data": 0, "stale": 0, "run_failed": 0}
+            })
+        );
+    }
+}
