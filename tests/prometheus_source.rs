@@ -1,0 +1,373 @@
+//! The Prometheus source's HTTP behaviour against a local mock server
+//! (wiremock): request counts, GET/POST, auth and headers, path prefixes,
+//! error envelopes, proxy pages, timeouts. The queries' meaning is tested
+//! against a real Prometheus in `prometheus_real.rs`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use site_status::config::Config;
+use site_status::source::FleetSource;
+use site_status::source::http::SecretLookup;
+use site_status::source::prometheus::PrometheusSource;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+struct Secrets(HashMap<String, String>);
+
+impl SecretLookup for Secrets {
+    fn env(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+    fn file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn no_secrets() -> Secrets {
+    Secrets(HashMap::new())
+}
+
+fn config(url: &str, extra: &str) -> Config {
+    let text = format!(
+        "[[environment]]\nname = \"prod\"\nselector = 'env=\"prod\"'\n[environment.prometheus]\nurl = \"{url}\"\ntimeout = 2\n{extra}"
+    );
+    Config::parse(&text, Path::new("test.toml")).unwrap()
+}
+
+fn source(config: &Config, secrets: &Secrets) -> PrometheusSource {
+    PrometheusSource::new(config, &config.environments[0], secrets).unwrap()
+}
+
+fn query_of(request: &Request) -> String {
+    if request.method.as_str() == "POST" {
+        url::form_urlencoded::parse(&request.body)
+            .find(|(k, _)| k == "query")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    } else {
+        request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "query")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Answers the grid queries for a fleet of `sites` sites, the way
+/// Prometheus would: one sample per site (per failing requirement).
+struct FleetPrometheus {
+    sites: usize,
+    calls: AtomicUsize,
+}
+
+impl Respond for FleetPrometheus {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let query = query_of(request);
+        let sample = |i: usize, extra: &str, value: &str| {
+            format!(
+                r#"{{"metric":{{"site":"site-{i:05}","profile":"kk_{}"{extra}}},"value":[1795469437.5,"{value}"]}}"#,
+                i % 10
+            )
+        };
+        let result: Vec<String> =
+            if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
+                (0..self.sites)
+                    .map(|i| sample(i, "", &(i % 3).to_string()))
+                    .collect()
+            } else if query.contains(">= 1") {
+                (0..self.sites)
+                    .filter(|i| i % 3 > 0)
+                    .map(|i| sample(i, r#","requirement":"update""#, &(i % 3).to_string()))
+                    .collect()
+            } else if query.contains("drupal_status_report_success") {
+                (0..self.sites).map(|i| sample(i, "", "1")).collect()
+            } else if query.contains("time() -") {
+                (0..self.sites).map(|i| sample(i, "", "42.5")).collect()
+            } else {
+                Vec::new()
+            };
+        ResponseTemplate::new(200).set_body_raw(
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+                result.join(",")
+            ),
+            "application/json",
+        )
+    }
+}
+
+async fn fleet_server(sites: usize) -> (MockServer, Arc<FleetPrometheus>) {
+    let server = MockServer::start().await;
+    let responder = Arc::new(FleetPrometheus {
+        sites,
+        calls: AtomicUsize::new(0),
+    });
+    struct Shared(Arc<FleetPrometheus>);
+    impl Respond for Shared {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            self.0.respond(request)
+        }
+    }
+    Mock::given(any())
+        .respond_with(Shared(responder.clone()))
+        .mount(&server)
+        .await;
+    (server, responder)
+}
+
+#[tokio::test]
+async fn requests_per_refresh_do_not_grow_with_the_fleet() {
+    let mut per_refresh = Vec::new();
+    for sites in [10, 320, 10_000] {
+        let (server, responder) = fleet_server(sites).await;
+        let c = config(&server.uri(), "");
+        let s = source(&c, &no_secrets());
+        let report = s.fetch_fleet().await.unwrap();
+        assert_eq!(report.sites.len(), sites);
+        per_refresh.push(responder.calls.load(Ordering::SeqCst));
+        // A second refresh costs the same again.
+        s.fetch_fleet().await.unwrap();
+        assert_eq!(
+            responder.calls.load(Ordering::SeqCst),
+            2 * per_refresh[per_refresh.len() - 1]
+        );
+    }
+    assert_eq!(per_refresh, vec![5, 5, 5]);
+}
+
+#[tokio::test]
+async fn the_grid_is_merged_from_the_aggregated_answers() {
+    let (server, _) = fleet_server(30).await;
+    let c = config(&server.uri(), "");
+    let report = source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    let site = report
+        .sites
+        .iter()
+        .find(|s| s.name == "site-00002")
+        .unwrap();
+    assert_eq!(site.profile, "kk_2");
+    assert_eq!(site.worst.map(|s| s.sid()), Some(2));
+    assert_eq!(site.failing.len(), 1);
+    assert_eq!(site.failing[0].0, "update");
+    assert_eq!(site.run_success, Some(true));
+    let age = site_status::check::unix_now() - site.last_run.unwrap();
+    assert!((42.0..50.0).contains(&age), "{age}");
+}
+
+#[tokio::test]
+async fn long_queries_go_as_post_and_short_ones_as_get() {
+    let (server, _) = fleet_server(3).await;
+    let long_value = "x".repeat(3000);
+    let text = format!(
+        "[[environment]]\nname = \"prod\"\nselector = 'cluster=\"{long_value}\"'\n[environment.prometheus]\nurl = \"{}\"\n",
+        server.uri()
+    );
+    let c = Config::parse(&text, Path::new("t.toml")).unwrap();
+    source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 5);
+    for r in &requests {
+        assert_eq!(r.method.as_str(), "POST");
+        assert!(query_of(r).contains(&long_value));
+        assert_eq!(
+            r.headers.get("content-type").unwrap(),
+            "application/x-www-form-urlencoded"
+        );
+    }
+
+    let (server, _) = fleet_server(3).await;
+    let c = config(&server.uri(), "");
+    source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    for r in server.received_requests().await.unwrap() {
+        assert_eq!(r.method.as_str(), "GET");
+    }
+}
+
+#[tokio::test]
+async fn a_path_prefix_is_kept() {
+    let (server, _) = fleet_server(1).await;
+    let c = config(&format!("{}/prometheus", server.uri()), "");
+    source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    for r in server.received_requests().await.unwrap() {
+        assert_eq!(r.url.path(), "/prometheus/api/v1/query");
+    }
+}
+
+#[tokio::test]
+async fn auth_and_extra_headers_are_sent_and_never_shown() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401).set_body_string("unauthorized"))
+        .mount(&server)
+        .await;
+    let secrets = Secrets(HashMap::from([(
+        "PROM_TOKEN".to_string(),
+        "s3cr3t-token".to_string(),
+    )]));
+    let c = config(
+        &server.uri(),
+        "bearer_token_env = \"PROM_TOKEN\"\nheaders = { \"X-Scope-OrgID\" = \"kk-prod\" }\n",
+    );
+    let error = source(&c, &secrets).fetch_fleet().await.unwrap_err();
+    assert!(error.message.contains("HTTP 401"), "{}", error.message);
+    assert!(!error.message.contains("s3cr3t"));
+    let r = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        r.headers.get("authorization").unwrap(),
+        "Bearer s3cr3t-token"
+    );
+    assert_eq!(r.headers.get("x-scope-orgid").unwrap(), "kk-prod");
+
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
+            ),
+        )
+        .mount(&server)
+        .await;
+    let secrets = Secrets(HashMap::from([(
+        "PROM_PASSWORD".to_string(),
+        "pa55".to_string(),
+    )]));
+    let c = config(
+        &server.uri(),
+        "basic_auth = { username = \"site-status\", password_env = \"PROM_PASSWORD\" }\n",
+    );
+    source(&c, &secrets).fetch_fleet().await.unwrap();
+    let r = &server.received_requests().await.unwrap()[0];
+    // base64("site-status:pa55")
+    assert_eq!(
+        r.headers.get("authorization").unwrap(),
+        "Basic c2l0ZS1zdGF0dXM6cGE1NQ=="
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "file-token\n").unwrap();
+    let c = config(
+        &server.uri(),
+        &format!("bearer_token_file = \"{}\"\n", token_file.display()),
+    );
+    source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let r = requests.last().unwrap();
+    assert_eq!(r.headers.get("authorization").unwrap(), "Bearer file-token");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_a_clear_configuration_error() {
+    let c = config(
+        "http://127.0.0.1:9",
+        "bearer_token_env = \"NOT_SET_ANYWHERE\"\n",
+    );
+    let error = PrometheusSource::new(&c, &c.environments[0], &no_secrets())
+        .err()
+        .unwrap();
+    assert!(
+        error.0.contains("NOT_SET_ANYWHERE") && error.0.contains("not set"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn error_envelopes_proxy_pages_and_silence_become_readable_errors() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(422).set_body_string(
+            r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory"}"#,
+        ))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let e = source(&c, &no_secrets()).fetch_fleet().await.unwrap_err();
+    assert!(
+        e.message.ends_with(
+            "Prometheus error (execution): query processing would load too many samples into memory"
+        ),
+        "{}",
+        e.message
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(502).set_body_raw(
+            "<html><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>",
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let e = source(&c, &no_secrets()).fetch_fleet().await.unwrap_err();
+    assert!(
+        e.message.ends_with("HTTP 502: 502 Bad Gateway nginx"),
+        "{}",
+        e.message
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let started = std::time::Instant::now();
+    let e = source(&c, &no_secrets()).fetch_fleet().await.unwrap_err();
+    assert!(e.message.contains("no answer within 2s"), "{}", e.message);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn warnings_from_prometheus_reach_the_report() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"status":"success","warnings":["PromQL info: metric might not be a counter"],"data":{"resultType":"vector","result":[]}}"#,
+        ))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "insecure_skip_verify = true\n");
+    let report = source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+    assert!(
+        report
+            .warnings
+            .contains(&"PromQL info: metric might not be a counter".to_string())
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("verification is OFF")),
+        "turning TLS checks off is never silent: {:?}",
+        report.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_site_view_asks_only_for_that_site() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"site":"borger","profile":"kk_borger","requirement":"cron"},"value":[1,"2"]},{"metric":{"site":"borger","profile":"kk_borger","requirement":"php"},"value":[1,"-1"]}]}}"#,
+        ))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let detail = source(&c, &no_secrets())
+        .fetch_site("borger")
+        .await
+        .unwrap();
+    assert_eq!(detail.requirements.len(), 2);
+    assert_eq!(detail.requirements[0].id, "cron");
+    assert_eq!(detail.summary.profile, "kk_borger");
+    for r in server.received_requests().await.unwrap() {
+        assert!(query_of(&r).contains("site=\"borger\""), "{}", query_of(&r));
+    }
+}
