@@ -282,6 +282,9 @@ impl App {
     pub fn resize(&mut self, width: u16, height: u16) {
         self.width = width;
         self.height = height;
+        // Scroll only as far as the new size needs, not as far as the
+        // smallest size on the way did.
+        self.grid.scroll = 0;
         self.relayout();
     }
 
@@ -300,16 +303,17 @@ impl App {
             cell_width: self.grid.cell_width,
         });
         let sites = &self.grid.layout.sites;
-        let restored = self
+        let wanted = self
             .grid
             .cursor_key
             .clone()
-            .and_then(|key| self.find_site(&key))
-            .and_then(|site| sites.iter().position(|s| *s == site));
+            .and_then(|key| self.find_site(&key));
+        let restored = wanted.and_then(|site| sites.iter().position(|s| *s == site));
         let count = sites.len();
-        self.grid.cursor = match restored {
-            Some(i) => i,
-            None => self.grid.cursor.min(count.saturating_sub(1)),
+        self.grid.cursor = match (restored, wanted) {
+            (Some(i), _) => i,
+            (None, Some(site)) => self.nearest_visible(site),
+            (None, None) => self.grid.cursor.min(count.saturating_sub(1)),
         };
         if restored.is_none() && count > 0 {
             // Only remember a site the operator chose, not one the filter
@@ -319,6 +323,22 @@ impl App {
             }
         }
         self.scroll_to_cursor();
+    }
+
+    /// Where the cursor goes when the filter hides its site: the first
+    /// visible site at or after it in (environment, profile, name) order,
+    /// so it stays in the same neighbourhood.
+    fn nearest_visible(&self, hidden: SiteRef) -> usize {
+        let order = |site: SiteRef| {
+            let s = &self.envs[site.env].fleet.sites[site.index];
+            (site.env, s.profile.clone(), s.name.clone())
+        };
+        let target = order(hidden);
+        let sites = &self.grid.layout.sites;
+        sites
+            .iter()
+            .position(|s| order(*s) >= target)
+            .unwrap_or(sites.len().saturating_sub(1))
     }
 
     fn move_cursor_to(&mut self, index: usize) {
@@ -518,5 +538,96 @@ impl App {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Severity, SiteSummary};
+    use crate::poller::Fetched;
+
+    fn app(width: u16, height: u16) -> App {
+        let envs = vec!["dev".to_string(), "prod".to_string()];
+        let mut app = App::new(Settings::default(), &envs, width, height);
+        for (i, env) in envs.iter().enumerate() {
+            let sites = ["alpha", "bib-nord", "borger", "kultur", "park", "zoo"]
+                .iter()
+                .map(|name| SiteSummary {
+                    worst: Some(Severity::Ok),
+                    ..SiteSummary::new(format!("{env}-{name}"), "kk_base")
+                })
+                .collect();
+            let slot = Slot {
+                last_good: Some(Fetched {
+                    value: Arc::new(EnvReport {
+                        sites,
+                        warnings: vec![],
+                    }),
+                    at: app.now,
+                }),
+                ..Slot::default()
+            };
+            app.apply_fleet(i, &slot);
+        }
+        app
+    }
+
+    fn cursor_name(app: &App) -> String {
+        let site = app.cursor_site().unwrap();
+        app.envs[site.env].fleet.sites[site.index].name.clone()
+    }
+
+    #[test]
+    fn a_filter_that_hides_the_cursor_site_moves_it_nearby_and_clearing_brings_it_back() {
+        let mut app = app(80, 24);
+        for _ in 0..2 {
+            app.perform(Scope::Grid, Action::Right);
+        }
+        assert_eq!(cursor_name(&app), "dev-borger");
+        app.grid.filter_text = "bib".into();
+        app.relayout();
+        assert_eq!(
+            cursor_name(&app),
+            "prod-bib-nord",
+            "first match after dev-borger"
+        );
+        app.grid.filter_text = "u".into();
+        app.relayout();
+        assert_eq!(cursor_name(&app), "dev-kultur");
+        app.grid.filter_text.clear();
+        app.relayout();
+        assert_eq!(cursor_name(&app), "dev-borger");
+    }
+
+    #[test]
+    fn growing_the_terminal_scrolls_back_to_the_top() {
+        let mut app = app(30, 24);
+        app.perform(Scope::Grid, Action::Down);
+        app.perform(Scope::Grid, Action::Down);
+        app.resize(30, 5);
+        assert!(app.grid.scroll > 0);
+        app.resize(30, 24);
+        assert_eq!(app.grid.scroll, 0);
+    }
+
+    #[test]
+    fn opening_a_site_asks_the_poller_and_back_closes_it() {
+        let mut app = app(80, 24);
+        let effects = app.perform(Scope::Grid, Action::Open);
+        assert_eq!(
+            effects,
+            vec![Effect::OpenSite(SiteKey {
+                env: "dev".into(),
+                site: "dev-alpha".into()
+            })]
+        );
+        assert_eq!(app.scope(), Scope::Site);
+        assert_eq!(
+            app.perform(Scope::Site, Action::Back),
+            vec![Effect::CloseSite]
+        );
+        assert_eq!(app.scope(), Scope::Grid);
+        assert_eq!(cursor_name(&app), "dev-alpha");
     }
 }

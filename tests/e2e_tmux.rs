@@ -1,0 +1,1365 @@
+//! End to end: the real binary in a real terminal. Each test starts its own
+//! tmux server (its own socket, so tests run in parallel and never touch
+//! the user's tmux), runs `site-status demo` in a detached session, types
+//! with `tmux send-keys` and reads the screen with `tmux capture-pane`.
+//!
+//! tmux is a test requirement (the CI script installs it); without it these
+//! tests fail and say so.
+//!
+//! Every check polls the screen until it holds or a generous deadline passes
+//! (`SITE_STATUS_E2E_TIMEOUT` seconds, default 15): the app writes a frame in
+//! several `write`s, so a capture can catch half a frame, and a loaded
+//! machine can be slow. Nothing sleeps a fixed time to "let the app catch
+//! up".
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_site-status");
+const TMUX: &str = "tmux";
+/// Every state glyph of the Unicode set, worst first (`SiteState::ALL`).
+const STATE_GLYPHS: [char; 8] = ['✖', '▼', '⊘', '?', '◷', '▲', '●', '○'];
+const OK: char = '●';
+const INFO: char = '○';
+const WARNING: char = '▲';
+const POLL: Duration = Duration::from_millis(50);
+
+fn timeout() -> Duration {
+    let secs = std::env::var("SITE_STATUS_E2E_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(15);
+    Duration::from_secs(secs)
+}
+
+fn require_tmux() {
+    match Command::new(TMUX).arg("-V").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`tmux -V` failed ({}): {}. The end-to-end tests in tests/e2e_tmux.rs \
+             need a working tmux.",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!(
+            "tmux is required by the end-to-end tests (tests/e2e_tmux.rs) but could not \
+             be run: {e}. Install it (apt-get install tmux, brew install tmux); the CI \
+             script installs it."
+        ),
+    }
+}
+
+/// Single-quotes a word for `sh`.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+// ---------------------------------------------------------------------------
+// The terminal
+// ---------------------------------------------------------------------------
+
+/// A private tmux server running one session with the dashboard in it.
+/// Dropping it kills the server, whether the test passed or panicked.
+struct Tmux {
+    socket: String,
+    session: String,
+    socket_path: Option<PathBuf>,
+}
+
+impl Tmux {
+    /// `site-status demo --seed 1 --refresh 1 <extra>` in a `width`×`height`
+    /// terminal, waiting until every environment has been polled once.
+    fn demo(width: u16, height: u16, extra: &[&str]) -> Tmux {
+        let tmux = Tmux::start(width, height, extra);
+        tmux.wait_for("the first full frame (header with \"updated\")", |s| {
+            s.header().contains("updated") && s.contains("── dev")
+        });
+        tmux
+    }
+
+    /// Starts the session without waiting for anything. The shell around the
+    /// binary reports how it ended ("EXITED <status>") and the terminal
+    /// modes it left behind, then keeps the pane open for inspection.
+    fn start(width: u16, height: u16, extra: &[&str]) -> Tmux {
+        require_tmux();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let socket = format!("site-status-e2e-{}-{n}", std::process::id());
+        let mut tmux = Tmux {
+            session: format!("e2e{n}"),
+            socket,
+            socket_path: None,
+        };
+        let mut args = vec!["demo", "--seed", "1", "--refresh", "1"];
+        args.extend_from_slice(extra);
+        let command = std::iter::once(sh_quote(BIN))
+            .chain(args.iter().map(|a| sh_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // LC_ALL and LC_CTYPE would override LANG and turn the app to ASCII.
+        let script = format!(
+            "unset LC_ALL LC_CTYPE; LANG=C.UTF-8; export LANG; {command}; \
+             echo \"EXITED $?\"; echo \"TTY $(stty -a | tr '\\n' ' ')\"; exec sleep 300"
+        );
+        let (w, h) = (width.to_string(), height.to_string());
+        let session = tmux.session.clone();
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "/bin/sh",
+            "-c",
+            &script,
+        ]);
+        tmux.socket_path = Some(PathBuf::from(
+            tmux.run(&["display-message", "-p", "-t", &session, "#{socket_path}"])
+                .trim(),
+        ));
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(TMUX);
+        // -f /dev/null: no user configuration; -u: UTF-8 whatever the locale.
+        cmd.args(["-u", "-f", "/dev/null", "-L", &self.socket])
+            .env_remove("TMUX")
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
+            .env("LANG", "C.UTF-8");
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux {args:?}: {e}"))
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn target(&self) -> String {
+        format!("={}:", self.session)
+    }
+
+    /// Key names as tmux knows them: "Tab", "BTab", "Escape", "C-c", "j".
+    fn keys(&self, keys: &[&str]) {
+        let target = self.target();
+        let mut args = vec!["send-keys", "-t", &target];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Literal text, each character a key press.
+    fn type_text(&self, text: &str) {
+        let target = self.target();
+        self.run(&["send-keys", "-t", &target, "-l", text]);
+    }
+
+    fn resize(&self, width: u16, height: u16) {
+        let target = self.target();
+        let (w, h) = (width.to_string(), height.to_string());
+        self.run(&["resize-window", "-t", &target, "-x", &w, "-y", &h]);
+    }
+
+    fn format(&self, format: &str) -> String {
+        let target = self.target();
+        self.run(&["display-message", "-p", "-t", &target, format])
+            .trim()
+            .to_string()
+    }
+
+    /// The visible pane, one string per line (tmux prints every line of
+    /// the pane, blank ones included).
+    fn screen(&self) -> Screen {
+        let target = self.target();
+        Screen::new(&self.run(&["capture-pane", "-p", "-t", &target]))
+    }
+
+    /// The pane with wrapped lines joined: for the shell's long `stty` line.
+    fn joined_screen(&self) -> Screen {
+        let target = self.target();
+        Screen::new(&self.run(&["capture-pane", "-p", "-J", "-t", &target]))
+    }
+
+    /// Polls the screen until `check` holds; fails with the last screen when
+    /// it does not within the deadline, or at once if the app exited.
+    fn wait_for(&self, what: &str, check: impl Fn(&Screen) -> bool) -> Screen {
+        self.wait_for_within(timeout(), what, check)
+    }
+
+    fn wait_for_within(
+        &self,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&Screen) -> bool,
+    ) -> Screen {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            // The shell reports the exit status, then the tty modes.
+            if screen.exit_status().is_some() && screen.tty_modes().is_some() {
+                panic!("waiting for {what}: the app exited\n{}", screen.framed());
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "waiting for {what}: not seen within {limit:?}; last screen:\n{}",
+                    screen.framed()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the status line names `expected` as the cursor's site.
+    fn wait_for_cursor(&self, what: &str, expected: &Cursor) -> Screen {
+        self.wait_for(&format!("{what}: cursor on {expected}"), |s| {
+            s.cursor().as_ref() == Some(expected)
+        })
+    }
+
+    /// The dashboard process: the child of the pane's shell.
+    fn app_pid(&self) -> u32 {
+        let target = self.target();
+        let shell: u32 = self
+            .run(&["list-panes", "-t", &target, "-F", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .expect("pane pid");
+        children(shell)
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|comm| comm.trim() == "site-status")
+                    .unwrap_or(true)
+            })
+            .unwrap_or_else(|| panic!("no site-status process under the pane's shell {shell}"))
+    }
+
+    /// Waits for the app to exit and checks the terminal it left behind.
+    fn assert_exits_cleanly(&self, how: &str) {
+        let screen = self.wait_for(&format!("the app to exit after {how}"), |s| {
+            s.exit_status().is_some() && s.tty_modes().is_some()
+        });
+        assert_eq!(
+            screen.exit_status(),
+            Some(0),
+            "exit status after {how}\n{}",
+            screen.framed()
+        );
+        // Back on the normal screen, with the cursor shown and the tty cooked.
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "0",
+            "still on the alternate screen after {how}"
+        );
+        assert_eq!(
+            self.format("#{cursor_flag}"),
+            "1",
+            "cursor left hidden after {how}"
+        );
+        assert!(
+            !screen.contains("site-status demo"),
+            "the dashboard is still on screen after {how}\n{}",
+            screen.framed()
+        );
+        let modes = self
+            .joined_screen()
+            .tty_modes()
+            .expect("the shell's stty report");
+        for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
+            assert!(
+                modes.iter().any(|m| m == mode) && !modes.iter().any(|m| *m == format!("-{mode}")),
+                "terminal left without {mode} after {how} (still raw?): {modes:?}"
+            );
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.output(&["kill-server"]);
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn children(parent: u32) -> Vec<u32> {
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        let mut found = Vec::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and parens.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) {
+                found.push(pid);
+            }
+        }
+        return found;
+    }
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string()])
+        .output()
+        .expect("neither /proc nor pgrep to find the app's process");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Reading the screen
+// ---------------------------------------------------------------------------
+
+/// One capture of the pane: line 0 the header, then the body, then the
+/// status line and the key line.
+#[derive(Clone, PartialEq)]
+struct Screen {
+    lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    env: String,
+    profile: String,
+    site: String,
+}
+
+impl Cursor {
+    fn new(env: &str, profile: &str, site: &str) -> Cursor {
+        Cursor {
+            env: env.into(),
+            profile: profile.into(),
+            site: site.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} › {} › {}", self.env, self.profile, self.site)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cell {
+    glyph: char,
+    /// As shown: possibly cut short with "…".
+    name: String,
+}
+
+impl Cell {
+    fn shows(&self, full_name: &str) -> bool {
+        match self.name.strip_suffix('…') {
+            Some(prefix) => full_name.starts_with(prefix),
+            None => self.name == full_name,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    profile: String,
+    rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone)]
+struct Section {
+    /// "?" when the section line is scrolled off the top.
+    env: String,
+    groups: Vec<Group>,
+}
+
+/// The normal-density grid as far as it is on screen.
+#[derive(Debug, Clone)]
+struct Grid {
+    sections: Vec<Section>,
+}
+
+impl Grid {
+    fn section(&self, env: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.env == env)
+    }
+
+    fn rows(&self) -> Vec<(&str, &str, &Vec<Cell>)> {
+        self.sections
+            .iter()
+            .flat_map(|s| {
+                s.groups.iter().flat_map(move |g| {
+                    g.rows
+                        .iter()
+                        .map(move |r| (s.env.as_str(), g.profile.as_str(), r))
+                })
+            })
+            .collect()
+    }
+
+    fn cells(&self) -> Vec<(&str, &str, &Cell)> {
+        self.rows()
+            .into_iter()
+            .flat_map(|(env, profile, row)| row.iter().map(move |c| (env, profile, c)))
+            .collect()
+    }
+}
+
+/// The cursor on a cell: its env, profile and full name.
+fn cursor_at(env: &str, profile: &str, cell: &Cell) -> Cursor {
+    assert!(
+        !cell.name.ends_with('…'),
+        "cell {:?} is cut short; widen the terminal",
+        cell.name
+    );
+    Cursor::new(env, profile, &cell.name)
+}
+
+impl Section {
+    fn first_cursor(&self) -> Cursor {
+        let group = &self.groups[0];
+        cursor_at(&self.env, &group.profile, &group.rows[0][0])
+    }
+}
+
+fn is_glyph(c: char) -> bool {
+    STATE_GLYPHS.contains(&c)
+}
+
+impl Screen {
+    fn new(text: &str) -> Screen {
+        let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+        // Header, one body line, status and keys: never index out of range.
+        if lines.len() < 4 {
+            lines.resize(4, String::new());
+        }
+        Screen { lines }
+    }
+
+    fn height(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    fn framed(&self) -> String {
+        let mut out = String::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            out.push_str(&format!("{i:>3}|{line}\n"));
+        }
+        out
+    }
+
+    fn header(&self) -> &str {
+        &self.lines[0]
+    }
+
+    fn status(&self) -> &str {
+        &self.lines[self.height().saturating_sub(2)]
+    }
+
+    fn key_line(&self) -> &str {
+        &self.lines[self.height().saturating_sub(1)]
+    }
+
+    fn body(&self) -> &[String] {
+        &self.lines[1..self.height().saturating_sub(2)]
+    }
+
+    /// The site the status line names, e.g. `dev › kk_base › borger  ● ok`.
+    fn cursor(&self) -> Option<Cursor> {
+        let crumbs = self.status().split("  ").next()?;
+        let parts: Vec<&str> = crumbs.split(" › ").collect();
+        match parts[..] {
+            [env, profile, site] if !site.is_empty() => Some(Cursor::new(env, profile, site)),
+            _ => None,
+        }
+    }
+
+    /// N from "updated Ns ago" in the header.
+    fn updated_secs(&self) -> Option<u64> {
+        let rest = self.header().split("updated ").nth(1)?;
+        let age = rest.split_whitespace().next()?;
+        age.strip_suffix('s')?.parse().ok()
+    }
+
+    /// "── dev 60 sites …" lines: (env, total) in screen order.
+    fn section_lines(&self) -> Vec<(String, usize)> {
+        self.body()
+            .iter()
+            .filter(|l| l.starts_with("── "))
+            .filter_map(|l| {
+                let mut words = l.trim_start_matches('─').split_whitespace();
+                let env = words.next()?.to_string();
+                let total = words.next()?.parse().ok()?;
+                (words.next()? == "sites").then_some((env, total))
+            })
+            .collect()
+    }
+
+    fn envs(&self) -> Vec<String> {
+        self.section_lines().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Parses the body as the normal-density grid; `None` when a line is
+    /// not what the grid draws (a half-written frame, another view).
+    fn grid(&self) -> Option<Grid> {
+        let mut sections: Vec<Section> = Vec::new();
+        for line in self.body() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with("──") {
+                let env = line.trim_start_matches('─').split_whitespace().next()?;
+                sections.push(Section {
+                    env: env.to_string(),
+                    groups: Vec::new(),
+                });
+                continue;
+            }
+            if sections.is_empty() {
+                sections.push(Section {
+                    env: "?".into(),
+                    groups: Vec::new(),
+                });
+            }
+            let section = sections.last_mut()?;
+            if let Some(rest) = line.strip_prefix("  ") {
+                let profile = rest.split_whitespace().next()?;
+                section.groups.push(Group {
+                    profile: profile.to_string(),
+                    rows: Vec::new(),
+                });
+                continue;
+            }
+            if section.groups.is_empty() {
+                section.groups.push(Group {
+                    profile: "?".into(),
+                    rows: Vec::new(),
+                });
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) {
+                return None;
+            }
+            let mut row = Vec::new();
+            for pair in words.chunks(2) {
+                let mut chars = pair[0].chars();
+                let glyph = chars.next()?;
+                if chars.next().is_some() || !is_glyph(glyph) {
+                    return None;
+                }
+                row.push(Cell {
+                    glyph,
+                    name: pair[1].to_string(),
+                });
+            }
+            section.groups.last_mut()?.rows.push(row);
+        }
+        Some(Grid { sections })
+    }
+
+    /// The compact grid: per environment on screen, the glyphs of its sites.
+    fn compact_glyphs(&self) -> Vec<(String, Vec<char>)> {
+        let mut out: Vec<(String, Vec<char>)> = Vec::new();
+        for line in self.body() {
+            if line.starts_with("──") {
+                let env = line
+                    .trim_start_matches('─')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("?");
+                out.push((env.to_string(), Vec::new()));
+            } else if let Some((_, glyphs)) = out.last_mut() {
+                glyphs.extend(line.chars().filter(|c| *c != ' '));
+            }
+        }
+        out
+    }
+
+    /// Set once the app has exited: its exit status.
+    fn exit_status(&self) -> Option<i32> {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix("EXITED ")?.trim().parse().ok())
+    }
+
+    /// The `stty -a` report the pane's shell printed after the app exited.
+    fn tty_modes(&self) -> Option<Vec<String>> {
+        let line = self.lines.iter().find_map(|l| l.strip_prefix("TTY "))?;
+        Some(
+            line.split(|c: char| c.is_whitespace() || c == ';')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+}
+
+/// The key-binding lines of `site-status keys`, whitespace squeezed:
+/// ("Fleet grid", "g / Home First site").
+fn keys_output() -> (Vec<String>, Vec<String>) {
+    let out = Command::new(BIN)
+        .arg("keys")
+        .output()
+        .expect("run site-status keys");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("keys prints UTF-8");
+    let mut titles = Vec::new();
+    let mut bindings = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if line.starts_with(' ') {
+            bindings.push(squeeze(line));
+        } else {
+            titles.push(line.trim().to_string());
+        }
+    }
+    (titles, bindings)
+}
+
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+// ---------------------------------------------------------------------------
+// Layout
+// ---------------------------------------------------------------------------
+
+const PROFILES: [&str; 10] = [
+    "kk_base",
+    "kk_borger",
+    "kk_campaign",
+    "kk_culture",
+    "kk_event",
+    "kk_intranet",
+    "kk_library",
+    "kk_local",
+    "kk_school",
+    "kk_sport",
+];
+
+#[test]
+fn at_200x50_the_header_the_three_environments_and_dev_profiles_show() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    let screen = tmux.wait_for("header, three sections and the dev profiles", |s| {
+        s.header().contains("320 sites")
+            && s.header().contains("updated")
+            && s.envs() == ["dev", "test", "prod"]
+            && s.grid().is_some_and(|g| {
+                g.section("dev")
+                    .is_some_and(|dev| dev.groups.iter().map(|g| g.profile.as_str()).eq(PROFILES))
+            })
+    });
+    // Every environment's sites add up to the fleet, and dev, shown whole,
+    // has as many cells as its section line counts.
+    let totals = screen.section_lines();
+    assert_eq!(
+        totals.iter().map(|(_, n)| n).sum::<usize>(),
+        320,
+        "{totals:?}"
+    );
+    let grid = screen.grid().unwrap();
+    let dev_cells: usize = grid
+        .section("dev")
+        .unwrap()
+        .groups
+        .iter()
+        .flat_map(|g| &g.rows)
+        .map(Vec::len)
+        .sum();
+    assert_eq!(dev_cells, totals[0].1, "\n{}", screen.framed());
+    assert!(screen.header().contains("site-status"));
+    assert!(screen.header().contains("demo (seed 1)"));
+    assert!(
+        screen.key_line().contains("q quit"),
+        "{}",
+        screen.key_line()
+    );
+}
+
+#[test]
+fn at_80x24_the_header_and_all_three_environments_show() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    tmux.wait_for("header and the dev section at 80x24", |s| {
+        s.header().contains("320 sites")
+            && s.header().contains("updated")
+            && s.envs().first().is_some_and(|e| e == "dev")
+            && s.grid().is_some()
+    });
+    // Tab scrolls each environment into view in normal density.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Tab to scroll the test section into view", |s| {
+        s.envs().contains(&"test".to_string()) && s.cursor().is_some_and(|c| c.env == "test")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Tab to scroll the prod section into view", |s| {
+        s.envs().contains(&"prod".to_string()) && s.cursor().is_some_and(|c| c.env == "prod")
+    });
+    // Compact density fits all three on one screen.
+    tmux.keys(&["g"]);
+    tmux.wait_for("g back to dev", |s| {
+        s.cursor().is_some_and(|c| c.env == "dev")
+    });
+    tmux.keys(&["z"]);
+    tmux.wait_for("all three sections in compact density at 80x24", |s| {
+        s.envs() == ["dev", "test", "prod"]
+            && s.status().contains("compact")
+            && s.header().contains("320 sites")
+            && s.header().contains("updated")
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Live data
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_grid_changes_on_its_own_and_the_data_stays_fresh() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    let cells = |s: &Screen| -> Option<Vec<(String, String, char)>> {
+        let grid = s.grid()?;
+        let cells: Vec<_> = grid
+            .cells()
+            .into_iter()
+            .map(|(env, _, c)| (env.to_string(), c.name.clone(), c.glyph))
+            .collect();
+        (!cells.is_empty()).then_some(cells)
+    };
+    let first = tmux.wait_for("a full grid", |s| cells(s).is_some());
+    let before = cells(&first).unwrap();
+
+    // --refresh 1: "updated Ns ago" must never reach 2s, and the demo
+    // fleet must change some cell within 15 seconds without a key press.
+    let started = Instant::now();
+    let observe = Duration::from_secs(15);
+    let mut changed = false;
+    let mut ages = BTreeSet::new();
+    let mut last = first;
+    while started.elapsed() < observe && !(changed && started.elapsed() > Duration::from_secs(4)) {
+        let screen = tmux.screen();
+        assert!(
+            screen.exit_status().is_none(),
+            "the app exited\n{}",
+            screen.framed()
+        );
+        if let Some(age) = screen.updated_secs() {
+            assert!(
+                age < 2,
+                "with --refresh 1 the header says updated {age}s ago\n{}",
+                screen.framed()
+            );
+            ages.insert(age);
+        }
+        if let Some(now) = cells(&screen) {
+            // Same sites in the same places (sorted by name), other states.
+            if now.len() == before.len()
+                && now
+                    .iter()
+                    .zip(&before)
+                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+                && now != before
+            {
+                changed = true;
+            }
+        }
+        last = screen;
+        std::thread::sleep(POLL);
+    }
+    assert!(
+        changed,
+        "no cell changed state within {observe:?} without input; last screen:\n{}",
+        last.framed()
+    );
+    assert!(
+        !ages.is_empty(),
+        "never saw \"updated Ns ago\"\n{}",
+        last.framed()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Navigation
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cursor_keys_move_between_sites_and_environments() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    let screen = tmux.wait_for("a grid with all three sections", |s| {
+        s.grid().is_some_and(|g| {
+            ["dev", "test", "prod"]
+                .iter()
+                .all(|e| g.section(e).is_some_and(|s| !s.groups.is_empty()))
+        }) && s.cursor().is_some()
+    });
+    let grid = screen.grid().unwrap();
+    let dev = grid.section("dev").unwrap();
+    let first = dev.first_cursor();
+    assert_eq!(
+        screen.cursor(),
+        Some(first.clone()),
+        "starts on the first dev site"
+    );
+    let rows: Vec<_> = dev
+        .groups
+        .iter()
+        .flat_map(|g| g.rows.iter().map(move |r| (g.profile.as_str(), r)))
+        .collect();
+    assert!(
+        rows[0].1.len() >= 2 && rows[1].1.len() >= 2,
+        "\n{}",
+        screen.framed()
+    );
+    let at = |row: usize, col: usize| cursor_at("dev", rows[row].0, &rows[row].1[col]);
+
+    tmux.keys(&["l"]);
+    tmux.wait_for_cursor("l", &at(0, 1));
+    tmux.keys(&["j"]);
+    tmux.wait_for_cursor("j keeps the column", &at(1, 1));
+    tmux.keys(&["h"]);
+    tmux.wait_for_cursor("h", &at(1, 0));
+    tmux.keys(&["k"]);
+    tmux.wait_for_cursor("k", &at(0, 0));
+    tmux.keys(&["Down", "Right"]);
+    tmux.wait_for_cursor("arrow keys", &at(1, 1));
+
+    let test_first = grid.section("test").unwrap().first_cursor();
+    let prod_first = grid.section("prod").unwrap().first_cursor();
+    assert_eq!(test_first.env, "test");
+    assert_eq!(prod_first.env, "prod");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for_cursor("Tab to test", &test_first);
+    tmux.keys(&["Tab"]);
+    tmux.wait_for_cursor("Tab to prod", &prod_first);
+    // Tab in the last environment stays; `l` then proves where it stayed.
+    let prod_second = {
+        let g = &grid.section("prod").unwrap().groups[0];
+        cursor_at("prod", &g.profile, &g.rows[0][1])
+    };
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["l"]);
+    tmux.wait_for_cursor("Tab in prod stays, then l", &prod_second);
+    tmux.keys(&["BTab"]);
+    tmux.wait_for_cursor("BackTab to the start of prod", &prod_first);
+    tmux.keys(&["BTab"]);
+    tmux.wait_for_cursor("BackTab to test", &test_first);
+    tmux.keys(&["BTab"]);
+    tmux.wait_for_cursor("BackTab to dev", &first);
+
+    // G: the last prod site, scrolled into view at the bottom of the grid.
+    tmux.keys(&["G"]);
+    let end = tmux.wait_for("G to the last prod site", |s| {
+        s.cursor().is_some_and(|c| c.env == "prod")
+            && s.grid().is_some_and(|g| {
+                let rows = g.rows();
+                rows.last().is_some_and(|(_, profile, row)| {
+                    row.last().is_some_and(|cell| {
+                        s.cursor()
+                            .is_some_and(|c| c.profile == *profile && cell.shows(&c.site))
+                    })
+                })
+            })
+    });
+    let last = end.cursor().unwrap();
+    assert_eq!(
+        last.profile,
+        *PROFILES.last().unwrap(),
+        "\n{}",
+        end.framed()
+    );
+    tmux.keys(&["g"]);
+    tmux.wait_for("g back to the first dev site, scrolled to the top", |s| {
+        s.cursor().as_ref() == Some(&first) && s.body()[0].starts_with("── dev")
+    });
+    tmux.keys(&["End"]);
+    tmux.wait_for_cursor("End", &last);
+    tmux.keys(&["Home"]);
+    tmux.wait_for_cursor("Home", &first);
+}
+
+// ---------------------------------------------------------------------------
+// Filters and modes
+// ---------------------------------------------------------------------------
+
+/// Every cell on screen matches "bib" by name or profile, and there is one.
+fn only_bib(s: &Screen) -> bool {
+    s.grid().is_some_and(|g| {
+        let cells = g.cells();
+        !cells.is_empty()
+            && cells
+                .iter()
+                .all(|(_, profile, c)| c.name.contains("bib") || profile.contains("bib"))
+    })
+}
+
+#[test]
+fn slash_filters_by_name_enter_keeps_it_and_esc_clears_it() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    tmux.wait_for("the unfiltered grid", |s| {
+        s.grid().is_some_and(|g| g.cells().len() > 40)
+    });
+
+    tmux.keys(&["/"]);
+    tmux.wait_for("the filter prompt", |s| {
+        s.status().starts_with("/") && s.key_line().contains("Enter keep")
+    });
+    tmux.type_text("bib");
+    let typed = tmux.wait_for("only sites matching \"bib\" while typing", |s| {
+        s.status() == "/ bib" && only_bib(s)
+    });
+    // Every environment still shows its section line and whole totals.
+    assert_eq!(
+        typed.envs(),
+        ["dev", "test", "prod"],
+        "\n{}",
+        typed.framed()
+    );
+    assert!(typed.header().contains("320 sites"), "\n{}", typed.framed());
+
+    tmux.keys(&["Enter"]);
+    let kept = tmux.wait_for("Enter to keep the filter", |s| {
+        s.status().contains("filter \"bib\"")
+            && s.key_line().contains("q quit")
+            && s.cursor().is_some_and(|c| c.site.contains("bib"))
+            && only_bib(s)
+    });
+    // "N shown" counts what is on screen.
+    let shown: usize = kept
+        .status()
+        .split(" · ")
+        .find_map(|p| p.trim().strip_suffix(" shown")?.parse().ok())
+        .unwrap_or_else(|| panic!("no \"N shown\" in {:?}", kept.status()));
+    assert_eq!(
+        shown,
+        kept.grid().unwrap().cells().len(),
+        "\n{}",
+        kept.framed()
+    );
+
+    // Moving keeps the filter.
+    tmux.keys(&["g"]);
+    tmux.wait_for("g within the filter", |s| {
+        s.status().contains("filter \"bib\"")
+            && s.cursor()
+                .is_some_and(|c| c.env == "dev" && c.site.contains("bib"))
+            && only_bib(s)
+    });
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc in the grid to clear the filter", |s| {
+        !s.status().contains("filter")
+            && s.grid().is_some_and(|g| {
+                g.cells().iter().any(|(_, _, c)| !c.name.contains("bib"))
+                    && g.section("dev")
+                        .is_some_and(|d| d.groups[0].profile == "kk_base")
+            })
+    });
+
+    // Esc while typing clears too, and leaves the prompt.
+    tmux.keys(&["/"]);
+    tmux.wait_for("the filter prompt again", |s| s.status().starts_with("/"));
+    tmux.type_text("bib");
+    tmux.wait_for("the filter applied while typing", |s| {
+        s.status() == "/ bib" && only_bib(s)
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc while typing to clear the filter", |s| {
+        s.cursor().is_some()
+            && !s.status().contains("filter")
+            && s.key_line().contains("q quit")
+            && s.grid().is_some_and(|g| g.cells().len() > 40)
+    });
+}
+
+fn cells_all(s: &Screen, allowed: impl Fn(char) -> bool) -> bool {
+    s.grid().is_some_and(|g| {
+        let cells = g.cells();
+        !cells.is_empty() && cells.iter().all(|(_, _, c)| allowed(c.glyph))
+    })
+}
+
+#[test]
+fn f_cycles_the_severity_filter() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    tmux.wait_for("ok sites in the grid", |s| {
+        s.grid()
+            .is_some_and(|g| g.cells().iter().any(|(_, _, c)| c.glyph == OK))
+    });
+
+    tmux.keys(&["f"]);
+    tmux.wait_for("warnings and worse", |s| {
+        s.status().contains("warnings and worse")
+            && s.status().contains(" shown")
+            && cells_all(s, |g| g != OK && g != INFO)
+    });
+
+    tmux.keys(&["f"]);
+    tmux.wait_for("errors only, with no ok, info or warning cell", |s| {
+        s.status().contains("errors only")
+            && !s.status().contains("warnings and worse")
+            && cells_all(s, |g| g != OK && g != INFO && g != WARNING)
+    });
+
+    tmux.keys(&["f"]);
+    tmux.wait_for("all severities again", |s| {
+        !s.status().contains("warnings and worse")
+            && !s.status().contains("errors only")
+            && !s.status().contains(" shown")
+            && s.grid()
+                .is_some_and(|g| g.cells().iter().any(|(_, _, c)| c.glyph == OK))
+    });
+
+    // Esc in the grid clears the severity filter as well.
+    tmux.keys(&["f"]);
+    tmux.wait_for("warnings and worse again", |s| {
+        s.status().contains("warnings and worse")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc to clear the severity filter", |s| {
+        !s.status().contains("warnings and worse") && s.cursor().is_some()
+    });
+}
+
+/// Within every profile, cells are ordered worst state first.
+fn worst_first(s: &Screen) -> bool {
+    let rank = |c: char| STATE_GLYPHS.iter().position(|g| *g == c).unwrap();
+    s.grid().is_some_and(|g| {
+        g.sections.iter().all(|section| {
+            section.groups.iter().all(|group| {
+                let ranks: Vec<usize> =
+                    group.rows.iter().flatten().map(|c| rank(c.glyph)).collect();
+                ranks.windows(2).all(|w| w[0] <= w[1])
+            })
+        }) && g.cells().len() > 40
+    })
+}
+
+#[test]
+fn s_toggles_worst_first_sort() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    tmux.wait_for("the grid", |s| {
+        s.grid().is_some_and(|g| g.cells().len() > 40)
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("sort: worst first, and cells so ordered", |s| {
+        s.status().contains("sort: worst first") && worst_first(s)
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("sort by name again", |s| {
+        !s.status().contains("sort:")
+            && s.grid().is_some_and(|g| {
+                g.section("dev").is_some_and(|d| {
+                    d.groups.iter().all(|group| {
+                        let names: Vec<&str> = group
+                            .rows
+                            .iter()
+                            .flatten()
+                            .map(|c| c.name.as_str())
+                            .collect();
+                        names.windows(2).all(|w| w[0] <= w[1])
+                    })
+                })
+            })
+    });
+}
+
+#[test]
+fn z_compact_mode_shows_one_glyph_per_site() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    tmux.keys(&["z"]);
+    let screen = tmux.wait_for("compact: every site one glyph", |s| {
+        let sections = s.section_lines();
+        let glyphs = s.compact_glyphs();
+        s.status().contains("compact")
+            && !s.status().contains("2 sites per cell")
+            && sections.len() == 3
+            && glyphs.len() == 3
+            && sections
+                .iter()
+                .zip(&glyphs)
+                .all(|((env, total), (genv, g))| {
+                    env == genv && g.len() == *total && g.iter().all(|c| is_glyph(*c))
+                })
+    });
+    assert_eq!(screen.envs(), ["dev", "test", "prod"]);
+    assert!(
+        screen.cursor().is_some_and(|c| c.env == "dev"),
+        "{}",
+        screen.status()
+    );
+    // Navigation still names sites, and z goes back to names.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Tab in compact mode", |s| {
+        s.cursor().is_some_and(|c| c.env == "test") && s.status().contains("compact")
+    });
+    tmux.keys(&["z"]);
+    tmux.wait_for("normal density again", |s| {
+        !s.status().contains("compact")
+            && s.cursor().is_some_and(|c| c.env == "test")
+            && s.grid().is_some_and(|g| !g.cells().is_empty())
+    });
+}
+
+#[test]
+fn z_compact_mode_fits_ten_thousand_sites_at_200x50() {
+    let tmux = Tmux::start(200, 50, &["--sites", "10000"]);
+    let limit = timeout() * 2;
+    tmux.wait_for_within(limit, "the first frame of 10000 sites", |s| {
+        s.header().contains("10000 sites") && s.header().contains("updated")
+    });
+    tmux.keys(&["z"]);
+    let screen = tmux.wait_for_within(limit, "all three sections on one screen", |s| {
+        s.status().contains("compact") && s.envs() == ["dev", "test", "prod"]
+    });
+    let totals: usize = screen.section_lines().iter().map(|(_, n)| n).sum();
+    assert_eq!(totals, 10_000, "\n{}", screen.framed());
+    assert!(
+        screen.body()[0].starts_with("── dev"),
+        "not scrolled to the top\n{}",
+        screen.framed()
+    );
+    // The last site is on the same screen: G does not scroll.
+    tmux.keys(&["G"]);
+    tmux.wait_for_within(limit, "G to prod with nothing scrolled away", |s| {
+        s.cursor().is_some_and(|c| c.env == "prod")
+            && s.body()[0].starts_with("── dev")
+            && s.envs() == ["dev", "test", "prod"]
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------
+
+#[test]
+fn enter_opens_the_site_and_esc_returns_to_the_same_site() {
+    let tmux = Tmux::demo(200, 50, &[]);
+    let screen = tmux.wait_for("the grid", |s| {
+        s.grid().is_some_and(|g| g.cells().len() > 40) && s.cursor().is_some()
+    });
+    // A site past the first row that reports requirements (not "no data").
+    let grid = screen.grid().unwrap();
+    let cells = grid.cells();
+    let (index, (env, profile, cell)) = cells
+        .iter()
+        .enumerate()
+        .skip(7)
+        .find(|(_, (_, _, c))| c.glyph != '?')
+        .expect("a site with data");
+    let target = cursor_at(env, profile, cell);
+    for _ in 0..index {
+        tmux.keys(&["l"]);
+    }
+    tmux.wait_for_cursor("moving right", &target);
+
+    let title = format!("{} › {} › {}", target.env, target.profile, target.site);
+    let crumb = format!("{} › {}", target.env, target.site);
+    tmux.keys(&["Enter"]);
+    let site = tmux.wait_for("the site view with its requirements", |s| {
+        s.body()[0].starts_with(&title)
+            && s.contains("Database updates")
+            && s.status().starts_with(&crumb)
+            && s.key_line().contains("Esc back")
+    });
+    assert!(site.contains("fetched"), "\n{}", site.framed());
+    assert!(
+        !site.contains("── dev"),
+        "the grid shows through\n{}",
+        site.framed()
+    );
+
+    // j moves within the requirements and keeps the view.
+    tmux.keys(&["j"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for_cursor("Esc back to the grid", &target);
+    tmux.wait_for("the grid again", |s| {
+        s.grid().is_some_and(|g| g.cells().len() > 40) && s.key_line().contains("q quit")
+    });
+
+    // Backspace goes back too.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the site view again", |s| {
+        s.contains("Database updates") && s.status().starts_with(&crumb)
+    });
+    tmux.keys(&["BSpace"]);
+    tmux.wait_for_cursor("Backspace back to the grid", &target);
+}
+
+#[test]
+fn question_mark_shows_every_binding_and_esc_closes_help() {
+    let (titles, bindings) = keys_output();
+    assert!(bindings.len() > 20, "{bindings:?}");
+    let tmux = Tmux::demo(200, 50, &[]);
+    let before = tmux
+        .wait_for("the grid", |s| s.cursor().is_some())
+        .cursor()
+        .unwrap();
+
+    tmux.keys(&["?"]);
+    let mut screen = tmux.wait_for("the help view", |s| {
+        s.body()[0].contains("Help") && s.key_line().contains("Esc close")
+    });
+    // Collect what help shows, scrolling with j until every binding of
+    // `site-status keys` was seen (it fits at 200x50, but may not always).
+    let mut seen = BTreeSet::new();
+    for _ in 0..80 {
+        for line in screen.body() {
+            seen.insert(squeeze(line.trim_matches(|c| c == '│' || c == ' ')));
+        }
+        let missing: Vec<&String> = bindings.iter().filter(|b| !seen.contains(*b)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        tmux.keys(&["j"]);
+        let previous = screen.body().to_vec();
+        screen = tmux.wait_for("help to scroll", |s| s.body() != previous.as_slice());
+    }
+    let missing: Vec<&String> = bindings.iter().filter(|b| !seen.contains(*b)).collect();
+    assert!(
+        missing.is_empty(),
+        "help lacks these lines of `site-status keys`: {missing:#?}\nseen: {seen:#?}"
+    );
+    for title in &titles {
+        assert!(seen.contains(title), "help lacks the section {title:?}");
+    }
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc to close help on the same site", |s| {
+        s.cursor().as_ref() == Some(&before)
+            && s.grid().is_some_and(|g| !g.cells().is_empty())
+            && !s.body()[0].contains("Help")
+    });
+    // ? toggles help as well.
+    tmux.keys(&["?"]);
+    tmux.wait_for("help again", |s| s.key_line().contains("Esc close"));
+    tmux.keys(&["?"]);
+    tmux.wait_for("? to close help", |s| s.cursor().as_ref() == Some(&before));
+}
+
+// ---------------------------------------------------------------------------
+// Leaving
+// ---------------------------------------------------------------------------
+
+#[test]
+fn q_quits_and_restores_the_terminal() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    tmux.keys(&["q"]);
+    tmux.assert_exits_cleanly("q");
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    tmux.keys(&["C-c"]);
+    tmux.assert_exits_cleanly("Ctrl-C");
+}
+
+#[test]
+fn ctrl_c_quits_while_typing_a_filter() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    tmux.keys(&["/"]);
+    tmux.type_text("bi");
+    tmux.wait_for("the filter prompt", |s| s.status() == "/ bi");
+    tmux.keys(&["C-c"]);
+    tmux.assert_exits_cleanly("Ctrl-C while typing a filter");
+}
+
+#[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    let pid = tmux.app_pid();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+    tmux.assert_exits_cleanly("SIGTERM");
+}
+
+// ---------------------------------------------------------------------------
+// Size
+// ---------------------------------------------------------------------------
+
+fn too_small(s: &Screen) -> bool {
+    s.lines.join(" ").contains("Terminal too small")
+}
+
+fn full_grid_at_80x24(s: &Screen) -> bool {
+    s.height() == 24
+        && s.header().contains("320 sites")
+        && s.header().contains("updated")
+        && s.grid().is_some_and(|g| g.cells().len() >= 20)
+        && s.cursor().is_some()
+        && s.key_line().contains("q quit")
+}
+
+#[test]
+fn a_too_small_terminal_shows_a_message_and_recovers_on_resize() {
+    let tmux = Tmux::demo(80, 24, &[]);
+    let before = tmux.wait_for("the grid at 80x24", |s| {
+        full_grid_at_80x24(s) && s.body()[0].starts_with("── dev")
+    });
+    tmux.resize(30, 6);
+    let small = tmux.wait_for("\"Terminal too small\" at 30x6", |s| {
+        too_small(s) && s.height() == 6
+    });
+    assert!(
+        small.lines.join(" ").contains("30x6"),
+        "\n{}",
+        small.framed()
+    );
+    // Keys in a tiny terminal do not crash it either.
+    tmux.keys(&["z", "z", "?", "Escape"]);
+    tmux.resize(80, 24);
+    tmux.wait_for("the same grid again after resizing to 80x24", |s| {
+        full_grid_at_80x24(s) && s.body()[0].starts_with("── dev") && s.cursor() == before.cursor()
+    });
+    // Shrinking below the minimum in one dimension only counts too.
+    tmux.resize(80, 6);
+    tmux.wait_for("\"Terminal too small\" at 80x6", |s| {
+        too_small(s) && s.height() == 6
+    });
+    tmux.resize(80, 24);
+    tmux.wait_for("the grid after 80x6", full_grid_at_80x24);
+}
+
+#[test]
+fn starting_in_a_too_small_terminal_shows_a_message_and_recovers() {
+    let tmux = Tmux::start(30, 6, &[]);
+    tmux.wait_for("\"Terminal too small\" at 30x6", |s| {
+        too_small(s) && s.lines.join(" ").contains("30x6")
+    });
+    tmux.resize(80, 24);
+    tmux.wait_for("the grid after resizing to 80x24", full_grid_at_80x24);
+}
