@@ -27,3 +27,9 @@ fn ci_runs_the_readme_test_command() {
     let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
     assert!(ci.contains("./scripts/test.sh"));
 }
+
+#[test]
+fn readme_shows_the_example_configuration_that_config_init_writes() {
+    let readme = readme();
+    assert!(readme.contains(site_status::config::EXAMPLE));
+}
