@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it
-# is missing, then formatting, lints, and every test target.
+# is missing (tmux for the end-to-end tests, Debian's prometheus for the
+# integration tests, which start and stop their own Prometheus on a free
+# loopback port with a temporary data directory), then formatting, lints,
+# and every test target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
+[ -x /usr/bin/prometheus ] || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "installing ${need_packages[*]} (needed by the tests)"
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_packages[@]}" >/dev/null
+    # --no-install-recommends keeps out the exporters Debian recommends;
+    # the tests run their own Prometheus.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
 fi
 
 # Tests read the terminal's locale through the binary; pin it so results do
