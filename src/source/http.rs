@@ -250,6 +250,13 @@ fn base64_encode(input: &[u8]) -> String {
 /// The start of a non-API body (a proxy's HTML error page), as plain text.
 pub fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let lower = text.to_ascii_lowercase();
+    let html = ["<html", "<!doctype", "<body", "<head", "<h1"]
+        .iter()
+        .any(|tag| lower.contains(tag));
+    if !html {
+        return clean_line(&text.split_whitespace().collect::<Vec<_>>().join(" "), 160);
+    }
     let mut plain = String::new();
     let mut in_tag = false;
     for c in text.chars() {

@@ -92,31 +92,33 @@ fn section_line(buf: &mut Buffer, area: Rect, y: u16, app: &App, section: usize,
         Span::styled(format!(" {} sites ", env.counts.total()), theme.text()),
     ];
     spans.extend(count_spans(&env.counts, paint));
-    match env.fetched_at {
-        Some(at) => spans.push(Span::styled(
-            format!(" · {} ago", format_age(age(app.now, at))),
-            theme.muted(),
-        )),
-        None if env.error.is_none() => spans.push(Span::styled(" · loading…", theme.muted())),
-        None => {}
-    }
-    if let Some((error, at)) = &env.error {
-        let stale = env
-            .fetched_at
-            .map(|_| " · showing last good data, STALE".to_string())
-            .unwrap_or_default();
-        spans.push(Span::styled(
-            format!(
-                " · error {} ago: {error}{stale}",
-                format_age(age(app.now, *at))
-            ),
-            theme.state(SiteState::Error).add_modifier(Modifier::BOLD),
-        ));
-    } else if !env.warnings.is_empty() {
-        spans.push(Span::styled(
-            format!(" · warning: {}", env.warnings.join("; ")),
-            theme.state(SiteState::Warning),
-        ));
+    match (&env.error, env.fetched_at) {
+        (Some((error, at)), fetched) => {
+            // STALE comes first: a long error must not push it off screen.
+            let data = fetched
+                .map(|f| format!("STALE, data {} old", format_age(age(app.now, f))))
+                .unwrap_or_else(|| "NO DATA".to_string());
+            spans.push(Span::styled(
+                format!(
+                    " · {data} · error {} ago: {error}",
+                    format_age(age(app.now, *at))
+                ),
+                theme.state(SiteState::Error).add_modifier(Modifier::BOLD),
+            ));
+        }
+        (None, Some(at)) => {
+            spans.push(Span::styled(
+                format!(" · {} ago", format_age(age(app.now, at))),
+                theme.muted(),
+            ));
+            if !env.warnings.is_empty() {
+                spans.push(Span::styled(
+                    format!(" · warning: {}", env.warnings.join("; ")),
+                    theme.state(SiteState::Warning),
+                ));
+            }
+        }
+        (None, None) => spans.push(Span::styled(" · loading…", theme.muted())),
     }
     spans.push(Span::raw(" "));
     let line = Line::from(spans);

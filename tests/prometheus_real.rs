@@ -1,0 +1,641 @@
+//! Integration tests against a real Prometheus (Debian's package) scraping
+//! a fleet in the data contract's shape: the grid and `check` must say what
+//! PromQL says, and a failing backend must leave the last good data on
+//! screen, marked stale, while the other environments keep updating.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use site_status::app::{App, Settings};
+use site_status::config::Config;
+use site_status::model::{Counts, SiteState};
+use site_status::poller::{PollSettings, Poller};
+use site_status::source::FleetSource;
+use site_status::source::http::ProcessSecrets;
+use site_status::source::prometheus::PrometheusSource;
+use site_status::ui::{self, Theme};
+use support::{Fleet, FleetBuilder, FleetExporter, Site, TestPrometheus};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const STALE_AFTER: f64 = 1800.0;
+
+fn config_text(envs: &[(&str, &str)], prometheus_timeout: &str) -> String {
+    let mut text = String::from("refresh_interval = \"2s\"\n");
+    for (name, url) in envs {
+        text.push_str(&format!(
+            "[[environment]]\nname = \"{name}\"\nselector = 'env=\"{name}\"'\n[environment.prometheus]\nurl = \"{url}\"\ntimeout = \"{prometheus_timeout}\"\n"
+        ));
+    }
+    text
+}
+
+fn parse(text: &str) -> Config {
+    Config::parse(text, Path::new("test.toml")).unwrap()
+}
+
+fn sources(config: &Config) -> Vec<Arc<PrometheusSource>> {
+    site_status::source::from_config(config, &ProcessSecrets).unwrap()
+}
+
+/// Each site's state as PromQL alone tells it, computed independently of
+/// the dashboard's queries.
+async fn states_by_promql(prom: &TestPrometheus, env: &str) -> BTreeMap<String, SiteState> {
+    let by_site = |samples: Vec<support::PromSample>| -> BTreeMap<String, f64> {
+        samples
+            .into_iter()
+            .map(|s| (s.label("site").to_string(), s.value))
+            .collect()
+    };
+    let worst = by_site(
+        prom.query(&format!(
+            "max by (site) (drupal_requirement_severity{{env=\"{env}\"}})"
+        ))
+        .await
+        .unwrap(),
+    );
+    let success = by_site(
+        prom.query(&format!("drupal_status_report_success{{env=\"{env}\"}}"))
+            .await
+            .unwrap(),
+    );
+    let age = by_site(
+        prom.query(&format!(
+            "time() - drupal_status_report_last_run_timestamp_seconds{{env=\"{env}\"}}"
+        ))
+        .await
+        .unwrap(),
+    );
+    let mut names: Vec<&String> = worst
+        .keys()
+        .chain(success.keys())
+        .chain(age.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|site| {
+            let state = if success.get(site) == Some(&0.0) {
+                SiteState::RunFailed
+            } else if !worst.contains_key(site) {
+                SiteState::NoData
+            } else if age.get(site).is_some_and(|a| *a > STALE_AFTER) {
+                SiteState::Stale
+            } else {
+                match worst[site] as i64 {
+                    2 => SiteState::Error,
+                    1 => SiteState::Warning,
+                    0 => SiteState::Ok,
+                    _ => SiteState::Info,
+                }
+            };
+            (site.clone(), state)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_grid_says_what_promql_says() {
+    let exporter = FleetExporter::start(FleetBuilder::new(60).build());
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+
+    let config = parse(&config_text(
+        &[
+            ("dev", &prom.url()),
+            ("test", &prom.url()),
+            ("prod", &prom.url()),
+        ],
+        "5s",
+    ));
+    let mut app = App::new(Settings::default(), &config.environment_names(), 200, 50);
+    let mut total = Counts::default();
+    for (i, source) in sources(&config).iter().enumerate() {
+        let env = source.environment().to_string();
+        let report = source.fetch_fleet().await.unwrap();
+        let expected = states_by_promql(&prom, &env).await;
+        assert!(!expected.is_empty());
+        app.now = SystemTime::now();
+        app.apply_fleet(
+            i,
+            &site_status::poller::Slot {
+                last_good: Some(site_status::poller::Fetched {
+                    value: Arc::new(report),
+                    at: app.now,
+                }),
+                ..Default::default()
+            },
+        );
+        let pane = &app.envs[i];
+        let got: BTreeMap<String, SiteState> = pane
+            .fleet
+            .sites
+            .iter()
+            .zip(&pane.fleet.states)
+            .map(|(s, state)| (s.name.clone(), *state))
+            .collect();
+        assert_eq!(got, expected, "{env}: every site's state");
+        let expected_counts = site_status::model::count_states(expected.values());
+        assert_eq!(pane.counts, expected_counts, "{env}: the section's counts");
+        total.merge(&expected_counts);
+    }
+    assert_eq!(app.totals(), total, "the header's totals");
+    // The fleet has every kind of trouble, so this compared something.
+    for state in [
+        SiteState::Error,
+        SiteState::Warning,
+        SiteState::Ok,
+        SiteState::Stale,
+        SiteState::RunFailed,
+    ] {
+        assert!(total.get(state) > 0, "no {state} site in the test fleet");
+    }
+}
+
+fn run_check(config_path: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_site-status"))
+        .arg("--config")
+        .arg(config_path)
+        .arg("check")
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[tokio::test]
+async fn check_json_matches_promql_counts() {
+    let exporter = FleetExporter::start(FleetBuilder::new(60).seed(7).build());
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        config_text(
+            &[
+                ("dev", &prom.url()),
+                ("test", &prom.url()),
+                ("prod", &prom.url()),
+            ],
+            "5s",
+        ),
+    )
+    .unwrap();
+    let (code, json) = run_check(&path, &[]);
+    assert_eq!(code, 2, "the fleet has errors");
+
+    // Count straight from PromQL.
+    let count = |q: &str| {
+        let prom = &prom;
+        let q = q.to_string();
+        async move {
+            prom.query(&format!("count({q}) or vector(0)"))
+                .await
+                .unwrap()
+                .first()
+                .map(|s| s.value as u64)
+                .unwrap_or(0)
+        }
+    };
+    let worst = "max by (env, site) (drupal_requirement_severity)";
+    let summary = &json["summary"];
+    assert_eq!(summary["error"], count(&format!("{worst} == 2")).await);
+    assert_eq!(summary["warning"], count(&format!("{worst} == 1")).await);
+    assert_eq!(summary["ok"], count(&format!("{worst} == 0")).await);
+    assert_eq!(summary["info"], count(&format!("{worst} == -1")).await);
+    assert_eq!(summary["no_data"], 0);
+    assert_eq!(
+        summary["run_failed"],
+        count("drupal_status_report_success == 0").await
+    );
+    assert_eq!(
+        summary["stale"],
+        count("time() - drupal_status_report_last_run_timestamp_seconds > 1800").await
+    );
+    let listed: usize = json["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sites"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(listed as u64, count(worst).await);
+
+    // Every failing requirement PromQL knows is listed on its site.
+    let failing = prom
+        .query("drupal_requirement_severity >= 1")
+        .await
+        .unwrap();
+    for sample in failing {
+        let env = json["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == sample.label("env"))
+            .unwrap();
+        let site = env["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["site"] == sample.label("site"))
+            .unwrap();
+        assert!(
+            site["failing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == sample.label("requirement")),
+            "{site}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn check_exit_codes() {
+    let mut sites = vec![
+        Site::new("calm-1", "calm", "kk_base"),
+        Site::new("calm-2", "calm", "kk_borger"),
+        Site::new("warn-1", "warn", "kk_base"),
+        Site::new("warn-2", "warn", "kk_base"),
+        Site::new("err-1", "err", "kk_base"),
+        Site::new("err-2", "err", "kk_base"),
+        Site::new("stale-1", "stale", "kk_base"),
+        Site::new("failed-1", "failed", "kk_base"),
+        Site::new("empty-1", "empty", "kk_base"),
+    ];
+    // The healthy template carries an informational and OK requirements only.
+    for s in &mut sites {
+        for sid in s.requirements.values_mut() {
+            *sid = (*sid).min(0);
+        }
+    }
+    sites[3].set_severity("update_contrib", 1);
+    sites[4].set_severity("update_contrib", 1);
+    sites[5].set_severity("cron", 2);
+    sites[6].last_run -= 7200.0;
+    sites[7].success = false;
+    // Runs, but reports no requirement series at all.
+    sites[8].requirements.clear();
+    let exporter = FleetExporter::start(Fleet::new(sites));
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let url = prom.url();
+    std::fs::write(
+        &path,
+        config_text(
+            &[
+                ("calm", &url),
+                ("warn", &url),
+                ("err", &url),
+                ("stale", &url),
+                ("failed", &url),
+                ("empty", &url),
+                ("down", &dead),
+            ],
+            "3s",
+        ),
+    )
+    .unwrap();
+
+    let (code, json) = run_check(&path, &["--env", "calm"]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["summary"]["ok"], 2);
+    let (code, json) = run_check(&path, &["--env", "warn"]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["summary"]["warning"], 1);
+    let (code, json) = run_check(&path, &["--env", "err", "--env", "calm"]);
+    assert_eq!(code, 2, "{json}");
+    let err = &json["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "err")
+        .unwrap()["sites"];
+    let err2 = err
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == "err-2")
+        .unwrap();
+    assert_eq!(err2["severity"], "error");
+    assert_eq!(err2["failing"], serde_json::json!(["cron"]));
+    let (code, json) = run_check(&path, &["--env", "stale"]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["summary"]["stale"], 1);
+    assert_eq!(
+        json["summary"]["ok"], 1,
+        "stale is a flag beside the severity"
+    );
+    let (code, json) = run_check(&path, &["--env", "failed"]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["summary"]["run_failed"], 1);
+    let (code, json) = run_check(&path, &["--env", "empty"]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["summary"]["no_data"], 1);
+    assert_eq!(json["environments"][0]["sites"][0]["severity"], "no_data");
+    let (code, json) = run_check(&path, &["--env", "calm", "--env", "down"]);
+    assert_eq!(code, 3, "{json}");
+    let down = json["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "down")
+        .unwrap();
+    assert_eq!(down["ok"], false);
+    assert!(
+        down["error"].as_str().unwrap().contains("cannot connect"),
+        "{down}"
+    );
+    let (code, _) = run_check(&path, &["--env", "err", "--env", "down"]);
+    assert_eq!(code, 3, "a backend failure wins over errors");
+}
+
+/// A proxy in front of a real Prometheus that can be told to misbehave.
+struct Proxy {
+    url: String,
+    mode: Arc<AtomicU8>,
+}
+
+const PASS: u8 = 0;
+const GARBAGE: u8 = 1;
+const ERROR_ENVELOPE: u8 = 2;
+const HANG: u8 = 3;
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mode = Arc::new(AtomicU8::new(PASS));
+        let shared = mode.clone();
+        let client = reqwest::Client::new();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let mode = shared.clone();
+                let client = client.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&request).to_string();
+                    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (status, body) = match mode.load(Ordering::SeqCst) {
+                        GARBAGE => (200, "<<<\u{1b}[2J garbage >>>".to_string()),
+                        ERROR_ENVELOPE => (
+                            422,
+                            r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#.to_string(),
+                        ),
+                        HANG => {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        _ => match client.get(format!("{upstream}{target}")).send().await {
+                            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                            Err(_) => (502, "bad gateway".to_string()),
+                        },
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Proxy { url, mode }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+}
+
+/// The dashboard without a terminal: the real poller feeding the real app.
+struct Dashboard {
+    poller: Poller,
+    app: App,
+}
+
+impl Dashboard {
+    fn absorb(&mut self) {
+        self.app.now = SystemTime::now();
+        for (env, slot) in self.poller.changed_fleet() {
+            self.app.apply_fleet(env, &slot);
+        }
+    }
+
+    /// Runs the poll loop until `done` holds, for at most `limit`.
+    async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
+        let started = Instant::now();
+        let wake = self.poller.wake();
+        loop {
+            self.absorb();
+            if done(&self.app) {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "timed out waiting for {what}; screen:\n{}",
+                self.screen()
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(200), wake.notified()).await;
+        }
+    }
+
+    fn env(&self, name: &str) -> &site_status::app::EnvPane {
+        self.app.envs.iter().find(|e| e.fleet.name == name).unwrap()
+    }
+
+    fn screen(&self) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
+        terminal
+            .draw(|f| ui::draw(f, &self.app, &Theme::dark()))
+            .unwrap();
+        format!("{}", terminal.backend())
+    }
+
+    fn section_line(&self, env: &str) -> String {
+        self.screen()
+            .lines()
+            .find(|l| l.contains(&format!("── {env} ")))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+#[tokio::test]
+async fn failing_backends_keep_their_last_data_marked_stale_and_recover() {
+    let exporter = FleetExporter::start(FleetBuilder::new(30).build());
+    let mut dev_prom = TestPrometheus::scraping(&exporter).await;
+    let prod_prom = TestPrometheus::scraping(&exporter).await;
+    dev_prom.wait_for_fleet(&exporter).await;
+    prod_prom.wait_for_fleet(&exporter).await;
+    let proxy = Proxy::start(prod_prom.url()).await;
+
+    // dev straight to a Prometheus that will be killed; test through the
+    // misbehaving proxy; prod straight to a healthy Prometheus.
+    let config = parse(&config_text(
+        &[
+            ("dev", &dev_prom.url()),
+            ("test", &proxy.url),
+            ("prod", &prod_prom.url()),
+        ],
+        "1s",
+    ));
+    let sources: Vec<Arc<dyn FleetSource>> = sources(&config)
+        .into_iter()
+        .map(|s| s as Arc<dyn FleetSource>)
+        .collect();
+    let poll = PollSettings {
+        interval: Duration::from_millis(400),
+        timeout: Duration::from_secs(2),
+        max_backoff: Duration::from_millis(1600),
+    };
+    let poller = Poller::start(sources, poll);
+    let settings = Settings {
+        refresh: poll.interval,
+        ..Settings::default()
+    };
+    let app = App::new(settings, &config.environment_names(), 160, 50);
+    let mut dash = Dashboard { poller, app };
+    let limit = Duration::from_secs(20);
+
+    dash.until("every environment's first data", limit, |app| {
+        app.envs
+            .iter()
+            .all(|e| e.fetched_at.is_some() && e.error.is_none())
+    })
+    .await;
+    let sites_in = |dash: &Dashboard, env: &str| dash.env(env).fleet.sites.len();
+    let test_sites = sites_in(&dash, "test");
+    assert!(test_sites > 0);
+
+    for (mode, expected) in [
+        (GARBAGE, "not a Prometheus API response"),
+        (
+            ERROR_ENVELOPE,
+            "Prometheus error (execution): query timed out",
+        ),
+        (HANG, "no answer within 1s"),
+    ] {
+        proxy.set(mode);
+        dash.until(expected, limit, |app| {
+            let test = app.envs.iter().find(|e| e.fleet.name == "test").unwrap();
+            test.error
+                .as_ref()
+                .is_some_and(|(e, _)| e.contains(expected))
+        })
+        .await;
+        assert_eq!(
+            sites_in(&dash, "test"),
+            test_sites,
+            "the last good data stays"
+        );
+        let line = dash.section_line("test");
+        assert!(line.contains("STALE") && line.contains(expected), "{line}");
+        assert!(!line.contains('\u{1b}'));
+        // Meanwhile prod keeps updating.
+        let before = dash.env("prod").fetched_at.unwrap();
+        dash.until("prod to update meanwhile", limit, |app| {
+            let prod = app.envs.iter().find(|e| e.fleet.name == "prod").unwrap();
+            prod.fetched_at.unwrap() > before && prod.error.is_none()
+        })
+        .await;
+        proxy.set(PASS);
+        dash.until("test to recover", limit, |app| {
+            let test = app.envs.iter().find(|e| e.fleet.name == "test").unwrap();
+            test.error.is_none()
+        })
+        .await;
+        assert!(!dash.section_line("test").contains("STALE"));
+    }
+
+    // A Prometheus that dies.
+    let dev_sites = sites_in(&dash, "dev");
+    dev_prom.kill();
+    dash.until("dev's connection error", limit, |app| {
+        let dev = app.envs.iter().find(|e| e.fleet.name == "dev").unwrap();
+        dev.error
+            .as_ref()
+            .is_some_and(|(e, _)| e.contains("cannot connect"))
+    })
+    .await;
+    assert_eq!(sites_in(&dash, "dev"), dev_sites);
+    let line = dash.section_line("dev");
+    assert!(line.contains("STALE"), "{line}");
+    let header = dash.screen().lines().next().unwrap().to_string();
+    assert!(header.contains("1 env stale"), "{header}");
+    let before = dash.env("prod").fetched_at.unwrap();
+    dash.until("prod to keep updating", limit, |app| {
+        let prod = app.envs.iter().find(|e| e.fleet.name == "prod").unwrap();
+        prod.fetched_at.unwrap() > before
+    })
+    .await;
+
+    dev_prom.restart().await;
+    dash.until("dev to recover by itself", Duration::from_secs(30), |app| {
+        let dev = app.envs.iter().find(|e| e.fleet.name == "dev").unwrap();
+        dev.error.is_none()
+    })
+    .await;
+    assert_eq!(sites_in(&dash, "dev"), dev_sites);
+    assert!(!dash.section_line("dev").contains("STALE"));
+}
+
+#[tokio::test]
+async fn a_site_whose_series_vanish_stays_as_no_data() {
+    let exporter = FleetExporter::start(FleetBuilder::new(12).build());
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+    let config = parse(&config_text(&[("prod", &prom.url())], "5s"));
+    let source = sources(&config).remove(0);
+    let first = source.fetch_fleet().await.unwrap();
+    let victim = first
+        .sites
+        .iter()
+        .find(|s| s.worst.is_some())
+        .unwrap()
+        .name
+        .clone();
+    exporter.set_silent(&victim, true);
+    prom.wait_for_fleet(&exporter).await;
+    let second = source.fetch_fleet().await.unwrap();
+    assert_eq!(second.sites.len(), first.sites.len(), "nobody disappears");
+    let gone = second.sites.iter().find(|s| s.name == victim).unwrap();
+    assert_eq!(gone.worst, None);
+    assert_eq!(
+        gone.state(site_status::check::unix_now(), Duration::from_secs(1800)),
+        SiteState::NoData
+    );
+}
