@@ -5,16 +5,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use site_status::config::Config;
 use site_status::source::FleetSource;
 use site_status::source::http::SecretLookup;
 use site_status::source::prometheus::PrometheusSource;
+mod fake_prometheus;
+
+use fake_prometheus::{fleet_server, query_of};
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 struct Secrets(HashMap<String, String>);
 
@@ -40,85 +42,6 @@ fn config(url: &str, extra: &str) -> Config {
 
 fn source(config: &Config, secrets: &Secrets) -> PrometheusSource {
     PrometheusSource::new(config, &config.environments[0], secrets).unwrap()
-}
-
-fn query_of(request: &Request) -> String {
-    if request.method.as_str() == "POST" {
-        url::form_urlencoded::parse(&request.body)
-            .find(|(k, _)| k == "query")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    } else {
-        request
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "query")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    }
-}
-
-/// Answers the grid queries for a fleet of `sites` sites, the way
-/// Prometheus would: one sample per site (per failing requirement).
-struct FleetPrometheus {
-    sites: usize,
-    calls: AtomicUsize,
-}
-
-impl Respond for FleetPrometheus {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let query = query_of(request);
-        let sample = |i: usize, extra: &str, value: &str| {
-            format!(
-                r#"{{"metric":{{"site":"site-{i:05}","profile":"kk_{}"{extra}}},"value":[1795469437.5,"{value}"]}}"#,
-                i % 10
-            )
-        };
-        let result: Vec<String> =
-            if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
-                (0..self.sites)
-                    .map(|i| sample(i, "", &(i % 3).to_string()))
-                    .collect()
-            } else if query.contains(">= 1") {
-                (0..self.sites)
-                    .filter(|i| i % 3 > 0)
-                    .map(|i| sample(i, r#","requirement":"update""#, &(i % 3).to_string()))
-                    .collect()
-            } else if query.contains("drupal_status_report_success") {
-                (0..self.sites).map(|i| sample(i, "", "1")).collect()
-            } else if query.contains("time() -") {
-                (0..self.sites).map(|i| sample(i, "", "42.5")).collect()
-            } else {
-                Vec::new()
-            };
-        ResponseTemplate::new(200).set_body_raw(
-            format!(
-                r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
-                result.join(",")
-            ),
-            "application/json",
-        )
-    }
-}
-
-async fn fleet_server(sites: usize) -> (MockServer, Arc<FleetPrometheus>) {
-    let server = MockServer::start().await;
-    let responder = Arc::new(FleetPrometheus {
-        sites,
-        calls: AtomicUsize::new(0),
-    });
-    struct Shared(Arc<FleetPrometheus>);
-    impl Respond for Shared {
-        fn respond(&self, request: &Request) -> ResponseTemplate {
-            self.0.respond(request)
-        }
-    }
-    Mock::given(any())
-        .respond_with(Shared(responder.clone()))
-        .mount(&server)
-        .await;
-    (server, responder)
 }
 
 #[tokio::test]

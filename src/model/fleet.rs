@@ -111,8 +111,13 @@ impl VanishedSites {
         self.seen
             .retain(|_, (_, last_seen)| now_unix - *last_seen <= forget_after);
         for site in sites.iter() {
-            self.seen
-                .insert(site.name.clone(), (site.profile.clone(), now_unix));
+            match self.seen.get_mut(&site.name) {
+                Some(entry) => *entry = (site.profile.clone(), now_unix),
+                None => {
+                    self.seen
+                        .insert(site.name.clone(), (site.profile.clone(), now_unix));
+                }
+            }
         }
         missing.sort_by(|a, b| a.name.cmp(&b.name));
         sites.extend(missing);

@@ -28,6 +28,10 @@ pub fn clean_bytes_line(raw: &[u8], max_chars: usize) -> String {
 }
 
 fn clean(raw: &str, max_chars: usize, keep_newlines: bool) -> String {
+    // Most text is plain and short: copy it without looking at each char.
+    if raw.len() <= max_chars && raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return raw.to_string();
+    }
     let mut out = String::with_capacity(raw.len().min(max_chars));
     let mut kept = 0usize;
     let mut chars = raw.chars().peekable();
