@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::model::SiteDetail;
+use std::collections::HashMap;
+
+use crate::model::{History, SiteDetail, Window};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -165,11 +167,37 @@ where
     }
 }
 
-/// Identifies the one site whose detail is being polled.
+/// Identifies a site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SiteKey {
     pub env: String,
     pub site: String,
+}
+
+/// A query the open views need beyond the grid; polled only while some
+/// view on the stack shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DetailKey {
+    Site(SiteKey),
+    History {
+        site: SiteKey,
+        requirement: String,
+        window: Window,
+    },
+}
+
+impl DetailKey {
+    pub fn site(&self) -> &SiteKey {
+        match self {
+            DetailKey::Site(site) | DetailKey::History { site, .. } => site,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Site(SiteDetail),
+    History(History),
 }
 
 pub struct Poller {
@@ -177,7 +205,7 @@ pub struct Poller {
     wake: Arc<Notify>,
     sources: Vec<Arc<dyn FleetSource>>,
     fleet: Vec<Query<EnvReport>>,
-    site: Option<(SiteKey, Query<SiteDetail>)>,
+    details: HashMap<DetailKey, Query<Detail>>,
 }
 
 impl Poller {
@@ -200,7 +228,7 @@ impl Poller {
             wake,
             sources,
             fleet,
-            site: None,
+            details: HashMap::new(),
         }
     }
 
@@ -227,41 +255,58 @@ impl Poller {
         changed
     }
 
-    pub fn changed_site(&mut self) -> Option<(SiteKey, Slot<SiteDetail>)> {
-        let (key, query) = self.site.as_mut()?;
-        if query.slot.has_changed().unwrap_or(false) {
-            Some((key.clone(), query.slot.borrow_and_update().clone()))
-        } else {
-            None
+    pub fn changed_details(&mut self) -> Vec<(DetailKey, Slot<Detail>)> {
+        let mut changed = Vec::new();
+        for (key, query) in self.details.iter_mut() {
+            if query.slot.has_changed().unwrap_or(false) {
+                changed.push((key.clone(), query.slot.borrow_and_update().clone()));
+            }
         }
+        changed
     }
 
-    /// Starts polling one site's detail; opening the site already polled
-    /// keeps its query (and its data) rather than asking again.
-    pub fn open_site(&mut self, key: SiteKey) {
-        if self.site.as_ref().is_some_and(|(open, _)| *open == key) {
+    /// Starts polling a detail query. Asking for one already polled keeps
+    /// it (and its data) rather than asking again: the key is the request.
+    pub fn watch(&mut self, key: DetailKey) {
+        if self.details.contains_key(&key) {
             return;
         }
         let Some(source) = self
             .sources
             .iter()
-            .find(|s| s.environment() == key.env)
+            .find(|s| s.environment() == key.site().env)
             .cloned()
         else {
-            self.site = None;
             return;
         };
-        let site = key.site.clone();
+        let request = key.clone();
         let query = spawn_query(self.settings, self.wake.clone(), move || {
             let source = source.clone();
-            let site = site.clone();
-            async move { source.fetch_site(&site).await }
+            let request = request.clone();
+            async move {
+                match &request {
+                    DetailKey::Site(site) => source.fetch_site(&site.site).await.map(Detail::Site),
+                    DetailKey::History {
+                        site,
+                        requirement,
+                        window,
+                    } => source
+                        .fetch_history(&site.site, requirement, *window)
+                        .await
+                        .map(Detail::History),
+                }
+            }
         });
-        self.site = Some((key, query));
+        self.details.insert(key, query);
     }
 
-    pub fn close_site(&mut self) {
-        self.site = None;
+    /// Stops polling a detail query; dropping it aborts its task.
+    pub fn unwatch(&mut self, key: &DetailKey) {
+        self.details.remove(key);
+    }
+
+    pub fn watching(&self) -> usize {
+        self.details.len()
     }
 
     /// Polls every query now instead of waiting for its interval. A query
@@ -270,7 +315,7 @@ impl Poller {
         for query in &self.fleet {
             query.kick.notify_one();
         }
-        if let Some((_, query)) = &self.site {
+        for query in self.details.values() {
             query.kick.notify_one();
         }
     }
@@ -337,6 +382,17 @@ mod tests {
             &'a self,
             _site: &'a str,
         ) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                Err(SourceError::new("not scripted"))
+            })
+        }
+        fn fetch_history<'a>(
+            &'a self,
+            _site: &'a str,
+            _requirement: &'a str,
+            _window: Window,
+        ) -> BoxFuture<'a, Result<History, SourceError>> {
             Box::pin(async { Err(SourceError::new("not scripted")) })
         }
     }
@@ -440,6 +496,35 @@ mod tests {
             poller.changed_fleet();
         }
         assert_eq!(source.max_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_detail_query_runs_once_per_key_and_stops_when_unwatched() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_millis(1));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        wake.notified().await;
+        poller.changed_fleet();
+        let key = DetailKey::Site(SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        });
+        poller.watch(key.clone());
+        poller.watch(key.clone());
+        assert_eq!(poller.watching(), 1);
+        wake.notified().await;
+        let changed = poller.changed_details();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].0, key);
+        assert!(changed[0].1.last_error.is_some());
+        poller.unwatch(&key);
+        assert_eq!(poller.watching(), 0);
+        // Other environments' keys are ignored, not a panic.
+        poller.watch(DetailKey::Site(SiteKey {
+            env: "nowhere".into(),
+            site: "x".into(),
+        }));
+        assert_eq!(poller.watching(), 0);
     }
 
     #[tokio::test(start_paused = true)]

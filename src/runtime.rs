@@ -53,8 +53,8 @@ pub async fn run(
                     app.now = SystemTime::now();
                     for effect in app.handle_event(&event) {
                         match effect {
-                            Effect::OpenSite(key) => poller.open_site(key),
-                            Effect::CloseSite => poller.close_site(),
+                            Effect::Watch(key) => poller.watch(key),
+                            Effect::Unwatch(key) => poller.unwatch(&key),
                             Effect::Refresh => poller.refresh_now(),
                         }
                     }
@@ -71,8 +71,8 @@ pub async fn run(
                     app.apply_fleet(env, &slot);
                     dirty = true;
                 }
-                if let Some((key, slot)) = poller.changed_site() {
-                    app.apply_site(&key, &slot);
+                for (key, slot) in poller.changed_details() {
+                    app.apply_detail(&key, &slot);
                     dirty = true;
                 }
             }

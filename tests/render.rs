@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use site_status::app::keymap::{Action, Scope};
 use site_status::app::{App, Settings};
 use site_status::model::SiteState;
-use site_status::poller::{Fetched, Slot};
+use site_status::poller::{Detail, DetailKey, Fetched, Slot};
 use site_status::source::demo::DemoFleet;
 use site_status::source::{EnvReport, SourceError};
 use site_status::ui::{self, Theme};
@@ -54,6 +54,32 @@ fn render(app: &App) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
     terminal.draw(|f| ui::draw(f, app, &Theme::dark())).unwrap();
     terminal
+}
+
+/// Opens the site under the cursor and feeds it the demo's detail, as the
+/// poller would.
+fn open_site(app: &mut App) -> DetailKey {
+    let effects = app.perform(Scope::Grid, Action::Open);
+    let key = match &effects[..] {
+        [site_status::app::Effect::Watch(key @ DetailKey::Site(_))] => key.clone(),
+        other => panic!("unexpected effects {other:?}"),
+    };
+    let site = key.site().clone();
+    let detail = DemoFleet::new(320, 1)
+        .detail(&site.env, &site.site, DEMO_T, NOW_UNIX as f64)
+        .unwrap();
+    app.apply_detail(&key, &detail_slot(Detail::Site(detail)));
+    key
+}
+
+fn detail_slot(detail: Detail) -> Slot<Detail> {
+    Slot {
+        last_good: Some(Fetched {
+            value: Arc::new(detail),
+            at: now() - Duration::from_secs(1),
+        }),
+        ..Slot::default()
+    }
 }
 
 fn press(app: &mut App, action: Action) {
@@ -122,25 +148,7 @@ fn site_view() {
     for _ in 0..target {
         press(&mut app, Action::Right);
     }
-    let effects = app.perform(Scope::Grid, Action::Open);
-    let key = match &effects[..] {
-        [site_status::app::Effect::OpenSite(key)] => key.clone(),
-        other => panic!("unexpected effects {other:?}"),
-    };
-    let fleet = DemoFleet::new(320, 1);
-    let detail = fleet
-        .detail(&key.env, &key.site, DEMO_T, NOW_UNIX as f64)
-        .unwrap();
-    app.apply_site(
-        &key,
-        &Slot {
-            last_good: Some(Fetched {
-                value: Arc::new(detail),
-                at: now() - Duration::from_secs(1),
-            }),
-            ..Slot::default()
-        },
-    );
+    open_site(&mut app);
     insta::assert_snapshot!(render(&app).backend());
 }
 
@@ -218,4 +226,108 @@ fn colours_and_selection_follow_the_theme() {
         }
     }
     assert!(errors > 0);
+}
+
+fn error_site_app(width: u16, height: u16) -> App {
+    let mut app = demo_app(320, width, height);
+    let target = app
+        .grid
+        .layout
+        .sites
+        .iter()
+        .position(|s| app.site_state(*s) == Some(SiteState::Error))
+        .unwrap();
+    for _ in 0..target {
+        press(&mut app, Action::Right);
+    }
+    open_site(&mut app);
+    app
+}
+
+#[test]
+fn site_view_80x24() {
+    let app = error_site_app(80, 24);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn site_view_200x50() {
+    let app = error_site_app(200, 50);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+/// The requirement view of the failing requirement, fed the demo's history.
+fn requirement_app(width: u16, height: u16) -> App {
+    let mut app = error_site_app(width, height);
+    let effects = app.perform(Scope::Site, Action::Open);
+    let key = effects
+        .iter()
+        .find_map(|e| match e {
+            site_status::app::Effect::Watch(k @ DetailKey::History { .. }) => Some(k.clone()),
+            _ => None,
+        })
+        .expect("the requirement view asks for its history");
+    let DetailKey::History {
+        site,
+        requirement,
+        window,
+    } = &key
+    else {
+        unreachable!()
+    };
+    let history = DemoFleet::new(320, 1)
+        .history(
+            &site.env,
+            &site.site,
+            requirement,
+            *window,
+            DEMO_T + 3600.0,
+            NOW_UNIX as f64,
+        )
+        .unwrap();
+    app.apply_detail(&key, &detail_slot(Detail::History(history)));
+    app
+}
+
+#[test]
+fn requirement_view_80x24() {
+    let app = requirement_app(80, 24);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn requirement_view_200x50() {
+    let app = requirement_app(200, 50);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn back_from_every_view_returns_exactly_where_you_were() {
+    let mut app = error_site_app(120, 40);
+    let grid_cursor = app.grid.cursor;
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Down);
+    let site_selected = match app.stack.last() {
+        Some(site_status::app::View::Site(v)) => v.selected,
+        _ => panic!("not in the site view"),
+    };
+    app.perform(Scope::Site, Action::Open);
+    press(&mut app, Action::Window24h);
+    app.perform(Scope::Requirement, Action::Back);
+    match app.stack.last() {
+        Some(site_status::app::View::Site(v)) => assert_eq!(v.selected, site_selected),
+        _ => panic!("not back in the site view"),
+    }
+    let effects = app.perform(Scope::Site, Action::Back);
+    assert!(app.stack.is_empty());
+    assert_eq!(app.grid.cursor, grid_cursor);
+    assert!(
+        effects
+            .iter()
+            .all(|e| matches!(e, site_status::app::Effect::Unwatch(_)))
+    );
+    assert!(
+        app.watching.is_empty(),
+        "nothing is polled for closed views"
+    );
 }

@@ -4,18 +4,16 @@
 
 pub mod grid;
 pub mod keymap;
+pub mod views;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{Event, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use crate::model::{
-    Counts, EnvFleet, SeverityFilter, SiteDetail, SiteFilter, SiteState, SortOrder,
-};
-use crate::poller::{SiteKey, Slot};
+use crate::model::{Counts, EnvFleet, SeverityFilter, SiteFilter, SiteState, SortOrder};
+use crate::poller::{Detail, DetailKey, SiteKey, Slot};
 use crate::source::EnvReport;
 use grid::{GridLayout, LayoutRequest, SiteRef, normal_cell_width};
 use keymap::{Action, Scope};
@@ -74,25 +72,13 @@ fn unix(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[derive(Debug, Clone)]
-pub struct SiteView {
-    pub key: SiteKey,
-    pub detail: Option<(Arc<SiteDetail>, SystemTime)>,
-    pub error: Option<(String, SystemTime)>,
-    pub selected: usize,
-}
-
-#[derive(Debug, Clone)]
-pub enum View {
-    Site(SiteView),
-    Help { scroll: u16 },
-}
+pub use views::{RequirementView, SiteView, View};
 
 /// What the runtime must do for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    OpenSite(SiteKey),
-    CloseSite,
+    Watch(DetailKey),
+    Unwatch(DetailKey),
     Refresh,
 }
 
@@ -119,6 +105,8 @@ pub struct App {
     /// Views above the grid; the grid is always at the bottom.
     pub stack: Vec<View>,
     pub filter_input: Option<Input>,
+    /// Detail queries the poller runs for the views on the stack.
+    pub watching: Vec<DetailKey>,
     pub width: u16,
     pub height: u16,
     pub quit: bool,
@@ -161,6 +149,7 @@ impl App {
             },
             stack: Vec::new(),
             filter_input: None,
+            watching: Vec::new(),
             width,
             height,
             quit: false,
@@ -180,6 +169,7 @@ impl App {
         match self.stack.last() {
             None => Scope::Grid,
             Some(View::Site(_)) => Scope::Site,
+            Some(View::Requirement(_)) => Scope::Requirement,
             Some(View::Help { .. }) => Scope::Help,
         }
     }
@@ -222,6 +212,15 @@ impl App {
         Some(SiteRef { env, index })
     }
 
+    pub fn site_state_by_key(&self, key: &SiteKey) -> Option<SiteState> {
+        self.find_site(key).and_then(|s| self.site_state(s))
+    }
+
+    pub fn profile_of(&self, key: &SiteKey) -> Option<String> {
+        let site = self.find_site(key)?;
+        Some(self.envs[site.env].fleet.sites[site.index].profile.clone())
+    }
+
     pub fn site_state(&self, site: SiteRef) -> Option<SiteState> {
         self.envs
             .get(site.env)?
@@ -261,22 +260,70 @@ impl App {
         }
     }
 
-    pub fn apply_site(&mut self, key: &SiteKey, slot: &Slot<SiteDetail>) {
+    /// Takes a new outcome of a detail query into every view showing it.
+    pub fn apply_detail(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
         for view in &mut self.stack {
-            if let View::Site(site) = view
-                && site.key == *key
-            {
-                if let Some(good) = &slot.last_good {
-                    site.detail = Some((good.value.clone(), good.at));
-                    let last = good.value.requirements.len().saturating_sub(1);
-                    site.selected = site.selected.min(last);
+            view.apply(key, slot);
+        }
+    }
+
+    /// Tells the poller what the stack now needs: new queries start, those
+    /// no view shows any more stop.
+    fn sync_watches(&mut self) -> Vec<Effect> {
+        let mut wanted: Vec<DetailKey> = Vec::new();
+        for view in &self.stack {
+            for key in view.watches() {
+                if !wanted.contains(&key) {
+                    wanted.push(key);
                 }
-                site.error = slot
-                    .last_error
-                    .as_ref()
-                    .map(|(e, at)| (e.message.clone(), *at));
             }
         }
+        let mut effects: Vec<Effect> = self
+            .watching
+            .iter()
+            .filter(|k| !wanted.contains(k))
+            .map(|k| Effect::Unwatch(k.clone()))
+            .collect();
+        effects.extend(
+            wanted
+                .iter()
+                .filter(|k| !self.watching.contains(k))
+                .map(|k| Effect::Watch(k.clone())),
+        );
+        self.watching = wanted;
+        effects
+    }
+
+    /// Sites in an environment failing a requirement at warning or worse,
+    /// worst first, without the one named.
+    pub fn others_failing(&self, env: &str, requirement: &str, except: &str) -> Vec<SiteRef> {
+        let Some(env_index) = self.envs.iter().position(|e| e.fleet.name == env) else {
+            return Vec::new();
+        };
+        let fleet = &self.envs[env_index].fleet;
+        let mut found: Vec<(crate::model::Severity, usize)> = fleet
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.name != except)
+            .filter_map(|(i, s)| {
+                s.failing
+                    .iter()
+                    .find(|(id, sev)| id == requirement && sev.is_failing())
+                    .map(|(_, sev)| (*sev, i))
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| fleet.sites[a.1].name.cmp(&fleet.sites[b.1].name))
+        });
+        found
+            .into_iter()
+            .map(|(_, index)| SiteRef {
+                env: env_index,
+                index,
+            })
+            .collect()
     }
 
     pub fn resize(&mut self, width: u16, height: u16) {
@@ -413,6 +460,12 @@ impl App {
     }
 
     pub fn perform(&mut self, scope: Scope, action: Action) -> Vec<Effect> {
+        let mut effects = self.perform_action(scope, action);
+        effects.extend(self.sync_watches());
+        effects
+    }
+
+    fn perform_action(&mut self, scope: Scope, action: Action) -> Vec<Effect> {
         match (scope, action) {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Refresh) => return vec![Effect::Refresh],
@@ -421,7 +474,8 @@ impl App {
             }
             (_, Action::Help) => self.stack.push(View::Help { scroll: 0 }),
             (Scope::Grid, action) => return self.grid_action(action),
-            (Scope::Site, action) => return self.site_action(action),
+            (Scope::Site, action) => self.site_action(action),
+            (Scope::Requirement, action) => self.requirement_action(action),
             (Scope::Help, action) => self.help_action(action),
             (Scope::FilterInput, Action::ApplyFilter) => self.filter_input = None,
             (Scope::FilterInput, Action::ClearFilter) => {
@@ -487,13 +541,7 @@ impl App {
             }
             Action::Open => {
                 if let Some(key) = self.cursor_site().and_then(|s| self.site_key(s)) {
-                    self.stack.push(View::Site(SiteView {
-                        key: key.clone(),
-                        detail: None,
-                        error: None,
-                        selected: 0,
-                    }));
-                    return vec![Effect::OpenSite(key)];
+                    self.stack.push(View::Site(SiteView::new(key)));
                 }
             }
             _ => {}
@@ -501,30 +549,95 @@ impl App {
         Vec::new()
     }
 
-    fn site_action(&mut self, action: Action) -> Vec<Effect> {
-        let page = self.page_rows().max(1) as usize;
+    fn site_action(&mut self, action: Action) {
         if action == Action::Back {
             self.stack.pop();
-            return vec![Effect::CloseSite];
+            return;
         }
-        if let Some(View::Site(site)) = self.stack.last_mut() {
-            let count = site
-                .detail
-                .as_ref()
-                .map(|(d, _)| d.requirements.len())
-                .unwrap_or(0);
-            let last = count.saturating_sub(1);
-            site.selected = match action {
-                Action::Up => site.selected.saturating_sub(1),
-                Action::Down => (site.selected + 1).min(last),
-                Action::PageUp => site.selected.saturating_sub(page),
-                Action::PageDown => (site.selected + page).min(last),
-                Action::First => 0,
-                Action::Last => last,
-                _ => site.selected,
-            };
+        let profile = match self.stack.last() {
+            Some(View::Site(site)) => self
+                .find_site(&site.key)
+                .map(|r| self.envs[r.env].fleet.sites[r.index].profile.clone())
+                .or_else(|| site.detail.value().map(|d| d.summary.profile.clone()))
+                .unwrap_or_default(),
+            _ => return,
+        };
+        let Some(View::Site(site)) = self.stack.last_mut() else {
+            return;
+        };
+        let last = site.requirement_count().saturating_sub(1);
+        match action {
+            Action::Up => site.select(site.selected.saturating_sub(1)),
+            Action::Down => site.select(site.selected + 1),
+            Action::First => site.select(0),
+            Action::Last => site.select(last),
+            Action::ScrollTextUp => site.text_scroll = site.text_scroll.saturating_sub(3),
+            Action::ScrollTextDown => site.text_scroll = site.text_scroll.saturating_add(3),
+            Action::Open => {
+                let Some(req) = site
+                    .detail
+                    .value()
+                    .and_then(|d| d.requirements.get(site.selected))
+                else {
+                    return;
+                };
+                let view = RequirementView {
+                    site: site.key.clone(),
+                    profile,
+                    requirement: req.id.clone(),
+                    title: req.display_title().to_string(),
+                    window: crate::model::Window::default(),
+                    history: Default::default(),
+                    selected: 0,
+                };
+                self.stack.push(View::Requirement(view));
+            }
+            _ => {}
         }
-        Vec::new()
+    }
+
+    fn requirement_action(&mut self, action: Action) {
+        let Some(View::Requirement(view)) = self.stack.last() else {
+            return;
+        };
+        let others = self.others_failing(&view.site.env, &view.requirement, &view.site.site);
+        let open = others
+            .get(view.selected)
+            .and_then(|site| self.site_key(*site));
+        let Some(View::Requirement(view)) = self.stack.last_mut() else {
+            return;
+        };
+        let last = others.len().saturating_sub(1);
+        let window = |w| Some(w);
+        let new_window = match action {
+            Action::Window1h => window(crate::model::Window::Hour),
+            Action::Window6h => window(crate::model::Window::SixHours),
+            Action::Window24h => window(crate::model::Window::Day),
+            Action::Window7d => window(crate::model::Window::Week),
+            _ => None,
+        };
+        if let Some(w) = new_window
+            && w != view.window
+        {
+            view.window = w;
+            view.history = Default::default();
+            return;
+        }
+        match action {
+            Action::Back => {
+                self.stack.pop();
+            }
+            Action::Up => view.selected = view.selected.saturating_sub(1),
+            Action::Down => view.selected = (view.selected + 1).min(last),
+            Action::First => view.selected = 0,
+            Action::Last => view.selected = last,
+            Action::Open => {
+                if let Some(key) = open {
+                    self.stack.push(View::Site(SiteView::new(key)));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn help_action(&mut self, action: Action) {
@@ -546,6 +659,7 @@ mod tests {
     use super::*;
     use crate::model::{Severity, SiteSummary};
     use crate::poller::Fetched;
+    use std::sync::Arc;
 
     fn app(width: u16, height: u16) -> App {
         let envs = vec!["dev".to_string(), "prod".to_string()];
@@ -615,17 +729,15 @@ mod tests {
     fn opening_a_site_asks_the_poller_and_back_closes_it() {
         let mut app = app(80, 24);
         let effects = app.perform(Scope::Grid, Action::Open);
-        assert_eq!(
-            effects,
-            vec![Effect::OpenSite(SiteKey {
-                env: "dev".into(),
-                site: "dev-alpha".into()
-            })]
-        );
+        let site = DetailKey::Site(SiteKey {
+            env: "dev".into(),
+            site: "dev-alpha".into(),
+        });
+        assert_eq!(effects, vec![Effect::Watch(site.clone())]);
         assert_eq!(app.scope(), Scope::Site);
         assert_eq!(
             app.perform(Scope::Site, Action::Back),
-            vec![Effect::CloseSite]
+            vec![Effect::Unwatch(site)]
         );
         assert_eq!(app.scope(), Scope::Grid);
         assert_eq!(cursor_name(&app), "dev-alpha");

@@ -1,6 +1,9 @@
 //! Pure data and pure functions: no I/O, no terminal.
 
+pub mod drush_text;
 pub mod fleet;
+pub mod history;
+pub mod report;
 pub mod severity;
 pub mod site;
 pub mod text;
@@ -9,5 +12,10 @@ pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,
     count_states, group_by_profile, order_environments,
 };
+pub use history::{Change, History, Window};
+pub use report::{
+    Report, ReportDiff, ReportFormat, RequirementChange, RequirementCounts, format_rfc3339_utc,
+    parse_report_line,
+};
 pub use severity::{Attention, Severity, SiteState};
-pub use site::{Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};
+pub use site::{DrupalInfo, Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};

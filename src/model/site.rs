@@ -90,6 +90,15 @@ impl SiteSummary {
     }
 }
 
+/// Versions from `drupal_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DrupalInfo {
+    pub drupal_version: String,
+    pub php_version: String,
+    pub drush_version: String,
+    pub profile_version: String,
+}
+
 /// Everything about one site that the site view needs; fetched only when the
 /// site is opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +106,7 @@ pub struct SiteDetail {
     pub summary: SiteSummary,
     pub requirements: Vec<Requirement>,
     pub run_duration: Option<f64>,
+    pub info: Option<DrupalInfo>,
 }
 
 /// Worst first, then by title, so the site view leads with what to fix.

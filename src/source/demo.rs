@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
-use crate::model::{Requirement, Severity, SiteDetail, SiteSummary, sort_requirements_worst_first};
+use crate::model::{
+    DrupalInfo, History, Requirement, Severity, SiteDetail, SiteSummary, Window,
+    sort_requirements_worst_first,
+};
 
 pub const DEFAULT_SITES: usize = 320;
 pub const DEFAULT_SEED: u64 = 1;
@@ -506,31 +509,39 @@ impl DemoFleet {
         }
     }
 
-    /// Waves that may still hold some site broken at time `t`.
-    fn waves_around(&self, t: f64) -> impl Iterator<Item = Wave> + '_ {
-        let last = (t / WAVE_SPACING).floor().max(0.0) as u64 + 1;
-        let reach = ((WAVE_ROLL + WAVE_MAX_HOLD + WAVE_JITTER) / WAVE_SPACING).ceil() as u64 + 1;
-        (last.saturating_sub(reach)..=last).map(|k| self.wave(k))
+    /// Waves that may hold some site broken at some time in `[from, to]`.
+    fn waves_during(&self, from: f64, to: f64) -> impl Iterator<Item = Wave> + '_ {
+        let reach = WAVE_ROLL + WAVE_MAX_HOLD + WAVE_JITTER;
+        let first = ((from - reach) / WAVE_SPACING).floor().max(0.0) as u64;
+        let last = (to / WAVE_SPACING).floor().max(0.0) as u64 + 1;
+        (first..=last).map(|k| self.wave(k))
     }
 
     fn faults(&self, env: usize, index: usize, t: f64) -> Vec<Fault> {
+        self.faults_during(env, index, t, t)
+    }
+
+    /// Every fault the site had at any moment in `[from, to]`, as a range
+    /// query's `max_over_time` would see it.
+    fn faults_during(&self, env: usize, index: usize, from: f64, to: f64) -> Vec<Fault> {
         let site = &self.envs[env][index];
         let mut faults = site.chronic.clone();
         if site.temper == Temper::Flapping {
             let period = 8.0 + unit(mix(site.hash ^ 7)) * 12.0;
-            if ((t + site.phase) / period).floor() as i64 % 2 == 0 {
+            let phase_at = |t: f64| ((t + site.phase) / period).floor() as i64;
+            if to - from >= period || phase_at(from) != phase_at(to) || phase_at(from) % 2 == 0 {
                 faults.push(Fault::SearchDown);
             }
         }
-        for wave in self.waves_around(t) {
-            if wave.env != env || PROFILES[wave.profile] != site.profile || t < wave.start {
+        for wave in self.waves_during(from, to) {
+            if wave.env != env || PROFILES[wave.profile] != site.profile {
                 continue;
             }
             // Sites of the profile are hit in name order, rolling through the slice.
             let hit_at =
                 wave.start + WAVE_ROLL * site.slice_position as f64 / site.slice_size.max(1) as f64;
             let hold = 8.0 + unit(mix(wave.seed ^ site.hash)) * (WAVE_MAX_HOLD - 8.0);
-            if t >= hit_at && t < hit_at + hold {
+            if to >= hit_at && from < hit_at + hold {
                 faults.push(Fault::UpdatesPending);
                 if unit(mix(wave.seed ^ site.hash ^ 3)) < 0.3 {
                     faults.push(Fault::EntityMismatch);
@@ -618,7 +629,55 @@ impl DemoFleet {
             summary,
             requirements,
             run_duration: Some(demo_site.run_duration),
+            info: Some(DrupalInfo {
+                drupal_version: "10.3.6".into(),
+                php_version: "8.3.12".into(),
+                drush_version: "13.3.1".into(),
+                profile_version: "3.14.2".into(),
+            }),
         })
+    }
+}
+
+impl DemoFleet {
+    /// One requirement's severity over a window ending at simulated time
+    /// `t`, sampled like a Prometheus range query. Requirements that exist
+    /// only while they fail are absent otherwise.
+    pub fn history(
+        &self,
+        env_name: &str,
+        site: &str,
+        requirement: &str,
+        window: Window,
+        t: f64,
+        now_unix: f64,
+    ) -> Option<History> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let index = self.envs[env].iter().position(|s| s.name == site)?;
+        let demo_site = &self.envs[env][index];
+        let baseline = CATALOG
+            .iter()
+            .find(|c| c.id == requirement)
+            .map(|c| c.severity);
+        let step = window.step();
+        let start = now_unix - window.seconds();
+        let samples: Vec<(f64, Option<Severity>)> = (0..=Window::POINTS)
+            .map(|i| {
+                let at = start + step * i as f64;
+                let sim = t - (now_unix - at);
+                let severity = if demo_site.temper == Temper::Silent {
+                    None
+                } else {
+                    self.faults_during(env, index, sim - step, sim)
+                        .iter()
+                        .find(|f| f.requirement_id() == requirement)
+                        .map(|f| f.severity())
+                        .or(baseline)
+                };
+                (at, severity)
+            })
+            .collect();
+        Some(History::from_samples(start, now_unix, step, &samples))
     }
 }
 
@@ -750,6 +809,20 @@ impl FleetSource for DemoSource {
                 .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))
         })
     }
+
+    fn fetch_history<'a>(
+        &'a self,
+        site: &'a str,
+        requirement: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<History, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .history(&self.env, site, requirement, window, t, now)
+                .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -852,6 +925,28 @@ mod tests {
             seen_pending.len()
         );
         assert_eq!(seen_pending, seen_recovered, "every broken site recovers");
+    }
+
+    #[test]
+    fn history_shows_a_wave_coming_and_going() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        // Find a site a wave hit within the last hour of simulated time.
+        let t = 7200.0;
+        let mut found = false;
+        for env in ["dev", "test", "prod"] {
+            for site in fleet.report(env, t, NOW).unwrap().sites {
+                let h = fleet
+                    .history(env, &site.name, "update", Window::Hour, t, NOW)
+                    .unwrap();
+                assert_eq!(h.points.len(), Window::POINTS + 1);
+                let changes = h.changes();
+                if changes.iter().any(|c| c.to == Some(Severity::Error)) {
+                    assert!(changes.iter().any(|c| c.from == Some(Severity::Error)));
+                    found = true;
+                }
+            }
+        }
+        assert!(found, "some site had pending updates in the last hour");
     }
 
     #[test]

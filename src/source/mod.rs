@@ -2,13 +2,14 @@
 
 pub mod demo;
 pub mod http;
+pub mod loki;
 pub mod prometheus;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::{SiteDetail, SiteSummary};
+use crate::model::{History, SiteDetail, SiteSummary, Window};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -53,6 +54,14 @@ pub trait FleetSource: Send + Sync + 'static {
 
     /// One site in full, only while the operator has it open.
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>>;
+
+    /// One requirement of one site over a window, while its view is open.
+    fn fetch_history<'a>(
+        &'a self,
+        site: &'a str,
+        requirement: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<History, SourceError>>;
 }
 
 /// One Prometheus source per configured environment, in display order.

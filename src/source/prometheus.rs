@@ -15,7 +15,8 @@ use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
 use crate::model::{
-    Requirement, Severity, SiteDetail, SiteSummary, VanishedSites, sort_requirements_worst_first,
+    DrupalInfo, History, Requirement, Severity, SiteDetail, SiteSummary, VanishedSites, Window,
+    sort_requirements_worst_first,
 };
 
 /// Longer queries go as a POST form: proxies cap URL length.
@@ -341,6 +342,21 @@ impl FleetQueries {
         ]
     }
 
+    /// One requirement of one site, collapsed over duplicate series (a
+    /// restarted pod) and over each step, so a short failure between two
+    /// samples still shows.
+    pub fn history(&self, site: &str, requirement: &str, step: Duration) -> String {
+        let m = self.matchers(&[
+            format!("{}={}", self.site, quote(site)),
+            format!("{}={}", self.requirement, quote(requirement)),
+        ]);
+        format!(
+            "max(max_over_time({}{m}[{}s]))",
+            self.severity,
+            step.as_secs().max(1)
+        )
+    }
+
     /// One site's raw series.
     pub fn site(&self, site: &str) -> [String; 5] {
         let m = self.matchers(&[format!("{}={}", self.site, quote(site))]);
@@ -570,13 +586,61 @@ impl FleetSource for PrometheusSource {
             summary.run_success = first(a1).map(|v| v >= 1.0);
             summary.last_run = first(a2).map(|age| now - age);
             let run_duration = first(a3);
-            let _info = a4;
+            let info = a4.ok().and_then(|a| a.into_vector().ok()).and_then(|v| {
+                let labels = &v.first()?.labels;
+                let get = |name: &str| {
+                    labels
+                        .get(name)
+                        .map(|v| clean_line(v, MAX_NAME_CHARS))
+                        .unwrap_or_default()
+                };
+                Some(DrupalInfo {
+                    drupal_version: get("drupal_version"),
+                    php_version: get("php_version"),
+                    drush_version: get("drush_version"),
+                    profile_version: get("profile_version"),
+                })
+            });
             sort_requirements_worst_first(&mut requirements);
             Ok(SiteDetail {
                 summary,
                 requirements,
                 run_duration,
+                info,
             })
+        })
+    }
+
+    fn fetch_history<'a>(
+        &'a self,
+        site: &'a str,
+        requirement: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<History, SourceError>> {
+        Box::pin(async move {
+            let step = Duration::from_secs_f64(window.step().max(1.0));
+            let end = unix_now();
+            let start = end - window.seconds();
+            // Align to the step so consecutive polls sample the same instants.
+            let end = (end / step.as_secs_f64()).floor() * step.as_secs_f64();
+            let start = (start / step.as_secs_f64()).floor() * step.as_secs_f64();
+            let query = self.queries.history(site, requirement, step);
+            let series = self
+                .api
+                .query_range(&query, start, end, step)
+                .await?
+                .into_matrix()?;
+            let samples: Vec<(f64, Option<Severity>)> = series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .map(|(t, v)| (*t, Severity::from_sample(*v)))
+                .collect();
+            Ok(History::from_samples(
+                start,
+                end,
+                step.as_secs_f64(),
+                &samples,
+            ))
         })
     }
 }

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Paint;
+use crate::app::App;
 use crate::app::keymap::{BINDINGS, Scope};
-use crate::app::{App, View};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let theme = paint.theme;
@@ -32,16 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     } else {
         let mut spans = match app.stack.last() {
             None => cursor_status(app, paint),
-            Some(View::Site(site)) => vec![Span::styled(
-                format!(
-                    "{}{}{}",
-                    site.key.env,
-                    paint.glyphs.breadcrumb_separator(),
-                    site.key.site
-                ),
-                theme.muted(),
-            )],
-            Some(View::Help { .. }) => vec![],
+            Some(_) => vec![],
         };
         let modes = modes(app);
         if !modes.is_empty() {

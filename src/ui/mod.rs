@@ -5,6 +5,7 @@ pub mod glyphs;
 pub mod grid;
 pub mod header;
 pub mod help;
+pub mod requirement;
 pub mod site;
 pub mod theme;
 
@@ -58,12 +59,83 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     ])
     .areas(area);
     header::draw(frame, top, app, paint);
+    let view_area = match breadcrumb(app, paint) {
+        Some(crumbs) => {
+            let [crumb_area, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(body);
+            frame.render_widget(Paragraph::new(crumbs), crumb_area);
+            rest
+        }
+        None => body,
+    };
     match app.stack.last() {
-        None => grid::draw(frame, body, app, paint),
-        Some(View::Site(site)) => site::draw(frame, body, app, site, paint),
-        Some(View::Help { scroll }) => help::draw(frame, body, *scroll, paint),
+        None => grid::draw(frame, view_area, app, paint),
+        Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint),
+        Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
+        Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
+}
+
+/// Where the operator is: `prod › kk_borger › borger › cron`.
+fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
+    let theme = paint.theme;
+    let sep = paint.glyphs.breadcrumb_separator();
+    let site_crumbs = |key: &crate::poller::SiteKey| {
+        let profile = app.profile_of(key).unwrap_or_default();
+        vec![key.env.clone(), profile, key.site.clone()]
+    };
+    let crumbs: Vec<String> = match app.stack.last()? {
+        View::Site(v) => site_crumbs(&v.key),
+        View::Requirement(v) => {
+            let mut c = site_crumbs(&v.site);
+            c.push(v.requirement.clone());
+            c
+        }
+        View::Help { .. } => vec!["help".to_string()],
+    };
+    let last = crumbs.len().saturating_sub(1);
+    let mut spans = vec![Span::raw(" ")];
+    for (i, crumb) in crumbs.into_iter().filter(|c| !c.is_empty()).enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(sep, theme.muted()));
+        }
+        spans.push(if i == last {
+            Span::styled(
+                crumb,
+                theme.accent().add_modifier(ratatui::style::Modifier::BOLD),
+            )
+        } else {
+            Span::styled(crumb, theme.accent())
+        });
+    }
+    Some(Line::from(spans))
+}
+
+/// Drupal's severity as the state that draws it; no severity reads as
+/// no data, never as OK.
+pub fn severity_state(severity: Option<crate::model::Severity>) -> crate::model::SiteState {
+    use crate::model::{Severity, SiteState};
+    match severity {
+        Some(Severity::Error) => SiteState::Error,
+        Some(Severity::Warning) => SiteState::Warning,
+        Some(Severity::Ok) => SiteState::Ok,
+        Some(Severity::Info) => SiteState::Info,
+        None => SiteState::NoData,
+    }
+}
+
+pub fn unix(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Time of day in UTC, `21:04:13Z`: the jump host's zone is not the
+/// cluster's, and UTC is what the logs say.
+pub fn clock(unix_seconds: f64) -> String {
+    let s = unix_seconds.max(0.0) as u64 % 86_400;
+    format!("{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
 }
 
 /// "✖3 ▲12 ●180", worst first, each in its state's colour.

@@ -1,4 +1,5 @@
-//! One site: its state, its last run, and its requirements worst first.
+//! One site: what it runs, when it last ran, and its requirements worst
+//! first, with the selected one's full text made readable.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -6,22 +7,13 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{Paint, format_age, truncate};
+use super::{Paint, clock, format_age, severity_state, truncate};
 use crate::app::{App, SiteView, age};
-use crate::model::{Severity, SiteState};
-
-fn severity_state(severity: Option<Severity>) -> SiteState {
-    match severity {
-        Some(Severity::Error) => SiteState::Error,
-        Some(Severity::Warning) => SiteState::Warning,
-        Some(Severity::Ok) => SiteState::Ok,
-        Some(Severity::Info) => SiteState::Info,
-        None => SiteState::NoData,
-    }
-}
+use crate::model::drush_text::readable;
+use crate::model::{Requirement, SiteState};
 
 /// First line of a drush value, without the footnote block.
-fn first_line(text: &str) -> &str {
+pub fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("").trim_end()
 }
 
@@ -29,79 +21,79 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
     let theme = paint.theme;
     let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
 
-    let sep = paint.glyphs.breadcrumb_separator();
-    let site_ref = app
-        .envs
-        .iter()
-        .position(|e| e.fleet.name == view.key.env)
-        .and_then(|env| {
-            let index = app.envs[env].fleet.find(&view.key.site)?;
-            Some((env, index))
-        });
-    let mut title = vec![Span::styled(view.key.env.clone(), theme.muted())];
-    if let Some((env, index)) = site_ref {
-        let summary = &app.envs[env].fleet.sites[index];
-        let state = app.envs[env].fleet.states[index];
-        title.push(Span::styled(
-            format!("{sep}{}{sep}", summary.profile),
-            theme.muted(),
+    let state = app.site_state_by_key(&view.key);
+    let detail = view.detail.value();
+    let mut first = Vec::new();
+    if let Some(state) = state {
+        first.push(Span::styled(
+            format!("{} {}", paint.glyphs.state(state), state.label()),
+            theme.state(state).add_modifier(Modifier::BOLD),
         ));
-        title.push(Span::styled(
-            view.key.site.clone(),
-            theme.text().add_modifier(Modifier::BOLD),
-        ));
-        title.push(Span::styled(
-            format!("  {} {}", paint.glyphs.state(state), state.label()),
-            theme.state(state),
-        ));
-    } else {
-        title.push(Span::styled(
-            format!("{sep}{}", view.key.site),
+    }
+    if let Some(info) = detail.and_then(|d| d.info.as_ref()) {
+        first.push(Span::styled(
+            format!(
+                " · Drupal {} · PHP {} · profile {} · drush {}",
+                info.drupal_version, info.php_version, info.profile_version, info.drush_version
+            ),
             theme.text(),
         ));
     }
-
-    let mut facts = Vec::new();
-    match &view.detail {
+    let mut second = Vec::new();
+    match &view.detail.data {
         Some((detail, at)) => {
             let s = &detail.summary;
+            let mut facts = Vec::new();
             if let Some(last) = s.last_run {
-                let now = app
-                    .now
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(last);
+                let now = super::unix(app.now);
                 facts.push(format!(
-                    "last run {} ago",
+                    "last run {} ({} ago)",
+                    clock(last),
                     format_age(std::time::Duration::from_secs_f64((now - last).max(0.0)))
                 ));
-            }
-            match s.run_success {
-                Some(true) => facts.push("run ok".into()),
-                Some(false) => facts.push("last run FAILED".into()),
-                None => {}
             }
             if let Some(d) = detail.run_duration {
                 facts.push(format!("took {d:.1}s"));
             }
-            facts.push(format!("fetched {} ago", format_age(age(app.now, *at))));
+            second.push(Span::styled(facts.join(" · "), theme.muted()));
+            match s.run_success {
+                Some(true) => second.push(Span::styled(" · run ok", theme.muted())),
+                Some(false) => second.push(Span::styled(
+                    " · last run FAILED",
+                    theme
+                        .state(SiteState::RunFailed)
+                        .add_modifier(Modifier::BOLD),
+                )),
+                None => {}
+            }
+            second.push(Span::styled(
+                format!(" · fetched {} ago", format_age(age(app.now, *at))),
+                theme.muted(),
+            ));
         }
-        None if view.error.is_none() => facts.push("loading…".into()),
+        None if view.detail.error.is_none() => second.push(Span::styled("loading…", theme.muted())),
         None => {}
     }
-    let mut fact_spans = vec![Span::styled(facts.join(" · "), theme.muted())];
-    if let Some((error, at)) = &view.error {
-        fact_spans.push(Span::styled(
-            format!("  error {} ago: {error}", format_age(age(app.now, *at))),
+    if let Some((error, at)) = &view.detail.error {
+        let stale = if view.detail.data.is_some() {
+            "STALE · "
+        } else {
+            ""
+        };
+        second.push(Span::styled(
+            format!(
+                "  {stale}error {} ago: {error}",
+                format_age(age(app.now, *at))
+            ),
             theme.state(SiteState::Error),
         ));
     }
     frame.render_widget(
-        Paragraph::new(vec![Line::from(title), Line::from(fact_spans)]),
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
         head,
     );
 
-    let Some((detail, _)) = &view.detail else {
+    let Some(detail) = detail else {
         return;
     };
     if detail.requirements.is_empty() {
@@ -111,66 +103,124 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         );
         return;
     }
-    let detail_height = (body.height / 3).clamp(3, 12);
-    let [list, description] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(detail_height)]).areas(body);
+    let list_height = (detail.requirements.len() as u16 + 1)
+        .min(body.height / 2)
+        .max(3);
+    let [list, text] =
+        Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(body);
+    draw_list(frame, list, &detail.requirements, view.selected, paint);
+    if let Some(req) = detail.requirements.get(view.selected) {
+        draw_requirement_text(frame, text, req, view.text_scroll, paint);
+    }
+}
 
-    let rows = list.height as usize;
-    let top = view.selected.saturating_sub(rows.saturating_sub(1));
-    let title_width = detail
-        .requirements
+/// The requirement table: glyph, title, value's first line; the selected
+/// row kept in sight.
+pub fn draw_list(
+    frame: &mut Frame,
+    area: Rect,
+    reqs: &[Requirement],
+    selected: usize,
+    paint: Paint<'_>,
+) {
+    let theme = paint.theme;
+    let rows = area.height as usize;
+    let top = selected.saturating_sub(rows.saturating_sub(1));
+    let title_width = reqs
         .iter()
-        .map(|r| r.display_title().chars().count())
+        .map(|r| unicode_width::UnicodeWidthStr::width(r.display_title()))
         .max()
         .unwrap_or(10)
-        .min(36);
+        .clamp(8, 36)
+        .min((area.width as usize).saturating_sub(8) / 2);
     let mut lines = Vec::new();
-    for (i, req) in detail.requirements.iter().enumerate().skip(top).take(rows) {
+    for (i, req) in reqs.iter().enumerate().skip(top).take(rows) {
         let state = severity_state(req.severity);
-        let selected = i == view.selected;
+        let is_selected = i == selected;
         let title = truncate(req.display_title(), title_width, paint.glyphs.ellipsis());
-        let value_room = (list.width as usize).saturating_sub(title_width + 6);
+        let value_room = (area.width as usize).saturating_sub(title_width + 6);
         let value = truncate(first_line(&req.value), value_room, paint.glyphs.ellipsis());
-        let base = if selected {
+        let base = if is_selected {
             theme.selection()
         } else {
             theme.text()
         };
+        let pad = title_width.saturating_sub(unicode_width::UnicodeWidthStr::width(title.as_str()));
         lines.push(Line::from(vec![
             Span::styled(
                 format!(" {} ", paint.glyphs.state(state)),
-                if selected {
+                if is_selected {
                     theme.selection()
                 } else {
                     theme.state(state)
                 },
             ),
-            Span::styled(format!("{title:<title_width$}  "), base),
-            Span::styled(value, if selected { base } else { theme.muted() }),
+            Span::styled(format!("{title}{}  ", " ".repeat(pad)), base),
+            Span::styled(value, if is_selected { base } else { theme.muted() }),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines), list);
+    frame.render_widget(Paragraph::new(lines), area);
+}
 
-    if let Some(req) = detail.requirements.get(view.selected) {
-        let block = Block::default()
-            .borders(Borders::TOP)
-            .border_style(theme.border())
-            .title(Span::styled(format!(" {} ", req.id), theme.accent()));
-        let mut text = Vec::new();
-        if !req.value.is_empty() {
-            text.push(Line::from(Span::styled(
-                req.value.trim_end().to_string(),
-                theme.text(),
-            )));
+/// A requirement's value and description as readable paragraphs, its
+/// links as a numbered list, wrapped and scrollable.
+pub fn draw_requirement_text(
+    frame: &mut Frame,
+    area: Rect,
+    req: &Requirement,
+    scroll: u16,
+    paint: Paint<'_>,
+) {
+    let theme = paint.theme;
+    let state = severity_state(req.severity);
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border())
+        .title(Line::from(vec![
+            Span::styled(
+                format!(" {} ", paint.glyphs.state(state)),
+                theme.state(state),
+            ),
+            Span::styled(
+                format!("{} ", req.display_title()),
+                theme.text().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!("({}) ", req.id), theme.muted()),
+        ]));
+    let mut lines = Vec::new();
+    let mut links = Vec::new();
+    for (label, text) in [("Value", &req.value), ("Description", &req.description)] {
+        if text.trim().is_empty() {
+            continue;
         }
-        if !req.description.is_empty() {
-            for l in req.description.trim_end().lines() {
-                text.push(Line::from(Span::styled(l.to_string(), theme.muted())));
-            }
+        let r = readable(text);
+        lines.push(Line::from(Span::styled(label, theme.accent())));
+        for p in r.paragraphs {
+            lines.push(Line::from(Span::styled(p, theme.text())));
         }
-        frame.render_widget(
-            Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
-            description,
-        );
+        lines.push(Line::default());
+        links.extend(r.links);
     }
+    if !links.is_empty() {
+        lines.push(Line::from(Span::styled("Links", theme.accent())));
+        for (n, url) in links {
+            lines.push(Line::from(vec![
+                Span::styled(format!("[{n}] "), theme.muted()),
+                Span::styled(url, theme.text()),
+            ]));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "(no value or description)",
+            theme.muted(),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
 }

@@ -1,0 +1,165 @@
+//! The views that stack above the grid, each with its own cursor and
+//! scroll, so going back finds them exactly as they were left.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::model::{History, SiteDetail, Window};
+use crate::poller::{Detail, DetailKey, SiteKey, Slot};
+
+/// Data a view shows: the last good answer with its time, and the last
+/// error, like every other query.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    pub data: Option<(Arc<T>, SystemTime)>,
+    pub error: Option<(String, SystemTime)>,
+}
+
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Loaded {
+            data: None,
+            error: None,
+        }
+    }
+}
+
+impl<T> Loaded<T> {
+    fn take(&mut self, slot: &Slot<Detail>, pick: impl Fn(&Detail) -> Option<&T>)
+    where
+        T: Clone,
+    {
+        if let Some(good) = &slot.last_good
+            && let Some(value) = pick(&good.value)
+        {
+            self.data = Some((Arc::new(value.clone()), good.at));
+        }
+        self.error = slot
+            .last_error
+            .as_ref()
+            .map(|(e, at)| (e.message.clone(), *at));
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        self.data.as_ref().map(|(v, _)| v.as_ref())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteView {
+    pub key: SiteKey,
+    pub detail: Loaded<SiteDetail>,
+    pub selected: usize,
+    /// The selected requirement by id, so a refresh that reorders the list
+    /// does not move the cursor to another requirement.
+    pub selected_id: Option<String>,
+    pub text_scroll: u16,
+}
+
+impl SiteView {
+    pub fn new(key: SiteKey) -> SiteView {
+        SiteView {
+            key,
+            detail: Loaded::default(),
+            selected: 0,
+            selected_id: None,
+            text_scroll: 0,
+        }
+    }
+
+    pub fn requirement_count(&self) -> usize {
+        self.detail
+            .value()
+            .map(|d| d.requirements.len())
+            .unwrap_or(0)
+    }
+
+    pub fn select(&mut self, index: usize) {
+        let count = self.requirement_count();
+        self.selected = index.min(count.saturating_sub(1));
+        let id = self
+            .detail
+            .value()
+            .and_then(|d| d.requirements.get(self.selected))
+            .map(|r| r.id.clone());
+        if id != self.selected_id {
+            self.text_scroll = 0;
+        }
+        self.selected_id = id;
+    }
+
+    pub fn apply(&mut self, slot: &Slot<Detail>) {
+        self.detail.take(slot, |d| match d {
+            Detail::Site(s) => Some(s),
+            _ => None,
+        });
+        let found = self.selected_id.as_ref().and_then(|id| {
+            self.detail
+                .value()
+                .and_then(|d| d.requirements.iter().position(|r| &r.id == id))
+        });
+        match found {
+            Some(i) => self.selected = i,
+            None => self.select(self.selected),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequirementView {
+    pub site: SiteKey,
+    pub profile: String,
+    pub requirement: String,
+    pub title: String,
+    pub window: Window,
+    pub history: Loaded<History>,
+    /// Cursor in the list of other sites failing the same requirement.
+    pub selected: usize,
+}
+
+impl RequirementView {
+    pub fn key(&self) -> DetailKey {
+        DetailKey::History {
+            site: self.site.clone(),
+            requirement: self.requirement.clone(),
+            window: self.window,
+        }
+    }
+
+    pub fn apply(&mut self, slot: &Slot<Detail>) {
+        self.history.take(slot, |d| match d {
+            Detail::History(h) => Some(h),
+            _ => None,
+        });
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum View {
+    Site(SiteView),
+    Requirement(RequirementView),
+    Help { scroll: u16 },
+}
+
+impl View {
+    /// The detail queries this view needs polled.
+    pub fn watches(&self) -> Vec<DetailKey> {
+        match self {
+            View::Site(v) => vec![DetailKey::Site(v.key.clone())],
+            View::Requirement(v) => vec![DetailKey::History {
+                site: v.site.clone(),
+                requirement: v.requirement.clone(),
+                window: v.window,
+            }],
+            View::Help { .. } => Vec::new(),
+        }
+    }
+
+    pub fn apply(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
+        match self {
+            View::Site(v) if DetailKey::Site(v.key.clone()) == *key => v.apply(slot),
+            View::Requirement(v) if v.key() == *key => v.apply(slot),
+            _ => {}
+        }
+    }
+}
