@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use std::collections::HashMap;
 
-use crate::model::{History, SiteDetail, Window};
+use crate::model::{History, Reports, SiteDetail, Window};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -184,12 +184,15 @@ pub enum DetailKey {
         requirement: String,
         window: Window,
     },
+    Reports(SiteKey),
 }
 
 impl DetailKey {
     pub fn site(&self) -> &SiteKey {
         match self {
-            DetailKey::Site(site) | DetailKey::History { site, .. } => site,
+            DetailKey::Site(site) | DetailKey::History { site, .. } | DetailKey::Reports(site) => {
+                site
+            }
         }
     }
 }
@@ -198,7 +201,11 @@ impl DetailKey {
 pub enum Detail {
     Site(SiteDetail),
     History(History),
+    Reports(Reports),
 }
+
+/// How many recent reports a site's report list shows.
+pub const REPORTS_SHOWN: usize = 20;
 
 pub struct Poller {
     settings: PollSettings,
@@ -294,6 +301,10 @@ impl Poller {
                         .fetch_history(&site.site, requirement, *window)
                         .await
                         .map(Detail::History),
+                    DetailKey::Reports(site) => source
+                        .fetch_reports(&site.site, REPORTS_SHOWN)
+                        .await
+                        .map(Detail::Reports),
                 }
             }
         });

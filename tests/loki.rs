@@ -501,7 +501,11 @@ async fn a_silent_loki_times_out() {
         serving(json("query-range-borger-latest.json").set_delay(Duration::from_secs(30))).await;
     let started = std::time::Instant::now();
     let e = query(&server, 1, Direction::Backward).await.unwrap_err();
-    assert!(e.message.contains("no answer within 2s"), "{}", e.message);
+    assert_eq!(
+        e.message,
+        format!("{}: no answer within 2s", server.uri()),
+        "named once"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -517,5 +521,17 @@ async fn a_proxy_page_is_a_readable_error() {
         e.message.ends_with("HTTP 502: 502 Bad Gateway nginx"),
         "{}",
         e.message
+    );
+}
+
+#[tokio::test]
+async fn more_entries_than_asked_for_are_cut_to_the_limit() {
+    let server = serving(json("query-range-borger-history.json")).await;
+    let answer = query(&server, 3, Direction::Backward).await.unwrap();
+    assert_eq!(answer.entries.len(), 3);
+    assert_eq!(answer.entries[0].time_ns, 1_795_466_769_892_973_028);
+    assert_eq!(
+        answer.notices,
+        vec!["Loki sent 6 entries for a limit of 3; the oldest were dropped"]
     );
 }

@@ -154,7 +154,7 @@ fn site_view() {
 
 #[test]
 fn help_lists_every_binding() {
-    let mut app = demo_app(320, 100, 60);
+    let mut app = demo_app(320, 100, 90);
     press(&mut app, Action::Help);
     let terminal = render(&app);
     insta::assert_snapshot!(terminal.backend());
@@ -330,4 +330,104 @@ fn back_from_every_view_returns_exactly_where_you_were() {
         app.watching.is_empty(),
         "nothing is polled for closed views"
     );
+}
+
+/// A site whose recent reports include a change of worst severity, opened
+/// on its reports list with the cursor on the changed report.
+fn reports_app(width: u16, height: u16) -> App {
+    let fleet = DemoFleet::new(320, 1);
+    let mut app = demo_app(320, width, height);
+    let parse = |env: &str, site: &str| -> Vec<site_status::model::Report> {
+        fleet
+            .report_lines(
+                env,
+                site,
+                site_status::poller::REPORTS_SHOWN,
+                DEMO_T + 3600.0,
+                NOW_UNIX as f64,
+            )
+            .unwrap()
+            .iter()
+            .map(|(t, line)| site_status::model::parse_report_line(line, *t))
+            .collect()
+    };
+    let (target, changed_at) = app
+        .grid
+        .layout
+        .sites
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| {
+            let env = &app.envs[s.env].fleet;
+            let reports = parse(&env.name, &env.sites[s.index].name);
+            let at = (0..reports.len().saturating_sub(1)).find(|k| {
+                reports[*k].worst() == Some(site_status::model::Severity::Error)
+                    && reports[*k + 1].worst() != reports[*k].worst()
+            })?;
+            Some((i, at))
+        })
+        .expect("some demo site's reports change");
+    for _ in 0..target {
+        press(&mut app, Action::Right);
+    }
+    let site = open_site(&mut app);
+    let effects = app.perform(Scope::Site, Action::OpenReports);
+    let key = DetailKey::Reports(site.site().clone());
+    assert!(effects.contains(&site_status::app::Effect::Watch(key.clone())));
+    let reports = parse(&site.site().env, &site.site().site);
+    app.apply_detail(
+        &key,
+        &detail_slot(Detail::Reports(site_status::model::Reports {
+            reports,
+            notices: vec![],
+        })),
+    );
+    for _ in 0..changed_at {
+        press(&mut app, Action::Down);
+    }
+    app
+}
+
+#[test]
+fn reports_list_80x24() {
+    insta::assert_snapshot!(render(&reports_app(80, 24)).backend());
+}
+
+#[test]
+fn reports_list_200x50() {
+    insta::assert_snapshot!(render(&reports_app(200, 50)).backend());
+}
+
+#[test]
+fn report_80x24() {
+    let mut app = reports_app(80, 24);
+    press(&mut app, Action::Open);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn report_200x50() {
+    let mut app = reports_app(200, 50);
+    press(&mut app, Action::Open);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn report_diff_80x24() {
+    let mut app = reports_app(80, 24);
+    press(&mut app, Action::ToggleDiff);
+    let screen = format!("{}", render(&app).backend());
+    assert!(
+        screen.contains("changed") || screen.contains("added"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn report_diff_200x50() {
+    let mut app = reports_app(200, 50);
+    press(&mut app, Action::Open);
+    press(&mut app, Action::ToggleDiff);
+    insta::assert_snapshot!(render(&app).backend());
 }

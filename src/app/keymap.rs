@@ -32,6 +32,8 @@ pub enum Action {
     Window6h,
     Window24h,
     Window7d,
+    OpenReports,
+    ToggleDiff,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -42,6 +44,8 @@ pub enum Scope {
     Grid,
     Site,
     Requirement,
+    Reports,
+    Report,
     Help,
     FilterInput,
 }
@@ -53,6 +57,8 @@ impl Scope {
             Scope::Grid => "Fleet grid",
             Scope::Site => "Site view",
             Scope::Requirement => "Requirement view",
+            Scope::Reports => "Reports list",
+            Scope::Report => "One report",
             Scope::Help => "Help",
             Scope::FilterInput => "Typing a filter",
         }
@@ -180,6 +186,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Site, &[plain(KeyCode::PageUp)], A::ScrollTextUp, "Scroll the requirement's text up", None),
     bind(S::Site, &[plain(KeyCode::PageDown)], A::ScrollTextDown, "Scroll the requirement's text down", Some("scroll text")),
     bind(S::Site, &[plain(KeyCode::Enter)], A::Open, "The selected requirement over time, and other sites failing it", Some("history")),
+    bind(S::Site, &[ch('l')], A::OpenReports, "The site's recent status reports (from Loki)", Some("reports")),
     bind(S::Site, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to where you came from", Some("back")),
     bind(S::Requirement, &[ch('1')], A::Window1h, "Show the last hour", Some("1h")),
     bind(S::Requirement, &[ch('2')], A::Window6h, "Show the last 6 hours", Some("6h")),
@@ -191,6 +198,21 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Requirement, &[ch('G'), plain(KeyCode::End)], A::Last, "Last site", None),
     bind(S::Requirement, &[plain(KeyCode::Enter)], A::Open, "Open the selected site", Some("open site")),
     bind(S::Requirement, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the site", Some("back")),
+    bind(S::Reports, &[plain(KeyCode::Up), ch('k')], A::Up, "Newer report", None),
+    bind(S::Reports, &[plain(KeyCode::Down), ch('j')], A::Down, "Older report", None),
+    bind(S::Reports, &[ch('g'), plain(KeyCode::Home)], A::First, "Newest report", None),
+    bind(S::Reports, &[ch('G'), plain(KeyCode::End)], A::Last, "Oldest report", None),
+    bind(S::Reports, &[plain(KeyCode::Enter)], A::Open, "Open the selected report", Some("open")),
+    bind(S::Reports, &[ch('d')], A::ToggleDiff, "Open the selected report's diff against the one before", Some("diff")),
+    bind(S::Reports, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the site", Some("back")),
+    bind(S::Report, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
+    bind(S::Report, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
+    bind(S::Report, &[ch('g'), plain(KeyCode::Home)], A::First, "First requirement", None),
+    bind(S::Report, &[ch('G'), plain(KeyCode::End)], A::Last, "Last requirement", None),
+    bind(S::Report, &[plain(KeyCode::PageUp)], A::ScrollTextUp, "Scroll the requirement's text up", None),
+    bind(S::Report, &[plain(KeyCode::PageDown)], A::ScrollTextDown, "Scroll the requirement's text down", Some("scroll text")),
+    bind(S::Report, &[ch('d')], A::ToggleDiff, "Diff against the previous report, or back to the report", Some("diff")),
+    bind(S::Report, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the reports", Some("back")),
     bind(S::Help, &[plain(KeyCode::Up), ch('k')], A::Up, "Scroll up", None),
     bind(S::Help, &[plain(KeyCode::Down), ch('j')], A::Down, "Scroll down", None),
     bind(S::Help, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Close help", Some("close")),
@@ -228,11 +250,13 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 6] = [
+pub const SCOPES: [Scope; 8] = [
     S::Global,
     S::Grid,
     S::Site,
     S::Requirement,
+    S::Reports,
+    S::Report,
     S::Help,
     S::FilterInput,
 ];

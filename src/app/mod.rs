@@ -6,6 +6,7 @@ pub mod grid;
 pub mod keymap;
 pub mod views;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{Event, KeyEvent};
@@ -72,7 +73,7 @@ fn unix(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub use views::{RequirementView, SiteView, View};
+pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
 
 /// What the runtime must do for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +171,8 @@ impl App {
             None => Scope::Grid,
             Some(View::Site(_)) => Scope::Site,
             Some(View::Requirement(_)) => Scope::Requirement,
+            Some(View::Reports(_)) => Scope::Reports,
+            Some(View::Report(_)) => Scope::Report,
             Some(View::Help { .. }) => Scope::Help,
         }
     }
@@ -476,6 +479,8 @@ impl App {
             (Scope::Grid, action) => return self.grid_action(action),
             (Scope::Site, action) => self.site_action(action),
             (Scope::Requirement, action) => self.requirement_action(action),
+            (Scope::Reports, action) => self.reports_action(action),
+            (Scope::Report, action) => self.report_action(action),
             (Scope::Help, action) => self.help_action(action),
             (Scope::FilterInput, Action::ApplyFilter) => self.filter_input = None,
             (Scope::FilterInput, Action::ClearFilter) => {
@@ -573,6 +578,10 @@ impl App {
             Action::Last => site.select(last),
             Action::ScrollTextUp => site.text_scroll = site.text_scroll.saturating_sub(3),
             Action::ScrollTextDown => site.text_scroll = site.text_scroll.saturating_add(3),
+            Action::OpenReports => {
+                let key = site.key.clone();
+                self.stack.push(View::Reports(ReportsView::new(key)));
+            }
             Action::Open => {
                 let Some(req) = site
                     .detail
@@ -591,6 +600,75 @@ impl App {
                     selected: 0,
                 };
                 self.stack.push(View::Requirement(view));
+            }
+            _ => {}
+        }
+    }
+
+    fn reports_action(&mut self, action: Action) {
+        let Some(View::Reports(view)) = self.stack.last_mut() else {
+            return;
+        };
+        let last = view.count().saturating_sub(1);
+        match action {
+            Action::Back => {
+                self.stack.pop();
+            }
+            Action::Up => view.select(view.selected.saturating_sub(1)),
+            Action::Down => view.select(view.selected + 1),
+            Action::First => view.select(0),
+            Action::Last => view.select(last),
+            Action::Open | Action::ToggleDiff => {
+                let Some(list) = view.reports.value() else {
+                    return;
+                };
+                let Some(report) = list.reports.get(view.selected) else {
+                    return;
+                };
+                let opened = ReportView {
+                    site: view.site.clone(),
+                    report: Arc::new(report.clone()),
+                    previous: list.reports.get(view.selected + 1).cloned().map(Arc::new),
+                    selected: 0,
+                    text_scroll: 0,
+                    show_diff: action == Action::ToggleDiff,
+                };
+                self.stack.push(View::Report(opened));
+            }
+            _ => {}
+        }
+    }
+
+    fn report_action(&mut self, action: Action) {
+        let Some(View::Report(view)) = self.stack.last_mut() else {
+            return;
+        };
+        let last = view.row_count().saturating_sub(1);
+        let target = match action {
+            Action::Up => Some(view.selected.saturating_sub(1)),
+            Action::Down => Some(view.selected + 1),
+            Action::First => Some(0),
+            Action::Last => Some(last),
+            _ => None,
+        };
+        if let Some(i) = target {
+            let i = i.min(last);
+            if i != view.selected {
+                view.text_scroll = 0;
+            }
+            view.selected = i;
+            return;
+        }
+        match action {
+            Action::Back => {
+                self.stack.pop();
+            }
+            Action::ScrollTextUp => view.text_scroll = view.text_scroll.saturating_sub(3),
+            Action::ScrollTextDown => view.text_scroll = view.text_scroll.saturating_add(3),
+            Action::ToggleDiff => {
+                view.show_diff = !view.show_diff;
+                view.selected = 0;
+                view.text_scroll = 0;
             }
             _ => {}
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::model::{History, SiteDetail, Window};
+use crate::model::{History, Report, Reports, SiteDetail, Window};
 use crate::poller::{Detail, DetailKey, SiteKey, Slot};
 
 /// Data a view shows: the last good answer with its time, and the last
@@ -135,9 +135,89 @@ impl RequirementView {
 }
 
 #[derive(Debug, Clone)]
+pub struct ReportsView {
+    pub site: SiteKey,
+    pub reports: Loaded<Reports>,
+    pub selected: usize,
+    /// The selected report by its time, so a new report arriving on top
+    /// does not move the cursor.
+    pub selected_time: Option<i64>,
+}
+
+impl ReportsView {
+    pub fn new(site: SiteKey) -> ReportsView {
+        ReportsView {
+            site,
+            reports: Loaded::default(),
+            selected: 0,
+            selected_time: None,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.reports.value().map(|r| r.reports.len()).unwrap_or(0)
+    }
+
+    pub fn select(&mut self, index: usize) {
+        self.selected = index.min(self.count().saturating_sub(1));
+        self.selected_time = self
+            .reports
+            .value()
+            .and_then(|r| r.reports.get(self.selected))
+            .map(|r| r.time_ns);
+    }
+
+    pub fn apply(&mut self, slot: &Slot<Detail>) {
+        self.reports.take(slot, |d| match d {
+            Detail::Reports(r) => Some(r),
+            _ => None,
+        });
+        let found = self.selected_time.and_then(|t| {
+            self.reports
+                .value()
+                .and_then(|r| r.reports.iter().position(|x| x.time_ns == t))
+        });
+        match found {
+            Some(i) => self.selected = i,
+            None => self.select(self.selected),
+        }
+    }
+}
+
+/// One report, kept as it was when opened (reports never change), with the
+/// one before it for the diff.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    pub site: SiteKey,
+    pub report: Arc<Report>,
+    pub previous: Option<Arc<Report>>,
+    pub selected: usize,
+    pub text_scroll: u16,
+    pub show_diff: bool,
+}
+
+impl ReportView {
+    pub fn row_count(&self) -> usize {
+        if self.show_diff {
+            match &self.previous {
+                Some(p) => {
+                    let d = crate::model::report::diff(p, &self.report);
+                    d.added.len() + d.removed.len() + d.changed.len()
+                }
+                None => 0,
+            }
+        } else {
+            self.report.requirements.len()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub enum View {
     Site(SiteView),
     Requirement(RequirementView),
+    Reports(ReportsView),
+    Report(ReportView),
     Help { scroll: u16 },
 }
 
@@ -151,7 +231,8 @@ impl View {
                 requirement: v.requirement.clone(),
                 window: v.window,
             }],
-            View::Help { .. } => Vec::new(),
+            View::Reports(v) => vec![DetailKey::Reports(v.site.clone())],
+            View::Report(_) | View::Help { .. } => Vec::new(),
         }
     }
 
@@ -159,6 +240,7 @@ impl View {
         match self {
             View::Site(v) if DetailKey::Site(v.key.clone()) == *key => v.apply(slot),
             View::Requirement(v) if v.key() == *key => v.apply(slot),
+            View::Reports(v) if DetailKey::Reports(v.site.clone()) == *key => v.apply(slot),
             _ => {}
         }
     }

@@ -14,8 +14,8 @@ pub use fleet::{
 };
 pub use history::{Change, History, Window};
 pub use report::{
-    Report, ReportDiff, ReportFormat, RequirementChange, RequirementCounts, format_rfc3339_utc,
-    parse_report_line,
+    Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
+    format_rfc3339_utc, parse_report_line,
 };
 pub use severity::{Attention, Severity, SiteState};
 pub use site::{DrupalInfo, Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};

@@ -1020,3 +1020,11 @@ mod tests {
         }
     }
 }
+
+/// A site's recent reports, newest first, with anything the backend said
+/// about how it got them (a lowered limit, say).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reports {
+    pub reports: Vec<Report>,
+    pub notices: Vec<String>,
+}

@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::model::{
-    DrupalInfo, History, Requirement, Severity, SiteDetail, SiteSummary, Window,
-    sort_requirements_worst_first,
+    DrupalInfo, History, Reports, Requirement, Severity, SiteDetail, SiteSummary, Window,
+    parse_report_line, sort_requirements_worst_first,
 };
 
 pub const DEFAULT_SITES: usize = 320;
@@ -681,6 +681,102 @@ impl DemoFleet {
     }
 }
 
+impl DemoFleet {
+    /// The site's last `count` status reports, newest first, as the lines
+    /// its workload would have pushed to Loki (the contract's JSON), with
+    /// Loki's nanosecond timestamps. Each run reports what went wrong since
+    /// the run before, so deploy waves show up in the reports.
+    pub fn report_lines(
+        &self,
+        env_name: &str,
+        site: &str,
+        count: usize,
+        t: f64,
+        now_unix: f64,
+    ) -> Option<Vec<(i64, String)>> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let index = self.envs[env].iter().position(|s| s.name == site)?;
+        let demo_site = &self.envs[env][index];
+        if demo_site.temper == Temper::Silent {
+            return Some(Vec::new());
+        }
+        let last_run = self.summary(env, index, t, now_unix).last_run?.floor();
+        let lines = (0..count)
+            .map(|k| {
+                let at = last_run - RUN_INTERVAL * k as f64;
+                let sim = t - (now_unix - at);
+                let faults = self.faults_during(env, index, sim - RUN_INTERVAL, sim);
+                let run = ((at - demo_site.phase) / RUN_INTERVAL).round() as i64;
+                let mut requirements = serde_json::Map::new();
+                for c in CATALOG {
+                    let req = faults
+                        .iter()
+                        .find(|f| f.requirement_id() == c.id)
+                        .map(|f| f.requirement())
+                        .unwrap_or_else(|| Requirement {
+                            id: c.id.to_string(),
+                            title: c.title.to_string(),
+                            severity: Some(c.severity),
+                            value: if c.id == "cron" {
+                                format!(
+                                    "Last run {} min {} sec ago\n",
+                                    2 + run.rem_euclid(9),
+                                    run.rem_euclid(60)
+                                )
+                            } else {
+                                c.value.to_string()
+                            },
+                            description: c.description.to_string(),
+                        });
+                    requirements.insert(req.id.clone(), requirement_json(&req));
+                }
+                for f in &faults {
+                    if !CATALOG.iter().any(|c| c.id == f.requirement_id()) {
+                        let req = f.requirement();
+                        requirements.insert(req.id.clone(), requirement_json(&req));
+                    }
+                }
+                let time_ns = (at * 1e9) as i64;
+                let line = serde_json::json!({
+                    "site": site,
+                    "env": env_name,
+                    "profile": demo_site.profile,
+                    "generated_at": crate::model::report::format_rfc3339_utc(time_ns),
+                    "duration_seconds": (demo_site.run_duration * 10.0).round() / 10.0,
+                    "drush_exit_code": if demo_site.temper == Temper::RunFails { 1 } else { 0 },
+                    "drupal_version": "10.3.6",
+                    "requirements": requirements,
+                    "stderr_tail": if demo_site.temper == Temper::RunFails {
+                        "PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted"
+                    } else {
+                        ""
+                    },
+                });
+                (time_ns, line.to_string())
+            })
+            .collect();
+        Some(lines)
+    }
+}
+
+/// A requirement as drush prints it in JSON.
+fn requirement_json(req: &Requirement) -> serde_json::Value {
+    let severity = req.severity.unwrap_or(Severity::Info);
+    let label = match severity {
+        Severity::Info => "Info",
+        Severity::Ok => "OK",
+        Severity::Warning => "Warning",
+        Severity::Error => "Error",
+    };
+    serde_json::json!({
+        "title": req.title,
+        "severity": label,
+        "sid": severity.sid(),
+        "description": req.description,
+        "value": req.value,
+    })
+}
+
 impl DemoSite {
     fn new(seed: u64, env: &str, name: &str) -> DemoSite {
         // Profile and schedule belong to the site, whatever the environment;
@@ -821,6 +917,28 @@ impl FleetSource for DemoSource {
             self.fleet
                 .history(&self.env, site, requirement, window, t, now)
                 .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))
+        })
+    }
+
+    fn fetch_reports<'a>(
+        &'a self,
+        site: &'a str,
+        count: usize,
+    ) -> BoxFuture<'a, Result<Reports, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            let lines = self
+                .fleet
+                .report_lines(&self.env, site, count, t, now)
+                .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))?;
+            // Through the same parser as lines from Loki.
+            Ok(Reports {
+                reports: lines
+                    .iter()
+                    .map(|(time_ns, line)| parse_report_line(line, *time_ns))
+                    .collect(),
+                notices: Vec::new(),
+            })
         })
     }
 }

@@ -462,16 +462,16 @@ impl LokiApi {
             Err(refusal) => refusal,
         };
         let Some(too_many) = refusal.too_many else {
-            return Err(self.located(refusal.error));
+            return Err(refusal.error);
         };
         let lowered = too_many.max.filter(|max| *max < limit).unwrap_or(limit / 2);
         if lowered == 0 || lowered >= limit {
-            return Err(self.located(refusal.error));
+            return Err(refusal.error);
         }
         let mut answer = self
             .fetch_streams(logql, start_ns, end_ns, lowered, direction)
             .await
-            .map_err(|r| self.located(r.error))?;
+            .map_err(|r| r.error)?;
         let notice = match too_many.max {
             Some(max) if max == lowered => format!(
                 "Loki allows at most {max} entries per query (max_entries_limit_per_query): asked for {lowered} instead of {limit}"
@@ -501,11 +501,18 @@ impl LokiApi {
             ("direction", direction.as_str().to_string()),
         ];
         let (status, body) = self.get(url, &params, true).await?;
-        let mut answer = parse_streams(status, &body, direction)?;
+        let mut answer = parse_streams(status, &body, direction).map_err(|r| Refusal {
+            error: self.located(r.error),
+            too_many: r.too_many,
+        })?;
         if limit > 0 && answer.entries.len() > limit {
             answer.notices.push(format!(
-                "Loki sent {} entries for a limit of {limit}; the oldest were dropped",
-                answer.entries.len()
+                "Loki sent {} entries for a limit of {limit}; the {} were dropped",
+                answer.entries.len(),
+                match direction {
+                    Direction::Backward => "oldest",
+                    Direction::Forward => "newest",
+                }
             ));
             answer.entries.truncate(limit);
         }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::{History, SiteDetail, SiteSummary, Window};
+use crate::model::{History, Reports, SiteDetail, SiteSummary, Window};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -62,6 +62,22 @@ pub trait FleetSource: Send + Sync + 'static {
         requirement: &'a str,
         window: Window,
     ) -> BoxFuture<'a, Result<History, SourceError>>;
+
+    /// The site's most recent status reports, newest first, at most
+    /// `count`; from Loki where one is configured.
+    fn fetch_reports<'a>(
+        &'a self,
+        site: &'a str,
+        count: usize,
+    ) -> BoxFuture<'a, Result<Reports, SourceError>> {
+        let _ = (site, count);
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "no Loki configured for {} (add [environment.loki] to the configuration)",
+                self.environment()
+            )))
+        })
+    }
 }
 
 /// One Prometheus source per configured environment, in display order.

@@ -5,6 +5,8 @@ pub mod glyphs;
 pub mod grid;
 pub mod header;
 pub mod help;
+pub mod report;
+pub mod reports;
 pub mod requirement;
 pub mod site;
 pub mod theme;
@@ -72,6 +74,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         None => grid::draw(frame, view_area, app, paint),
         Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint),
         Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
+        Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint),
+        Some(View::Report(view)) => report::draw(frame, view_area, app, view, paint),
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
@@ -90,6 +94,20 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
         View::Requirement(v) => {
             let mut c = site_crumbs(&v.site);
             c.push(v.requirement.clone());
+            c
+        }
+        View::Reports(v) => {
+            let mut c = site_crumbs(&v.site);
+            c.push("reports".to_string());
+            c
+        }
+        View::Report(v) => {
+            let mut c = site_crumbs(&v.site);
+            c.push("reports".to_string());
+            c.push(report_time(&v.report));
+            if v.show_diff {
+                c.push("diff".to_string());
+            }
             c
         }
         View::Help { .. } => vec!["help".to_string()],
@@ -197,6 +215,11 @@ pub fn line_width(line: &Line<'_>) -> usize {
 /// Paints a line clipped to an area's first row.
 pub fn put_line(frame: &mut Frame, area: Rect, line: Line<'_>) {
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A report's time to the second: Loki's nanoseconds are noise on screen.
+pub fn report_time(report: &crate::model::Report) -> String {
+    crate::model::format_rfc3339_utc(report.time_ns - report.time_ns.rem_euclid(1_000_000_000))
 }
 
 #[cfg(test)]
