@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod model;
 pub mod poller;
+pub mod report_command;
 pub mod runtime;
 pub mod source;
 pub mod terminal;

@@ -58,6 +58,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Print a site's latest status reports from Loki, newest first.
+    Report {
+        /// Environment, as named in the configuration.
+        env: String,
+        /// Site name.
+        site: String,
+        /// How many reports.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        last: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Where the configuration lives, an example to start from, and a check of it.
     Config {
         #[command(subcommand)]
@@ -139,6 +151,17 @@ fn main() -> ExitCode {
             run_dashboard(sources, settings, poll)
         }
         Some(Command::Config { action }) => config_command(action, path.as_deref()),
+        Some(Command::Report {
+            env,
+            site,
+            last,
+            format,
+        }) => {
+            let Some(config) = load_config(path.as_deref()) else {
+                return ExitCode::from(2);
+            };
+            report_command(&config, env, site, *last as usize, *format)
+        }
         Some(Command::Check { envs, format }) => {
             let Some(config) = load_config(path.as_deref()) else {
                 return ExitCode::from(check::EXIT_BACKEND);
@@ -303,12 +326,25 @@ async fn try_backends(config: &Config) -> bool {
     };
     let probes = sources.iter().map(|s| async move {
         let started = Instant::now();
-        let outcome = s.api().query("vector(1)").await;
-        (s, outcome, started.elapsed())
+        let outcome = s.prometheus().api().query("vector(1)").await;
+        let prometheus_took = started.elapsed();
+        let loki = match s.loki() {
+            Some(loki) => {
+                let started = Instant::now();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0);
+                let outcome = loki.api.labels(now - 3_600_000_000_000, now).await;
+                Some((loki.api.endpoint.display(), outcome, started.elapsed()))
+            }
+            None => None,
+        };
+        (s, outcome, prometheus_took, loki)
     });
     let mut all_ok = true;
-    for (s, outcome, took) in futures::future::join_all(probes).await {
-        let target = s.api().endpoint.display();
+    for (s, outcome, took, loki) in futures::future::join_all(probes).await {
+        let target = s.prometheus().api().endpoint.display();
         for w in s.warnings() {
             println!("  warning: {w}");
         }
@@ -327,8 +363,67 @@ async fn try_backends(config: &Config) -> bool {
                 );
             }
         }
+        match loki {
+            Some((target, Ok(_), took)) => println!(
+                "  {:<10} loki {target}: reachable, {} ms",
+                s.environment(),
+                took.as_millis()
+            ),
+            Some((_, Err(e), took)) => {
+                all_ok = false;
+                println!(
+                    "  {:<10} loki: FAILED after {} ms: {e}",
+                    s.environment(),
+                    took.as_millis()
+                );
+            }
+            None => println!(
+                "  {:<10} loki: not configured (reports unavailable)",
+                s.environment()
+            ),
+        }
     }
     all_ok
+}
+
+fn report_command(config: &Config, env: &str, site: &str, last: usize, format: Format) -> ExitCode {
+    let sources = match source::from_config(config, &ProcessSecrets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(source) = sources.iter().find(|s| s.environment() == env) else {
+        let names: Vec<&str> = sources.iter().map(|s| s.environment()).collect();
+        eprintln!(
+            "site-status: no environment {env:?} in the configuration (there are: {})",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(source.fetch_reports(site, last)) {
+        Ok(reports) => {
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    site_status::report_command::to_json(env, site, &reports)
+                ),
+                Format::Text => print!(
+                    "{}",
+                    site_status::report_command::to_text(env, site, &reports)
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn check_command(config: &Config, only: &[String], format: Format) -> ExitCode {

@@ -19,8 +19,8 @@ use site_status::config::Config;
 use site_status::model::{Counts, SiteState};
 use site_status::poller::{PollSettings, Poller};
 use site_status::source::FleetSource;
+use site_status::source::environment::EnvironmentSource;
 use site_status::source::http::ProcessSecrets;
-use site_status::source::prometheus::PrometheusSource;
 use site_status::ui::{self, Theme};
 use support::{Fleet, FleetBuilder, FleetExporter, Site, TestPrometheus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,7 +41,7 @@ fn parse(text: &str) -> Config {
     Config::parse(text, Path::new("test.toml")).unwrap()
 }
 
-fn sources(config: &Config) -> Vec<Arc<PrometheusSource>> {
+fn sources(config: &Config) -> Vec<Arc<EnvironmentSource>> {
     site_status::source::from_config(config, &ProcessSecrets).unwrap()
 }
 
@@ -638,4 +638,52 @@ async fn a_site_whose_series_vanish_stays_as_no_data() {
         gone.state(site_status::check::unix_now(), Duration::from_secs(1800)),
         SiteState::NoData
     );
+}
+
+#[tokio::test]
+async fn a_requirement_history_comes_from_a_range_query() {
+    let mut calm = Site::new("calm-1", "prod", "kk_base");
+    for sid in calm.requirements.values_mut() {
+        *sid = (*sid).min(0);
+    }
+    let exporter = FleetExporter::start(Fleet::new(vec![calm.clone()]));
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+    // cron fails for a few scrapes, then recovers.
+    exporter.set_severity("calm-1", "cron", 2);
+    prom.wait_for_fleet(&exporter).await;
+    exporter.set_severity("calm-1", "cron", 0);
+    prom.wait_for_fleet(&exporter).await;
+
+    let config = parse(&config_text(&[("prod", &prom.url())], "5s"));
+    let source = sources(&config).remove(0);
+    let history = source
+        .fetch_history("calm-1", "cron", site_status::model::Window::Hour)
+        .await
+        .unwrap();
+    assert_eq!(history.points.len(), site_status::model::Window::POINTS + 1);
+    // Before the test fleet existed the series was absent.
+    assert_eq!(history.points[0], None);
+    assert_eq!(history.worst(), Some(site_status::model::Severity::Error));
+    let changes = history.changes();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.to == Some(site_status::model::Severity::Error)),
+        "{changes:?}"
+    );
+    let now = site_status::check::unix_now();
+    assert!((now - history.end()).abs() < 30.0, "the band ends now");
+
+    // A requirement the site never had stays absent throughout.
+    let none = source
+        .fetch_history(
+            "calm-1",
+            "config sync directory",
+            site_status::model::Window::Day,
+        )
+        .await
+        .unwrap();
+    assert!(none.points.iter().all(Option::is_none));
+    assert!(none.changes().is_empty());
 }

@@ -1,6 +1,7 @@
 //! Backends. Each returns model types and knows nothing of the terminal.
 
 pub mod demo;
+pub mod environment;
 pub mod http;
 pub mod loki;
 pub mod prometheus;
@@ -80,15 +81,4 @@ pub trait FleetSource: Send + Sync + 'static {
     }
 }
 
-/// One Prometheus source per configured environment, in display order.
-pub fn from_config(
-    config: &crate::config::Config,
-    secrets: &dyn http::SecretLookup,
-) -> Result<Vec<std::sync::Arc<prometheus::PrometheusSource>>, crate::config::ConfigError> {
-    let order = config.environment_names();
-    let mut envs: Vec<&crate::config::EnvironmentConfig> = config.environments.iter().collect();
-    envs.sort_by_key(|e| order.iter().position(|n| *n == e.name.0));
-    envs.into_iter()
-        .map(|env| prometheus::PrometheusSource::new(config, env, secrets).map(std::sync::Arc::new))
-        .collect()
-}
+pub use environment::from_config;

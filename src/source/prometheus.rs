@@ -619,11 +619,10 @@ impl FleetSource for PrometheusSource {
     ) -> BoxFuture<'a, Result<History, SourceError>> {
         Box::pin(async move {
             let step = Duration::from_secs_f64(window.step().max(1.0));
-            let end = unix_now();
-            let start = end - window.seconds();
-            // Align to the step so consecutive polls sample the same instants.
-            let end = (end / step.as_secs_f64()).floor() * step.as_secs_f64();
-            let start = (start / step.as_secs_f64()).floor() * step.as_secs_f64();
+            // Align to the step so consecutive polls sample the same
+            // instants; rounding the end up keeps the newest samples in.
+            let end = (unix_now() / step.as_secs_f64()).ceil() * step.as_secs_f64();
+            let start = end - step.as_secs_f64() * Window::POINTS as f64;
             let query = self.queries.history(site, requirement, step);
             let series = self
                 .api
