@@ -67,8 +67,9 @@ pub async fn run(
             },
             _ = wake.notified() => {
                 app.now = SystemTime::now();
-                for (env, slot) in poller.changed_fleet() {
-                    app.apply_fleet(env, &slot);
+                let changed = poller.changed_fleet();
+                if !changed.is_empty() {
+                    app.apply_fleets(&changed);
                     dirty = true;
                 }
                 for (key, slot) in poller.changed_details() {

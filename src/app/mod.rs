@@ -235,10 +235,29 @@ impl App {
 
     /// Takes a new poll outcome for one environment.
     pub fn apply_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) {
+        if self.absorb_fleet(env, slot) {
+            self.relayout();
+        }
+    }
+
+    /// Takes several environments' outcomes and lays out once, as a poll
+    /// round often brings more than one.
+    pub fn apply_fleets(&mut self, changes: &[(usize, Slot<EnvReport>)]) {
+        let mut fresh = false;
+        for (env, slot) in changes {
+            fresh |= self.absorb_fleet(*env, slot);
+        }
+        if fresh {
+            self.relayout();
+        }
+    }
+
+    /// True when the environment has new sites, so the layout must change.
+    fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
         let now = self.now;
         let stale_after = self.settings.stale_after;
         let Some(pane) = self.envs.get_mut(env) else {
-            return;
+            return false;
         };
         pane.in_flight = slot.in_flight;
         pane.error = slot
@@ -258,9 +277,10 @@ impl App {
                 );
                 pane.counts = pane.fleet.counts();
                 self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &e.fleet));
-                self.relayout();
+                return true;
             }
         }
+        false
     }
 
     /// Takes a new outcome of a detail query into every view showing it.

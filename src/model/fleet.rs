@@ -62,10 +62,15 @@ pub struct EnvFleet {
 impl EnvFleet {
     pub fn new(
         name: impl Into<String>,
-        sites: Vec<SiteSummary>,
+        mut sites: Vec<SiteSummary>,
         now_unix: f64,
         stale_after: Duration,
     ) -> EnvFleet {
+        // Sorted once here, so every layout (each filter keystroke) keeps
+        // name order without comparing strings again.
+        if !sites.is_sorted_by(|a, b| a.name <= b.name) {
+            sites.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         let states = sites
             .iter()
             .map(|s| s.state(now_unix, stale_after))
@@ -266,17 +271,11 @@ pub fn group_by_profile(
         .into_values()
         .filter(|g| !g.sites.is_empty())
         .collect();
-    for group in &mut groups {
-        match order {
-            SortOrder::Name => group
-                .sites
-                .sort_by(|a, b| env.sites[*a].name.cmp(&env.sites[*b].name)),
-            SortOrder::WorstFirst => group.sites.sort_by(|a, b| {
-                env.states[*a]
-                    .rank()
-                    .cmp(&env.states[*b].rank())
-                    .then_with(|| env.sites[*a].name.cmp(&env.sites[*b].name))
-            }),
+    // Sites are in name order already (`EnvFleet::new`), and the sort is
+    // stable, so worst first keeps names in order within a state.
+    if order == SortOrder::WorstFirst {
+        for group in &mut groups {
+            group.sites.sort_by_key(|i| env.states[*i].rank());
         }
     }
     groups
