@@ -385,13 +385,10 @@ impl App {
             (None, Some(site)) => self.nearest_visible(site),
             (None, None) => self.grid.cursor.min(count.saturating_sub(1)),
         };
-        if restored.is_none() && count > 0 {
-            // Only remember a site the operator chose, not one the filter
-            // landed on, so clearing the filter brings them back.
-            if self.grid.cursor_key.is_none() {
-                self.grid.cursor_key = self.cursor_site().and_then(|s| self.site_key(s));
-            }
-        }
+        // Only a site the operator chose is remembered (in `move_cursor_to`):
+        // not one the filter landed on, and not the first site of whichever
+        // backend happened to answer first.
+        let _ = count;
         self.scroll_to_cursor();
     }
 

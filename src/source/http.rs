@@ -22,6 +22,9 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// Said once at start (insecure TLS, say); never contains a secret.
     pub warnings: Vec<String>,
+    /// Every secret this endpoint sends, so that a backend or proxy that
+    /// echoes the request back in an error page cannot make us print one.
+    secrets: Vec<Vec<u8>>,
 }
 
 /// Reads a secret from where the configuration says it is.
@@ -58,6 +61,7 @@ impl Endpoint {
         secrets: &dyn SecretLookup,
     ) -> Result<Endpoint, ConfigError> {
         let mut headers = HeaderMap::new();
+        let mut secret_values: Vec<String> = Vec::new();
         if let Some(path) = &config.bearer_token_file {
             let token = secrets.file(path).map_err(|e| {
                 ConfigError(format!(
@@ -87,6 +91,7 @@ impl Endpoint {
                 AUTHORIZATION,
                 sensitive(format!("Bearer {}", token.trim()), "the bearer token")?,
             );
+            secret_values.push(token.trim().to_string());
         }
         if let Some(basic) = &config.basic_auth {
             let password = secrets.env(&basic.password_env).ok_or_else(|| {
@@ -96,6 +101,8 @@ impl Endpoint {
                 ))
             })?;
             let encoded = base64_encode(format!("{}:{password}", basic.username).as_bytes());
+            secret_values.push(password.clone());
+            secret_values.push(encoded.clone());
             headers.insert(
                 AUTHORIZATION,
                 sensitive(format!("Basic {encoded}"), "the password")?,
@@ -152,11 +159,18 @@ impl Endpoint {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        // A value of a few characters would redact ordinary words.
+        let secrets = secret_values
+            .into_iter()
+            .filter(|v| v.len() >= 6)
+            .map(String::into_bytes)
+            .collect();
         Ok(Endpoint {
             client,
             base,
             timeout,
             warnings,
+            secrets,
         })
     }
 
@@ -189,10 +203,18 @@ impl Endpoint {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => return Ok(body),
+                Ok(None) => return Ok(self.redact(body)),
                 Err(e) => return Err(self.describe(&e)),
             }
         }
+    }
+
+    /// The body with every secret this endpoint sent replaced.
+    fn redact(&self, mut body: Vec<u8>) -> Vec<u8> {
+        for secret in &self.secrets {
+            body = replace_bytes(&body, secret, b"[redacted]");
+        }
+        body
     }
 
     /// A transport error in words an operator can act on.
@@ -222,6 +244,24 @@ impl Endpoint {
         };
         SourceError::new(format!("{target}: {kind}: {detail}"))
     }
+}
+
+fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Standard base64, for the basic-auth header; small enough not to warrant
@@ -291,6 +331,16 @@ mod tests {
         ] {
             assert_eq!(base64_encode(input.as_bytes()), expected);
         }
+    }
+
+    #[test]
+    fn replace_bytes_replaces_every_occurrence() {
+        assert_eq!(
+            replace_bytes(b"a s3cr3t b s3cr3t", b"s3cr3t", b"[x]"),
+            b"a [x] b [x]"
+        );
+        assert_eq!(replace_bytes(b"abc", b"", b"x"), b"abc");
+        assert_eq!(replace_bytes(b"ab", b"abc", b"x"), b"ab");
     }
 
     #[test]

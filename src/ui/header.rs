@@ -1,4 +1,6 @@
-//! The top line: fleet totals and how old the data is.
+//! The top line: fleet totals and how old the data is. The totals come
+//! first and are never covered; where the data comes from is shown only
+//! when there is room for it.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,20 +8,18 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Paint, count_spans, format_age};
+use super::{Paint, count_spans, format_age, truncate};
 use crate::app::{App, age};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let theme = paint.theme;
     let totals = app.totals();
-    let mut spans = vec![
+    let mut left = vec![
         Span::styled(" site-status ", theme.header().add_modifier(Modifier::BOLD)),
-        Span::styled(
-            format!("{} · {} sites ", app.settings.origin, totals.total()),
-            theme.header(),
-        ),
+        Span::styled(format!("{} sites ", totals.total()), theme.header()),
     ];
-    spans.extend(count_spans(&totals, paint));
+    left.extend(count_spans(&totals, paint));
+
     let stale_envs = app
         .envs
         .iter()
@@ -38,17 +38,29 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
         ));
     }
     right.push(Span::styled(format!("{freshness} "), theme.header()));
-    let left = Line::from(spans);
-    let right = Line::from(right);
+
+    let width = area.width as usize;
+    let left_width = Line::from(left.clone()).width();
+    let right_width = Line::from(right.clone()).width();
+    let room = width.saturating_sub(left_width + right_width + 3);
+    if room >= 8 && !app.settings.origin.is_empty() {
+        left.push(Span::styled(
+            format!(
+                " · {}",
+                truncate(&app.settings.origin, room, paint.glyphs.ellipsis())
+            ),
+            theme.header(),
+        ));
+    }
     frame.render_widget(Paragraph::new("").style(theme.header()), area);
-    frame.render_widget(Paragraph::new(left).style(theme.header()), area);
-    let right_width = right.width() as u16;
-    if right_width < area.width {
+    frame.render_widget(Paragraph::new(Line::from(left)).style(theme.header()), area);
+    let right_width = right_width as u16;
+    if (left_width as u16) + right_width < area.width {
         let at = Rect {
             x: area.x + area.width - right_width,
             width: right_width,
             ..area
         };
-        frame.render_widget(Paragraph::new(right).style(theme.header()), at);
+        frame.render_widget(Paragraph::new(Line::from(right)).style(theme.header()), at);
     }
 }

@@ -30,6 +30,7 @@
 pub mod exporter;
 pub mod fleet;
 pub mod prometheus;
+pub mod tmux;
 
 pub use exporter::FleetExporter;
 pub use fleet::{

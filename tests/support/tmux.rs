@@ -1,0 +1,445 @@
+//! `Tmux`: a real terminal for end-to-end tests of the binary. Each `Tmux`
+//! starts its own tmux server (its own socket, so tests run in parallel and
+//! never touch the user's tmux), runs a shell command line in a detached
+//! session, types with `tmux send-keys` and reads the screen with
+//! `tmux capture-pane`.
+//!
+//! tmux is a test requirement (the CI script installs it); without it these
+//! tests fail and say so.
+//!
+//! Every check polls the screen until it holds or a generous deadline passes
+//! (`SITE_STATUS_E2E_TIMEOUT` seconds, default 15): the app writes a frame in
+//! several `write`s, so a capture can catch half a frame, and a loaded
+//! machine can be slow. Nothing sleeps a fixed time to "let the app catch
+//! up".
+//!
+//! ```ignore
+//! mod support;
+//! use support::tmux::{Tmux, command_line};
+//!
+//! let tmux = Tmux::start(80, 24, &command_line(&[env!("CARGO_BIN_EXE_site-status"), "demo"]));
+//! tmux.wait_for("the header", |s| s.header().contains("sites"));
+//! tmux.keys(&["q"]);
+//! tmux.assert_exits_cleanly("q");
+//! ```
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const TMUX: &str = "tmux";
+/// How often `wait_for` captures the screen.
+pub const POLL: Duration = Duration::from_millis(50);
+/// The process name of the app under test, for [`Tmux::app_pid`].
+const APP_COMM: &str = "site-status";
+
+/// How long `wait_for` waits: `SITE_STATUS_E2E_TIMEOUT` seconds, default 15.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("SITE_STATUS_E2E_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(15);
+    Duration::from_secs(secs)
+}
+
+pub fn require_tmux() {
+    match Command::new(TMUX).arg("-V").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`tmux -V` failed ({}): {}. The end-to-end tests need a working tmux.",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!(
+            "tmux is required by the end-to-end tests but could not be run: {e}. \
+             Install it (apt-get install tmux, brew install tmux); the CI script \
+             installs it."
+        ),
+    }
+}
+
+/// Single-quotes a word for `sh`.
+pub fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// A shell command line running `words` as they are (each quoted).
+pub fn command_line(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| sh_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ---------------------------------------------------------------------------
+// The terminal
+// ---------------------------------------------------------------------------
+
+/// A private tmux server running one session with the app in it.
+/// Dropping it kills the server, whether the test passed or panicked.
+pub struct Tmux {
+    socket: String,
+    session: String,
+    socket_path: Option<PathBuf>,
+}
+
+impl Tmux {
+    /// Starts a `width`×`height` session running `command` (a `sh` command
+    /// line: quote its words with [`sh_quote`] or [`command_line`]; it may
+    /// set variables, `HOME=/x '/path/to/bin' args`) without waiting for
+    /// anything. The locale is C.UTF-8. The shell around the command reports
+    /// how it ended ("EXITED <status>") and the terminal modes it left
+    /// behind, then keeps the pane open for inspection.
+    pub fn start(width: u16, height: u16, command: &str) -> Tmux {
+        require_tmux();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let socket = format!("site-status-e2e-{}-{n}", std::process::id());
+        let mut tmux = Tmux {
+            session: format!("e2e{n}"),
+            socket,
+            socket_path: None,
+        };
+        // LC_ALL and LC_CTYPE would override LANG and turn the app to ASCII.
+        let script = format!(
+            "unset LC_ALL LC_CTYPE; LANG=C.UTF-8; export LANG; {command}; \
+             echo \"EXITED $?\"; echo \"TTY $(stty -a | tr '\\n' ' ')\"; exec sleep 300"
+        );
+        let (w, h) = (width.to_string(), height.to_string());
+        let session = tmux.session.clone();
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "/bin/sh",
+            "-c",
+            &script,
+        ]);
+        tmux.socket_path = Some(PathBuf::from(
+            tmux.run(&["display-message", "-p", "-t", &session, "#{socket_path}"])
+                .trim(),
+        ));
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(TMUX);
+        // -f /dev/null: no user configuration; -u: UTF-8 whatever the locale.
+        cmd.args(["-u", "-f", "/dev/null", "-L", &self.socket])
+            .env_remove("TMUX")
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
+            .env("LANG", "C.UTF-8");
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux {args:?}: {e}"))
+    }
+
+    /// Runs a tmux command against this server; panics if it fails.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn target(&self) -> String {
+        format!("={}:", self.session)
+    }
+
+    /// Key names as tmux knows them: "Tab", "BTab", "Escape", "C-c", "j".
+    pub fn keys(&self, keys: &[&str]) {
+        let target = self.target();
+        let mut args = vec!["send-keys", "-t", &target];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Literal text, each character a key press.
+    pub fn type_text(&self, text: &str) {
+        let target = self.target();
+        self.run(&["send-keys", "-t", &target, "-l", text]);
+    }
+
+    pub fn resize(&self, width: u16, height: u16) {
+        let target = self.target();
+        let (w, h) = (width.to_string(), height.to_string());
+        self.run(&["resize-window", "-t", &target, "-x", &w, "-y", &h]);
+    }
+
+    /// A tmux format evaluated for the pane, e.g. "#{alternate_on}".
+    pub fn format(&self, format: &str) -> String {
+        let target = self.target();
+        self.run(&["display-message", "-p", "-t", &target, format])
+            .trim()
+            .to_string()
+    }
+
+    /// The visible pane, one string per line (tmux prints every line of
+    /// the pane, blank ones included).
+    pub fn screen(&self) -> Screen {
+        let target = self.target();
+        Screen::new(&self.run(&["capture-pane", "-p", "-t", &target]))
+    }
+
+    /// The pane with wrapped lines joined: for the shell's long `stty` line.
+    pub fn joined_screen(&self) -> Screen {
+        let target = self.target();
+        Screen::new(&self.run(&["capture-pane", "-p", "-J", "-t", &target]))
+    }
+
+    /// Polls the screen until `check` holds; fails with the last screen when
+    /// it does not within the deadline ([`timeout`]), or at once if the app
+    /// exited.
+    pub fn wait_for(&self, what: &str, check: impl Fn(&Screen) -> bool) -> Screen {
+        self.wait_for_within(timeout(), what, check)
+    }
+
+    pub fn wait_for_within(
+        &self,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&Screen) -> bool,
+    ) -> Screen {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            // The shell reports the exit status, then the tty modes.
+            if screen.exit_status().is_some() && screen.tty_modes().is_some() {
+                panic!("waiting for {what}: the app exited\n{}", screen.framed());
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "waiting for {what}: not seen within {limit:?}; last screen:\n{}",
+                    screen.framed()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The app's process: the `site-status` child of the pane's shell.
+    pub fn app_pid(&self) -> u32 {
+        let target = self.target();
+        let shell: u32 = self
+            .run(&["list-panes", "-t", &target, "-F", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .expect("pane pid");
+        children(shell)
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|comm| comm.trim() == APP_COMM)
+                    .unwrap_or(true)
+            })
+            .unwrap_or_else(|| panic!("no {APP_COMM} process under the pane's shell {shell}"))
+    }
+
+    /// Waits for the app to exit and checks the terminal it left behind:
+    /// exit status 0, the normal screen with the cursor shown, no dashboard
+    /// header left on it, and the tty cooked.
+    pub fn assert_exits_cleanly(&self, how: &str) {
+        let screen = self.wait_for(&format!("the app to exit after {how}"), |s| {
+            s.exit_status().is_some() && s.tty_modes().is_some()
+        });
+        assert_eq!(
+            screen.exit_status(),
+            Some(0),
+            "exit status after {how}\n{}",
+            screen.framed()
+        );
+        // Back on the normal screen, with the cursor shown and the tty cooked.
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "0",
+            "still on the alternate screen after {how}"
+        );
+        assert_eq!(
+            self.format("#{cursor_flag}"),
+            "1",
+            "cursor left hidden after {how}"
+        );
+        // The dashboard's header line starts " site-status ".
+        assert!(
+            !screen.lines.iter().any(|l| l.starts_with(" site-status ")),
+            "the dashboard is still on screen after {how}\n{}",
+            screen.framed()
+        );
+        let modes = self
+            .joined_screen()
+            .tty_modes()
+            .expect("the shell's stty report");
+        for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
+            assert!(
+                modes.iter().any(|m| m == mode) && !modes.iter().any(|m| *m == format!("-{mode}")),
+                "terminal left without {mode} after {how} (still raw?): {modes:?}"
+            );
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.output(&["kill-server"]);
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn children(parent: u32) -> Vec<u32> {
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        let mut found = Vec::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and parens.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) {
+                found.push(pid);
+            }
+        }
+        return found;
+    }
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string()])
+        .output()
+        .expect("neither /proc nor pgrep to find the app's process");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Reading the screen
+// ---------------------------------------------------------------------------
+
+/// One capture of the pane: line 0 the header, then the body, then the
+/// status line and the key line.
+#[derive(Clone, PartialEq)]
+pub struct Screen {
+    /// Every line of the pane, trailing blanks trimmed; at least 4.
+    pub lines: Vec<String>,
+}
+
+impl Screen {
+    pub fn new(text: &str) -> Screen {
+        let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+        // Header, one body line, status and keys: never index out of range.
+        if lines.len() < 4 {
+            lines.resize(4, String::new());
+        }
+        Screen { lines }
+    }
+
+    pub fn height(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    /// The screen with line numbers, for failure messages.
+    pub fn framed(&self) -> String {
+        let mut out = String::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            out.push_str(&format!("{i:>3}|{line}\n"));
+        }
+        out
+    }
+
+    pub fn header(&self) -> &str {
+        &self.lines[0]
+    }
+
+    pub fn status(&self) -> &str {
+        &self.lines[self.height().saturating_sub(2)]
+    }
+
+    pub fn key_line(&self) -> &str {
+        &self.lines[self.height().saturating_sub(1)]
+    }
+
+    /// Between the header and the status line.
+    pub fn body(&self) -> &[String] {
+        &self.lines[1..self.height().saturating_sub(2)]
+    }
+
+    /// The dashboard's section lines ("── dev 60 sites …") on screen, whole.
+    pub fn section_line_texts(&self) -> Vec<&str> {
+        self.body()
+            .iter()
+            .filter(|l| l.starts_with("── "))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// "── dev 60 sites …" lines: (env, total) in screen order.
+    pub fn section_lines(&self) -> Vec<(String, usize)> {
+        self.section_line_texts()
+            .into_iter()
+            .filter_map(|l| {
+                let mut words = l.trim_start_matches('─').split_whitespace();
+                let env = words.next()?.to_string();
+                let total = words.next()?.parse().ok()?;
+                (words.next()? == "sites").then_some((env, total))
+            })
+            .collect()
+    }
+
+    /// The environments whose section line is on screen, in screen order.
+    pub fn envs(&self) -> Vec<String> {
+        self.section_lines().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Set once the app has exited: its exit status.
+    pub fn exit_status(&self) -> Option<i32> {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix("EXITED ")?.trim().parse().ok())
+    }
+
+    /// The `stty -a` report the pane's shell printed after the app exited.
+    pub fn tty_modes(&self) -> Option<Vec<String>> {
+        let line = self.lines.iter().find_map(|l| l.strip_prefix("TTY "))?;
+        Some(
+            line.split(|c: char| c.is_whitespace() || c == ';')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+}
