@@ -36,6 +36,9 @@ pub struct Config {
     pub metrics: MetricNames,
     #[serde(default, rename = "environment")]
     pub environments: Vec<EnvironmentConfig>,
+    /// Accepted requirements that do not count toward a site's severity.
+    #[serde(default, rename = "mute")]
+    pub mutes: Vec<MuteConfig>,
 }
 
 fn default_refresh() -> RefreshInterval {
@@ -373,6 +376,72 @@ pub fn check_selector(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `[[mute]]` block: a requirement that fails and is accepted. The same
+/// keys make up the dashboard's own rules file (`mute_store`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteConfig {
+    /// The requirement id, exactly as Drupal reports it.
+    pub requirement: MuteText,
+    /// Left out: every environment; else one configured environment.
+    #[serde(default)]
+    pub env: Option<toml::Spanned<MuteText>>,
+    #[serde(default)]
+    pub profile: Option<MuteText>,
+    #[serde(default)]
+    pub site: Option<MuteText>,
+    /// Why the failure is accepted.
+    pub reason: MuteText,
+    /// `YYYY-MM-DD` (through that day, UTC) or an RFC 3339 time.
+    #[serde(default)]
+    pub expires: Option<MuteExpiry>,
+}
+
+impl MuteConfig {
+    pub fn to_rule(&self, origin: crate::model::RuleOrigin) -> crate::model::MuteRule {
+        crate::model::MuteRule {
+            requirement: self.requirement.0.clone(),
+            env: self.env.as_ref().map(|e| e.get_ref().0.clone()),
+            profile: self.profile.as_ref().map(|p| p.0.clone()),
+            site: self.site.as_ref().map(|s| s.0.clone()),
+            reason: self.reason.0.clone(),
+            expires: self.expires.map(|e| e.0),
+            origin,
+        }
+    }
+}
+
+/// Text that may not be empty (a mute rule's id, reason or scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MuteText(pub String);
+
+impl<'de> Deserialize<'de> for MuteText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Err(de::Error::custom("may not be empty"));
+        }
+        Ok(MuteText(text))
+    }
+}
+
+/// A mute rule's expiry as unix seconds; the rule applies strictly before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MuteExpiry(pub i64);
+
+impl<'de> Deserialize<'de> for MuteExpiry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected a date in quotes: \"2026-03-01\" or \"2026-03-01T12:00:00Z\"",
+            )
+        })?;
+        crate::model::mute::parse_expiry(&text)
+            .map(MuteExpiry)
+            .map_err(de::Error::custom)
+    }
+}
+
 /// A configuration error, worded for the person editing the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
@@ -475,7 +544,31 @@ impl Config {
                 }
             }
         }
+        for mute in &self.mutes {
+            if let Some(env) = &mute.env
+                && !self
+                    .environments
+                    .iter()
+                    .any(|e| e.name.0 == env.get_ref().0)
+            {
+                return Err(ConfigError(format!(
+                    "{}:{}: key `env`: [[mute]] for {:?}: no environment {:?} is configured",
+                    path.display(),
+                    line_of(text, env.span().start),
+                    mute.requirement.0,
+                    env.get_ref().0
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The `[[mute]]` rules, in file order.
+    pub fn mute_rules(&self) -> Vec<crate::model::MuteRule> {
+        self.mutes
+            .iter()
+            .map(|m| m.to_rule(crate::model::RuleOrigin::Config))
+            .collect()
     }
 
     pub fn environment_names(&self) -> Vec<String> {
@@ -629,6 +722,68 @@ url = "http://127.0.0.1:9090"
     fn duplicate_environments_are_refused() {
         let e = parse(&format!("{SMALLEST}{SMALLEST}")).unwrap_err().0;
         assert!(e.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn mute_rules_are_read_with_their_origin() {
+        let c = parse(&format!(
+            "{SMALLEST}\n[[mute]]\nrequirement = \"update\"\nenv = \"prod\"\nsite = \"borger\"\nreason = \"OPS-1\"\nexpires = \"2026-02-28\"\n\n[[mute]]\nrequirement = \"cron\"\nreason = \"known\"\n"
+        ))
+        .unwrap();
+        let rules = c.mute_rules();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].requirement, "update");
+        assert_eq!(rules[0].env.as_deref(), Some("prod"));
+        assert_eq!(rules[0].profile, None);
+        assert_eq!(rules[0].site.as_deref(), Some("borger"));
+        assert_eq!(rules[0].reason, "OPS-1");
+        assert_eq!(rules[0].expires, Some(1_772_323_200));
+        assert_eq!(rules[0].origin, crate::model::RuleOrigin::Config);
+        assert_eq!(rules[1].env, None);
+        assert_eq!(rules[1].expires, None);
+        assert!(parse(SMALLEST).unwrap().mute_rules().is_empty());
+    }
+
+    #[test]
+    fn bad_mute_rules_name_the_line_and_key() {
+        let with = |body: &str| parse(&format!("{SMALLEST}[[mute]]\n{body}")).unwrap_err().0;
+        // SMALLEST is 7 lines; [[mute]] is line 8.
+        let e = with("requirement = \"cron\"\n");
+        assert!(e.contains(":8:") && e.contains("reason"), "{e}");
+        let e = with("requirement = \"cron\"\nreason = \"  \"\n");
+        assert!(
+            e.contains(":10:") && e.contains("key `reason`") && e.contains("empty"),
+            "{e}"
+        );
+        let e = with("requirement = \"cron\"\nreason = \"x\"\nexpires = \"2026-02-30\"\n");
+        assert!(
+            e.contains(":11:") && e.contains("key `expires`") && e.contains("has 28 days"),
+            "{e}"
+        );
+        let e = with("requirement = \"cron\"\nreason = \"x\"\nexpires = 2026-03-01\n");
+        assert!(e.contains(":11:") && e.contains("key `expires`"), "{e}");
+        let e = with("requirement = \"cron\"\nreason = \"x\"\nenviron = \"prod\"\n");
+        assert!(e.contains(":11:") && e.contains("environ"), "{e}");
+        let e = with("requirement = \"cron\"\nreason = \"x\"\nenv = \"staging\"\n");
+        assert!(
+            e.contains(":11:") && e.contains("key `env`") && e.contains("staging"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_mute_example_parses_once_uncommented() {
+        let start = EXAMPLE.find("# [[mute]]").expect("a [[mute]] example");
+        let uncommented: String = EXAMPLE[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&format!("{}{uncommented}\n", &EXAMPLE[..start])).unwrap();
+        let rules = c.mute_rules();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].requirement, "update_contrib");
+        assert_eq!(rules[0].expiry_label().as_deref(), Some("2026-06-30"));
     }
 
     #[test]

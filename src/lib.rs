@@ -14,3 +14,4 @@ pub mod runtime;
 pub mod source;
 pub mod terminal;
 pub mod ui;
+pub mod watch;

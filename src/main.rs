@@ -35,6 +35,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum StreamFormat {
+    Text,
+    Jsonl,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the dashboard on a simulated fleet.
@@ -57,6 +63,15 @@ enum Command {
         envs: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Stream every change of a site's state to stdout as it happens, until
+    /// interrupted. The first poll is the baseline and prints nothing.
+    Watch {
+        /// Only these environments (repeatable).
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: StreamFormat,
     },
     /// Print a site's latest status reports from Loki, newest first.
     Report {
@@ -151,6 +166,12 @@ fn main() -> ExitCode {
             run_dashboard(sources, settings, poll)
         }
         Some(Command::Config { action }) => config_command(action, path.as_deref()),
+        Some(Command::Watch { envs, format }) => {
+            let Some(config) = load_config(path.as_deref()) else {
+                return ExitCode::from(2);
+            };
+            watch_command(&config, envs, *format)
+        }
         Some(Command::Report {
             env,
             site,
@@ -198,6 +219,7 @@ fn main() -> ExitCode {
                     .as_deref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
+                ..Settings::default()
             };
             let poll = PollSettings {
                 interval: config.refresh_interval.0,
@@ -384,6 +406,68 @@ async fn try_backends(config: &Config) -> bool {
         }
     }
     all_ok
+}
+
+fn configured_sources(
+    config: &Config,
+    only: &[String],
+) -> Result<Vec<Arc<dyn FleetSource>>, String> {
+    let sources = source::from_config(config, &ProcessSecrets).map_err(|e| e.to_string())?;
+    for name in only {
+        if !sources.iter().any(|s| s.environment() == name) {
+            return Err(format!("no environment {name:?} in the configuration"));
+        }
+    }
+    for s in &sources {
+        for w in s.warnings() {
+            eprintln!("site-status: warning: {w}");
+        }
+    }
+    Ok(sources
+        .into_iter()
+        .filter(|s| only.is_empty() || only.iter().any(|n| n == s.environment()))
+        .map(|s| s as Arc<dyn FleetSource>)
+        .collect())
+}
+
+fn watch_command(config: &Config, only: &[String], format: StreamFormat) -> ExitCode {
+    let sources = match configured_sources(config, only) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let timeout = config
+        .environments
+        .iter()
+        .map(|e| e.prometheus.timeout.0)
+        .max()
+        .unwrap_or(Duration::from_secs(10));
+    let poll = PollSettings {
+        interval: config.refresh_interval.0,
+        timeout: timeout + Duration::from_secs(2),
+        ..PollSettings::default()
+    };
+    let format = match format {
+        StreamFormat::Text => site_status::watch::WatchFormat::Text,
+        StreamFormat::Jsonl => site_status::watch::WatchFormat::Jsonl,
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(site_status::watch::run(
+        sources,
+        poll,
+        config.stale_after.0,
+        format,
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("site-status: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn report_command(config: &Config, env: &str, site: &str, last: usize, format: Format) -> ExitCode {

@@ -69,11 +69,11 @@ pub async fn run(
                 app.now = SystemTime::now();
                 let changed = poller.changed_fleet();
                 if !changed.is_empty() {
-                    app.apply_fleets(&changed);
+                    app.offer_fleets(changed);
                     dirty = true;
                 }
                 for (key, slot) in poller.changed_details() {
-                    app.apply_detail(&key, &slot);
+                    app.offer_detail(key, slot);
                     dirty = true;
                 }
             }

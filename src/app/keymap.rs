@@ -34,6 +34,9 @@ pub enum Action {
     Window7d,
     OpenReports,
     ToggleDiff,
+    ToggleFreeze,
+    OpenTransitions,
+    OpenPivot,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -46,6 +49,9 @@ pub enum Scope {
     Requirement,
     Reports,
     Report,
+    Transitions,
+    Pivot,
+    PivotSites,
     Help,
     FilterInput,
 }
@@ -59,6 +65,9 @@ impl Scope {
             Scope::Requirement => "Requirement view",
             Scope::Reports => "Reports list",
             Scope::Report => "One report",
+            Scope::Transitions => "Transition log",
+            Scope::Pivot => "Requirement pivot",
+            Scope::PivotSites => "Sites failing a requirement",
             Scope::Help => "Help",
             Scope::FilterInput => "Typing a filter",
         }
@@ -163,6 +172,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Global, &[ch('q'), ctrl('c')], A::Quit, "Quit", Some("quit")),
     bind(S::Global, &[ch('?')], A::Help, "Show this help", Some("help")),
     bind(S::Global, &[ch('r')], A::Refresh, "Poll every backend now", None),
+    bind(S::Global, &[ch(' ')], A::ToggleFreeze, "Freeze the view while polling goes on; again to apply what came in", Some("freeze")),
     bind(S::Grid, &[plain(KeyCode::Up), ch('k')], A::Up, "Move up", None),
     bind(S::Grid, &[plain(KeyCode::Down), ch('j')], A::Down, "Move down", None),
     bind(S::Grid, &[plain(KeyCode::Left), ch('h')], A::Left, "Move left", None),
@@ -179,6 +189,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Grid, &[ch('z')], A::ToggleCompact, "Compact density: one character per site", Some("compact")),
     bind(S::Grid, &[plain(KeyCode::Enter)], A::Open, "Open the site under the cursor", Some("open")),
     bind(S::Grid, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filters", None),
+    bind(S::Grid, &[ch('t')], A::OpenTransitions, "Transition log: what changed, when", Some("changes")),
+    bind(S::Grid, &[ch('p')], A::OpenPivot, "Requirement pivot: requirements by how many sites fail them", Some("pivot")),
     bind(S::Site, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Site, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
     bind(S::Site, &[ch('g'), plain(KeyCode::Home)], A::First, "First requirement", None),
@@ -213,6 +225,24 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Report, &[plain(KeyCode::PageDown)], A::ScrollTextDown, "Scroll the requirement's text down", Some("scroll text")),
     bind(S::Report, &[ch('d')], A::ToggleDiff, "Diff against the previous report, or back to the report", Some("diff")),
     bind(S::Report, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the reports", Some("back")),
+    bind(S::Transitions, &[plain(KeyCode::Up), ch('k')], A::Up, "Newer transition", None),
+    bind(S::Transitions, &[plain(KeyCode::Down), ch('j')], A::Down, "Older transition", None),
+    bind(S::Transitions, &[ch('g'), plain(KeyCode::Home)], A::First, "Newest", None),
+    bind(S::Transitions, &[ch('G'), plain(KeyCode::End)], A::Last, "Oldest", None),
+    bind(S::Transitions, &[plain(KeyCode::Enter)], A::Open, "Open the transition's site", Some("open site")),
+    bind(S::Transitions, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('t')], A::Back, "Back to the grid", Some("back")),
+    bind(S::Pivot, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
+    bind(S::Pivot, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
+    bind(S::Pivot, &[ch('g'), plain(KeyCode::Home)], A::First, "Most failed requirement", None),
+    bind(S::Pivot, &[ch('G'), plain(KeyCode::End)], A::Last, "Least failed requirement", None),
+    bind(S::Pivot, &[plain(KeyCode::Enter)], A::Open, "List the sites failing the requirement", Some("sites")),
+    bind(S::Pivot, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('p')], A::Back, "Back to the grid", Some("back")),
+    bind(S::PivotSites, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous site", None),
+    bind(S::PivotSites, &[plain(KeyCode::Down), ch('j')], A::Down, "Next site", None),
+    bind(S::PivotSites, &[ch('g'), plain(KeyCode::Home)], A::First, "First site", None),
+    bind(S::PivotSites, &[ch('G'), plain(KeyCode::End)], A::Last, "Last site", None),
+    bind(S::PivotSites, &[plain(KeyCode::Enter)], A::Open, "Open the site", Some("open site")),
+    bind(S::PivotSites, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the pivot", Some("back")),
     bind(S::Help, &[plain(KeyCode::Up), ch('k')], A::Up, "Scroll up", None),
     bind(S::Help, &[plain(KeyCode::Down), ch('j')], A::Down, "Scroll down", None),
     bind(S::Help, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Close help", Some("close")),
@@ -250,13 +280,16 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 8] = [
+pub const SCOPES: [Scope; 11] = [
     S::Global,
     S::Grid,
     S::Site,
     S::Requirement,
     S::Reports,
     S::Report,
+    S::Transitions,
+    S::Pivot,
+    S::PivotSites,
     S::Help,
     S::FilterInput,
 ];

@@ -6,6 +6,7 @@ pub mod grid;
 pub mod keymap;
 pub mod views;
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,9 @@ use crossterm::event::{Event, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use crate::model::{Counts, EnvFleet, SeverityFilter, SiteFilter, SiteState, SortOrder};
+use crate::model::{
+    Counts, EnvFleet, SeverityFilter, SiteFilter, SiteState, SortOrder, Transition, transitions,
+};
 use crate::poller::{Detail, DetailKey, SiteKey, Slot};
 use crate::source::EnvReport;
 use grid::{GridLayout, LayoutRequest, SiteRef, normal_cell_width};
@@ -31,6 +34,10 @@ pub struct Settings {
     pub ascii: bool,
     /// Where the data comes from, for the header ("demo", a config path…).
     pub origin: String,
+    /// How many transitions the log keeps; older ones are dropped.
+    pub transition_log_size: usize,
+    /// Cells that changed within this long carry a change marker.
+    pub change_marker: Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +47,8 @@ impl Default for Settings {
             refresh: Duration::from_secs(15),
             ascii: false,
             origin: String::new(),
+            transition_log_size: 1000,
+            change_marker: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -53,9 +62,17 @@ pub struct EnvPane {
     pub error: Option<(String, SystemTime)>,
     pub warnings: Vec<String>,
     pub in_flight: bool,
+    /// Site name → Unix time of its latest transition, for the change
+    /// markers; only entries younger than the marker window are kept.
+    pub changed_at: HashMap<String, f64>,
 }
 
 impl EnvPane {
+    pub fn changed_recently(&self, site: &str, now_unix: f64, window: Duration) -> bool {
+        self.changed_at
+            .get(site)
+            .is_some_and(|t| now_unix - t <= window.as_secs_f64())
+    }
     /// Data is stale when the latest attempt failed, or when it is older
     /// than the refresh interval allows for (the poller is stuck).
     pub fn is_stale(&self, now: SystemTime, refresh: Duration) -> bool {
@@ -74,6 +91,16 @@ fn unix(t: SystemTime) -> f64 {
 }
 
 pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
+
+/// One requirement in the pivot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PivotRow {
+    pub requirement: String,
+    /// Failing sites per environment, in `App::envs` order.
+    pub per_env: Vec<usize>,
+    pub total: usize,
+    pub worst: crate::model::Severity,
+}
 
 /// What the runtime must do for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +135,14 @@ pub struct App {
     pub filter_input: Option<Input>,
     /// Detail queries the poller runs for the views on the stack.
     pub watching: Vec<DetailKey>,
+    /// Newest first, at most `settings.transition_log_size`.
+    pub transitions: VecDeque<Transition>,
+    /// While frozen, new data is held here instead of changing the view.
+    pub frozen: bool,
+    held_fleet: Vec<(usize, Slot<EnvReport>)>,
+    held_details: Vec<(DetailKey, Slot<Detail>)>,
+    /// Poll results that arrived while frozen.
+    pub held_updates: usize,
     pub width: u16,
     pub height: u16,
     pub quit: bool,
@@ -151,6 +186,11 @@ impl App {
             stack: Vec::new(),
             filter_input: None,
             watching: Vec::new(),
+            transitions: VecDeque::new(),
+            frozen: false,
+            held_fleet: Vec::new(),
+            held_details: Vec::new(),
+            held_updates: 0,
             width,
             height,
             quit: false,
@@ -173,6 +213,9 @@ impl App {
             Some(View::Requirement(_)) => Scope::Requirement,
             Some(View::Reports(_)) => Scope::Reports,
             Some(View::Report(_)) => Scope::Report,
+            Some(View::Transitions { .. }) => Scope::Transitions,
+            Some(View::Pivot { .. }) => Scope::Pivot,
+            Some(View::PivotSites { .. }) => Scope::PivotSites,
             Some(View::Help { .. }) => Scope::Help,
         }
     }
@@ -240,6 +283,42 @@ impl App {
         }
     }
 
+    /// New data from the poller: applied at once, or held while frozen.
+    pub fn offer_fleets(&mut self, changes: Vec<(usize, Slot<EnvReport>)>) {
+        if self.frozen {
+            self.held_updates += changes.len();
+            for (env, slot) in changes {
+                self.held_fleet.retain(|(e, _)| *e != env);
+                self.held_fleet.push((env, slot));
+            }
+        } else {
+            self.apply_fleets(&changes);
+        }
+    }
+
+    pub fn offer_detail(&mut self, key: DetailKey, slot: Slot<Detail>) {
+        if self.frozen {
+            self.held_updates += 1;
+            self.held_details.retain(|(k, _)| *k != key);
+            self.held_details.push((key, slot));
+        } else {
+            self.apply_detail(&key, &slot);
+        }
+    }
+
+    /// Freezes the view, or applies everything held while it was frozen.
+    pub fn toggle_freeze(&mut self) {
+        self.frozen = !self.frozen;
+        if !self.frozen {
+            let fleet = std::mem::take(&mut self.held_fleet);
+            self.apply_fleets(&fleet);
+            for (key, slot) in std::mem::take(&mut self.held_details) {
+                self.apply_detail(&key, &slot);
+            }
+            self.held_updates = 0;
+        }
+    }
+
     /// Takes several environments' outcomes and lays out once, as a poll
     /// round often brings more than one.
     pub fn apply_fleets(&mut self, changes: &[(usize, Slot<EnvReport>)]) {
@@ -265,16 +344,32 @@ impl App {
             .as_ref()
             .map(|(e, at)| (e.message.clone(), *at));
         if let Some(good) = &slot.last_good {
+            let first = pane.fetched_at.is_none();
             let fresh = pane.fetched_at != Some(good.at);
             pane.fetched_at = Some(good.at);
             pane.warnings = good.value.warnings.clone();
             if fresh {
-                pane.fleet = EnvFleet::new(
+                let fleet = EnvFleet::new(
                     pane.fleet.name.clone(),
                     good.value.sites.clone(),
                     unix(now.max(good.at)),
                     stale_after,
                 );
+                // The first poll is the baseline: nothing has changed yet.
+                if !first {
+                    let at = unix(good.at);
+                    let found = transitions(&pane.fleet, &fleet, at);
+                    for t in &found {
+                        pane.changed_at.insert(t.site.clone(), at);
+                    }
+                    let window = self.settings.change_marker.as_secs_f64();
+                    pane.changed_at.retain(|_, when| at - *when <= window);
+                    for t in found {
+                        self.transitions.push_front(t);
+                    }
+                    self.transitions.truncate(self.settings.transition_log_size);
+                }
+                pane.fleet = fleet;
                 pane.counts = pane.fleet.counts();
                 self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &e.fleet));
                 return true;
@@ -489,6 +584,7 @@ impl App {
         match (scope, action) {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Refresh) => return vec![Effect::Refresh],
+            (_, Action::ToggleFreeze) => self.toggle_freeze(),
             (Scope::Help, Action::Help) => {
                 self.stack.pop();
             }
@@ -498,6 +594,9 @@ impl App {
             (Scope::Requirement, action) => self.requirement_action(action),
             (Scope::Reports, action) => self.reports_action(action),
             (Scope::Report, action) => self.report_action(action),
+            (Scope::Transitions | Scope::Pivot | Scope::PivotSites, action) => {
+                self.list_action(action)
+            }
             (Scope::Help, action) => self.help_action(action),
             (Scope::FilterInput, Action::ApplyFilter) => self.filter_input = None,
             (Scope::FilterInput, Action::ClearFilter) => {
@@ -556,6 +655,8 @@ impl App {
                 self.grid.sort = self.grid.sort.toggle();
                 self.relayout();
             }
+            Action::OpenTransitions => self.stack.push(View::Transitions { selected: 0 }),
+            Action::OpenPivot => self.stack.push(View::Pivot { selected: 0 }),
             Action::ToggleCompact => {
                 self.grid.compact = !self.grid.compact;
                 self.grid.scroll = 0;
@@ -617,6 +718,114 @@ impl App {
                     selected: 0,
                 };
                 self.stack.push(View::Requirement(view));
+            }
+            _ => {}
+        }
+    }
+
+    /// Requirements by how many sites fail them in each environment, most
+    /// failed first: one problem on many sites, or many problems?
+    pub fn pivot(&self) -> Vec<PivotRow> {
+        let mut rows: HashMap<&str, PivotRow> = HashMap::new();
+        for (e, env) in self.envs.iter().enumerate() {
+            for site in &env.fleet.sites {
+                for (id, severity) in site.failing.iter().filter(|(_, s)| s.is_failing()) {
+                    let row = rows.entry(id.as_str()).or_insert_with(|| PivotRow {
+                        requirement: id.clone(),
+                        per_env: vec![0; self.envs.len()],
+                        total: 0,
+                        worst: *severity,
+                    });
+                    row.per_env[e] += 1;
+                    row.total += 1;
+                    row.worst = row.worst.max(*severity);
+                }
+            }
+        }
+        let mut rows: Vec<PivotRow> = rows.into_values().collect();
+        rows.sort_by(|a, b| {
+            b.total
+                .cmp(&a.total)
+                .then_with(|| b.worst.cmp(&a.worst))
+                .then_with(|| a.requirement.cmp(&b.requirement))
+        });
+        rows
+    }
+
+    /// Every site failing a requirement, worst first, by environment.
+    pub fn failing_sites(&self, requirement: &str) -> Vec<(SiteRef, crate::model::Severity)> {
+        let mut found = Vec::new();
+        for (e, env) in self.envs.iter().enumerate() {
+            for (i, site) in env.fleet.sites.iter().enumerate() {
+                if let Some((_, severity)) = site
+                    .failing
+                    .iter()
+                    .find(|(id, s)| id == requirement && s.is_failing())
+                {
+                    found.push((SiteRef { env: e, index: i }, *severity));
+                }
+            }
+        }
+        found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.env.cmp(&b.0.env)));
+        found
+    }
+
+    /// Cursor movement and Enter in the list views (transitions, pivot).
+    fn list_action(&mut self, action: Action) {
+        let (len, open): (usize, Option<View>) = match self.stack.last() {
+            Some(View::Transitions { selected }) => (
+                self.transitions.len(),
+                self.transitions.get(*selected).map(|t| {
+                    View::Site(SiteView::new(SiteKey {
+                        env: t.env.clone(),
+                        site: t.site.clone(),
+                    }))
+                }),
+            ),
+            Some(View::Pivot { selected }) => {
+                let rows = self.pivot();
+                (
+                    rows.len(),
+                    rows.get(*selected).map(|r| View::PivotSites {
+                        requirement: r.requirement.clone(),
+                        selected: 0,
+                    }),
+                )
+            }
+            Some(View::PivotSites {
+                requirement,
+                selected,
+            }) => {
+                let sites = self.failing_sites(requirement);
+                (
+                    sites.len(),
+                    sites
+                        .get(*selected)
+                        .and_then(|(s, _)| self.site_key(*s))
+                        .map(|key| View::Site(SiteView::new(key))),
+                )
+            }
+            _ => return,
+        };
+        let last = len.saturating_sub(1);
+        let selected = match self.stack.last_mut() {
+            Some(View::Transitions { selected })
+            | Some(View::Pivot { selected })
+            | Some(View::PivotSites { selected, .. }) => selected,
+            _ => return,
+        };
+        match action {
+            Action::Up => *selected = selected.saturating_sub(1),
+            Action::Down => *selected = (*selected + 1).min(last),
+            Action::First => *selected = 0,
+            Action::Last => *selected = last,
+            Action::Back => {
+                self.stack.pop();
+            }
+            Action::Open => {
+                if let Some(view) = open {
+                    self.stack.push(view);
+                }
             }
             _ => {}
         }

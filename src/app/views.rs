@@ -218,7 +218,19 @@ pub enum View {
     Requirement(RequirementView),
     Reports(ReportsView),
     Report(ReportView),
-    Help { scroll: u16 },
+    Transitions {
+        selected: usize,
+    },
+    Pivot {
+        selected: usize,
+    },
+    PivotSites {
+        requirement: String,
+        selected: usize,
+    },
+    Help {
+        scroll: u16,
+    },
 }
 
 impl View {
@@ -232,7 +244,11 @@ impl View {
                 window: v.window,
             }],
             View::Reports(v) => vec![DetailKey::Reports(v.site.clone())],
-            View::Report(_) | View::Help { .. } => Vec::new(),
+            View::Report(_)
+            | View::Transitions { .. }
+            | View::Pivot { .. }
+            | View::PivotSites { .. }
+            | View::Help { .. } => Vec::new(),
         }
     }
 

@@ -141,6 +141,20 @@ impl SiteState {
         }
     }
 
+    /// The state as a machine-readable word (`no_data`, `run_failed`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            SiteState::Error => "error",
+            SiteState::TargetDown => "target_down",
+            SiteState::RunFailed => "run_failed",
+            SiteState::NoData => "no_data",
+            SiteState::Stale => "stale",
+            SiteState::Warning => "warning",
+            SiteState::Ok => "ok",
+            SiteState::Info => "info",
+        }
+    }
+
     pub fn attention(self) -> Attention {
         match self {
             SiteState::Ok | SiteState::Info => Attention::Fine,

@@ -188,11 +188,21 @@ fn cell_row(buf: &mut Buffer, area: Rect, y: u16, app: &App, row: usize, paint: 
             continue;
         };
         let selected = index == app.grid.cursor;
-        let style = if selected {
+        let env = &app.envs[site.env];
+        let changed = env.changed_recently(
+            &env.fleet.sites[site.index].name,
+            super::unix(app.now),
+            app.settings.change_marker,
+        );
+        let mut style = if selected {
             paint.theme.selection()
         } else {
             paint.theme.state(state)
         };
+        if changed {
+            // Underlined and bold: visible without colour too.
+            style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
+        }
         let glyph = paint.glyphs.state(state);
         let mut glyph_buf = [0u8; 4];
         buf[(x, y)]

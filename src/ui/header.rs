@@ -31,6 +31,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
         None => "loading…".to_string(),
     };
     let mut right = vec![];
+    if app.frozen {
+        right.push(Span::styled(
+            format!("FROZEN, {} updates waiting · ", app.held_updates),
+            theme
+                .accent()
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
     if stale_envs > 0 {
         right.push(Span::styled(
             format!("{stale_envs} env stale · "),

@@ -5,11 +5,13 @@ pub mod glyphs;
 pub mod grid;
 pub mod header;
 pub mod help;
+pub mod pivot;
 pub mod report;
 pub mod reports;
 pub mod requirement;
 pub mod site;
 pub mod theme;
+pub mod transitions;
 
 use std::time::Duration;
 
@@ -76,6 +78,14 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
         Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint),
         Some(View::Report(view)) => report::draw(frame, view_area, app, view, paint),
+        Some(View::Transitions { selected }) => {
+            transitions::draw(frame, view_area, app, *selected, paint)
+        }
+        Some(View::Pivot { selected }) => pivot::draw(frame, view_area, app, *selected, paint),
+        Some(View::PivotSites {
+            requirement,
+            selected,
+        }) => pivot::draw_sites(frame, view_area, app, requirement, *selected, paint),
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
@@ -110,6 +120,9 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
             }
             c
         }
+        View::Transitions { .. } => vec!["transitions".to_string()],
+        View::Pivot { .. } => vec!["pivot".to_string()],
+        View::PivotSites { requirement, .. } => vec!["pivot".to_string(), requirement.clone()],
         View::Help { .. } => vec!["help".to_string()],
     };
     let last = crumbs.len().saturating_sub(1);
