@@ -154,7 +154,7 @@ fn site_view() {
 
 #[test]
 fn help_lists_every_binding() {
-    let mut app = demo_app(320, 100, 90);
+    let mut app = demo_app(320, 100, 140);
     press(&mut app, Action::Help);
     let terminal = render(&app);
     insta::assert_snapshot!(terminal.backend());
@@ -430,4 +430,108 @@ fn report_diff_200x50() {
     press(&mut app, Action::Open);
     press(&mut app, Action::ToggleDiff);
     insta::assert_snapshot!(render(&app).backend());
+}
+
+/// The demo app after a second poll 40 s later, so transitions exist.
+fn app_with_transitions(width: u16, height: u16) -> App {
+    let mut app = demo_app(320, width, height);
+    let fleet = DemoFleet::new(320, 1);
+    let later = now() + Duration::from_secs(40);
+    app.now = later;
+    let envs: Vec<String> = fleet.environments().map(String::from).collect();
+    let changes = envs
+        .iter()
+        .enumerate()
+        .map(|(i, env)| {
+            let report = fleet
+                .report(env, DEMO_T + 40.0, NOW_UNIX as f64 + 40.0)
+                .unwrap();
+            (
+                i,
+                Slot {
+                    last_good: Some(Fetched {
+                        value: Arc::new(report),
+                        at: later - Duration::from_secs(1),
+                    }),
+                    ..Slot::default()
+                },
+            )
+        })
+        .collect();
+    app.offer_fleets(changes);
+    assert!(!app.transitions.is_empty());
+    app
+}
+
+#[test]
+fn transition_log_80x24() {
+    let mut app = app_with_transitions(80, 24);
+    press(&mut app, Action::OpenTransitions);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn transition_log_200x50() {
+    let mut app = app_with_transitions(200, 50);
+    press(&mut app, Action::OpenTransitions);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn change_markers_underline_recently_changed_cells() {
+    let app = app_with_transitions(200, 50);
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let changed: Vec<&str> = app.transitions.iter().map(|t| t.site.as_str()).collect();
+    let mut underlined = 0;
+    for y in 0..50u16 {
+        for x in 0..200u16 {
+            if buffer[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::UNDERLINED)
+            {
+                underlined += 1;
+            }
+        }
+    }
+    assert!(underlined > 0, "changed cells {changed:?} carry a marker");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn pivot_80x24() {
+    let mut app = demo_app(320, 80, 24);
+    press(&mut app, Action::OpenPivot);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn pivot_200x50_and_its_sites() {
+    let mut app = demo_app(320, 200, 50);
+    press(&mut app, Action::OpenPivot);
+    insta::assert_snapshot!("pivot_200x50", render(&app).backend());
+    press(&mut app, Action::Open);
+    insta::assert_snapshot!("pivot_sites_200x50", render(&app).backend());
+}
+
+#[test]
+fn frozen_header_counts_the_updates_waiting() {
+    let mut app = demo_app(320, 120, 30);
+    press(&mut app, Action::ToggleFreeze);
+    let fleet = DemoFleet::new(320, 1);
+    let report = fleet
+        .report("dev", DEMO_T + 40.0, NOW_UNIX as f64 + 40.0)
+        .unwrap();
+    let before = app.envs[0].counts;
+    app.offer_fleets(vec![(0, good(report, 0))]);
+    assert_eq!(
+        app.envs[0].counts, before,
+        "the view does not change while frozen"
+    );
+    let screen = format!("{}", render(&app).backend());
+    assert!(screen.contains("FROZEN, 1 updates waiting"), "{screen}");
+    insta::assert_snapshot!(render(&app).backend());
+    press(&mut app, Action::ToggleFreeze);
+    assert_eq!(app.held_updates, 0);
+    assert!(!format!("{}", render(&app).backend()).contains("FROZEN"));
 }

@@ -23,7 +23,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let stale_envs = app
         .envs
         .iter()
-        .filter(|e| e.is_stale(app.now, app.settings.refresh))
+        // While frozen the data is held on purpose; only errors count.
+        .filter(|e| e.error.is_some() || (!app.frozen && e.is_stale(app.now, app.settings.refresh)))
         .count();
     let freshness = match app.oldest_fetch() {
         Some(at) => format!("updated {} ago", format_age(age(app.now, at))),
