@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::model::{Severity, SiteSummary};
+use crate::model::{MuteRules, Severity, SiteSummary};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 pub const EXIT_OK: u8 = 0;
@@ -22,8 +22,12 @@ pub struct CheckSite {
     pub severity: &'static str,
     pub stale: bool,
     pub run_failed: bool,
-    /// Requirement ids at warning or worse.
+    /// Requirement ids at warning or worse, muted ones left out.
     pub failing: Vec<String>,
+    /// Failing requirement ids a mute rule accepts; left out of the JSON
+    /// when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub muted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,14 +68,28 @@ pub fn check_site(site: &SiteSummary, now_unix: f64, stale_after: Duration) -> C
             .filter(|(_, s)| s.is_failing())
             .map(|(id, _)| id.clone())
             .collect(),
+        muted: Vec::new(),
     }
 }
 
-/// Builds the report from each environment's outcome.
+/// Builds the report from each environment's outcome, without mute rules.
 pub fn build_report(
     outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
     now_unix: f64,
     stale_after: Duration,
+) -> CheckReport {
+    build_report_with_mutes(outcomes, now_unix, stale_after, &MuteRules::default())
+}
+
+/// Builds the report from each environment's outcome; a failing requirement
+/// that a rule mutes does not count toward its site's severity (a site
+/// whose only failing requirements are muted is ok) and is listed under
+/// `muted` instead of `failing`.
+pub fn build_report_with_mutes(
+    outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
+    now_unix: f64,
+    stale_after: Duration,
+    mutes: &MuteRules,
 ) -> CheckReport {
     let mut summary = CheckSummary::default();
     let environments = outcomes
@@ -81,7 +99,21 @@ pub fn build_report(
                 let mut sites: Vec<CheckSite> = report
                     .sites
                     .iter()
-                    .map(|s| check_site(s, now_unix, stale_after))
+                    .map(|s| {
+                        let muted: Vec<String> = mutes
+                            .muted(&name, s, now_unix)
+                            .into_iter()
+                            .map(|m| m.requirement)
+                            .collect();
+                        if muted.is_empty() {
+                            return check_site(s, now_unix, stale_after);
+                        }
+                        let counted = mutes.apply_to_summary(&name, s, now_unix);
+                        CheckSite {
+                            muted,
+                            ..check_site(&counted, now_unix, stale_after)
+                        }
+                    })
                     .collect();
                 sites.sort_by(|a, b| a.profile.cmp(&b.profile).then_with(|| a.site.cmp(&b.site)));
                 for s in &sites {
@@ -164,7 +196,7 @@ impl CheckReport {
                             flags.push("run failed");
                         }
                         out.push_str(&format!(
-                            "  {:<8} {:<30} {:<16} {}{}\n",
+                            "  {:<8} {:<30} {:<16} {}{}{}\n",
                             s.severity,
                             s.site,
                             s.profile,
@@ -173,6 +205,11 @@ impl CheckReport {
                                 String::new()
                             } else {
                                 format!(" [{}]", flags.join(", "))
+                            },
+                            if s.muted.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (muted: {})", s.muted.join(", "))
                             }
                         ));
                     }
@@ -270,6 +307,46 @@ mod tests {
             STALE,
         );
         assert_eq!(r.exit_code(), 3, "a backend failure wins");
+    }
+
+    #[test]
+    fn a_muted_requirement_does_not_count() {
+        let mut s = site("borger", Some(Severity::Error));
+        s.failing = vec![
+            ("update".into(), Severity::Error),
+            ("cron".into(), Severity::Warning),
+        ];
+        let mutes = |ids: &[&str]| {
+            MuteRules::new(
+                ids.iter()
+                    .map(|id| crate::model::MuteRule::new(*id, "accepted"))
+                    .collect(),
+            )
+        };
+        let run = |rules: &MuteRules| {
+            build_report_with_mutes(
+                vec![("prod".into(), report(vec![s.clone()]))],
+                NOW,
+                STALE,
+                rules,
+            )
+        };
+        assert_eq!(run(&mutes(&[])).exit_code(), 2);
+        let r = run(&mutes(&["update"]));
+        assert_eq!(r.exit_code(), 1);
+        let only = &r.environments[0].sites[0];
+        assert_eq!(only.severity, "warning");
+        assert_eq!(only.failing, ["cron"]);
+        assert_eq!(only.muted, ["update"]);
+        assert!(r.to_text().contains("(muted: update)"), "{}", r.to_text());
+        let r = run(&mutes(&["update", "cron"]));
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.summary.ok, 1);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            v["environments"][0]["sites"][0]["muted"],
+            serde_json::json!(["update", "cron"])
+        );
     }
 
     #[test]

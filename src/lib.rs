@@ -8,6 +8,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod model;
+pub mod mute_store;
 pub mod poller;
 pub mod report_command;
 pub mod runtime;

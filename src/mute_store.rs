@@ -335,10 +335,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -429,7 +426,10 @@ mod tests {
             Path::new("/d/mutes.toml"),
         )
         .unwrap_err();
-        assert!(e.message.starts_with("/d/mutes.toml:5: key `expires`:"), "{e}");
+        assert!(
+            e.message.starts_with("/d/mutes.toml:5: key `expires`:"),
+            "{e}"
+        );
         let e = parse("version = 7\n", Path::new("/d/mutes.toml")).unwrap_err();
         assert!(e.message.contains("version 7"), "{e}");
         let e = parse("[[mute]\n", Path::new("/d/mutes.toml")).unwrap_err();
