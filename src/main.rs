@@ -163,7 +163,15 @@ fn main() -> ExitCode {
                 interval: refresh,
                 ..PollSettings::default()
             };
-            run_dashboard(sources, settings, poll)
+            // The demo's sites are not real ones: its rules live apart.
+            let store = site_status::mute_store::default_path().map(|p| {
+                site_status::mute_store::MuteStore::new(p.with_file_name("demo-mutes.toml"))
+            });
+            let mutes = site_status::runtime::MuteSetup {
+                config_rules: Vec::new(),
+                store,
+            };
+            run_dashboard(sources, settings, poll, mutes)
         }
         Some(Command::Config { action }) => config_command(action, path.as_deref()),
         Some(Command::Watch { envs, format }) => {
@@ -232,7 +240,11 @@ fn main() -> ExitCode {
                 .into_iter()
                 .map(|s| s as Arc<dyn FleetSource>)
                 .collect();
-            run_dashboard(sources, settings, poll)
+            let mutes = site_status::runtime::MuteSetup {
+                config_rules: config.mute_rules(),
+                store: site_status::mute_store::MuteStore::open_default(),
+            };
+            run_dashboard(sources, settings, poll, mutes)
         }
     }
 }
@@ -408,6 +420,17 @@ async fn try_backends(config: &Config) -> bool {
     all_ok
 }
 
+/// The configuration's mute rules and the dashboard's; a rules file that
+/// cannot be read is reported, and the configuration's rules still apply.
+fn load_mutes(config: &Config) -> site_status::model::MuteRules {
+    let store = site_status::mute_store::MuteStore::open_default();
+    let (mutes, error) = site_status::mute_store::load_rules(config.mute_rules(), store.as_ref());
+    if let Some(e) = error {
+        eprintln!("site-status: {e}; the configuration's mute rules still apply");
+    }
+    mutes
+}
+
 fn configured_sources(
     config: &Config,
     only: &[String],
@@ -456,11 +479,13 @@ fn watch_command(config: &Config, only: &[String], format: StreamFormat) -> Exit
     let Ok(rt) = runtime() else {
         return ExitCode::FAILURE;
     };
+    let mutes = load_mutes(config);
     match rt.block_on(site_status::watch::run(
         sources,
         poll,
         config.stale_after.0,
         format,
+        mutes,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -540,7 +565,9 @@ fn check_command(config: &Config, only: &[String], format: Format) -> ExitCode {
         return ExitCode::from(check::EXIT_BACKEND);
     };
     let outcomes = rt.block_on(check::poll_once(&sources, timeout));
-    let report = check::build_report(outcomes, check::unix_now(), config.stale_after.0);
+    let mutes = load_mutes(config);
+    let report =
+        check::build_report_with_mutes(outcomes, check::unix_now(), config.stale_after.0, &mutes);
     match format {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text()),
@@ -552,11 +579,12 @@ fn run_dashboard(
     sources: Vec<Arc<dyn FleetSource>>,
     settings: Settings,
     poll: PollSettings,
+    mutes: site_status::runtime::MuteSetup,
 ) -> ExitCode {
     let Ok(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(runtime::run(sources, settings, poll)) {
+    match runtime.block_on(runtime::run(sources, settings, poll, mutes)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("site-status: {e:#}");

@@ -80,10 +80,16 @@ impl fmt::Display for MuteStoreError {
 
 impl std::error::Error for MuteStoreError {}
 
-/// `mutes.toml` in the user's data directory, when there is a home.
+/// Where the dashboard's rules live: `SITE_STATUS_MUTES` when set (tests,
+/// or a shared location), else `mutes.toml` in the user's data directory.
 pub fn default_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(PATH_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
     directories::ProjectDirs::from("", "", "site-status").map(|d| d.data_dir().join(FILE_NAME))
 }
+
+pub const PATH_ENV: &str = "SITE_STATUS_MUTES";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

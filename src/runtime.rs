@@ -10,15 +10,50 @@ use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{App, Effect, Settings};
+use crate::model::{MuteRule, MuteRules};
+use crate::mute_store::{MuteStore, load_rules};
 use crate::poller::{PollSettings, Poller};
 use crate::source::FleetSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Theme};
 
+/// Where mute rules come from and where the dashboard's go.
+#[derive(Default)]
+pub struct MuteSetup {
+    pub config_rules: Vec<MuteRule>,
+    pub store: Option<MuteStore>,
+}
+
+impl MuteSetup {
+    /// The rules in force, and a message when the rules file is unreadable.
+    pub fn load(&self) -> (MuteRules, Option<String>) {
+        let (rules, error) = load_rules(self.config_rules.clone(), self.store.as_ref());
+        (
+            rules,
+            error.map(|e| format!("{e}; the configuration's mute rules still apply")),
+        )
+    }
+
+    fn add(&self, rule: MuteRule) -> Result<MuteRules, String> {
+        let Some(store) = &self.store else {
+            return Err("no data directory to keep mute rules in".to_string());
+        };
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let stored = store.add(rule, now).map_err(|e| e.to_string())?;
+        let mut rules = MuteRules::new(self.config_rules.clone());
+        rules.extend(stored);
+        Ok(rules)
+    }
+}
+
 pub async fn run(
     sources: Vec<Arc<dyn FleetSource>>,
     settings: Settings,
     poll: PollSettings,
+    mutes: MuteSetup,
 ) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
     let theme = Theme::dark();
@@ -29,6 +64,9 @@ pub async fn run(
     let mut poller = Poller::start(sources, poll);
     let wake = poller.wake();
     let mut app = App::new(settings, &poller.environments(), size.width, size.height);
+    let (rules, error) = mutes.load();
+    app.mutes = rules;
+    app.message = error;
 
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -56,6 +94,16 @@ pub async fn run(
                             Effect::Watch(key) => poller.watch(key),
                             Effect::Unwatch(key) => poller.unwatch(&key),
                             Effect::Refresh => poller.refresh_now(),
+                            Effect::AddMute(rule) => {
+                                let what = format!("muted {} on {}", rule.requirement, rule.site.clone().unwrap_or_default());
+                                match mutes.add(rule) {
+                                    Ok(rules) => {
+                                        app.set_mutes(rules);
+                                        app.message = Some(what);
+                                    }
+                                    Err(e) => app.message = Some(format!("could not save the rule: {e}")),
+                                }
+                            }
                         }
                     }
                     // A cursor blink or focus event changes nothing, but

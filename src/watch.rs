@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::model::{EnvFleet, Transition, crossing_summary, format_rfc3339_utc, transitions};
+use crate::model::{
+    EnvFleet, MuteRules, Transition, crossing_summary, format_rfc3339_utc, transitions,
+};
 use crate::poller::{PollSettings, Poller};
 use crate::source::FleetSource;
 
@@ -84,13 +86,15 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
 pub struct Watcher {
     previous: Vec<Option<EnvFleet>>,
     stale_after: Duration,
+    mutes: MuteRules,
 }
 
 impl Watcher {
-    pub fn new(environments: usize, stale_after: Duration) -> Watcher {
+    pub fn new(environments: usize, stale_after: Duration, mutes: MuteRules) -> Watcher {
         Watcher {
             previous: vec![None; environments],
             stale_after,
+            mutes,
         }
     }
 
@@ -100,9 +104,11 @@ impl Watcher {
         &mut self,
         env: usize,
         name: &str,
-        sites: Vec<crate::model::SiteSummary>,
+        mut sites: Vec<crate::model::SiteSummary>,
         at: f64,
     ) -> Option<Vec<Transition>> {
+        // Muted requirements do not count, here as in the grid.
+        self.mutes.apply_to_sites(name, &mut sites, at);
         let fleet = EnvFleet::new(name, sites, at, self.stale_after);
         let slot = self.previous.get_mut(env)?;
         let found = slot.as_ref().map(|before| transitions(before, &fleet, at));
@@ -123,12 +129,13 @@ pub async fn run(
     poll: PollSettings,
     stale_after: Duration,
     format: WatchFormat,
+    mutes: MuteRules,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut poller = Poller::start(sources, poll);
     let names = poller.environments();
     let wake = poller.wake();
-    let mut watcher = Watcher::new(names.len(), stale_after);
+    let mut watcher = Watcher::new(names.len(), stale_after, mutes);
     let mut last_error: Vec<Option<String>> = vec![None; names.len()];
     let mut seen_at: Vec<Option<SystemTime>> = vec![None; names.len()];
     let mut terminate = signal(SignalKind::terminate())?;
@@ -205,8 +212,28 @@ mod tests {
     }
 
     #[test]
+    fn a_muted_requirement_makes_no_transition() {
+        let rules: MuteRules = [crate::model::MuteRule::new("update_contrib", "accepted")]
+            .into_iter()
+            .collect();
+        let mut w = Watcher::new(1, Duration::from_secs(1800), rules);
+        w.observe(
+            0,
+            "prod",
+            vec![site("borger", Severity::Ok, &[])],
+            1_800_000_000.0,
+        );
+        let warned = vec![site(
+            "borger",
+            Severity::Warning,
+            &[("update_contrib", Severity::Warning)],
+        )];
+        assert_eq!(w.observe(0, "prod", warned, 1_800_000_015.0), Some(vec![]));
+    }
+
+    #[test]
     fn the_first_poll_is_a_baseline_and_a_steady_fleet_says_nothing() {
-        let mut w = Watcher::new(1, Duration::from_secs(1800));
+        let mut w = Watcher::new(1, Duration::from_secs(1800), MuteRules::default());
         let fleet = vec![site("borger", Severity::Ok, &[])];
         assert!(
             w.observe(0, "prod", fleet.clone(), 1_800_000_000.0)

@@ -37,6 +37,8 @@ pub enum Action {
     ToggleFreeze,
     OpenTransitions,
     OpenPivot,
+    Mute,
+    ToggleShowMuted,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -54,6 +56,7 @@ pub enum Scope {
     PivotSites,
     Help,
     FilterInput,
+    Prompt,
 }
 
 impl Scope {
@@ -70,6 +73,7 @@ impl Scope {
             Scope::PivotSites => "Sites failing a requirement",
             Scope::Help => "Help",
             Scope::FilterInput => "Typing a filter",
+            Scope::Prompt => "Typing a mute rule",
         }
     }
 }
@@ -172,6 +176,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Global, &[ch('q'), ctrl('c')], A::Quit, "Quit", Some("quit")),
     bind(S::Global, &[ch('?')], A::Help, "Show this help", Some("help")),
     bind(S::Global, &[ch('r')], A::Refresh, "Poll every backend now", None),
+    bind(S::Global, &[ch('M')], A::ToggleShowMuted, "Show muted requirements as they are, or hide them again", None),
     bind(S::Global, &[ch(' ')], A::ToggleFreeze, "Freeze the view while polling goes on; again to apply what came in", Some("freeze")),
     bind(S::Grid, &[plain(KeyCode::Up), ch('k')], A::Up, "Move up", None),
     bind(S::Grid, &[plain(KeyCode::Down), ch('j')], A::Down, "Move down", None),
@@ -198,6 +203,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Site, &[plain(KeyCode::PageUp)], A::ScrollTextUp, "Scroll the requirement's text up", None),
     bind(S::Site, &[plain(KeyCode::PageDown)], A::ScrollTextDown, "Scroll the requirement's text down", Some("scroll text")),
     bind(S::Site, &[plain(KeyCode::Enter)], A::Open, "The selected requirement over time, and other sites failing it", Some("history")),
+    bind(S::Site, &[ch('m')], A::Mute, "Mute the selected requirement on this site: asks for a reason and an expiry", Some("mute")),
     bind(S::Site, &[ch('l')], A::OpenReports, "The site's recent status reports (from Loki)", Some("reports")),
     bind(S::Site, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to where you came from", Some("back")),
     bind(S::Requirement, &[ch('1')], A::Window1h, "Show the last hour", Some("1h")),
@@ -248,6 +254,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Help, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Close help", Some("close")),
     bind(S::FilterInput, &[plain(KeyCode::Enter)], A::ApplyFilter, "Keep the filter and return to the grid", Some("keep")),
     bind(S::FilterInput, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filter", Some("clear")),
+    bind(S::Prompt, &[plain(KeyCode::Enter)], A::ApplyFilter, "Next: the reason, then the expiry (YYYY-MM-DD, empty for none), then save", Some("next")),
+    bind(S::Prompt, &[plain(KeyCode::Esc)], A::ClearFilter, "Cancel the mute", Some("cancel")),
 ];
 
 /// The action a key performs in a scope: the scope's own bindings first,
@@ -261,7 +269,7 @@ pub fn lookup(scope: Scope, event: &KeyEvent) -> Option<Action> {
             .map(|b| b.action)
     };
     find(scope).or_else(|| {
-        if scope == Scope::FilterInput {
+        if matches!(scope, Scope::FilterInput | Scope::Prompt) {
             // Ctrl-C must still quit while typing.
             (ctrl('c').matches(event)).then_some(Action::Quit)
         } else {
@@ -280,7 +288,7 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 11] = [
+pub const SCOPES: [Scope; 12] = [
     S::Global,
     S::Grid,
     S::Site,
@@ -292,6 +300,7 @@ pub const SCOPES: [Scope; 11] = [
     S::PivotSites,
     S::Help,
     S::FilterInput,
+    S::Prompt,
 ];
 
 /// The README's key table, generated; `tests/readme.rs` holds the README to it.
@@ -348,7 +357,8 @@ mod tests {
         for b in BINDINGS.iter().filter(|b| b.scope != Scope::Global) {
             for k in b.keys {
                 assert!(
-                    !globals.contains(&k.label()) || b.scope == Scope::FilterInput,
+                    !globals.contains(&k.label())
+                        || matches!(b.scope, Scope::FilterInput | Scope::Prompt),
                     "{} in {:?} shadows a global key",
                     k.label(),
                     b.scope

@@ -15,7 +15,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use crate::model::{
-    Counts, EnvFleet, SeverityFilter, SiteFilter, SiteState, SortOrder, Transition, transitions,
+    Counts, EnvFleet, MuteRule, MuteRules, SeverityFilter, SiteFilter, SiteState, SortOrder,
+    Transition, transitions,
 };
 use crate::poller::{Detail, DetailKey, SiteKey, Slot};
 use crate::source::EnvReport;
@@ -65,6 +66,9 @@ pub struct EnvPane {
     /// Site name → Unix time of its latest transition, for the change
     /// markers; only entries younger than the marker window are kept.
     pub changed_at: HashMap<String, f64>,
+    /// The last good report as fetched, before mute rules, so the fleet can
+    /// be rebuilt when the rules or "show muted" change.
+    pub report: Option<Arc<EnvReport>>,
 }
 
 impl EnvPane {
@@ -92,6 +96,17 @@ fn unix(t: SystemTime) -> f64 {
 
 pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
 
+/// Typing a new mute rule in the site view: first the reason, then the
+/// expiry.
+#[derive(Debug, Clone)]
+pub struct MutePrompt {
+    pub site: SiteKey,
+    pub requirement: String,
+    pub reason: Option<String>,
+    pub input: Input,
+    pub error: Option<String>,
+}
+
 /// One requirement in the pivot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PivotRow {
@@ -108,6 +123,9 @@ pub enum Effect {
     Watch(DetailKey),
     Unwatch(DetailKey),
     Refresh,
+    /// Store a rule made in the dashboard; the runtime answers with
+    /// `set_mutes` or `message`.
+    AddMute(MuteRule),
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +161,14 @@ pub struct App {
     held_details: Vec<(DetailKey, Slot<Detail>)>,
     /// Poll results that arrived while frozen.
     pub held_updates: usize,
+    /// Accepted requirements that do not count toward a site's state.
+    pub mutes: MuteRules,
+    /// Show everything as it is, mute rules ignored.
+    pub show_muted: bool,
+    /// Typing a mute rule's reason or expiry.
+    pub prompt: Option<MutePrompt>,
+    /// One line for the status bar: the outcome of the last action.
+    pub message: Option<String>,
     pub width: u16,
     pub height: u16,
     pub quit: bool,
@@ -191,6 +217,10 @@ impl App {
             held_fleet: Vec::new(),
             held_details: Vec::new(),
             held_updates: 0,
+            mutes: MuteRules::default(),
+            show_muted: false,
+            prompt: None,
+            message: None,
             width,
             height,
             quit: false,
@@ -204,6 +234,9 @@ impl App {
     }
 
     pub fn scope(&self) -> Scope {
+        if self.prompt.is_some() {
+            return Scope::Prompt;
+        }
         if self.filter_input.is_some() {
             return Scope::FilterInput;
         }
@@ -283,6 +316,39 @@ impl App {
         }
     }
 
+    /// Rebuilds every environment from its last report, e.g. after the mute
+    /// rules changed; no transitions are recorded for that.
+    pub fn rebuild_fleets(&mut self) {
+        let now = unix(self.now);
+        for pane in &mut self.envs {
+            let Some(report) = &pane.report else { continue };
+            let mut sites = report.sites.clone();
+            if !self.show_muted {
+                self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, now);
+            }
+            pane.fleet = EnvFleet::new(
+                pane.fleet.name.clone(),
+                sites,
+                now,
+                self.settings.stale_after,
+            );
+            pane.counts = pane.fleet.counts();
+        }
+        self.relayout();
+    }
+
+    pub fn set_mutes(&mut self, mutes: MuteRules) {
+        self.mutes = mutes;
+        self.rebuild_fleets();
+    }
+
+    /// The rule muting a requirement of a site, if one applies now.
+    pub fn mute_for(&self, key: &SiteKey, requirement: &str) -> Option<&crate::model::MuteRule> {
+        let profile = self.profile_of(key).unwrap_or_default();
+        self.mutes
+            .find(&key.env, &profile, &key.site, requirement, unix(self.now))
+    }
+
     /// New data from the poller: applied at once, or held while frozen.
     pub fn offer_fleets(&mut self, changes: Vec<(usize, Slot<EnvReport>)>) {
         if self.frozen {
@@ -349,12 +415,13 @@ impl App {
             pane.fetched_at = Some(good.at);
             pane.warnings = good.value.warnings.clone();
             if fresh {
-                let fleet = EnvFleet::new(
-                    pane.fleet.name.clone(),
-                    good.value.sites.clone(),
-                    unix(now.max(good.at)),
-                    stale_after,
-                );
+                pane.report = Some(good.value.clone());
+                let at = unix(now.max(good.at));
+                let mut sites = good.value.sites.clone();
+                if !self.show_muted {
+                    self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, at);
+                }
+                let fleet = EnvFleet::new(pane.fleet.name.clone(), sites, at, stale_after);
                 // The first poll is the baseline: nothing has changed yet.
                 if !first {
                     let at = unix(good.at);
@@ -558,8 +625,16 @@ impl App {
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        self.message = None;
         let scope = self.scope();
         let action = keymap::lookup(scope, key);
+        if scope == Scope::Prompt && action.is_none() {
+            if let Some(prompt) = self.prompt.as_mut() {
+                prompt.input.handle_event(&Event::Key(*key));
+                prompt.error = None;
+            }
+            return Vec::new();
+        }
         if scope == Scope::FilterInput && action.is_none() {
             if let Some(input) = self.filter_input.as_mut() {
                 input.handle_event(&Event::Key(*key));
@@ -584,7 +659,12 @@ impl App {
         match (scope, action) {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Refresh) => return vec![Effect::Refresh],
+            (Scope::Prompt, action) => return self.prompt_action(action),
             (_, Action::ToggleFreeze) => self.toggle_freeze(),
+            (_, Action::ToggleShowMuted) => {
+                self.show_muted = !self.show_muted;
+                self.rebuild_fleets();
+            }
             (Scope::Help, Action::Help) => {
                 self.stack.pop();
             }
@@ -699,6 +779,21 @@ impl App {
             Action::OpenReports => {
                 let key = site.key.clone();
                 self.stack.push(View::Reports(ReportsView::new(key)));
+            }
+            Action::Mute => {
+                if let Some(req) = site
+                    .detail
+                    .value()
+                    .and_then(|d| d.requirements.get(site.selected))
+                {
+                    self.prompt = Some(MutePrompt {
+                        site: site.key.clone(),
+                        requirement: req.id.clone(),
+                        reason: None,
+                        input: Input::default(),
+                        error: None,
+                    });
+                }
             }
             Action::Open => {
                 let Some(req) = site
@@ -829,6 +924,51 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Enter moves from the reason to the expiry and then stores the rule;
+    /// Esc cancels.
+    fn prompt_action(&mut self, action: Action) -> Vec<Effect> {
+        let Some(prompt) = self.prompt.as_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Action::ClearFilter | Action::Back => self.prompt = None,
+            Action::ApplyFilter => {
+                let text = prompt.input.value().trim().to_string();
+                match &prompt.reason {
+                    None if text.is_empty() => {
+                        prompt.error = Some("a reason is required".into());
+                    }
+                    None => {
+                        prompt.reason = Some(text);
+                        prompt.input = Input::default();
+                    }
+                    Some(reason) => {
+                        let expires = if text.is_empty() {
+                            None
+                        } else {
+                            match crate::model::mute::parse_expiry(&text) {
+                                Ok(at) => Some(at),
+                                Err(e) => {
+                                    prompt.error = Some(e);
+                                    return Vec::new();
+                                }
+                            }
+                        };
+                        let mut rule = MuteRule::new(prompt.requirement.clone(), reason.clone());
+                        rule.env = Some(prompt.site.env.clone());
+                        rule.site = Some(prompt.site.site.clone());
+                        rule.expires = expires;
+                        self.prompt = None;
+                        return vec![Effect::AddMute(rule)];
+                    }
+                }
+            }
+            Action::Quit => self.quit = true,
+            _ => {}
+        }
+        Vec::new()
     }
 
     fn reports_action(&mut self, action: Action) {
@@ -1045,5 +1185,153 @@ mod tests {
         );
         assert_eq!(app.scope(), Scope::Grid);
         assert_eq!(cursor_name(&app), "dev-alpha");
+    }
+
+    fn failing_app() -> App {
+        let envs = vec!["prod".to_string()];
+        let mut app = App::new(Settings::default(), &envs, 80, 24);
+        let sites = vec![
+            SiteSummary {
+                worst: Some(Severity::Warning),
+                failing: vec![("update_contrib".into(), Severity::Warning)],
+                ..SiteSummary::new("borger", "kk_borger")
+            },
+            SiteSummary {
+                worst: Some(Severity::Error),
+                failing: vec![
+                    ("cron".into(), Severity::Error),
+                    ("update_contrib".into(), Severity::Warning),
+                ],
+                ..SiteSummary::new("kultur", "kk_culture")
+            },
+        ];
+        let slot = Slot {
+            last_good: Some(Fetched {
+                value: Arc::new({
+                    let mut report = EnvReport::default();
+                    report.sites = sites;
+                    report
+                }),
+                at: app.now,
+            }),
+            ..Slot::default()
+        };
+        app.apply_fleet(0, &slot);
+        app
+    }
+
+    #[test]
+    fn a_muted_requirement_stops_counting_in_the_grid_and_the_pivot() {
+        let mut app = failing_app();
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+        assert_eq!(app.pivot()[0].requirement, "update_contrib");
+        let rules: MuteRules = [MuteRule::new(
+            "update_contrib",
+            "accepted until the next release",
+        )]
+        .into_iter()
+        .collect();
+        app.set_mutes(rules);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 0);
+        assert_eq!(app.envs[0].counts.get(SiteState::Ok), 1);
+        assert_eq!(
+            app.envs[0].counts.get(SiteState::Error),
+            1,
+            "cron still counts"
+        );
+        let pivot = app.pivot();
+        assert_eq!(pivot.len(), 1);
+        assert_eq!(pivot[0].requirement, "cron");
+        // M shows everything as it is, and back.
+        app.perform(Scope::Grid, Action::ToggleShowMuted);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+        app.perform(Scope::Grid, Action::ToggleShowMuted);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 0);
+    }
+
+    #[test]
+    fn an_expired_rule_stops_applying() {
+        let mut app = failing_app();
+        let mut rule = MuteRule::new("update_contrib", "old");
+        rule.expires = Some(unix(app.now) as i64 - 1);
+        app.set_mutes([rule].into_iter().collect());
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+    }
+
+    #[test]
+    fn m_asks_for_a_reason_and_an_expiry_and_asks_to_store_the_rule() {
+        let mut app = failing_app();
+        app.perform(Scope::Grid, Action::Open);
+        let key = SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        };
+        let detail = crate::model::SiteDetail {
+            summary: app.envs[0].fleet.sites[0].clone(),
+            requirements: vec![crate::model::Requirement {
+                id: "update_contrib".into(),
+                title: "Module and theme update status".into(),
+                severity: Some(Severity::Warning),
+                value: String::new(),
+                description: String::new(),
+            }],
+            run_duration: None,
+            info: None,
+        };
+        app.apply_detail(
+            &DetailKey::Site(key.clone()),
+            &Slot {
+                last_good: Some(Fetched {
+                    value: Arc::new(Detail::Site(detail)),
+                    at: app.now,
+                }),
+                ..Slot::default()
+            },
+        );
+        app.perform(Scope::Site, Action::Mute);
+        assert_eq!(app.scope(), Scope::Prompt);
+        // An empty reason is refused.
+        assert!(app.perform(Scope::Prompt, Action::ApplyFilter).is_empty());
+        assert!(app.prompt.as_ref().unwrap().error.is_some());
+        for c in "known".chars() {
+            app.handle_key(&KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        app.perform(Scope::Prompt, Action::ApplyFilter);
+        for c in "2031-02-30".chars() {
+            app.handle_key(&KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        assert!(app.perform(Scope::Prompt, Action::ApplyFilter).is_empty());
+        assert!(app.prompt.as_ref().unwrap().error.is_some(), "no such day");
+        for _ in 0..2 {
+            app.handle_key(&KeyEvent::new(
+                crossterm::event::KeyCode::Backspace,
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        for c in "28".chars() {
+            app.handle_key(&KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        let effects = app.perform(Scope::Prompt, Action::ApplyFilter);
+        let Some(Effect::AddMute(rule)) = effects.first() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(rule.requirement, "update_contrib");
+        assert_eq!(rule.env.as_deref(), Some("prod"));
+        assert_eq!(rule.site.as_deref(), Some("borger"));
+        assert_eq!(rule.reason, "known");
+        assert_eq!(
+            crate::model::mute::format_date(rule.expires.unwrap() - 1),
+            "2031-02-28"
+        );
+        assert_eq!(app.scope(), Scope::Site);
     }
 }

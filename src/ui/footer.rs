@@ -20,7 +20,35 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
         ..area
     };
 
-    if let Some(input) = &app.filter_input {
+    if let Some(prompt) = &app.prompt {
+        let label = match &prompt.reason {
+            None => format!(
+                "mute {} on {}: reason> ",
+                prompt.requirement, prompt.site.site
+            ),
+            Some(_) => "expires (YYYY-MM-DD, empty for never)> ".to_string(),
+        };
+        let mut spans = vec![
+            Span::styled(label.clone(), theme.accent().add_modifier(Modifier::BOLD)),
+            Span::styled(prompt.input.value().to_string(), theme.text()),
+        ];
+        if let Some(error) = &prompt.error {
+            spans.push(Span::styled(
+                format!("  {error}"),
+                theme.state(crate::model::SiteState::Error),
+            ));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), status);
+        let cursor_x = status.x
+            + unicode_width::UnicodeWidthStr::width(label.as_str()) as u16
+            + prompt.input.visual_cursor() as u16;
+        frame.set_cursor_position((cursor_x.min(status.x + status.width - 1), status.y));
+    } else if let Some(message) = &app.message {
+        frame.render_widget(
+            Paragraph::new(Span::styled(message.clone(), theme.accent())),
+            status,
+        );
+    } else if let Some(input) = &app.filter_input {
         let prompt = "/ ";
         let line = Line::from(vec![
             Span::styled(prompt, theme.accent().add_modifier(Modifier::BOLD)),
@@ -43,10 +71,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
 
     let scope = app.scope();
     let mut spans = Vec::new();
-    for b in BINDINGS
-        .iter()
-        .filter(|b| b.scope == scope || (b.scope == Scope::Global && scope != Scope::FilterInput))
-    {
+    for b in BINDINGS.iter().filter(|b| {
+        b.scope == scope
+            || (b.scope == Scope::Global && !matches!(scope, Scope::FilterInput | Scope::Prompt))
+    }) {
         let Some(label) = b.in_footer else { continue };
         if !spans.is_empty() {
             spans.push(Span::raw("  "));
@@ -102,6 +130,9 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
 
 fn modes(app: &App) -> String {
     let mut parts = Vec::new();
+    if app.show_muted {
+        parts.push("showing muted requirements".to_string());
+    }
     if !app.grid.filter_text.is_empty() {
         parts.push(format!("filter \"{}\"", app.grid.filter_text));
     }

@@ -105,7 +105,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &ReportView, paint:
         .max(3);
     let [list, text] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(body);
-    draw_list(frame, list, &report.requirements, view.selected, paint);
+    draw_list(frame, list, &report.requirements, &[], view.selected, paint);
     if let Some(req) = report.requirements.get(view.selected) {
         draw_requirement_text(frame, text, req, view.text_scroll, paint);
     }

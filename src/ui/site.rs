@@ -108,18 +108,52 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         .max(3);
     let [list, text] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(body);
-    draw_list(frame, list, &detail.requirements, view.selected, paint);
+    let muted: Vec<Option<String>> = detail
+        .requirements
+        .iter()
+        .map(|r| app.mute_for(&view.key, &r.id).map(|rule| rule.describe()))
+        .collect();
+    draw_list(
+        frame,
+        list,
+        &detail.requirements,
+        &muted,
+        view.selected,
+        paint,
+    );
     if let Some(req) = detail.requirements.get(view.selected) {
-        draw_requirement_text(frame, text, req, view.text_scroll, paint);
+        let [note, rest] = match muted.get(view.selected).cloned().flatten() {
+            Some(_) => Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(text),
+            None => [Rect { height: 0, ..text }, text],
+        };
+        if let Some(Some(why)) = muted.get(view.selected) {
+            frame.render_widget(
+                Paragraph::new(Span::styled(
+                    format!(
+                        " muted: {why}{}",
+                        if app.show_muted {
+                            ""
+                        } else {
+                            " · M shows it as it is"
+                        }
+                    ),
+                    theme.muted().add_modifier(Modifier::ITALIC),
+                )),
+                note,
+            );
+        }
+        draw_requirement_text(frame, rest, req, view.text_scroll, paint);
     }
 }
 
 /// The requirement table: glyph, title, value's first line; the selected
-/// row kept in sight.
+/// row kept in sight. `muted` says, per requirement, whether a mute rule
+/// applies (empty when nothing is muted).
 pub fn draw_list(
     frame: &mut Frame,
     area: Rect,
     reqs: &[Requirement],
+    muted: &[Option<String>],
     selected: usize,
     paint: Paint<'_>,
 ) {
@@ -157,6 +191,14 @@ pub fn draw_list(
             ),
             Span::styled(format!("{title}{}  ", " ".repeat(pad)), base),
             Span::styled(value, if is_selected { base } else { theme.muted() }),
+            Span::styled(
+                if matches!(muted.get(i), Some(Some(_))) {
+                    "  [muted]"
+                } else {
+                    ""
+                },
+                theme.muted().add_modifier(Modifier::ITALIC),
+            ),
         ]));
     }
     frame.render_widget(Paragraph::new(lines), area);
