@@ -1207,10 +1207,9 @@ mod tests {
         ];
         let slot = Slot {
             last_good: Some(Fetched {
-                value: Arc::new({
-                    let mut report = EnvReport::default();
-                    report.sites = sites;
-                    report
+                value: Arc::new(EnvReport {
+                    sites,
+                    warnings: vec![],
                 }),
                 at: app.now,
             }),

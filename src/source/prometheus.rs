@@ -350,10 +350,12 @@ impl FleetQueries {
             format!("{}={}", self.site, quote(site)),
             format!("{}={}", self.requirement, quote(requirement)),
         ]);
+        // The look-back is at least a minute, so that a scrape interval
+        // longer than the step (30-60 s is common) leaves no empty windows.
         format!(
             "max(max_over_time({}{m}[{}s]))",
             self.severity,
-            step.as_secs().max(1)
+            step.as_secs().max(60)
         )
     }
 
@@ -619,9 +621,10 @@ impl FleetSource for PrometheusSource {
     ) -> BoxFuture<'a, Result<History, SourceError>> {
         Box::pin(async move {
             let step = Duration::from_secs_f64(window.step().max(1.0));
-            // Align to the step so consecutive polls sample the same
-            // instants; rounding the end up keeps the newest samples in.
-            let end = (unix_now() / step.as_secs_f64()).ceil() * step.as_secs_f64();
+            // The newest point is now, not the next step boundary: a window
+            // ending in the future holds no sample yet and would read as
+            // "absent" while the requirement still fails.
+            let end = unix_now();
             let start = end - step.as_secs_f64() * Window::POINTS as f64;
             let query = self.queries.history(site, requirement, step);
             let series = self

@@ -62,11 +62,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             None => cursor_status(app, paint),
             Some(_) => vec![],
         };
+        frame.render_widget(Paragraph::new(Line::from(spans)), status);
+        // The modes sit at the right end, over the tail of a long list of
+        // failing requirements, so a filter that is on always shows.
         let modes = modes(app);
         if !modes.is_empty() {
-            spans.push(Span::styled(format!("   {modes}"), theme.accent()));
+            let text = format!(" {modes} ");
+            let width =
+                (unicode_width::UnicodeWidthStr::width(text.as_str()) as u16).min(status.width);
+            let at = Rect {
+                x: status.x + status.width - width,
+                width,
+                ..status
+            };
+            frame.render_widget(Paragraph::new(Span::styled(text, theme.accent())), at);
         }
-        frame.render_widget(Paragraph::new(Line::from(spans)), status);
     }
 
     let scope = app.scope();

@@ -96,8 +96,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
                 }
             }
         }
-        let left = clock(history.start);
-        let right = format!("{} (now)", clock(history.end()));
+        // Past a day, the time of day alone would read the same at both ends.
+        let label = |t: f64| {
+            if view.window.seconds() >= 86_400.0 {
+                crate::model::format_rfc3339_utc((t as i64) * 1_000_000_000)
+            } else {
+                clock(t)
+            }
+        };
+        let left = label(history.start);
+        let right = format!("{} (now)", label(history.end()));
         let pad = (axis.width as usize).saturating_sub(left.len() + right.len());
         frame.render_widget(
             Paragraph::new(Line::from(vec![

@@ -198,6 +198,15 @@ impl Tmux {
         Screen::new(&self.run(&["capture-pane", "-p", "-t", &target]))
     }
 
+    /// The visible pane with its colours and attributes as SGR escape
+    /// sequences (`capture-pane -e`), as tmux prints it. tmux only writes
+    /// what changes from one cell to the next, so an attribute set on one
+    /// line can carry over to the next: read it as one stream.
+    pub fn styled_capture(&self) -> String {
+        let target = self.target();
+        self.run(&["capture-pane", "-p", "-e", "-t", &target])
+    }
+
     /// The pane with wrapped lines joined: for the shell's long `stty` line.
     pub fn joined_screen(&self) -> Screen {
         let target = self.target();
