@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
         let cursor_x = status.x + prompt.len() as u16 + input.visual_cursor() as u16;
         frame.set_cursor_position((cursor_x.min(status.x + status.width - 1), status.y));
     } else {
-        let mut spans = match app.stack.last() {
+        let spans = match app.stack.last() {
             None => cursor_status(app, paint),
             Some(_) => vec![],
         };
