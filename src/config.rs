@@ -27,6 +27,12 @@ pub struct Config {
     /// "no data" before it is forgotten.
     #[serde(default = "default_forget_after")]
     pub forget_after: Seconds,
+    /// How many transitions the dashboard's log keeps.
+    #[serde(default = "default_transition_log_size")]
+    pub transition_log_size: usize,
+    /// Grid cells that changed within this long carry a change marker.
+    #[serde(default = "default_change_marker")]
+    pub change_marker: Seconds,
     /// Environments in this order first, the rest alphabetically.
     #[serde(default = "default_order")]
     pub environment_order: Vec<String>,
@@ -49,6 +55,12 @@ fn default_stale_after() -> Seconds {
 }
 fn default_forget_after() -> Seconds {
     Seconds(Duration::from_secs(24 * 3600))
+}
+fn default_transition_log_size() -> usize {
+    1000
+}
+fn default_change_marker() -> Seconds {
+    Seconds(Duration::from_secs(5 * 60))
 }
 fn default_order() -> Vec<String> {
     vec!["dev".into(), "test".into(), "prod".into()]

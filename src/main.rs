@@ -227,7 +227,8 @@ fn main() -> ExitCode {
                     .as_deref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
-                ..Settings::default()
+                transition_log_size: config.transition_log_size.max(1),
+                change_marker: config.change_marker.0,
             };
             let poll = PollSettings {
                 interval: config.refresh_interval.0,
