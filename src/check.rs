@@ -271,6 +271,7 @@ mod tests {
         Ok(EnvReport {
             sites,
             warnings: vec![],
+            alerts: vec![],
         })
     }
 

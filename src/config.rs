@@ -123,6 +123,190 @@ pub struct EnvironmentConfig {
     pub prometheus: BackendConfig,
     #[serde(default)]
     pub loki: Option<BackendConfig>,
+    /// Where the environment's sites live in Kubernetes (optional).
+    #[serde(default)]
+    pub kube: Option<KubeConfig>,
+}
+
+/// `[environment.kube]`: the cluster that runs the environment's sites.
+/// Credentials come from the kubeconfig (`KUBECONFIG` or `~/.kube/config`),
+/// never from this file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KubeConfig {
+    /// The kubeconfig context; default: the kubeconfig's current context.
+    #[serde(default)]
+    pub context: Option<KubeContext>,
+    /// Label selector of the site namespaces, e.g.
+    /// `sitefactory.dk/type=site`. Required: without it every namespace
+    /// (kube-system too) would be a site.
+    pub namespace_selector: LabelSelector,
+    /// Namespace label holding the site's name; default: the namespace's
+    /// own name.
+    #[serde(default)]
+    pub site_label: Option<LabelKey>,
+    /// Namespace label holding the site's install profile; default: none
+    /// (the profile then comes from the metrics only).
+    #[serde(default)]
+    pub profile_label: Option<LabelKey>,
+}
+
+/// A kubeconfig context name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeContext(pub String);
+
+impl<'de> Deserialize<'de> for KubeContext {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() || text.chars().any(char::is_control) {
+            return Err(de::Error::custom(
+                "a context name may not be empty; leave `context` out for the current one",
+            ));
+        }
+        Ok(KubeContext(text))
+    }
+}
+
+/// A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 letters, digits, `-`, `_` or `.` that starts and ends
+/// with a letter or digit (`sitefactory.dk/site`, `app`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelKey(pub String);
+
+impl<'de> Deserialize<'de> for LabelKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        check_label_key(&text).map_err(de::Error::custom)?;
+        Ok(LabelKey(text))
+    }
+}
+
+/// A Kubernetes label selector, as `kubectl get -l` takes it:
+/// `sitefactory.dk/type=site,tier!=test`, `env in (prod,test)`, `!legacy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSelector(pub String);
+
+impl<'de> Deserialize<'de> for LabelSelector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        check_label_selector(&text).map_err(de::Error::custom)?;
+        Ok(LabelSelector(text.trim().to_string()))
+    }
+}
+
+fn label_name_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn dns_subdomain_ok(prefix: &str) -> bool {
+    prefix.len() <= 253
+        && prefix.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        })
+}
+
+pub fn check_label_key(text: &str) -> Result<(), String> {
+    let (prefix, name) = match text.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, text),
+    };
+    if prefix.is_some_and(|p| !dns_subdomain_ok(p)) || !label_name_ok(name) {
+        return Err(format!(
+            "{text:?} is not a Kubernetes label key (like \"sitefactory.dk/site\")"
+        ));
+    }
+    Ok(())
+}
+
+fn label_value_ok(value: &str) -> bool {
+    value.is_empty() || label_name_ok(value)
+}
+
+pub fn check_label_selector(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("the selector may not be empty (e.g. \"sitefactory.dk/type=site\")".into());
+    }
+    // Split on the commas that are not inside `in (a,b)`.
+    let mut requirements = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                requirements.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if !(0..=1).contains(&depth) {
+            return Err(format!("unbalanced parentheses in {text:?}"));
+        }
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced parentheses in {text:?}"));
+    }
+    requirements.push(&text[start..]);
+    for requirement in requirements {
+        check_label_requirement(requirement.trim())?;
+    }
+    Ok(())
+}
+
+fn check_label_requirement(req: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "{req:?} is not a label selector requirement (key=value, key!=value, key in (a,b), key notin (a,b), key or !key)"
+        )
+    };
+    if req.is_empty() {
+        return Err("empty requirement between commas".into());
+    }
+    if let Some(key) = req.strip_prefix('!') {
+        return check_label_key(key.trim());
+    }
+    for op in ["==", "!=", "="] {
+        if let Some((key, value)) = req.split_once(op) {
+            check_label_key(key.trim())?;
+            let value = value.trim();
+            if !label_value_ok(value) {
+                return Err(format!("{value:?} is not a label value"));
+            }
+            return Ok(());
+        }
+    }
+    for op in [" notin ", " in "] {
+        if let Some((key, values)) = req.split_once(op) {
+            check_label_key(key.trim())?;
+            let values = values
+                .trim()
+                .strip_prefix('(')
+                .and_then(|v| v.strip_suffix(')'))
+                .ok_or_else(bad)?;
+            for value in values.split(',') {
+                if !label_value_ok(value.trim()) {
+                    return Err(format!("{:?} is not a label value", value.trim()));
+                }
+            }
+            return Ok(());
+        }
+    }
+    if req.contains(|c: char| c.is_whitespace() || "()<>".contains(c)) {
+        return Err(bad());
+    }
+    check_label_key(req)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -796,6 +980,121 @@ url = "http://127.0.0.1:9090"
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].requirement, "update_contrib");
         assert_eq!(rules[0].expiry_label().as_deref(), Some("2026-06-30"));
+    }
+
+    #[test]
+    fn a_kube_block_is_optional_and_takes_label_keys() {
+        assert_eq!(parse(SMALLEST).unwrap().environments[0].kube, None);
+        let c = parse(&format!(
+            "{SMALLEST}[environment.kube]\nnamespace_selector = \"sitefactory.dk/type=site\"\n"
+        ))
+        .unwrap();
+        let kube = c.environments[0].kube.as_ref().unwrap();
+        assert_eq!(kube.namespace_selector.0, "sitefactory.dk/type=site");
+        assert_eq!(kube.context, None);
+        assert_eq!(kube.site_label, None);
+        assert_eq!(kube.profile_label, None);
+
+        let c = parse(&format!(
+            "{SMALLEST}[environment.kube]\ncontext = \"aks-prod\"\nnamespace_selector = \"sitefactory.dk/type=site, tier in (a,b),!legacy\"\nsite_label = \"sitefactory.dk/site\"\nprofile_label = \"profile\"\n"
+        ))
+        .unwrap();
+        let kube = c.environments[0].kube.as_ref().unwrap();
+        assert_eq!(kube.context.as_ref().unwrap().0, "aks-prod");
+        assert_eq!(kube.site_label.as_ref().unwrap().0, "sitefactory.dk/site");
+        assert_eq!(kube.profile_label.as_ref().unwrap().0, "profile");
+    }
+
+    #[test]
+    fn bad_kube_settings_name_the_line_and_key() {
+        let with = |body: &str| {
+            parse(&format!("{SMALLEST}[environment.kube]\n{body}"))
+                .unwrap_err()
+                .0
+        };
+        // SMALLEST is 7 lines; [environment.kube] is line 8.
+        let e = with("context = \"x\"\n");
+        assert!(e.contains(":8:") && e.contains("namespace_selector"), "{e}");
+        let e = with("namespace_selector = \"type=site\"\nsite_label = \"bad key!\"\n");
+        assert!(
+            e.contains(":10:") && e.contains("key `site_label`") && e.contains("label key"),
+            "{e}"
+        );
+        let e = with("namespace_selector = \"type=site\"\nprofile_label = \"/x\"\n");
+        assert!(
+            e.contains(":10:") && e.contains("key `profile_label`"),
+            "{e}"
+        );
+        for bad in [
+            "",
+            "type===x",
+            "type=site)",
+            "type in a,b",
+            "a b",
+            "=x",
+            "x=ä",
+        ] {
+            let e = with(&format!("namespace_selector = \"{bad}\"\n"));
+            assert!(
+                e.contains(":9:") && e.contains("key `namespace_selector`"),
+                "{bad:?}: {e}"
+            );
+        }
+        let e = with("namespace_selector = \"type=site\"\ncontext = \"\"\n");
+        assert!(e.contains(":10:") && e.contains("key `context`"), "{e}");
+        let e = with("namespace_selector = \"type=site\"\nnamespace = \"x\"\n");
+        assert!(e.contains(":10:") && e.contains("namespace"), "{e}");
+    }
+
+    #[test]
+    fn label_selectors_are_checked() {
+        for ok in [
+            "sitefactory.dk/type=site",
+            "type==site",
+            "type!=site",
+            "type=",
+            "a=b,c!=d",
+            "env in (prod, test)",
+            "env notin (dev)",
+            "sitefactory.dk/site",
+            "!legacy",
+            " a = b , !c ",
+        ] {
+            assert!(check_label_selector(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", ",", "a=b,", "a=b c", "a in (b", "a in b", "-a=b", "a=-b", "ex ample",
+        ] {
+            assert!(check_label_selector(bad).is_err(), "{bad}");
+        }
+        assert!(check_label_key("sitefactory.dk/site").is_ok());
+        assert!(check_label_key("app.kubernetes.io/name").is_ok());
+        for bad in ["", "a/", "/a", "a/b/c", "-a", "a_", &"x".repeat(64)] {
+            assert!(check_label_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_kube_example_parses_once_uncommented() {
+        let start = EXAMPLE
+            .find("# [environment.kube]")
+            .expect("an [environment.kube] example");
+        let block: String = EXAMPLE[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&format!("{}{block}\n", &EXAMPLE[..start])).unwrap();
+        let kube = c.environments.last().unwrap().kube.as_ref().unwrap();
+        assert_eq!(kube.context.as_ref().unwrap().0, "aks-prod");
+        assert_eq!(kube.namespace_selector.0, "sitefactory.dk/type=site");
+        assert_eq!(kube.site_label.as_ref().unwrap().0, "sitefactory.dk/site");
+        assert_eq!(
+            kube.profile_label.as_ref().unwrap().0,
+            "sitefactory.dk/profile"
+        );
     }
 
     #[test]

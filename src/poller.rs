@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use std::collections::HashMap;
 
-use crate::model::{History, Reports, SiteDetail, Window};
+use crate::model::{History, Reports, Rollout, SiteDetail, Timeline, Window};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -185,15 +185,48 @@ pub enum DetailKey {
         window: Window,
     },
     Reports(SiteKey),
+    /// An environment's sites in error and in warning over the last hour.
+    Timeline {
+        env: String,
+    },
+    /// Which version each site of a profile runs in an environment.
+    Rollout {
+        env: String,
+        profile: String,
+    },
 }
 
 impl DetailKey {
-    pub fn site(&self) -> &SiteKey {
+    /// The environment whose source answers the query.
+    pub fn env(&self) -> &str {
         match self {
             DetailKey::Site(site) | DetailKey::History { site, .. } | DetailKey::Reports(site) => {
-                site
+                &site.env
             }
+            DetailKey::Timeline { env } | DetailKey::Rollout { env, .. } => env,
         }
+    }
+
+    /// The site a site-level query is about; `None` for environment-level
+    /// queries (timeline, rollout).
+    pub fn site_key(&self) -> Option<&SiteKey> {
+        match self {
+            DetailKey::Site(site) | DetailKey::History { site, .. } | DetailKey::Reports(site) => {
+                Some(site)
+            }
+            DetailKey::Timeline { .. } | DetailKey::Rollout { .. } => None,
+        }
+    }
+
+    /// The site of a site-level query.
+    ///
+    /// # Panics
+    ///
+    /// On an environment-level key (`Timeline`, `Rollout`): use
+    /// [`DetailKey::site_key`] or [`DetailKey::env`] where a key may be one.
+    pub fn site(&self) -> &SiteKey {
+        self.site_key()
+            .expect("DetailKey::site() on an environment-level key; use site_key() or env()")
     }
 }
 
@@ -202,6 +235,8 @@ pub enum Detail {
     Site(SiteDetail),
     History(History),
     Reports(Reports),
+    Timeline(Timeline),
+    Rollout(Rollout),
 }
 
 /// How many recent reports a site's report list shows.
@@ -281,7 +316,7 @@ impl Poller {
         let Some(source) = self
             .sources
             .iter()
-            .find(|s| s.environment() == key.site().env)
+            .find(|s| s.environment() == key.env())
             .cloned()
         else {
             return;
@@ -305,6 +340,12 @@ impl Poller {
                         .fetch_reports(&site.site, REPORTS_SHOWN)
                         .await
                         .map(Detail::Reports),
+                    DetailKey::Timeline { .. } => {
+                        source.fetch_timeline().await.map(Detail::Timeline)
+                    }
+                    DetailKey::Rollout { profile, .. } => {
+                        source.fetch_rollout(profile).await.map(Detail::Rollout)
+                    }
                 }
             }
         });
@@ -414,6 +455,7 @@ mod tests {
                 .map(|i| SiteSummary::new(format!("s{i}"), "p"))
                 .collect(),
             warnings: vec![],
+            alerts: vec![],
         }
     }
 
@@ -536,6 +578,45 @@ mod tests {
             site: "x".into(),
         }));
         assert_eq!(poller.watching(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn environment_level_queries_go_to_their_environment() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_millis(1));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        wake.notified().await;
+        poller.changed_fleet();
+        let timeline = DetailKey::Timeline { env: "prod".into() };
+        let rollout = DetailKey::Rollout {
+            env: "prod".into(),
+            profile: "kk_borger".into(),
+        };
+        assert_eq!(timeline.env(), "prod");
+        assert_eq!(rollout.site_key(), None);
+        poller.watch(timeline.clone());
+        poller.watch(rollout.clone());
+        assert_eq!(poller.watching(), 2);
+        let mut seen = HashMap::new();
+        while seen.len() < 2 {
+            wake.notified().await;
+            for (key, slot) in poller.changed_details() {
+                seen.insert(key, slot);
+            }
+        }
+        // Scripted keeps the trait's defaults: errors naming the environment.
+        assert_eq!(
+            seen[&timeline].last_error.as_ref().unwrap().0.message,
+            "prod has no fleet timeline"
+        );
+        assert_eq!(
+            seen[&rollout].last_error.as_ref().unwrap().0.message,
+            "prod has no rollout data"
+        );
+        poller.watch(DetailKey::Timeline {
+            env: "nowhere".into(),
+        });
+        assert_eq!(poller.watching(), 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -67,6 +67,11 @@ pub async fn run(
     let (rules, error) = mutes.load();
     app.mutes = rules;
     app.message = error;
+    for effect in app.initial_watches() {
+        if let Effect::Watch(key) = effect {
+            poller.watch(key);
+        }
+    }
 
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));

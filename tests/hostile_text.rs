@@ -160,6 +160,7 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
                 value: Arc::new(EnvReport {
                     sites,
                     warnings: vec![format!("warn{EVIL}")],
+                    alerts: vec![],
                 }),
                 at: now,
             }),

@@ -383,6 +383,7 @@ fn outcome(sites: Vec<SiteSummary>) -> Vec<(String, Result<EnvReport, SourceErro
         Ok(EnvReport {
             sites,
             warnings: vec![],
+            alerts: vec![],
         }),
     )]
 }

@@ -14,7 +14,7 @@ use site_status::source::http::SecretLookup;
 use site_status::source::prometheus::PrometheusSource;
 mod fake_prometheus;
 
-use fake_prometheus::{fleet_server, query_of};
+use fake_prometheus::{fleet_server, prod_alert_count, query_of};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -61,7 +61,8 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
             2 * per_refresh[per_refresh.len() - 1]
         );
     }
-    assert_eq!(per_refresh, vec![5, 5, 5]);
+    // Five grid queries and the alerts.
+    assert_eq!(per_refresh, vec![6, 6, 6]);
 }
 
 #[tokio::test]
@@ -81,6 +82,63 @@ async fn the_grid_is_merged_from_the_aggregated_answers() {
     assert_eq!(site.run_success, Some(true));
     let age = site_status::check::unix_now() - site.last_run.unwrap();
     assert!((42.0..50.0).contains(&age), "{age}");
+
+    // Only prod's firing alerts, on their sites.
+    assert_eq!(report.alerts.len(), prod_alert_count(30));
+    assert!(report.alerts.len() >= 2);
+    for alert in &report.alerts {
+        assert_eq!(alert.name, "DrupalCronStale");
+        assert_ne!(
+            alert.site, "site-00001",
+            "dev's and pending alerts are left out"
+        );
+        assert_eq!(alert.severity.as_deref(), Some("warning"));
+        assert_eq!(alert.summary.as_deref(), Some("Cron is late"));
+        assert_eq!(
+            alert.active_since.as_deref(),
+            Some("2026-11-23T21:00:00.5Z")
+        );
+        assert!(report.sites.iter().any(|s| s.name == alert.site));
+    }
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[tokio::test]
+async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
+    use wiremock::matchers::path;
+    for (status, body, expected) in [
+        (404, "404 page not found", "HTTP 404: 404 page not found"),
+        (
+            503,
+            r#"{"status":"error","errorType":"unavailable","error":"ruler \u001b[2Jdown"}"#,
+            "Prometheus error (unavailable): ruler \u{FFFD}[2Jdown",
+        ),
+        (200, "<html>", "not a Prometheus API response"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v1/alerts"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_string(
+                r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"site":"borger","profile":"kk_borger"},"value":[1,"0"]}]}}"#,
+            ))
+            .mount(&server)
+            .await;
+        let c = config(&server.uri(), "");
+        let report = source(&c, &no_secrets()).fetch_fleet().await.unwrap();
+        assert_eq!(report.sites.len(), 1, "the grid stands");
+        assert_eq!(report.alerts, vec![]);
+        let warning = report
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("alerts unavailable: "))
+            .unwrap_or_else(|| panic!("{:?}", report.warnings));
+        assert!(warning.contains(expected), "{warning}");
+        assert!(!warning.chars().any(|c| c.is_control()), "{warning:?}");
+    }
 }
 
 #[tokio::test]
@@ -94,6 +152,12 @@ async fn long_queries_go_as_post_and_short_ones_as_get() {
     let c = Config::parse(&text, Path::new("t.toml")).unwrap();
     source(&c, &no_secrets()).fetch_fleet().await.unwrap();
     let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 6);
+    let (alerts, requests): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| r.url.path() == "/api/v1/alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].method.as_str(), "GET", "the alerts take no query");
     assert_eq!(requests.len(), 5);
     for r in &requests {
         assert_eq!(r.method.as_str(), "POST");
@@ -117,9 +181,21 @@ async fn a_path_prefix_is_kept() {
     let (server, _) = fleet_server(1).await;
     let c = config(&format!("{}/prometheus", server.uri()), "");
     source(&c, &no_secrets()).fetch_fleet().await.unwrap();
-    for r in server.received_requests().await.unwrap() {
-        assert_eq!(r.url.path(), "/prometheus/api/v1/query");
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(paths.len(), 6);
+    for path in &paths {
+        assert!(
+            path == "/prometheus/api/v1/query" || path == "/prometheus/api/v1/alerts",
+            "{path}"
+        );
     }
+    assert!(paths.iter().any(|p| p.ends_with("/alerts")));
 }
 
 #[tokio::test]

@@ -46,6 +46,14 @@ fn demo_app(sites: usize, width: u16, height: u16) -> App {
     for (i, env) in envs.iter().enumerate() {
         let report = fleet.report(env, DEMO_T, NOW_UNIX as f64).unwrap();
         app.apply_fleet(i, &good(report, 2));
+        // The strip over the grid, as the demo simulates it.
+        let timeline = fleet
+            .timeline(env, DEMO_T, NOW_UNIX as f64, 3600.0, 60.0)
+            .unwrap();
+        app.apply_detail(
+            &DetailKey::Timeline { env: env.clone() },
+            &detail_slot(Detail::Timeline(timeline)),
+        );
     }
     app
 }
@@ -154,7 +162,7 @@ fn site_view() {
 
 #[test]
 fn help_lists_every_binding() {
-    let mut app = demo_app(320, 100, 140);
+    let mut app = demo_app(320, 140, 180);
     press(&mut app, Action::Help);
     let terminal = render(&app);
     insta::assert_snapshot!(terminal.backend());
@@ -216,7 +224,8 @@ fn colours_and_selection_follow_the_theme() {
     assert!(["●", "▲", "✖", "?", "◷", "⊘", "▼", "○"].contains(&buffer[first_cell].symbol()));
     // Every error glyph in the grid is drawn in the error colour.
     let mut errors = 0;
-    for y in 1..48u16 {
+    // Below the header and the timeline strip, whose text has glyphs too.
+    for y in 1 + app.timeline_lines()..48u16 {
         for x in 0..200u16 {
             let cell = &buffer[(x, y)];
             if cell.symbol() == "✖" && cell.bg != theme.selection_bg {
@@ -327,8 +336,11 @@ fn back_from_every_view_returns_exactly_where_you_were() {
             .all(|e| matches!(e, site_status::app::Effect::Unwatch(_)))
     );
     assert!(
-        app.watching.is_empty(),
-        "nothing is polled for closed views"
+        app.watching
+            .iter()
+            .all(|k| matches!(k, DetailKey::Timeline { .. })),
+        "nothing is polled for closed views: {:?}",
+        app.watching
     );
 }
 
@@ -534,4 +546,59 @@ fn frozen_header_counts_the_updates_waiting() {
     press(&mut app, Action::ToggleFreeze);
     assert_eq!(app.held_updates, 0);
     assert!(!format!("{}", render(&app).backend()).contains("FROZEN"));
+}
+
+fn rollout_app(width: u16, height: u16) -> App {
+    let mut app = demo_app(320, width, height);
+    let effects = app.perform(Scope::Grid, Action::OpenRollout);
+    let fleet = DemoFleet::new(320, 1);
+    let mut fed = 0;
+    for effect in effects {
+        if let site_status::app::Effect::Watch(key @ DetailKey::Rollout { .. }) = effect {
+            let DetailKey::Rollout { env, profile } = &key else {
+                unreachable!()
+            };
+            let rollout = fleet.rollout(env, profile, DEMO_T).unwrap();
+            app.apply_detail(&key, &detail_slot(Detail::Rollout(rollout)));
+            fed += 1;
+        }
+    }
+    assert_eq!(fed, 3, "one rollout query per environment");
+    app
+}
+
+#[test]
+fn rollout_80x24() {
+    insta::assert_snapshot!(render(&rollout_app(80, 24)).backend());
+}
+
+#[test]
+fn rollout_200x50() {
+    let mut app = rollout_app(200, 50);
+    insta::assert_snapshot!("rollout_200x50", render(&app).backend());
+    // → moves to the next profile, which needs its own queries.
+    let effects = app.perform(Scope::Rollout, Action::Right);
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| matches!(
+                e,
+                site_status::app::Effect::Watch(DetailKey::Rollout { .. })
+            ))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn alert_badges_mark_cells_and_the_site_view_lists_them() {
+    let app = demo_app(320, 200, 50);
+    let with_alert = app
+        .envs
+        .iter()
+        .flat_map(|e| e.report.iter().flat_map(|r| r.alerts.iter()))
+        .count();
+    assert!(with_alert > 0, "the demo has firing alerts");
+    let screen = format!("{}", render(&app).backend());
+    assert!(screen.contains('⚑'), "{screen}");
 }

@@ -39,6 +39,8 @@ pub enum Action {
     OpenPivot,
     Mute,
     ToggleShowMuted,
+    ToggleTimeline,
+    OpenRollout,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -54,6 +56,7 @@ pub enum Scope {
     Transitions,
     Pivot,
     PivotSites,
+    Rollout,
     Help,
     FilterInput,
     Prompt,
@@ -71,6 +74,7 @@ impl Scope {
             Scope::Transitions => "Transition log",
             Scope::Pivot => "Requirement pivot",
             Scope::PivotSites => "Sites failing a requirement",
+            Scope::Rollout => "Rollout progress",
             Scope::Help => "Help",
             Scope::FilterInput => "Typing a filter",
             Scope::Prompt => "Typing a mute rule",
@@ -195,6 +199,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Grid, &[plain(KeyCode::Enter)], A::Open, "Open the site under the cursor", Some("open")),
     bind(S::Grid, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filters", None),
     bind(S::Grid, &[ch('t')], A::OpenTransitions, "Transition log: what changed, when", Some("changes")),
+    bind(S::Grid, &[ch('T')], A::ToggleTimeline, "Show or hide the fleet timeline: errors and warnings over the last hour", None),
+    bind(S::Grid, &[ch('v')], A::OpenRollout, "Rollout progress of the cursor's profile: which versions run where", Some("rollout")),
     bind(S::Grid, &[ch('p')], A::OpenPivot, "Requirement pivot: requirements by how many sites fail them", Some("pivot")),
     bind(S::Site, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Site, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
@@ -249,6 +255,11 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::PivotSites, &[ch('G'), plain(KeyCode::End)], A::Last, "Last site", None),
     bind(S::PivotSites, &[plain(KeyCode::Enter)], A::Open, "Open the site", Some("open site")),
     bind(S::PivotSites, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to the pivot", Some("back")),
+    bind(S::Rollout, &[plain(KeyCode::Right), ch('l'), plain(KeyCode::Tab)], A::Right, "Next profile", Some("next profile")),
+    bind(S::Rollout, &[plain(KeyCode::Left), ch('h'), plain(KeyCode::BackTab)], A::Left, "Previous profile", None),
+    bind(S::Rollout, &[plain(KeyCode::Up), ch('k')], A::Up, "Scroll up", None),
+    bind(S::Rollout, &[plain(KeyCode::Down), ch('j')], A::Down, "Scroll down", None),
+    bind(S::Rollout, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('v')], A::Back, "Back to the grid", Some("back")),
     bind(S::Help, &[plain(KeyCode::Up), ch('k')], A::Up, "Scroll up", None),
     bind(S::Help, &[plain(KeyCode::Down), ch('j')], A::Down, "Scroll down", None),
     bind(S::Help, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Close help", Some("close")),
@@ -288,7 +299,7 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 12] = [
+pub const SCOPES: [Scope; 13] = [
     S::Global,
     S::Grid,
     S::Site,
@@ -298,6 +309,7 @@ pub const SCOPES: [Scope; 12] = [
     S::Transitions,
     S::Pivot,
     S::PivotSites,
+    S::Rollout,
     S::Help,
     S::FilterInput,
     S::Prompt,

@@ -69,6 +69,21 @@ pub struct EnvPane {
     /// The last good report as fetched, before mute rules, so the fleet can
     /// be rebuilt when the rules or "show muted" change.
     pub report: Option<Arc<EnvReport>>,
+    /// Sites in error and warning over the last hour, for the strip.
+    pub timeline: Option<(Arc<crate::model::Timeline>, SystemTime)>,
+}
+
+impl EnvPane {
+    /// Firing alerts naming a site.
+    pub fn alerts_for<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> impl Iterator<Item = &'a crate::model::Alert> + 'a {
+        self.report
+            .iter()
+            .flat_map(|r| r.alerts.iter())
+            .filter(move |a| a.site == site)
+    }
 }
 
 impl EnvPane {
@@ -165,6 +180,10 @@ pub struct App {
     pub mutes: MuteRules,
     /// Show everything as it is, mute rules ignored.
     pub show_muted: bool,
+    /// The fleet timeline strip over the grid.
+    pub show_timeline: bool,
+    /// Rollout answers for the rollout view, by query.
+    pub rollouts: HashMap<DetailKey, views::Loaded<crate::model::Rollout>>,
     /// Typing a mute rule's reason or expiry.
     pub prompt: Option<MutePrompt>,
     /// One line for the status bar: the outcome of the last action.
@@ -219,6 +238,8 @@ impl App {
             held_updates: 0,
             mutes: MuteRules::default(),
             show_muted: false,
+            show_timeline: true,
+            rollouts: HashMap::new(),
             prompt: None,
             message: None,
             width,
@@ -226,11 +247,24 @@ impl App {
             quit: false,
         };
         app.relayout();
+        let _ = app.sync_watches();
         app
     }
 
     pub fn grid_height(&self) -> u16 {
-        self.height.saturating_sub(HEADER_LINES + FOOTER_LINES)
+        self.height
+            .saturating_sub(HEADER_LINES + FOOTER_LINES + self.timeline_lines())
+    }
+
+    /// Lines the fleet timeline strip takes over the grid: one per
+    /// environment, when shown and the screen is tall enough to spare them.
+    pub fn timeline_lines(&self) -> u16 {
+        let lines = self.envs.len() as u16;
+        if self.show_timeline && self.height >= 20 + lines {
+            lines
+        } else {
+            0
+        }
     }
 
     pub fn scope(&self) -> Scope {
@@ -249,6 +283,7 @@ impl App {
             Some(View::Transitions { .. }) => Scope::Transitions,
             Some(View::Pivot { .. }) => Scope::Pivot,
             Some(View::PivotSites { .. }) => Scope::PivotSites,
+            Some(View::Rollout { .. }) => Scope::Rollout,
             Some(View::Help { .. }) => Scope::Help,
         }
     }
@@ -445,8 +480,33 @@ impl App {
         false
     }
 
+    /// The queries the app needs from the start (the timeline); the
+    /// runtime starts them once.
+    pub fn initial_watches(&self) -> Vec<Effect> {
+        self.watching.iter().cloned().map(Effect::Watch).collect()
+    }
+
     /// Takes a new outcome of a detail query into every view showing it.
     pub fn apply_detail(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
+        if let DetailKey::Timeline { env } = key
+            && let Some(pane) = self.envs.iter_mut().find(|e| e.fleet.name == *env)
+            && let Some(good) = &slot.last_good
+            && let Detail::Timeline(t) = good.value.as_ref()
+        {
+            pane.timeline = Some((Arc::new(t.clone()), good.at));
+        }
+        if matches!(key, DetailKey::Rollout { .. }) && self.watching.contains(key) {
+            let loaded = self.rollouts.entry(key.clone()).or_default();
+            if let Some(good) = &slot.last_good
+                && let Detail::Rollout(r) = good.value.as_ref()
+            {
+                loaded.data = Some((Arc::new(r.clone()), good.at));
+            }
+            loaded.error = slot
+                .last_error
+                .as_ref()
+                .map(|(e, at)| (e.message.clone(), *at));
+        }
         for view in &mut self.stack {
             view.apply(key, slot);
         }
@@ -456,13 +516,28 @@ impl App {
     /// no view shows any more stop.
     fn sync_watches(&mut self) -> Vec<Effect> {
         let mut wanted: Vec<DetailKey> = Vec::new();
+        if self.show_timeline {
+            for env in &self.envs {
+                wanted.push(DetailKey::Timeline {
+                    env: env.fleet.name.clone(),
+                });
+            }
+        }
         for view in &self.stack {
-            for key in view.watches() {
+            let mut keys = view.watches();
+            if let View::Rollout { profile, .. } = view {
+                keys.extend(self.envs.iter().map(|e| DetailKey::Rollout {
+                    env: e.fleet.name.clone(),
+                    profile: profile.clone(),
+                }));
+            }
+            for key in keys {
                 if !wanted.contains(&key) {
                     wanted.push(key);
                 }
             }
         }
+        self.rollouts.retain(|key, _| wanted.contains(key));
         let mut effects: Vec<Effect> = self
             .watching
             .iter()
@@ -661,6 +736,10 @@ impl App {
             (_, Action::Refresh) => return vec![Effect::Refresh],
             (Scope::Prompt, action) => return self.prompt_action(action),
             (_, Action::ToggleFreeze) => self.toggle_freeze(),
+            (_, Action::ToggleTimeline) => {
+                self.show_timeline = !self.show_timeline;
+                self.relayout();
+            }
             (_, Action::ToggleShowMuted) => {
                 self.show_muted = !self.show_muted;
                 self.rebuild_fleets();
@@ -674,6 +753,7 @@ impl App {
             (Scope::Requirement, action) => self.requirement_action(action),
             (Scope::Reports, action) => self.reports_action(action),
             (Scope::Report, action) => self.report_action(action),
+            (Scope::Rollout, action) => self.rollout_action(action),
             (Scope::Transitions | Scope::Pivot | Scope::PivotSites, action) => {
                 self.list_action(action)
             }
@@ -737,6 +817,12 @@ impl App {
             }
             Action::OpenTransitions => self.stack.push(View::Transitions { selected: 0 }),
             Action::OpenPivot => self.stack.push(View::Pivot { selected: 0 }),
+            Action::OpenRollout => {
+                if let Some(site) = self.cursor_site() {
+                    let profile = self.envs[site.env].fleet.sites[site.index].profile.clone();
+                    self.stack.push(View::Rollout { profile, scroll: 0 });
+                }
+            }
             Action::ToggleCompact => {
                 self.grid.compact = !self.grid.compact;
                 self.grid.scroll = 0;
@@ -971,6 +1057,42 @@ impl App {
         Vec::new()
     }
 
+    /// Every profile in the fleet, by name.
+    pub fn profiles(&self) -> Vec<String> {
+        let mut profiles: Vec<String> = self
+            .envs
+            .iter()
+            .flat_map(|e| e.fleet.sites.iter().map(|s| s.profile.clone()))
+            .collect();
+        profiles.sort();
+        profiles.dedup();
+        profiles
+    }
+
+    fn rollout_action(&mut self, action: Action) {
+        let profiles = self.profiles();
+        let Some(View::Rollout { profile, scroll }) = self.stack.last_mut() else {
+            return;
+        };
+        let at = profiles.iter().position(|p| p == profile).unwrap_or(0);
+        match action {
+            Action::Back => {
+                self.stack.pop();
+            }
+            Action::Up => *scroll = scroll.saturating_sub(1),
+            Action::Down => *scroll = scroll.saturating_add(1),
+            Action::Right | Action::NextSection if !profiles.is_empty() => {
+                *profile = profiles[(at + 1) % profiles.len()].clone();
+                *scroll = 0;
+            }
+            Action::Left | Action::PrevSection if !profiles.is_empty() => {
+                *profile = profiles[(at + profiles.len() - 1) % profiles.len()].clone();
+                *scroll = 0;
+            }
+            _ => {}
+        }
+    }
+
     fn reports_action(&mut self, action: Action) {
         let Some(View::Reports(view)) = self.stack.last_mut() else {
             return;
@@ -1121,6 +1243,7 @@ mod tests {
                     value: Arc::new(EnvReport {
                         sites,
                         warnings: vec![],
+                        alerts: vec![],
                     }),
                     at: app.now,
                 }),
@@ -1210,6 +1333,7 @@ mod tests {
                 value: Arc::new(EnvReport {
                     sites,
                     warnings: vec![],
+                    alerts: vec![],
                 }),
                 at: app.now,
             }),

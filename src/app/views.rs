@@ -228,6 +228,11 @@ pub enum View {
         requirement: String,
         selected: usize,
     },
+    /// How far a profile's new version has come, in every environment.
+    Rollout {
+        profile: String,
+        scroll: u16,
+    },
     Help {
         scroll: u16,
     },
@@ -244,6 +249,8 @@ impl View {
                 window: v.window,
             }],
             View::Reports(v) => vec![DetailKey::Reports(v.site.clone())],
+            // Per environment: `App::sync_watches` knows them.
+            View::Rollout { .. } => Vec::new(),
             View::Report(_)
             | View::Transitions { .. }
             | View::Pivot { .. }

@@ -1,25 +1,36 @@
 //! Pure data and pure functions: no I/O, no terminal.
 
+pub mod alert;
 pub mod drush_text;
 pub mod fleet;
 pub mod history;
+pub mod kube;
 pub mod mute;
 pub mod report;
+pub mod rollout;
 pub mod severity;
 pub mod site;
 pub mod text;
+pub mod timeline;
 pub mod transitions;
 
+pub use alert::{Alert, alerts_for, sort_alerts};
 pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,
     count_states, group_by_profile, order_environments,
 };
 pub use history::{Change, History, Window};
+pub use kube::{
+    DiscoveredSite, MergedSites, PodInfo, PodProblem, PodReason, RolloutState, SiteWorkloads,
+    WarningEvent, Workload, WorkloadKind, merge_discovered,
+};
 pub use mute::{MuteRule, MuteRules, Muted, RuleOrigin};
 pub use report::{
     Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
     format_rfc3339_utc, parse_report_line,
 };
+pub use rollout::{Rollout, UNKNOWN_VERSION, compare_versions};
 pub use severity::{Attention, Severity, SiteState};
 pub use site::{DrupalInfo, Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};
+pub use timeline::Timeline;
 pub use transitions::{Crossing, Transition, crossing_summary, transitions};

@@ -8,8 +8,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::model::{
-    DrupalInfo, History, Reports, Requirement, Severity, SiteDetail, SiteSummary, Window,
-    parse_report_line, sort_requirements_worst_first,
+    Alert, DrupalInfo, History, Reports, Requirement, Rollout, Severity, SiteDetail, SiteSummary,
+    Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
+    sort_requirements_worst_first,
 };
 
 pub const DEFAULT_SITES: usize = 320;
@@ -60,6 +61,8 @@ enum Temper {
 struct DemoSite {
     name: String,
     profile: &'static str,
+    /// Index of `profile` in `PROFILES`.
+    profile_index: usize,
     temper: Temper,
     /// Chronic, long-accepted problems (`update_contrib` out of date…).
     chronic: Vec<Fault>,
@@ -454,7 +457,17 @@ pub struct DemoFleet {
     seed: u64,
     /// Per environment (dev, test, prod), its sites.
     envs: Vec<Vec<DemoSite>>,
+    /// Per environment and profile (index in `PROFILES`), the indices of
+    /// its sites in `envs`, in the order a wave reaches them.
+    slices: Vec<Vec<Vec<usize>>>,
 }
+
+/// The major version of every simulated install profile.
+const PROFILE_MAJOR: u32 = 3;
+/// `(minor, patch)` every profile runs everywhere before the demo's first
+/// wave (`3.14.2`, as the catalog's deployment identifier says); each wave
+/// through a slice raises the patch there.
+const RELEASE_BEFORE_THE_FIRST_WAVE: (u32, u32) = (14, 2);
 
 impl DemoFleet {
     pub fn new(total_sites: usize, seed: u64) -> DemoFleet {
@@ -473,8 +486,21 @@ impl DemoFleet {
                 place_in_profile_slices(&mut sites);
                 sites
             })
+            .collect::<Vec<_>>();
+        let slices = envs
+            .iter()
+            .map(|sites| {
+                let mut slices = vec![Vec::new(); PROFILES.len()];
+                for (i, site) in sites.iter().enumerate() {
+                    slices[site.profile_index].push(i);
+                }
+                for slice in &mut slices {
+                    slice.sort_by_key(|i| sites[*i].slice_position);
+                }
+                slices
+            })
             .collect();
-        DemoFleet { seed, envs }
+        DemoFleet { seed, envs, slices }
     }
 
     pub fn environments(&self) -> impl Iterator<Item = &'static str> {
@@ -517,6 +543,39 @@ impl DemoFleet {
         (first..=last).map(|k| self.wave(k))
     }
 
+    /// When a wave reaches a site of its slice: sites are hit in name
+    /// order, rolling through the slice.
+    fn hit_at(wave: &Wave, site: &DemoSite) -> f64 {
+        wave.start + WAVE_ROLL * site.slice_position as f64 / site.slice_size.max(1) as f64
+    }
+
+    /// The waves through one (environment, profile) slice that started by
+    /// simulated time `t`, oldest first. Cheap: one hash per wave since
+    /// the demo started.
+    fn slice_waves(&self, env: usize, profile: usize, t: f64) -> Vec<Wave> {
+        let last = ((t + WAVE_JITTER) / WAVE_SPACING).floor().max(0.0) as u64 + 1;
+        (0..=last)
+            .map(|k| self.wave(k))
+            .filter(|w| w.env == env && w.profile == profile && w.start <= t)
+            .collect()
+    }
+
+    /// The `profile_version` a site runs at simulated time `t`: its
+    /// slice's release, one patch up for each deploy wave that has
+    /// reached it (the wave's `hit_at`), so a rollout shows in progress
+    /// while a wave rolls.
+    fn profile_version_with(&self, waves: &[Wave], site: &DemoSite, t: f64) -> String {
+        let (minor, patch) = RELEASE_BEFORE_THE_FIRST_WAVE;
+        let passed = waves.iter().filter(|w| Self::hit_at(w, site) <= t).count() as u32;
+        format!("{PROFILE_MAJOR}.{minor}.{}", patch + passed)
+    }
+
+    fn profile_version(&self, env: usize, index: usize, t: f64) -> String {
+        let site = &self.envs[env][index];
+        let waves = self.slice_waves(env, site.profile_index, t);
+        self.profile_version_with(&waves, site, t)
+    }
+
     fn faults(&self, env: usize, index: usize, t: f64) -> Vec<Fault> {
         self.faults_during(env, index, t, t)
     }
@@ -534,12 +593,10 @@ impl DemoFleet {
             }
         }
         for wave in self.waves_during(from, to) {
-            if wave.env != env || PROFILES[wave.profile] != site.profile {
+            if wave.env != env || wave.profile != site.profile_index {
                 continue;
             }
-            // Sites of the profile are hit in name order, rolling through the slice.
-            let hit_at =
-                wave.start + WAVE_ROLL * site.slice_position as f64 / site.slice_size.max(1) as f64;
+            let hit_at = Self::hit_at(&wave, site);
             let hold = 8.0 + unit(mix(wave.seed ^ site.hash)) * (WAVE_MAX_HOLD - 8.0);
             if to >= hit_at && from < hit_at + hold {
                 faults.push(Fault::UpdatesPending);
@@ -588,7 +645,178 @@ impl DemoFleet {
         Some(EnvReport {
             sites,
             warnings: Vec::new(),
+            alerts: self.alerts(env, t, now_unix),
         })
+    }
+
+    /// The alerts a Prometheus with the usual Drupal rules would have
+    /// firing: a few sites, fixed for the run of the demo, each alert
+    /// active since some time before the demo started.
+    fn alerts(&self, env: usize, t: f64, now_unix: f64) -> Vec<Alert> {
+        let started = now_unix - t;
+        let mut alerts = Vec::new();
+        for site in &self.envs[env] {
+            let mut add = |name: &str, severity: &str, summary: String, salt: u64| {
+                let before = 3600.0 + unit(mix(site.hash ^ salt)) * 3.0 * 86_400.0;
+                let since = ((started - before) / 60.0).floor() * 60.0;
+                alerts.push(Alert::sanitized(
+                    name,
+                    &site.name,
+                    Some(severity),
+                    Some(&summary),
+                    Some(&format_rfc3339_utc((since * 1e9) as i64)),
+                ));
+            };
+            match site.temper {
+                Temper::RunFails => add(
+                    "DrupalStatusReportFailed",
+                    "critical",
+                    format!("drush core-requirements fails on {}", site.name),
+                    0xA1,
+                ),
+                Temper::Stale => add(
+                    "DrupalStatusReportStale",
+                    "warning",
+                    format!("No status report from {} for over 2 hours", site.name),
+                    0xA2,
+                ),
+                Temper::TargetDown => add(
+                    "DrupalStatusWorkloadDown",
+                    "critical",
+                    format!("The status workload of {} cannot be scraped", site.name),
+                    0xA3,
+                ),
+                _ => {}
+            }
+            if site.chronic.contains(&Fault::CronLate) && site.temper != Temper::Silent {
+                add(
+                    "DrupalCronStale",
+                    "warning",
+                    format!("Cron has not run on {} for 3 weeks", site.name),
+                    0xA4,
+                );
+            }
+        }
+        sort_alerts(&mut alerts);
+        alerts
+    }
+
+    /// How many sites were in error and in warning at each step of a
+    /// window ending at simulated time `t`, as `fetch_timeline`'s queries
+    /// would count them in Prometheus: each site by its worst requirement
+    /// at the step's instant; sites without series (silent) not at all.
+    /// Steps fall on multiples of `step` in Unix time, the last one at or
+    /// after `now_unix`, which shows the present (the future is not
+    /// simulated).
+    ///
+    /// Only what can change is recomputed per step: chronic faults are
+    /// counted once, and per step only flapping sites and the sites of
+    /// slices a wave touched during the step are simulated.
+    pub fn timeline(
+        &self,
+        env_name: &str,
+        t: f64,
+        now_unix: f64,
+        window: f64,
+        step: f64,
+    ) -> Option<Timeline> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let step = step.max(1.0);
+        let (start, end) = Timeline::window(now_unix, window, step);
+        let count = ((end - start) / step).round().max(0.0) as usize + 1;
+        let sites = &self.envs[env];
+        let worst = |faults: &[Fault]| faults.iter().map(|f| f.severity()).max();
+        let class = |severity: Option<Severity>| match severity {
+            Some(Severity::Error) => (1u32, 0u32),
+            Some(Severity::Warning) => (0, 1),
+            _ => (0, 0),
+        };
+        let mut chronic = vec![(0u32, 0u32); sites.len()];
+        let (mut base_errors, mut base_warnings) = (0u32, 0u32);
+        let mut flapping = Vec::new();
+        for (i, site) in sites.iter().enumerate() {
+            if site.temper == Temper::Silent {
+                continue;
+            }
+            if site.temper == Temper::Flapping {
+                flapping.push(i);
+                continue;
+            }
+            chronic[i] = class(worst(&site.chronic));
+            base_errors += chronic[i].0;
+            base_warnings += chronic[i].1;
+        }
+        let mut errors = Vec::with_capacity(count);
+        let mut warnings = Vec::with_capacity(count);
+        for k in 0..count {
+            let at = start + step * k as f64;
+            let sim = (t - (now_unix - at)).min(t);
+            let (mut e, mut w) = (base_errors, base_warnings);
+            for i in &flapping {
+                let (de, dw) = class(worst(&self.faults(env, *i, sim)));
+                e += de;
+                w += dw;
+            }
+            let mut touched = [false; PROFILES.len()];
+            for wave in self.waves_during(sim, sim) {
+                if wave.env == env {
+                    touched[wave.profile] = true;
+                }
+            }
+            for (profile, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
+                for i in &self.slices[env][profile] {
+                    let site = &sites[*i];
+                    if site.temper == Temper::Silent || site.temper == Temper::Flapping {
+                        continue;
+                    }
+                    let (de, dw) = class(worst(&self.faults(env, *i, sim)));
+                    e = e - chronic[*i].0 + de;
+                    w = w - chronic[*i].1 + dw;
+                }
+            }
+            errors.push(f64::from(e));
+            warnings.push(f64::from(w));
+        }
+        let at = |values: Vec<f64>| -> Vec<(f64, f64)> {
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(k, v)| (start + step * k as f64, v))
+                .collect()
+        };
+        Some(Timeline::from_samples(
+            start,
+            end,
+            step,
+            &at(errors),
+            &at(warnings),
+        ))
+    }
+
+    /// Which version each site of one profile runs at simulated time `t`
+    /// (silent sites publish no `drupal_info`). An unknown profile has no
+    /// sites, as in Prometheus.
+    pub fn rollout(&self, env_name: &str, profile: &str, t: f64) -> Option<Rollout> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let Some(p) = PROFILES.iter().position(|name| *name == profile) else {
+            return Some(Rollout::from_pairs(profile, std::iter::empty()));
+        };
+        let waves = self.slice_waves(env, p, t);
+        let pairs: Vec<(&str, String)> = self.slices[env][p]
+            .iter()
+            .map(|i| &self.envs[env][*i])
+            .filter(|site| site.temper != Temper::Silent)
+            .map(|site| {
+                (
+                    site.name.as_str(),
+                    self.profile_version_with(&waves, site, t),
+                )
+            })
+            .collect();
+        Some(Rollout::from_pairs(
+            profile,
+            pairs.iter().map(|(s, v)| (*s, v.as_str())),
+        ))
     }
 
     pub fn detail(&self, env_name: &str, site: &str, t: f64, now_unix: f64) -> Option<SiteDetail> {
@@ -596,6 +824,7 @@ impl DemoFleet {
         let index = self.envs[env].iter().position(|s| s.name == site)?;
         let summary = self.summary(env, index, t, now_unix);
         let demo_site = &self.envs[env][index];
+        let profile_version = self.profile_version(env, index, t);
         let requirements = if summary.worst.is_none() {
             Vec::new()
         } else {
@@ -633,7 +862,7 @@ impl DemoFleet {
                 drupal_version: "10.3.6".into(),
                 php_version: "8.3.12".into(),
                 drush_version: "13.3.1".into(),
-                profile_version: "3.14.2".into(),
+                profile_version,
             }),
         })
     }
@@ -783,7 +1012,8 @@ impl DemoSite {
         // its troubles belong to the site in one environment.
         let site_hash = hash_str(seed, name);
         let hash = hash_str(site_hash, env);
-        let profile = PROFILES[(mix(site_hash ^ 0x51) % PROFILES.len() as u64) as usize];
+        let profile_index = (mix(site_hash ^ 0x51) % PROFILES.len() as u64) as usize;
+        let profile = PROFILES[profile_index];
         let r = unit(mix(hash ^ 0x10));
         let temper = if r < 0.012 {
             Temper::Silent
@@ -816,6 +1046,7 @@ impl DemoSite {
         DemoSite {
             name: name.to_string(),
             profile,
+            profile_index,
             temper,
             chronic,
             phase: unit(mix(hash ^ 0x40)) * RUN_INTERVAL,
@@ -917,6 +1148,33 @@ impl FleetSource for DemoSource {
             self.fleet
                 .history(&self.env, site, requirement, window, t, now)
                 .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))
+        })
+    }
+
+    fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .timeline(
+                    &self.env,
+                    t,
+                    now,
+                    Timeline::WINDOW_SECONDS,
+                    Timeline::STEP_SECONDS,
+                )
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
+        })
+    }
+
+    fn fetch_rollout<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            let (t, _) = self.clock.read();
+            self.fleet
+                .rollout(&self.env, profile, t)
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
         })
     }
 
@@ -1065,6 +1323,250 @@ mod tests {
             }
         }
         assert!(found, "some site had pending updates in the last hour");
+    }
+
+    /// A wave through a slice of at least `min_sites` sites that starts
+    /// after `after`.
+    fn wave_through_a_slice(fleet: &DemoFleet, after: f64, min_sites: usize) -> Wave {
+        (0..)
+            .map(|k| fleet.wave(k))
+            .find(|w| {
+                w.start > after
+                    && fleet.slices[w.env][w.profile].len() >= min_sites
+                    // Alone in its slice for a while, so versions move by one.
+                    && !fleet
+                        .slice_waves(w.env, w.profile, w.start + 2.0 * WAVE_ROLL)
+                        .iter()
+                        .any(|o| o.start > w.start - 2.0 * WAVE_ROLL && o.start != w.start)
+            })
+            .unwrap()
+    }
+
+    fn bump(version: &str) -> String {
+        let (head, patch) = version.rsplit_once('.').unwrap();
+        format!("{head}.{}", patch.parse::<u32>().unwrap() + 1)
+    }
+
+    #[test]
+    fn a_wave_rolls_its_slice_to_the_next_release() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        let wave = wave_through_a_slice(&fleet, 300.0, 5);
+        let env = ENVIRONMENTS[wave.env];
+        let profile = PROFILES[wave.profile];
+        let before = fleet.rollout(env, profile, wave.start - 1.0).unwrap();
+        assert!(before.is_settled(), "{before:?}");
+        let old = before.newest().unwrap().to_string();
+        assert!(old.starts_with("3."), "{old}");
+        let new = bump(&old);
+
+        let during = fleet
+            .rollout(env, profile, wave.start + WAVE_ROLL / 2.0)
+            .unwrap();
+        let versions: Vec<&str> = during.versions.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(versions, vec![new.as_str(), old.as_str()], "newest first");
+        assert_eq!(
+            during.versions.iter().map(|(_, n)| n).sum::<usize>(),
+            before.site_count()
+        );
+
+        let after = fleet
+            .rollout(env, profile, wave.start + WAVE_ROLL + 1.0)
+            .unwrap();
+        assert_eq!(after.versions, vec![(new.clone(), before.site_count())]);
+
+        // The site view says the same as the rollout, site by site, and
+        // the version turns when the wave reaches the site.
+        let t = wave.start + WAVE_ROLL / 2.0;
+        for (site, version) in &during.sites {
+            let detail = fleet.detail(env, site, t, NOW).unwrap();
+            assert_eq!(&detail.info.unwrap().profile_version, version, "{site}");
+            let e = wave.env;
+            let index = fleet.envs[e].iter().position(|s| &s.name == site).unwrap();
+            let hit = DemoFleet::hit_at(&wave, &fleet.envs[e][index]);
+            assert_eq!(fleet.profile_version(e, index, hit - 0.01), old);
+            assert_eq!(fleet.profile_version(e, index, hit), new);
+            let pending = fleet
+                .summary(e, index, hit + 1.0, NOW)
+                .failing
+                .iter()
+                .any(|(id, _)| id == "update");
+            let silent = fleet.envs[e][index].temper == Temper::Silent;
+            assert!(
+                pending || silent,
+                "the deploy leaves updates pending on {site}"
+            );
+        }
+        // Other environments keep their release.
+        for other in (0..3).filter(|e| *e != wave.env) {
+            let at = |t: f64| fleet.rollout(ENVIRONMENTS[other], profile, t).unwrap();
+            assert_eq!(
+                at(wave.start - 1.0).versions,
+                at(wave.start + WAVE_ROLL + 1.0).versions,
+                "{}",
+                ENVIRONMENTS[other]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_profile_has_no_sites_and_an_unknown_env_is_none() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        assert_eq!(
+            fleet.rollout("prod", "kk_nope", 10.0).unwrap().site_count(),
+            0
+        );
+        assert!(fleet.rollout("qa", "kk_base", 10.0).is_none());
+    }
+
+    /// The timeline the slow way: every site simulated at every step.
+    fn brute_timeline(
+        fleet: &DemoFleet,
+        env: usize,
+        t: f64,
+        now: f64,
+        step: f64,
+    ) -> (Vec<u32>, Vec<u32>) {
+        let (start, end) = Timeline::window(now, Timeline::WINDOW_SECONDS, step);
+        let count = ((end - start) / step).round() as usize + 1;
+        let mut errors = vec![0; count];
+        let mut warnings = vec![0; count];
+        for k in 0..count {
+            let sim = (t - (now - (start + step * k as f64))).min(t);
+            for (i, site) in fleet.envs[env].iter().enumerate() {
+                if site.temper == Temper::Silent {
+                    continue;
+                }
+                let faults = fleet.faults(env, i, sim);
+                match faults.iter().map(|f| f.severity()).max() {
+                    Some(Severity::Error) => errors[k] += 1,
+                    Some(Severity::Warning) => warnings[k] += 1,
+                    _ => {}
+                }
+            }
+        }
+        (errors, warnings)
+    }
+
+    #[test]
+    fn the_timeline_counts_what_simulating_every_site_counts() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        for (t, now) in [(7200.0, NOW), (100.0, NOW + 17.0)] {
+            for (e, env) in ENVIRONMENTS.iter().enumerate() {
+                let timeline = fleet
+                    .timeline(env, t, now, Timeline::WINDOW_SECONDS, 60.0)
+                    .unwrap();
+                assert_eq!(timeline.len(), 61);
+                assert_eq!(timeline.end() % 60.0, 0.0);
+                assert!(timeline.end() >= now && timeline.end() < now + 60.0);
+                let (errors, warnings) = brute_timeline(&fleet, e, t, now, 60.0);
+                assert_eq!(timeline.errors, errors, "{env} at {t}");
+                assert_eq!(timeline.warnings, warnings, "{env} at {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_timeline_shows_a_bump_during_a_wave() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        assert_eq!(NOW % 60.0, 0.0, "the last step is now");
+        // A wave through a big prod slice, in an hour with a quiet minute
+        // (no wave in prod; only flapping sites move) to compare with; the
+        // hour ends as the wave is two thirds through the slice.
+        let mut after = 3600.0;
+        let (t, timeline, quiet) = loop {
+            let wave = wave_through_a_slice(&fleet, after, 15);
+            after = wave.start;
+            if wave.env != 2 {
+                continue;
+            }
+            let t = wave.start + WAVE_ROLL * 2.0 / 3.0;
+            let timeline = fleet
+                .timeline("prod", t, NOW, Timeline::WINDOW_SECONDS, 60.0)
+                .unwrap();
+            let quiet = (0..timeline.len()).find(|k| {
+                let sim = t - 60.0 * (timeline.len() - 1 - k) as f64;
+                !fleet.waves_during(sim, sim).any(|w| w.env == 2)
+            });
+            if let Some(quiet) = quiet {
+                break (t, timeline, quiet);
+            }
+        };
+        let (during, _) = timeline.last().unwrap();
+        let quiet = timeline.errors[quiet];
+        assert!(
+            during >= quiet + 3,
+            "errors {quiet} in a quiet minute, {during} while the wave rolls (t = {t}): {:?}",
+            timeline.errors
+        );
+        // The last step is the present, as the grid shows it.
+        let report = fleet.report("prod", t, NOW).unwrap();
+        let silent: Vec<&str> = fleet.envs[2]
+            .iter()
+            .filter(|s| s.temper == Temper::Silent)
+            .map(|s| s.name.as_str())
+            .collect();
+        let now_in_error = report
+            .sites
+            .iter()
+            .filter(|s| s.worst == Some(Severity::Error) && !silent.contains(&s.name.as_str()))
+            .count();
+        assert_eq!(during as usize, now_in_error);
+    }
+
+    #[tokio::test]
+    async fn the_demo_source_serves_the_timeline_and_rollouts() {
+        let fleet = Arc::new(DemoFleet::new(320, DEFAULT_SEED));
+        let clock = DemoClock::Fixed {
+            t: 7200.0,
+            now_unix: NOW,
+        };
+        let sources = DemoSource::for_fleet(fleet.clone(), clock);
+        let prod = sources.iter().find(|s| s.environment() == "prod").unwrap();
+        let timeline = prod.fetch_timeline().await.unwrap();
+        assert_eq!(timeline.len(), 61);
+        assert_eq!(timeline.step, Timeline::STEP_SECONDS);
+        assert_eq!(timeline.end(), NOW);
+        let rollout = prod.fetch_rollout("kk_borger").await.unwrap();
+        assert_eq!(rollout, fleet.rollout("prod", "kk_borger", 7200.0).unwrap());
+        assert!(rollout.site_count() > 5);
+        let report = prod.fetch_fleet().await.unwrap();
+        assert!(!report.alerts.is_empty());
+    }
+
+    #[test]
+    fn a_few_sites_have_firing_alerts_and_the_same_seed_the_same_ones() {
+        let fleet = DemoFleet::new(320, DEFAULT_SEED);
+        let mut all = Vec::new();
+        for env in ENVIRONMENTS {
+            let report = fleet.report(env, 500.0, NOW).unwrap();
+            assert_eq!(
+                report.alerts,
+                fleet.report(env, 900.0, NOW + 400.0).unwrap().alerts
+            );
+            for alert in &report.alerts {
+                assert!(report.sites.iter().any(|s| s.name == alert.site));
+                assert!(alert.active_since.as_deref().unwrap().ends_with('Z'));
+                assert!(alert.summary.as_deref().unwrap().contains(&alert.site));
+            }
+            let failed: Vec<&str> = fleet.envs
+                [ENVIRONMENTS.iter().position(|e| *e == env).unwrap()]
+            .iter()
+            .filter(|s| s.temper == Temper::RunFails)
+            .map(|s| s.name.as_str())
+            .collect();
+            for site in failed {
+                assert!(
+                    report
+                        .alerts
+                        .iter()
+                        .any(|a| a.site == site && a.name == "DrupalStatusReportFailed"),
+                    "{env}/{site}"
+                );
+            }
+            all.extend(report.alerts);
+        }
+        assert!(all.len() >= 5 && all.len() <= 40, "a few: {}", all.len());
+        assert!(all.iter().any(|a| a.name == "DrupalCronStale"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::loki::{Direction, LokiApi, stream_selector};
 use super::prometheus::PrometheusSource;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
-use crate::model::{History, Reports, SiteDetail, Window, parse_report_line};
+use crate::model::{History, Reports, Rollout, SiteDetail, Timeline, Window, parse_report_line};
 
 /// How far back the report list looks. Reports come every few minutes, so
 /// a week holds far more than a screen; Loki stops at the limit anyway.
@@ -139,6 +139,17 @@ impl FleetSource for EnvironmentSource {
         window: Window,
     ) -> BoxFuture<'a, Result<History, SourceError>> {
         self.prometheus.fetch_history(site, requirement, window)
+    }
+
+    fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
+        self.prometheus.fetch_timeline()
+    }
+
+    fn fetch_rollout<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        self.prometheus.fetch_rollout(profile)
     }
 
     fn fetch_reports<'a>(

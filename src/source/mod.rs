@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod environment;
 pub mod http;
+pub mod kube;
 pub mod loki;
 pub mod prometheus;
 
@@ -10,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::{History, Reports, SiteDetail, SiteSummary, Window};
+use crate::model::{Alert, History, Reports, Rollout, SiteDetail, SiteSummary, Timeline, Window};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -41,8 +42,14 @@ impl std::error::Error for SourceError {}
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnvReport {
     pub sites: Vec<SiteSummary>,
-    /// Non-fatal problems the backend reported (Prometheus' `warnings`).
+    /// Non-fatal problems the backend reported (Prometheus' `warnings`),
+    /// and parts of the poll that failed without failing the grid (the
+    /// alerts request).
     pub warnings: Vec<String>,
+    /// Alerts firing on this environment's sites, sorted by site then
+    /// name. Empty when the backend has none or could not say (then
+    /// `warnings` says why).
+    pub alerts: Vec<Alert>,
 }
 
 /// Everything the poller needs from one environment's backend.
@@ -75,6 +82,33 @@ pub trait FleetSource: Send + Sync + 'static {
         Box::pin(async move {
             Err(SourceError::new(format!(
                 "no Loki configured for {} (add [environment.loki] to the configuration)",
+                self.environment()
+            )))
+        })
+    }
+
+    /// How many sites were in error and in warning over the last hour
+    /// ([`Timeline::WINDOW_SECONDS`], a point every
+    /// [`Timeline::STEP_SECONDS`]), while a view shows it.
+    fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no fleet timeline",
+                self.environment()
+            )))
+        })
+    }
+
+    /// Which `profile_version` each site of `profile` runs, while a view
+    /// shows it. One query, bounded by the profile's size.
+    fn fetch_rollout<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        let _ = profile;
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no rollout data",
                 self.environment()
             )))
         })

@@ -1,10 +1,11 @@
 //! Prometheus' HTTP API, and the fleet as aggregated PromQL.
 //!
-//! The grid costs five instant queries per environment per refresh, each
-//! aggregated on the server, whatever the number of sites; one site's raw
-//! series are only asked for while that site is open.
+//! The grid costs five instant queries and one `GET api/v1/alerts` per
+//! environment per refresh, each aggregated on the server, whatever the
+//! number of sites; one site's raw series, the fleet timeline and a
+//! profile's rollout are only asked for while a view shows them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,9 +16,12 @@ use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
 use crate::model::{
-    DrupalInfo, History, Requirement, Severity, SiteDetail, SiteSummary, VanishedSites, Window,
-    sort_requirements_worst_first,
+    Alert, DrupalInfo, History, Requirement, Rollout, Severity, SiteDetail, SiteSummary, Timeline,
+    VanishedSites, Window, sort_alerts, sort_requirements_worst_first,
 };
+
+/// What the grid calls sites whose series carry no profile label.
+pub const NO_PROFILE: &str = "(no profile)";
 
 /// Longer queries go as a POST form: proxies cap URL length.
 const MAX_GET_QUERY: usize = 2000;
@@ -189,25 +193,100 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Answer, SourceError> {
                 warnings: env.warnings.iter().map(|w| clean_line(w, 300)).collect(),
             })
         }
-        Ok(env) => Err(SourceError::new(format!(
-            "Prometheus error{}: {}",
-            env.error_type
-                .map(|t| format!(" ({})", clean_line(&t, 40)))
-                .unwrap_or_default(),
-            clean_line(env.error.as_deref().unwrap_or("no message"), 300)
-        ))),
-        Err(_) if !(200..300).contains(&status) => Err(SourceError::new(format!(
+        Ok(env) => Err(api_error(env.error_type.as_deref(), env.error.as_deref())),
+        Err(e) => Err(not_an_answer(status, body, &e)),
+    }
+}
+
+/// The API's own error envelope, worded for the operator.
+fn api_error(error_type: Option<&str>, error: Option<&str>) -> SourceError {
+    SourceError::new(format!(
+        "Prometheus error{}: {}",
+        error_type
+            .map(|t| format!(" ({})", clean_line(t, 40)))
+            .unwrap_or_default(),
+        clean_line(error.unwrap_or("no message"), 300)
+    ))
+}
+
+/// A body that is no API envelope: an HTTP error page from a proxy, or
+/// garbage.
+fn not_an_answer(status: u16, body: &[u8], error: &serde_json::Error) -> SourceError {
+    if !(200..300).contains(&status) {
+        SourceError::new(format!(
             "HTTP {status}{}",
             match body_excerpt(body) {
                 e if e.is_empty() => String::new(),
                 e => format!(": {e}"),
             }
-        ))),
-        Err(e) => Err(SourceError::new(format!(
+        ))
+    } else {
+        SourceError::new(format!(
             "not a Prometheus API response ({}): {}",
-            clean_line(&e.to_string(), 100),
+            clean_line(&error.to_string(), 100),
             body_excerpt(body)
-        ))),
+        ))
+    }
+}
+
+/// One alert as `GET api/v1/alerts` lists it, labels and annotations
+/// still raw.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PromAlert {
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+    /// `firing`, `pending` (or `inactive`).
+    #[serde(default)]
+    pub state: String,
+    #[serde(default, rename = "activeAt")]
+    pub active_at: Option<String>,
+}
+
+/// The alerts a Prometheus (or Thanos ruler, Mimir ruler) holds now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlertsAnswer {
+    pub alerts: Vec<PromAlert>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct AlertsEnvelope {
+    status: String,
+    #[serde(default)]
+    data: Option<AlertsData>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct AlertsData {
+    #[serde(default)]
+    alerts: Vec<PromAlert>,
+}
+
+/// Parses `GET api/v1/alerts`: `{"status":"success","data":{"alerts":
+/// [{"labels":{…},"annotations":{…},"state":"firing","activeAt":"…",
+/// "value":"…"}]}}`, or an error like [`parse_response`].
+pub fn parse_alerts(status: u16, body: &[u8]) -> Result<AlertsAnswer, SourceError> {
+    let envelope: Result<AlertsEnvelope, _> = serde_json::from_slice(body);
+    match envelope {
+        Ok(env) if env.status == "success" => {
+            let data = env
+                .data
+                .ok_or_else(|| SourceError::new("success without data"))?;
+            Ok(AlertsAnswer {
+                alerts: data.alerts,
+                warnings: env.warnings.iter().map(|w| clean_line(w, 300)).collect(),
+            })
+        }
+        Ok(env) => Err(api_error(env.error_type.as_deref(), env.error.as_deref())),
+        Err(e) => Err(not_an_answer(status, body, &e)),
     }
 }
 
@@ -242,11 +321,31 @@ impl PromApi {
         .await
     }
 
+    /// Every alert the server holds (`GET api/v1/alerts`), whatever its
+    /// state; one request whatever the number of sites.
+    pub async fn alerts(&self) -> Result<AlertsAnswer, SourceError> {
+        let (status, body) = self.send("api/v1/alerts", Vec::new()).await?;
+        parse_alerts(status, &body)
+            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
+    }
+
     async fn call(&self, path: &str, params: Vec<(&str, String)>) -> Result<Answer, SourceError> {
+        let (status, body) = self.send(path, params).await?;
+        parse_response(status, &body)
+            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        params: Vec<(&str, String)>,
+    ) -> Result<(u16, Vec<u8>), SourceError> {
         let url = self.endpoint.url(path)?;
         let long = params.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_GET_QUERY;
         let request = if long {
             self.endpoint.client.post(url).form(&params)
+        } else if params.is_empty() {
+            self.endpoint.client.get(url)
         } else {
             self.endpoint.client.get(url).query(&params)
         };
@@ -256,8 +355,7 @@ impl PromApi {
             .map_err(|e| self.endpoint.describe(&e))?;
         let status = response.status().as_u16();
         let body = self.endpoint.read_body(response).await?;
-        parse_response(status, &body)
-            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
+        Ok((status, body))
     }
 }
 
@@ -275,6 +373,115 @@ pub struct FleetQueries {
     info: String,
     job: String,
     selector: Option<String>,
+    /// The selector's matchers, to tell which alerts are this
+    /// environment's.
+    selector_matchers: Vec<Matcher>,
+}
+
+/// One label matcher of a configured selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    /// The value, unquoted and unescaped.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+/// What one matcher says of one alert's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Matches,
+    Fails,
+    /// The alert lacks the label (its rule aggregated it away), or the
+    /// matcher is a regex, which is not evaluated here.
+    Unsure,
+}
+
+impl Matcher {
+    fn judge(&self, labels: &Labels) -> Verdict {
+        let value = labels.get(&self.name);
+        match (self.op, value) {
+            (MatchOp::Equal, Some(v)) if *v == self.value => Verdict::Matches,
+            (MatchOp::Equal, Some(_)) => Verdict::Fails,
+            // In PromQL `label=""` matches series without the label.
+            (MatchOp::Equal, None) if self.value.is_empty() => Verdict::Matches,
+            (MatchOp::NotEqual, Some(v)) if *v == self.value => Verdict::Fails,
+            (MatchOp::NotEqual, Some(_)) => Verdict::Matches,
+            (MatchOp::NotEqual, None) if !self.value.is_empty() => Verdict::Matches,
+            _ => Verdict::Unsure,
+        }
+    }
+}
+
+/// The matchers of a selector as `config::check_selector` accepts it
+/// (`env="prod", cluster=~'aks-.*'`); whatever does not parse is left
+/// out (the configuration check refuses such selectors anyway).
+pub fn parse_selector(selector: &str) -> Vec<Matcher> {
+    let mut out = Vec::new();
+    let mut rest = selector.trim();
+    while !rest.is_empty() {
+        let name_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = rest[..name_end].to_string();
+        rest = rest[name_end..].trim_start();
+        let Some((op, len)) = [
+            (MatchOp::Regex, "=~"),
+            (MatchOp::NotRegex, "!~"),
+            (MatchOp::NotEqual, "!="),
+            (MatchOp::Equal, "="),
+        ]
+        .into_iter()
+        .find(|(_, text)| rest.starts_with(text))
+        .map(|(op, text)| (op, text.len())) else {
+            return out;
+        };
+        rest = rest[len..].trim_start();
+        let Some(quote) = rest
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\'' | '`'))
+        else {
+            return out;
+        };
+        let mut value = String::new();
+        let mut end = None;
+        let mut chars = rest.char_indices().skip(1);
+        while let Some((i, c)) = chars.next() {
+            if c == quote {
+                end = Some(i);
+                break;
+            }
+            if c == '\\' && quote != '`' {
+                match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, 't')) => value.push('\t'),
+                    Some((_, 'r')) => value.push('\r'),
+                    Some((_, other)) => value.push(other),
+                    None => return out,
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        let Some(end) = end else {
+            return out;
+        };
+        if !name.is_empty() {
+            out.push(Matcher { name, op, value });
+        }
+        rest = rest[end + 1..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+    out
 }
 
 /// A PromQL string literal.
@@ -306,6 +513,11 @@ impl FleetQueries {
             info: config.metrics.info.0.clone(),
             job: config.metrics.job.clone(),
             selector: env.selector.as_ref().map(|s| s.0.clone()),
+            selector_matchers: env
+                .selector
+                .as_ref()
+                .map(|s| parse_selector(&s.0))
+                .unwrap_or_default(),
         }
     }
 
@@ -357,6 +569,104 @@ impl FleetQueries {
             self.severity,
             step.as_secs().max(60)
         )
+    }
+
+    /// Sites in error and in warning, counted on the server, each site
+    /// once at its worst requirement. Evaluated at each step like an
+    /// instant query (the latest sample within Prometheus' lookback), so
+    /// the last step, just ahead of now, is the current count.
+    pub fn timeline(&self) -> [String; 2] {
+        let worst = format!(
+            "max by ({}) ({}{})",
+            self.site,
+            self.severity,
+            self.matchers(&[])
+        );
+        [
+            format!("count({worst} >= 2)"),
+            format!("count({worst} == 1)"),
+        ]
+    }
+
+    /// Each site of one profile with its `profile_version`; a site with
+    /// two pods counts once per version.
+    pub fn rollout(&self, profile: &str) -> String {
+        // The grid shows sites without a profile label as NO_PROFILE.
+        let profile = if profile == NO_PROFILE { "" } else { profile };
+        format!(
+            "count by ({}, profile_version) ({}{})",
+            self.site,
+            self.info,
+            self.matchers(&[format!("{}={}", self.profile, quote(profile))])
+        )
+    }
+
+    /// The firing alerts that name a site of this environment, sanitized
+    /// and sorted.
+    ///
+    /// Several environments may share one Prometheus, so an alert is kept
+    /// only if the environment's selector could have matched it: for each
+    /// matcher (`env="prod"`, `env!="dev"`), an alert carrying the label
+    /// must satisfy it, or it belongs to another environment. An alert
+    /// lacking the label (its rule aggregated it away) cannot say; nor
+    /// can a regex matcher, which is not evaluated here: such an alert is
+    /// kept only if its site is one of `grid_sites`, this environment's
+    /// (sanitized) site names. With no selector every firing alert naming
+    /// a site is kept.
+    pub fn environment_alerts<'a>(
+        &self,
+        alerts: &[PromAlert],
+        grid_sites: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Alert> {
+        let mut known: Option<HashSet<&str>> = None;
+        let mut grid_sites = Some(grid_sites);
+        let mut out = Vec::new();
+        for alert in alerts {
+            if alert.state != "firing" {
+                continue;
+            }
+            let Some(site) = alert.labels.get(&self.site) else {
+                continue;
+            };
+            let mut unsure = false;
+            let mut fails = false;
+            for m in &self.selector_matchers {
+                match m.judge(&alert.labels) {
+                    Verdict::Matches => {}
+                    Verdict::Fails => fails = true,
+                    Verdict::Unsure => unsure = true,
+                }
+            }
+            if fails {
+                continue;
+            }
+            let summary = alert
+                .annotations
+                .get("summary")
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| alert.annotations.get("description"));
+            let built = Alert::sanitized(
+                alert.labels.get("alertname").map_or("", String::as_str),
+                site,
+                alert.labels.get("severity").map(String::as_str),
+                summary.map(String::as_str),
+                alert.active_at.as_deref(),
+            );
+            if unsure {
+                let known = known.get_or_insert_with(|| {
+                    grid_sites
+                        .take()
+                        .map(|s| s.into_iter().collect())
+                        .unwrap_or_default()
+                });
+                if !known.contains(built.site.as_str()) {
+                    continue;
+                }
+            }
+            out.push(built);
+        }
+        sort_alerts(&mut out);
+        out
     }
 
     /// One site's raw series.
@@ -450,7 +760,7 @@ pub fn merge_grid(
     let mut list: Vec<SiteSummary> = sites.into_values().collect();
     for summary in &mut list {
         if summary.profile.is_empty() {
-            summary.profile = "(no profile)".into();
+            summary.profile = NO_PROFILE.into();
         }
         summary
             .failing
@@ -496,6 +806,37 @@ impl PrometheusSource {
         &self.api.endpoint.warnings
     }
 
+    /// The fleet timeline over any window and step; `fetch_timeline` is
+    /// this over the last hour a minute apart. Two range queries, counted
+    /// on the server; steps are aligned to multiples of `step`.
+    pub async fn timeline(
+        &self,
+        window: Duration,
+        step: Duration,
+    ) -> Result<Timeline, SourceError> {
+        let step = step.max(Duration::from_secs(1));
+        let (start, end) = Timeline::window(unix_now(), window.as_secs_f64(), step.as_secs_f64());
+        let [errors, warnings] = self.queries.timeline();
+        let (errors, warnings) = tokio::join!(
+            self.api.query_range(&errors, start, end, step),
+            self.api.query_range(&warnings, start, end, step),
+        );
+        let points = |answer: Result<Answer, SourceError>| -> Result<Vec<(f64, f64)>, SourceError> {
+            Ok(answer?
+                .into_matrix()?
+                .into_iter()
+                .flat_map(|s| s.points)
+                .collect())
+        };
+        Ok(Timeline::from_samples(
+            start,
+            end,
+            step.as_secs_f64(),
+            &points(errors)?,
+            &points(warnings)?,
+        ))
+    }
+
     async fn grid_answers(&self) -> Result<([Vec<Sample>; 5], Vec<String>), SourceError> {
         let [q0, q1, q2, q3, q4] = self.queries.grid();
         let (a0, a1, a2, a3, a4) = tokio::join!(
@@ -525,14 +866,31 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let (answers, mut warnings) = self.grid_answers().await?;
+            let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
+            let (answers, mut warnings) = grid?;
             warnings.extend(self.warnings().iter().cloned());
             let now = unix_now();
             let mut sites = merge_grid(&self.queries, answers, now);
             if let Ok(mut vanished) = self.vanished.lock() {
                 vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
             }
-            Ok(EnvReport { sites, warnings })
+            // The alerts are extra: without them the grid is still right.
+            let alerts = match alerts {
+                Ok(answer) => {
+                    warnings.extend(answer.warnings);
+                    self.queries
+                        .environment_alerts(&answer.alerts, sites.iter().map(|s| s.name.as_str()))
+                }
+                Err(e) => {
+                    warnings.push(format!("alerts unavailable: {}", e.message));
+                    Vec::new()
+                }
+            };
+            Ok(EnvReport {
+                sites,
+                warnings,
+                alerts,
+            })
         })
     }
 
@@ -642,6 +1000,35 @@ impl FleetSource for PrometheusSource {
                 end,
                 step.as_secs_f64(),
                 &samples,
+            ))
+        })
+    }
+
+    fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
+        Box::pin(self.timeline(
+            Duration::from_secs_f64(Timeline::WINDOW_SECONDS),
+            Duration::from_secs_f64(Timeline::STEP_SECONDS),
+        ))
+    }
+
+    fn fetch_rollout<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            let samples = self
+                .api
+                .query(&self.queries.rollout(profile))
+                .await?
+                .into_vector()?;
+            Ok(Rollout::from_pairs(
+                profile,
+                samples.iter().filter_map(|s| {
+                    Some((
+                        s.labels.get(&self.queries.site)?.as_str(),
+                        s.labels.get("profile_version").map_or("", String::as_str),
+                    ))
+                }),
             ))
         })
     }
@@ -798,6 +1185,183 @@ mod tests {
         assert_eq!(sites[1].up, Some(false));
         assert_eq!(sites[2].worst, None, "c only reported a failed run");
         assert_eq!(sites[2].run_success, Some(false));
+    }
+
+    fn config_with_selector(selector: Option<&str>) -> Config {
+        let selector = selector
+            .map(|s| format!("selector = '{s}'\n"))
+            .unwrap_or_default();
+        Config::parse(
+            &format!(
+                "[[environment]]\nname = \"prod\"\n{selector}[environment.prometheus]\nurl = \"http://127.0.0.1:9/\"\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    const ALERTS: &str = r#"{"status":"success","data":{"alerts":[
+        {"labels":{"alertname":"DrupalCronStale","site":"borger","env":"prod","severity":"warning"},
+         "annotations":{"summary":"Cron is late on borger","description":"long text"},
+         "state":"firing","activeAt":"2026-11-23T21:00:00.123456789Z","value":"2e+00"},
+        {"labels":{"alertname":"DrupalCronStale","site":"borger","env":"dev","severity":"warning"},
+         "annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"2e+00"},
+        {"labels":{"alertname":"DrupalCronStale","site":"kultur","env":"prod"},
+         "annotations":{"summary":"pending"},"state":"pending","activeAt":"2026-11-23T21:00:00Z","value":"2e+00"},
+        {"labels":{"alertname":"Watchdog"},"annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"},
+        {"labels":{"alertname":"DrupalDown","site":"park"},
+         "annotations":{"description":"no env label"},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"},
+        {"labels":{"alertname":"DrupalDown","site":"elsewhere"},
+         "annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"}
+    ]}}"#;
+
+    #[test]
+    fn the_alerts_response_parses_and_errors_read_like_queries() {
+        let empty = parse_alerts(200, &fixture("alerts-empty.json")).unwrap();
+        assert_eq!(empty, AlertsAnswer::default());
+        let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
+        assert_eq!(answer.alerts.len(), 6);
+        assert_eq!(answer.alerts[0].state, "firing");
+        assert_eq!(
+            answer.alerts[0].active_at.as_deref(),
+            Some("2026-11-23T21:00:00.123456789Z")
+        );
+        let e = parse_alerts(404, b"404 page not found").unwrap_err();
+        assert_eq!(e.message, "HTTP 404: 404 page not found");
+        let e = parse_alerts(
+            503,
+            br#"{"status":"error","errorType":"unavailable","error":"ruler not ready"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "Prometheus error (unavailable): ruler not ready");
+    }
+
+    #[test]
+    fn selectors_parse_into_matchers() {
+        let m = parse_selector(r#"env="prod", cluster=~'aks-.*',team!="x \"y\"", a!~`b\c`,"#);
+        assert_eq!(
+            m,
+            vec![
+                Matcher {
+                    name: "env".into(),
+                    op: MatchOp::Equal,
+                    value: "prod".into()
+                },
+                Matcher {
+                    name: "cluster".into(),
+                    op: MatchOp::Regex,
+                    value: "aks-.*".into()
+                },
+                Matcher {
+                    name: "team".into(),
+                    op: MatchOp::NotEqual,
+                    value: "x \"y\"".into()
+                },
+                Matcher {
+                    name: "a".into(),
+                    op: MatchOp::NotRegex,
+                    value: "b\\c".into()
+                },
+            ]
+        );
+        assert_eq!(parse_selector(""), vec![]);
+        assert_eq!(parse_selector("env=prod").len(), 0, "unquoted: left out");
+    }
+
+    #[test]
+    fn only_firing_alerts_of_this_environment_are_kept() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
+        let alerts = q.environment_alerts(&answer.alerts, ["borger", "park"]);
+        assert_eq!(
+            alerts,
+            vec![
+                Alert {
+                    name: "DrupalCronStale".into(),
+                    site: "borger".into(),
+                    severity: Some("warning".into()),
+                    summary: Some("Cron is late on borger".into()),
+                    active_since: Some("2026-11-23T21:00:00.123456789Z".into()),
+                },
+                // No env label: kept because park is one of prod's sites…
+                Alert {
+                    name: "DrupalDown".into(),
+                    site: "park".into(),
+                    severity: None,
+                    summary: Some("no env label".into()),
+                    active_since: Some("2026-11-23T21:00:00Z".into()),
+                },
+            ],
+            "dev's borger, the pending alert, the site-less Watchdog and \
+             (no env label, not in the grid) elsewhere are left out"
+        );
+
+        // Without a selector every firing alert naming a site is prod's.
+        let c = config_with_selector(None);
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        assert_eq!(alerts.len(), 4);
+        assert_eq!(alerts[0].site, "borger");
+        assert_eq!(alerts[1].site, "borger");
+        assert_eq!(alerts[2].site, "elsewhere");
+
+        // A regex matcher cannot be judged: only sites of the grid.
+        let c = config_with_selector(Some(r#"env=~"pr.*""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, ["park"]);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].site, "park");
+
+        // `!=` rules out the one value.
+        let c = config_with_selector(Some(r#"env!="dev""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
+        assert_eq!(sites, vec!["borger", "elsewhere", "park"]);
+    }
+
+    #[test]
+    fn hostile_alert_text_is_sanitized() {
+        let c = config_with_selector(None);
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let body = "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":\"A\\u001b[2J\",\"site\":\"s\\u202ex\",\"severity\":\"crit\\u0007\"},\"annotations\":{\"summary\":\"line\\nbreak\\u001b]52;c;x\\u0007\"},\"state\":\"firing\",\"activeAt\":\"\\u001b[31m\"}]}}";
+        let answer = parse_alerts(200, body.as_bytes()).unwrap();
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        let a = &alerts[0];
+        for text in [
+            &a.name,
+            &a.site,
+            a.severity.as_ref().unwrap(),
+            a.summary.as_ref().unwrap(),
+            a.active_since.as_ref().unwrap(),
+        ] {
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        }
+        assert_eq!(a.site, "sx");
+    }
+
+    #[test]
+    fn timeline_and_rollout_queries_count_on_the_server() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let [errors, warnings] = q.timeline();
+        assert_eq!(
+            errors,
+            "count(max by (site) (drupal_requirement_severity{env=\"prod\"}) >= 2)"
+        );
+        assert_eq!(
+            warnings,
+            "count(max by (site) (drupal_requirement_severity{env=\"prod\"}) == 1)"
+        );
+        assert_eq!(
+            q.rollout("kk_\"borger"),
+            "count by (site, profile_version) (drupal_info{env=\"prod\", profile=\"kk_\\\"borger\"})"
+        );
+        assert_eq!(
+            q.rollout(NO_PROFILE),
+            "count by (site, profile_version) (drupal_info{env=\"prod\", profile=\"\"})"
+        );
     }
 
     #[test]

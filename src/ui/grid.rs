@@ -15,6 +15,21 @@ use crate::app::{App, age};
 use crate::model::SiteState;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
+    let strip = app.timeline_lines().min(area.height);
+    let area = if strip > 0 {
+        let strip_area = Rect {
+            height: strip,
+            ..area
+        };
+        super::timeline::draw(frame.buffer_mut(), strip_area, app, paint);
+        Rect {
+            y: area.y + strip,
+            height: area.height - strip,
+            ..area
+        }
+    } else {
+        area
+    };
     let layout = &app.grid.layout;
     if layout.sites.is_empty() {
         draw_empty(frame, area, app, paint);
@@ -218,6 +233,18 @@ fn cell_row(buf: &mut Buffer, area: Rect, y: u16, app: &App, row: usize, paint: 
                 buf.set_stringn(x + 1, y, padded, room + 1, style);
             } else {
                 buf.set_stringn(x + 2, y, shown, room, style);
+            }
+            // A firing alert: a badge in the cell's last column.
+            let badge_x = x + width - 1;
+            if badge_x < right && env.alerts_for(name).next().is_some() {
+                buf[(badge_x, y)]
+                    .set_symbol(if paint.glyphs.ascii { "*" } else { "⚑" })
+                    .set_style(
+                        paint
+                            .theme
+                            .state(SiteState::Error)
+                            .add_modifier(Modifier::BOLD),
+                    );
             }
         }
     }

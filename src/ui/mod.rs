@@ -9,8 +9,10 @@ pub mod pivot;
 pub mod report;
 pub mod reports;
 pub mod requirement;
+pub mod rollout;
 pub mod site;
 pub mod theme;
+pub mod timeline;
 pub mod transitions;
 
 use std::time::Duration;
@@ -86,6 +88,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             requirement,
             selected,
         }) => pivot::draw_sites(frame, view_area, app, requirement, *selected, paint),
+        Some(View::Rollout { profile, scroll }) => {
+            rollout::draw(frame, view_area, app, profile, *scroll, paint)
+        }
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
@@ -121,6 +126,7 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
             c
         }
         View::Transitions { .. } => vec!["transitions".to_string()],
+        View::Rollout { profile, .. } => vec!["rollout".to_string(), profile.clone()],
         View::Pivot { .. } => vec!["pivot".to_string()],
         View::PivotSites { requirement, .. } => vec!["pivot".to_string(), requirement.clone()],
         View::Help { .. } => vec!["help".to_string()],

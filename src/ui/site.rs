@@ -19,7 +19,51 @@ pub fn first_line(text: &str) -> &str {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) {
     let theme = paint.theme;
-    let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let alerts: Vec<&crate::model::Alert> = app
+        .envs
+        .iter()
+        .find(|e| e.fleet.name == view.key.env)
+        .map(|e| e.alerts_for(&view.key.site).collect())
+        .unwrap_or_default();
+    let alert_lines = (alerts.len() as u16).min(3);
+    let [head, alert_area, body] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(alert_lines),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    let alert_text: Vec<Line> = alerts
+        .iter()
+        .take(alert_lines as usize)
+        .map(|a| {
+            Line::from(vec![
+                Span::styled(
+                    format!(
+                        " {} alert {} ",
+                        if paint.glyphs.ascii { "*" } else { "⚑" },
+                        a.name
+                    ),
+                    theme.state(SiteState::Error).add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(
+                    format!(
+                        "{}{}{}",
+                        a.severity
+                            .as_deref()
+                            .map(|s| format!("[{s}] "))
+                            .unwrap_or_default(),
+                        a.summary.as_deref().unwrap_or(""),
+                        a.active_since
+                            .as_deref()
+                            .map(|t| format!(" · since {t}"))
+                            .unwrap_or_default()
+                    ),
+                    theme.text(),
+                ),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(alert_text), alert_area);
 
     let state = app.site_state_by_key(&view.key);
     let detail = view.detail.value();

@@ -1,8 +1,8 @@
 //! A stand-in for Prometheus that answers the dashboard's five grid queries
-//! for a fleet of any size, the way Prometheus would (one sample per site,
-//! or per failing requirement). Responses are rendered once, so serving
-//! them costs next to nothing: what a test or benchmark measures is the
-//! client. Shared by `tests/prometheus_source.rs` and `benches/poll.rs`.
+//! and its `api/v1/alerts` request for a fleet of any size, the way
+//! Prometheus would (one sample per site, or per failing requirement).
+//! Responses are rendered once, so serving them costs next to nothing: what
+//! a test or benchmark measures is the client. Shared by `tests/prometheus_source.rs` and `benches/poll.rs`.
 
 #![allow(dead_code)]
 
@@ -45,13 +45,47 @@ fn sample(i: usize, extra: &str, value: &str) -> String {
 
 /// The five answers for a fleet of `sites` sites: a third each at ok,
 /// warning and error (one failing requirement), every run successful and
-/// 42.5 s old.
+/// 42.5 s old; and the alerts: every error site (`i % 3 == 2`) with `i %
+/// 5 == 0` has a firing `DrupalCronStale` in `env="prod"`, plus alerts
+/// the prod environment must not show (another environment's, a pending
+/// one, one without a site).
 pub struct FleetAnswers {
     pub worst: String,
     pub failing: String,
     pub success: String,
     pub age: String,
     pub empty: String,
+    pub alerts: String,
+}
+
+/// How many of `sites` sites `FleetAnswers::alerts` has a prod alert for.
+pub fn prod_alert_count(sites: usize) -> usize {
+    (0..sites).filter(|i| i % 3 == 2 && i % 5 == 0).count()
+}
+
+fn alert(labels: &str, state: &str) -> String {
+    format!(
+        r#"{{"labels":{{{labels}}},"annotations":{{"summary":"Cron is late"}},"state":"{state}","activeAt":"2026-11-23T21:00:00.5Z","value":"2e+00"}}"#
+    )
+}
+
+fn alerts(sites: usize) -> String {
+    let site = |i: usize, env: &str| {
+        format!(
+            r#""alertname":"DrupalCronStale","site":"site-{i:05}","env":"{env}","severity":"warning""#
+        )
+    };
+    let mut all: Vec<String> = (0..sites)
+        .filter(|i| i % 3 == 2 && i % 5 == 0)
+        .map(|i| alert(&site(i, "prod"), "firing"))
+        .collect();
+    all.push(alert(&site(1, "dev"), "firing"));
+    all.push(alert(&site(1, "prod"), "pending"));
+    all.push(alert(r#""alertname":"Watchdog""#, "firing"));
+    format!(
+        r#"{{"status":"success","data":{{"alerts":[{}]}}}}"#,
+        all.join(",")
+    )
 }
 
 impl FleetAnswers {
@@ -66,6 +100,7 @@ impl FleetAnswers {
             success: vector((0..sites).map(|i| sample(i, "", "1"))),
             age: vector((0..sites).map(|i| sample(i, "", "42.5"))),
             empty: vector(std::iter::empty()),
+            alerts: alerts(sites),
         }
     }
 
@@ -94,7 +129,11 @@ struct Shared(Arc<FleetPrometheus>);
 impl Respond for Shared {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.0.calls.fetch_add(1, Ordering::SeqCst);
-        let body = self.0.answers.for_query(&query_of(request)).to_string();
+        let body = if request.url.path().ends_with("/api/v1/alerts") {
+            self.0.answers.alerts.clone()
+        } else {
+            self.0.answers.for_query(&query_of(request)).to_string()
+        };
         ResponseTemplate::new(200).set_body_raw(body, "application/json")
     }
 }

@@ -1,0 +1,97 @@
+//! Alerts firing on sites, as an environment's Prometheus evaluates them.
+
+use super::text::{MAX_NAME_CHARS, clean_line};
+
+/// Longest alert summary kept: one line in a list, never a page.
+pub const MAX_SUMMARY_CHARS: usize = 500;
+
+/// One firing alert on one site. Every field is sanitized: alert labels
+/// and annotations are as untrusted as any other label value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Alert {
+    /// The `alertname` label.
+    pub name: String,
+    /// The site label's value (config `labels.site`).
+    pub site: String,
+    /// The alert's `severity` label (`critical`, `warning`…), as written
+    /// in the rule: not Drupal's severity.
+    pub severity: Option<String>,
+    /// `annotations.summary`, else `annotations.description`.
+    pub summary: Option<String>,
+    /// When the alert became active (`activeAt`, RFC 3339 as Prometheus
+    /// sends it).
+    pub active_since: Option<String>,
+}
+
+impl Alert {
+    /// Builds an alert from raw backend text, sanitizing every field.
+    /// Empty optional fields become `None`.
+    pub fn sanitized(
+        name: &str,
+        site: &str,
+        severity: Option<&str>,
+        summary: Option<&str>,
+        active_since: Option<&str>,
+    ) -> Alert {
+        let optional = |text: Option<&str>, max: usize| {
+            text.map(|t| clean_line(t.trim(), max))
+                .filter(|t| !t.is_empty())
+        };
+        Alert {
+            name: clean_line(name, MAX_NAME_CHARS),
+            site: clean_line(site, MAX_NAME_CHARS),
+            severity: optional(severity, MAX_NAME_CHARS),
+            summary: optional(summary, MAX_SUMMARY_CHARS),
+            active_since: optional(active_since, 64),
+        }
+    }
+}
+
+/// The alerts of one site, in the order given (sources sort by site, then
+/// name).
+pub fn alerts_for<'a>(alerts: &'a [Alert], site: &'a str) -> impl Iterator<Item = &'a Alert> + 'a {
+    alerts.iter().filter(move |a| a.site == site)
+}
+
+/// Sorts by site, then alert name, then the rest, and drops exact
+/// duplicates (the same alert from two rule groups or replicas).
+pub fn sort_alerts(alerts: &mut Vec<Alert>) {
+    alerts.sort_by(|a, b| a.site.cmp(&b.site).then_with(|| a.cmp(b)));
+    alerts.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_cleaned_and_empty_fields_are_none() {
+        let a = Alert::sanitized(
+            "Cron\u{1b}[2JStale",
+            "bor\u{202e}ger",
+            Some(""),
+            Some("line one\nline two"),
+            None,
+        );
+        assert_eq!(a.name, "Cron\u{FFFD}[2JStale");
+        assert_eq!(a.site, "borger");
+        assert_eq!(a.severity, None);
+        assert_eq!(a.summary.as_deref(), Some("line one line two"));
+        let long = "x".repeat(10_000);
+        let a = Alert::sanitized("a", "s", None, Some(&long), None);
+        assert_eq!(
+            a.summary.unwrap().chars().count(),
+            MAX_SUMMARY_CHARS + 1,
+            "cut with a mark"
+        );
+    }
+
+    #[test]
+    fn sorted_by_site_then_name_without_duplicates() {
+        let a = |name: &str, site: &str| Alert::sanitized(name, site, None, None, None);
+        let mut alerts = vec![a("B", "x"), a("A", "y"), a("A", "x"), a("B", "x")];
+        sort_alerts(&mut alerts);
+        assert_eq!(alerts, vec![a("A", "x"), a("B", "x"), a("A", "y")]);
+        assert_eq!(alerts_for(&alerts, "x").count(), 2);
+    }
+}

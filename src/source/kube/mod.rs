@@ -1,0 +1,100 @@
+//! Kubernetes, read-only: which sites exist (their namespaces) and why a
+//! site is failing right now (its workloads, pods and Warning events).
+//!
+//! Every function takes a [`kube::Client`], so tests hand in one that talks
+//! to a mock service instead of an API server. [`connect`] makes the real
+//! one from the kubeconfig. Every string that comes from the cluster is
+//! sanitized here (`model::text`) before it reaches the model; errors are
+//! [`KubeError`]s worded for the operator, which never carry a credential.
+
+mod discover;
+mod error;
+mod workloads;
+
+pub use discover::{KubeSites, site_of_namespace};
+pub use error::{Attempt, KubeError, classify};
+pub use workloads::{
+    MAX_WARNING_EVENTS, deployment_workload, pod_info, site_workloads, site_workloads_with_events,
+    stateful_set_workload, warning_event,
+};
+
+use kube::Client;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use serde::de::DeserializeOwned;
+
+use crate::config::KubeConfig;
+
+/// Items asked for per request; longer lists are paged with `continue`.
+pub const PAGE_SIZE: u32 = 500;
+
+/// A client for the environment's cluster: the configured kubeconfig
+/// context, or else the current one (or the in-cluster service account
+/// when there is no kubeconfig). Nothing is sent to the cluster yet.
+pub async fn connect(config: &KubeConfig) -> Result<Client, KubeError> {
+    let kube_config = match &config.context {
+        Some(context) => kube::Config::from_kubeconfig(&KubeConfigOptions {
+            context: Some(context.0.clone()),
+            ..KubeConfigOptions::default()
+        })
+        .await
+        .map_err(|e| KubeError::Config {
+            message: error::kubeconfig_message(&e),
+        })?,
+        None => kube::Config::infer().await.map_err(|e| {
+            let from_file = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<KubeconfigError>())
+                .map(error::kubeconfig_message)
+                .unwrap_or_else(|| "no kubeconfig found".into());
+            KubeError::Config {
+                message: format!(
+                    "no usable kubeconfig (KUBECONFIG or ~/.kube/config) and not running in a cluster: {from_file}"
+                ),
+            }
+        })?,
+    };
+    Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
+}
+
+/// Like [`connect`], from a kubeconfig already read (a file named in the
+/// configuration, a test's). `context` as in [`connect`].
+pub async fn connect_with_kubeconfig(
+    kubeconfig: Kubeconfig,
+    config: &KubeConfig,
+) -> Result<Client, KubeError> {
+    let options = KubeConfigOptions {
+        context: config.context.as_ref().map(|c| c.0.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let kube_config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| KubeError::Config {
+            message: error::kubeconfig_message(&e),
+        })?;
+    Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
+}
+
+/// Every item of a list, page by page, at most about `max_items`.
+pub(crate) async fn list_all<K>(
+    api: &Api<K>,
+    params: ListParams,
+    attempt: &Attempt<'_>,
+    max_items: usize,
+) -> Result<Vec<K>, KubeError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut items = Vec::new();
+    let mut params = params.limit(PAGE_SIZE);
+    loop {
+        let page = api.list(&params).await.map_err(|e| classify(e, attempt))?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() && items.len() < max_items => {
+                params = params.continue_token(&token);
+            }
+            _ => break,
+        }
+    }
+    Ok(items)
+}
