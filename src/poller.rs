@@ -218,16 +218,6 @@ impl DetailKey {
         }
     }
 
-    /// The site of a site-level query.
-    ///
-    /// # Panics
-    ///
-    /// On an environment-level key (`Timeline`, `Rollout`): use
-    /// [`DetailKey::site_key`] or [`DetailKey::env`] where a key may be one.
-    pub fn site(&self) -> &SiteKey {
-        self.site_key()
-            .expect("DetailKey::site() on an environment-level key; use site_key() or env()")
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -72,7 +72,7 @@ fn open_site(app: &mut App) -> DetailKey {
         [site_status::app::Effect::Watch(key @ DetailKey::Site(_))] => key.clone(),
         other => panic!("unexpected effects {other:?}"),
     };
-    let site = key.site().clone();
+    let site = key.site_key().cloned().expect("a site query");
     let detail = DemoFleet::new(320, 1)
         .detail(&site.env, &site.site, DEMO_T, NOW_UNIX as f64)
         .unwrap();
@@ -384,9 +384,10 @@ fn reports_app(width: u16, height: u16) -> App {
     }
     let site = open_site(&mut app);
     let effects = app.perform(Scope::Site, Action::OpenReports);
-    let key = DetailKey::Reports(site.site().clone());
+    let site = site.site_key().cloned().expect("a site query");
+    let key = DetailKey::Reports(site.clone());
     assert!(effects.contains(&site_status::app::Effect::Watch(key.clone())));
-    let reports = parse(&site.site().env, &site.site().site);
+    let reports = parse(&site.env, &site.site);
     app.apply_detail(
         &key,
         &detail_slot(Detail::Reports(site_status::model::Reports {
