@@ -878,3 +878,45 @@ async fn a_context_that_is_not_in_the_kubeconfig_is_named() {
     assert!(message.contains("\"aks-staging\""), "{message}");
     assert!(!message.contains(TOKEN), "{message}");
 }
+
+#[tokio::test]
+async fn a_broken_client_key_is_named_without_its_data() {
+    // "secret-key-material", base64: neither PEM nor a key.
+    let secret = "c2VjcmV0LWtleS1tYXRlcmlhbA==";
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&format!(
+        r#"
+apiVersion: v1
+kind: Config
+current-context: aks-prod
+clusters:
+- name: aks-prod
+  cluster:
+    server: https://127.0.0.1:{}
+contexts:
+- name: aks-prod
+  context:
+    cluster: aks-prod
+    user: operator
+users:
+- name: operator
+  user:
+    client-certificate-data: {secret}
+    client-key-data: {secret}
+"#,
+        closed_port()
+    ))
+    .unwrap();
+    let config = kube_config(None, None);
+    let err = match connect_with_kubeconfig(kubeconfig, &config).await {
+        Err(e) => e,
+        Ok(client) => KubeSites::discover(&client, &config).await.unwrap_err(),
+    };
+    let message = err.to_string();
+    assert!(
+        !message.contains(secret) && !message.contains("secret-key"),
+        "{message}"
+    );
+    assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    assert!(matches!(err, KubeError::Config { .. }), "{err:?}");
+    assert!(message.contains("private key"), "{message}");
+}

@@ -148,6 +148,12 @@ pub fn classify(err: kube::Error, attempt: &Attempt<'_>) -> KubeError {
         kube::Error::InferKubeconfig(e) => KubeError::Config {
             message: kubeconfig_message(&e),
         },
+        kube::Error::RustlsTls(e) => KubeError::Config {
+            message: format!(
+                "the kubeconfig's certificates or key cannot be used: {}",
+                clean_line(&e.to_string(), MAX_FIELD_CHARS)
+            ),
+        },
         kube::Error::SerdeError(e) => KubeError::Api {
             code: 0,
             message: format!(
