@@ -217,7 +217,6 @@ impl DetailKey {
             DetailKey::Timeline { .. } | DetailKey::Rollout { .. } => None,
         }
     }
-
 }
 
 #[derive(Debug, Clone, PartialEq)]
