@@ -17,6 +17,9 @@ use crate::source::FleetSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Theme};
 
+/// Set, the dashboard panics right after its first frame (for tests).
+pub const PANIC_HOOK_ENV: &str = "SITE_STATUS_PANIC_AFTER_FIRST_FRAME";
+
 /// Where mute rules come from and where the dashboard's go.
 #[derive(Default)]
 pub struct MuteSetup {
@@ -80,6 +83,7 @@ pub async fn run(
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
 
+    let panic_for_tests = std::env::var_os(PANIC_HOOK_ENV).is_some();
     let mut dirty = true;
     loop {
         if dirty {
@@ -89,6 +93,11 @@ pub async fn run(
                 .draw(|frame| ui::draw(frame, &app, &theme))
                 .context("cannot draw")?;
             dirty = false;
+            // Lets the end-to-end tests prove the terminal is restored when
+            // the dashboard panics.
+            if panic_for_tests {
+                panic!("{PANIC_HOOK_ENV} is set: panicking on purpose after the first frame");
+            }
         }
         tokio::select! {
             event = events.next() => match event {

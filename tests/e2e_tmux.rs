@@ -1002,3 +1002,52 @@ fn starting_in_a_too_small_terminal_shows_a_message_and_recovers() {
     tmux.resize(80, 24);
     tmux.wait_for("the grid after resizing to 80x24", full_grid_at_80x24);
 }
+
+#[test]
+fn a_panic_restores_the_terminal_and_says_what_happened() {
+    let command = format!(
+        "{}=1 {}",
+        site_status::runtime::PANIC_HOOK_ENV,
+        command_line(&[BIN, "demo", "--seed", "1"])
+    );
+    let tmux = Tmux::start(80, 24, &command);
+    // The panic message may scroll the exit line; look at the whole output.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !(tmux.joined_screen().contains("EXITED 101") && tmux.joined_screen().contains("TTY ")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app did not exit 101 after its panic:\n{}",
+            tmux.screen().framed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let all = tmux.run(&[
+        "capture-pane",
+        "-p",
+        "-J",
+        "-S",
+        "-200",
+        "-t",
+        &tmux.target(),
+    ]);
+    assert!(
+        all.contains("panicking on purpose"),
+        "the panic message is readable:\n{all}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "left on the alternate screen"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+    let modes: Vec<String> = all
+        .split_once("TTY ")
+        .map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect())
+        .expect("the shell's stty report");
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            modes.iter().any(|m| m == mode),
+            "terminal left without {mode} after a panic: {modes:?}"
+        );
+    }
+}

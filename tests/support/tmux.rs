@@ -159,7 +159,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn target(&self) -> String {
+    pub fn target(&self) -> String {
         format!("={}:", self.session)
     }
 
