@@ -78,9 +78,104 @@ impl LokiReports {
     }
 }
 
+/// The environment's cluster, for the list of sites that exist.
+pub struct KubeDiscovery {
+    config: crate::config::KubeConfig,
+    /// Made on first use and again after a failure (expired credentials
+    /// may have been renewed).
+    client: tokio::sync::Mutex<Option<kube::Client>>,
+    /// The last list that was read, and when: on a failure the grid keeps
+    /// it, and says how old it is.
+    last_good: std::sync::Mutex<Option<(Vec<crate::model::kube::DiscoveredSite>, SystemTime)>>,
+}
+
+/// A cluster slower than this to list its namespaces is reported, not
+/// waited for: the grid never waits on Kubernetes.
+const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+
+impl KubeDiscovery {
+    async fn discover(&self) -> Result<Vec<crate::model::kube::DiscoveredSite>, SourceError> {
+        let mut client = self.client.lock().await;
+        if client.is_none() {
+            *client = Some(super::kube::connect(&self.config).await?);
+        }
+        let Some(c) = client.as_ref() else {
+            return Err(SourceError::new("no Kubernetes client"));
+        };
+        let listed = tokio::time::timeout(
+            DISCOVERY_TIMEOUT,
+            super::kube::KubeSites::discover(c, &self.config),
+        )
+        .await;
+        match listed {
+            Ok(Ok(sites)) => Ok(sites),
+            Ok(Err(e)) => {
+                *client = None;
+                Err(e.into())
+            }
+            Err(_) => {
+                *client = None;
+                Err(SourceError::new(format!(
+                    "Kubernetes: no answer within {}s",
+                    DISCOVERY_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Merges the cluster's sites into the metrics' sites; on a failure the
+    /// last list read is used and the report says why and how old it is.
+    fn merge_into(
+        &self,
+        report: &mut EnvReport,
+        listed: Result<Vec<crate::model::kube::DiscoveredSite>, SourceError>,
+    ) {
+        let now = SystemTime::now();
+        let (sites, note) = match listed {
+            Ok(sites) => {
+                if let Ok(mut last) = self.last_good.lock() {
+                    *last = Some((sites.clone(), now));
+                }
+                (Some(sites), None)
+            }
+            Err(e) => {
+                let last = self.last_good.lock().ok().and_then(|l| l.clone());
+                match last {
+                    Some((sites, at)) => {
+                        let age = now.duration_since(at).unwrap_or_default().as_secs();
+                        (
+                            Some(sites),
+                            Some(format!("Kubernetes STALE ({age}s old): {e}")),
+                        )
+                    }
+                    None => (
+                        None,
+                        Some(format!("Kubernetes: {e}; sites from metrics only")),
+                    ),
+                }
+            }
+        };
+        if let Some(note) = note {
+            report.warnings.push(note);
+        }
+        let Some(discovered) = sites else { return };
+        let merged =
+            crate::model::kube::merge_discovered(std::mem::take(&mut report.sites), &discovered);
+        report.sites = merged.sites;
+        if !merged.not_in_cluster.is_empty() {
+            report.warnings.push(format!(
+                "{} site(s) in the metrics have no namespace in the cluster: {}",
+                merged.not_in_cluster.len(),
+                merged.not_in_cluster.join(", ")
+            ));
+        }
+    }
+}
+
 pub struct EnvironmentSource {
     prometheus: PrometheusSource,
     loki: Option<LokiReports>,
+    kube: Option<KubeDiscovery>,
 }
 
 impl EnvironmentSource {
@@ -92,6 +187,11 @@ impl EnvironmentSource {
         Ok(EnvironmentSource {
             prometheus: PrometheusSource::new(config, env, secrets)?,
             loki: LokiReports::new(config, env, secrets)?,
+            kube: env.kube.clone().map(|config| KubeDiscovery {
+                config,
+                client: tokio::sync::Mutex::new(None),
+                last_good: std::sync::Mutex::new(None),
+            }),
         })
     }
 
@@ -120,9 +220,22 @@ impl FleetSource for EnvironmentSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let mut report = self.prometheus.fetch_fleet().await?;
+            // Both at once: a slow cluster never delays the metrics.
+            let discovery = async {
+                match &self.kube {
+                    Some(kube) => Some(kube.discover().await),
+                    None => None,
+                }
+            };
+            let (report, listed) = tokio::join!(self.prometheus.fetch_fleet(), discovery);
+            let mut report = report?;
             if let Some(l) = &self.loki {
                 report.warnings.extend(l.api.warnings().iter().cloned());
+            }
+            // Namespaces without metrics join the grid as "no data": this is
+            // how a site whose status workload died is found.
+            if let (Some(kube), Some(listed)) = (&self.kube, listed) {
+                kube.merge_into(&mut report, listed);
             }
             Ok(report)
         })
