@@ -36,6 +36,10 @@ pub struct Config {
     /// Environments in this order first, the rest alphabetically.
     #[serde(default = "default_order")]
     pub environment_order: Vec<String>,
+    /// The colour theme: a built-in one, a file in this directory's
+    /// `themes/`, or a path (relative to this file); `--theme` overrides it.
+    #[serde(default)]
+    pub theme: Option<String>,
     #[serde(default)]
     pub labels: LabelNames,
     #[serde(default)]

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use site_status::app::{Settings, keymap};
@@ -13,7 +14,10 @@ use site_status::runtime;
 use site_status::source::demo::{DEFAULT_SEED, DEFAULT_SITES, DemoClock, DemoFleet, DemoSource};
 use site_status::source::http::ProcessSecrets;
 use site_status::source::{self, FleetSource};
+use site_status::ui::Theme;
 use site_status::ui::glyphs::locale_is_utf8;
+use site_status::ui::theme::ColorChoice;
+use site_status::ui::theme_file;
 
 /// Live status of a fleet of Drupal sites across environments.
 #[derive(Parser)]
@@ -25,6 +29,22 @@ struct Cli {
     /// ASCII glyphs instead of Unicode (automatic when the locale is not UTF-8).
     #[arg(long, global = true)]
     ascii: bool,
+    /// Colour theme: dark, light, high-contrast, colorblind, a theme in the
+    /// config directory's themes/NAME.toml, or a path to a theme file
+    /// (default: the configuration's `theme`, else dark).
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    theme: Option<String>,
+    /// Colour: auto (NO_COLOR, COLORTERM and TERM decide), always (even
+    /// with NO_COLOR), never, or a depth: truecolor, 256, 16.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        default_value = "auto",
+        value_parser = PossibleValuesParser::new(ColorChoice::NAMES)
+            .map(|s| s.parse::<ColorChoice>().unwrap_or(ColorChoice::Auto)),
+    )]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -122,6 +142,25 @@ fn ascii_wanted(flag: bool) -> bool {
     )
 }
 
+/// The theme to draw with: `--theme`, else the configuration's `theme`,
+/// else dark; fitted to the colours the terminal shows. User themes by
+/// name live in the configuration file's directory, under `themes/`.
+fn choose_theme(
+    cli: &Cli,
+    config: Option<&Config>,
+    config_path: Option<&Path>,
+) -> Result<Theme, String> {
+    let configured = config.and_then(|c| c.theme.as_deref()).zip(config_path);
+    let theme = match (&cli.theme, configured) {
+        (Some(spec), _) => theme_file::load(spec, config_path.and_then(Path::parent)),
+        (None, Some((spec, path))) => theme_file::load_for_config(spec, path),
+        (None, None) => Ok(Theme::dark()),
+    };
+    theme
+        .map(|t| t.with_depth(cli.color.depth_from_env()))
+        .map_err(|e| e.to_string())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -152,6 +191,18 @@ fn main() -> ExitCode {
                     .into_iter()
                     .map(|s| Arc::new(s) as Arc<dyn FleetSource>)
                     .collect();
+            // The demo needs no configuration, but wears its theme.
+            let config = path
+                .as_deref()
+                .filter(|p| p.exists())
+                .and_then(|p| Config::load(p).ok());
+            let theme = match choose_theme(&cli, config.as_ref(), path.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("site-status: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let refresh = Duration::from_secs(*refresh);
             let settings = Settings {
                 refresh,
@@ -171,7 +222,7 @@ fn main() -> ExitCode {
                 config_rules: Vec::new(),
                 store,
             };
-            run_dashboard(sources, settings, poll, mutes)
+            run_dashboard(sources, settings, poll, mutes, theme)
         }
         Some(Command::Config { action }) => config_command(action, path.as_deref()),
         Some(Command::Watch { envs, format }) => {
@@ -200,6 +251,13 @@ fn main() -> ExitCode {
         None => {
             let Some(config) = load_config(path.as_deref()) else {
                 return ExitCode::from(2);
+            };
+            let theme = match choose_theme(&cli, Some(&config), path.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("site-status: {e}");
+                    return ExitCode::from(2);
+                }
             };
             let sources = match source::from_config(&config, &ProcessSecrets) {
                 Ok(s) => s,
@@ -245,7 +303,7 @@ fn main() -> ExitCode {
                 config_rules: config.mute_rules(),
                 store: site_status::mute_store::MuteStore::open_default(),
             };
-            run_dashboard(sources, settings, poll, mutes)
+            run_dashboard(sources, settings, poll, mutes, theme)
         }
     }
 }
@@ -581,11 +639,12 @@ fn run_dashboard(
     settings: Settings,
     poll: PollSettings,
     mutes: site_status::runtime::MuteSetup,
+    theme: Theme,
 ) -> ExitCode {
     let Ok(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(runtime::run(sources, settings, poll, mutes)) {
+    match runtime.block_on(runtime::run(sources, settings, poll, mutes, theme)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("site-status: {e:#}");

@@ -57,9 +57,9 @@ pub async fn run(
     settings: Settings,
     poll: PollSettings,
     mutes: MuteSetup,
+    theme: Theme,
 ) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
-    let theme = Theme::dark();
     let size = guard
         .terminal
         .size()

@@ -290,6 +290,11 @@ impl Cell {
 /// The normal-density grid's cells on screen, in order; env and profile are
 /// "?" when their header is scrolled off. `None` when the screen is not the
 /// grid (another view, a half-drawn frame).
+/// A line of the fleet timeline strip over the grid, not part of it.
+fn is_timeline_line(line: &str) -> bool {
+    (line.contains(" now ") && line.contains(" peak ")) || line.contains("timeline: waiting")
+}
+
 fn grid_cells(s: &Screen) -> Option<Vec<Cell>> {
     if cursor(s).is_none() || !s.key_line().contains("q quit") {
         return None;
@@ -298,9 +303,11 @@ fn grid_cells(s: &Screen) -> Option<Vec<Cell>> {
     let mut profile = "?".to_string();
     let mut cells = Vec::new();
     for line in s.body() {
-        if line.trim().is_empty() {
+        if line.trim().is_empty() || is_timeline_line(line) {
             continue;
         }
+        // An alert badge sits between a cell's glyph and its name.
+        let line = &line.replace('⚑', " ");
         if line.starts_with("──") {
             env = line
                 .trim_start_matches('─')
@@ -343,6 +350,7 @@ fn skeleton(s: &Screen) -> Option<Vec<String>> {
     Some(
         s.body()
             .iter()
+            .filter(|line| !is_timeline_line(line))
             .map(|line| {
                 if line.starts_with("──") {
                     let env = line.trim_start_matches('─').split_whitespace().next();

@@ -38,7 +38,18 @@ fn demo(width: u16, height: u16, extra: &[&str]) -> Tmux {
     tmux.wait_for("the first full frame (header with \"updated\")", |s| {
         s.header().contains("updated") && s.contains("── dev")
     });
+    hide_timeline(&tmux);
     tmux
+}
+
+/// These tests are about the grid: `T` hides the timeline strip over it
+/// (tests/e2e_live.rs covers the strip).
+fn hide_timeline(tmux: &Tmux) {
+    let strip = |s: &Screen| s.contains(" peak ") || s.contains("timeline: waiting");
+    if strip(&tmux.screen()) {
+        tmux.keys(&["T"]);
+        tmux.wait_for("the timeline strip to hide", |s| !strip(s));
+    }
 }
 
 /// Starts the demo without waiting for anything.
@@ -199,6 +210,8 @@ impl DashboardScreen for Screen {
             if line.trim().is_empty() {
                 continue;
             }
+            // An alert badge sits between a cell's glyph and its name.
+            let line = &line.replace('⚑', " ");
             if line.starts_with("──") {
                 let env = line.trim_start_matches('─').split_whitespace().next()?;
                 sections.push(Section {
@@ -539,7 +552,7 @@ fn cursor_keys_move_between_sites_and_environments() {
     );
     tmux.keys(&["g"]);
     tmux.wait_for("g back to the first dev site, scrolled to the top", |s| {
-        s.cursor().as_ref() == Some(&first) && s.body()[0].starts_with("── dev")
+        s.cursor().as_ref() == Some(&first) && s.first_grid_line().starts_with("── dev")
     });
     tmux.keys(&["End"]);
     wait_for_cursor(&tmux, "End", &last);
@@ -783,8 +796,16 @@ fn z_compact_mode_fits_ten_thousand_sites_at_200x50() {
     });
     let totals: usize = screen.section_lines().iter().map(|(_, n)| n).sum();
     assert_eq!(totals, 10_000, "\n{}", screen.framed());
+    // Everything fits with the timeline strip shown too: the first grid
+    // line, right under the strip, is dev's section line.
+    let first_grid_line = |s: &Screen| {
+        s.body()
+            .iter()
+            .find(|l| !(l.contains(" peak ") || l.contains("timeline: waiting")))
+            .is_some_and(|l| l.starts_with("── dev"))
+    };
     assert!(
-        screen.body()[0].starts_with("── dev"),
+        first_grid_line(&screen),
         "not scrolled to the top\n{}",
         screen.framed()
     );
@@ -792,7 +813,7 @@ fn z_compact_mode_fits_ten_thousand_sites_at_200x50() {
     tmux.keys(&["G"]);
     tmux.wait_for_within(limit, "G to prod with nothing scrolled away", |s| {
         s.cursor().is_some_and(|c| c.env == "prod")
-            && s.body()[0].starts_with("── dev")
+            && first_grid_line(s)
             && s.envs() == ["dev", "test", "prod"]
     });
 }
@@ -967,7 +988,7 @@ fn full_grid_at_80x24(s: &Screen) -> bool {
 fn a_too_small_terminal_shows_a_message_and_recovers_on_resize() {
     let tmux = demo(80, 24, &[]);
     let before = tmux.wait_for("the grid at 80x24", |s| {
-        full_grid_at_80x24(s) && s.body()[0].starts_with("── dev")
+        full_grid_at_80x24(s) && s.first_grid_line().starts_with("── dev")
     });
     tmux.resize(30, 6);
     let small = tmux.wait_for("\"Terminal too small\" at 30x6", |s| {
@@ -982,7 +1003,9 @@ fn a_too_small_terminal_shows_a_message_and_recovers_on_resize() {
     tmux.keys(&["z", "z", "?", "Escape"]);
     tmux.resize(80, 24);
     tmux.wait_for("the same grid again after resizing to 80x24", |s| {
-        full_grid_at_80x24(s) && s.body()[0].starts_with("── dev") && s.cursor() == before.cursor()
+        full_grid_at_80x24(s)
+            && s.first_grid_line().starts_with("── dev")
+            && s.cursor() == before.cursor()
     });
     // Shrinking below the minimum in one dimension only counts too.
     tmux.resize(80, 6);
@@ -1000,6 +1023,10 @@ fn starting_in_a_too_small_terminal_shows_a_message_and_recovers() {
         too_small(s) && s.lines.join(" ").contains("30x6")
     });
     tmux.resize(80, 24);
+    tmux.wait_for("the dashboard after resizing to 80x24", |s| {
+        s.header().contains("updated")
+    });
+    hide_timeline(&tmux);
     tmux.wait_for("the grid after resizing to 80x24", full_grid_at_80x24);
 }
 

@@ -76,5 +76,6 @@ fn thousands_of_polls_keep_the_retained_state_bounded() {
     // The log holds the newest transitions, newest first.
     let times: Vec<f64> = app.transitions.iter().map(|t| t.time).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]));
-    assert!(app.watching.is_empty());
+    // Only the timeline strip's queries, one per environment, are polled.
+    assert_eq!(app.watching.len(), envs.len());
 }

@@ -510,7 +510,7 @@ async fn a_new_user_sets_up_checks_and_watches_a_real_fleet() {
         tmux.wait_for("normal density from the first dev site at 80x24", |s| {
             !s.status().contains("compact")
                 && s.status().starts_with("dev › ")
-                && s.body()[0].starts_with("── dev ")
+                && s.first_grid_line().starts_with("── dev ")
                 && s.contains(&error_cell)
         });
         tmux.keys(&["q"]);
@@ -740,7 +740,7 @@ async fn the_cursor_starts_on_the_first_environment_whichever_backend_answers_fi
         shows_total(s, total) && s.header().contains("updated") && s.envs() == ENVS
     });
     assert!(
-        screen.status().starts_with("dev › ") && screen.body()[0].starts_with("── dev "),
+        screen.status().starts_with("dev › ") && screen.first_grid_line().starts_with("── dev "),
         "the cursor does not start on the first dev site\n{}",
         screen.framed()
     );

@@ -466,10 +466,22 @@ impl App {
                     }
                     let window = self.settings.change_marker.as_secs_f64();
                     pane.changed_at.retain(|_, when| at - *when <= window);
+                    let added = found.len();
                     for t in found {
                         self.transitions.push_front(t);
                     }
                     self.transitions.truncate(self.settings.transition_log_size);
+                    // New lines arrive on top: an open log keeps its
+                    // cursor on the transition it was on, unless it was
+                    // following the newest at the top.
+                    let last = self.transitions.len().saturating_sub(1);
+                    for view in &mut self.stack {
+                        if let View::Transitions { selected } = view
+                            && *selected > 0
+                        {
+                            *selected = (*selected + added).min(last);
+                        }
+                    }
                 }
                 pane.fleet = fleet;
                 pane.counts = pane.fleet.counts();

@@ -234,8 +234,9 @@ fn cell_row(buf: &mut Buffer, area: Rect, y: u16, app: &App, row: usize, paint: 
             } else {
                 buf.set_stringn(x + 2, y, shown, room, style);
             }
-            // A firing alert: a badge in the cell's last column.
-            let badge_x = x + width - 1;
+            // A firing alert: a badge between the glyph and the name, so it
+            // reads as part of this cell and not of its neighbour.
+            let badge_x = x + 1;
             if badge_x < right && env.alerts_for(name).next().is_some() {
                 buf[(badge_x, y)]
                     .set_symbol(if paint.glyphs.ascii { "*" } else { "⚑" })

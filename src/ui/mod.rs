@@ -12,6 +12,7 @@ pub mod requirement;
 pub mod rollout;
 pub mod site;
 pub mod theme;
+pub mod theme_file;
 pub mod timeline;
 pub mod transitions;
 
@@ -42,9 +43,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let paint = Paint {
         theme,
         glyphs: Glyphs {
-            ascii: app.settings.ascii,
+            ascii: app.settings.ascii || half_blocks_without_colour(app, theme),
         },
     };
+    if let Some(base) = theme.base() {
+        frame.buffer_mut().set_style(area, base);
+    }
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let message = format!(
             "Terminal too small ({}x{}); need {MIN_WIDTH}x{MIN_HEIGHT}. q quits.",
@@ -94,6 +98,21 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
+}
+
+/// Whether the grid on screen packs two sites per cell (upper and lower
+/// half block, each in its site's colour) while colour is off: the half
+/// blocks would say nothing, and ASCII glyphs have none, so every cell
+/// then shows the worse state's glyph.
+fn half_blocks_without_colour(app: &App, theme: &Theme) -> bool {
+    theme.colourless()
+        && app.stack.is_empty()
+        && app
+            .grid
+            .layout
+            .lines
+            .iter()
+            .any(|l| matches!(l, crate::app::grid::Line::Pair { .. }))
 }
 
 /// Where the operator is: `prod › kk_borger › borger › cron`.

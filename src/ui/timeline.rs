@@ -55,7 +55,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, paint: Paint<'_>) {
             timeline.peak(),
             format_age(age(app.now, *at))
         );
-        let used = label_width + 1 + 4 + tail.chars().count();
+        // "✖ " and " ▲ " take five columns between them.
+        let used = label_width + 1 + 5 + tail.chars().count();
         // Two sparklines side by side, errors then warnings.
         let chart = (area.width as usize).saturating_sub(used) / 2;
         let columns = timeline.columns(chart);

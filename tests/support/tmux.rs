@@ -407,6 +407,24 @@ impl Screen {
         &self.lines[1..self.height().saturating_sub(2)]
     }
 
+    /// The body without the fleet timeline strip over the grid: where the
+    /// grid (or a view's breadcrumb) starts.
+    pub fn grid_lines(&self) -> Vec<&String> {
+        self.body()
+            .iter()
+            .filter(|l| {
+                let strip = (l.contains(" peak ") && l.contains(" now "))
+                    || l.contains("timeline: waiting");
+                !strip
+            })
+            .collect()
+    }
+
+    /// The first line under the timeline strip.
+    pub fn first_grid_line(&self) -> &str {
+        self.grid_lines().first().map(|l| l.as_str()).unwrap_or("")
+    }
+
     /// The dashboard's section lines ("── dev 60 sites …") on screen, whole.
     pub fn section_line_texts(&self) -> Vec<&str> {
         self.body()
