@@ -23,7 +23,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::tmux::{POLL, Screen, Tmux, command_line, sh_quote, timeout};
+use support::tmux::{Screen, Tmux, command_line, sh_quote, timeout};
 use support::{FleetBuilder, FleetExporter, SiteKind, TestPrometheus};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -183,26 +183,9 @@ fn wait_within<T>(
     tmux: &Tmux,
     limit: Duration,
     what: &str,
-    mut check: impl FnMut(&Styled) -> Option<T>,
+    check: impl FnMut(&Styled) -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let styled = capture(tmux);
-        if let Some(found) = check(&styled) {
-            return found;
-        }
-        let screen = &styled.screen;
-        if screen.exit_status().is_some() && screen.tty_modes().is_some() {
-            panic!("waiting for {what}: the app exited\n{}", screen.framed());
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "waiting for {what}: not seen within {limit:?}; last screen:\n{}",
-                screen.framed()
-            );
-        }
-        std::thread::sleep(POLL);
-    }
+    tmux.poll(limit, what, capture, |shot| &shot.screen, check)
 }
 
 /// Sends Escape alone and waits for its effect.

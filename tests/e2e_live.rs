@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use support::tmux::{POLL, Screen, Tmux, command_line, sh_quote, timeout};
+use support::tmux::{Screen, Tmux, command_line, sh_quote, timeout};
 use support::{Fleet, FleetBuilder, FleetExporter, Site, SiteKind, TestPrometheus};
 
 const BIN: &str = env!("CARGO_BIN_EXE_site-status");
@@ -200,26 +200,9 @@ fn wait_within<T>(
     tmux: &Tmux,
     limit: Duration,
     what: &str,
-    mut check: impl FnMut(&Shot) -> Option<T>,
+    check: impl FnMut(&Shot) -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let shot = capture(tmux);
-        if let Some(found) = check(&shot) {
-            return found;
-        }
-        let screen = &shot.screen;
-        if screen.exit_status().is_some() && screen.tty_modes().is_some() {
-            panic!("waiting for {what}: the app exited\n{}", screen.framed());
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "waiting for {what}: not seen within {limit:?}; last screen:\n{}",
-                screen.framed()
-            );
-        }
-        std::thread::sleep(POLL);
-    }
+    tmux.poll(limit, what, capture, |shot| &shot.screen, check)
 }
 
 /// A check of one frame that must hold. Retried over about a second of

@@ -226,12 +226,34 @@ impl Tmux {
         what: &str,
         check: impl Fn(&Screen) -> bool,
     ) -> Screen {
+        self.poll(
+            limit,
+            what,
+            Tmux::screen,
+            |s| s,
+            |s| check(s).then(|| s.clone()),
+        )
+    }
+
+    /// Captures with `capture` until `check` gives a value; fails with the
+    /// last screen when it does not within `limit`, or at once when the app
+    /// has exited. The one polling loop every end-to-end test uses, whatever
+    /// it captures (text, or text with styles).
+    pub fn poll<S, T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        capture: impl Fn(&Tmux) -> S,
+        screen_of: impl Fn(&S) -> &Screen,
+        mut check: impl FnMut(&S) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + limit;
         loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
+            let shot = capture(self);
+            if let Some(found) = check(&shot) {
+                return found;
             }
+            let screen = screen_of(&shot);
             // The shell reports the exit status, then the tty modes.
             if screen.exit_status().is_some() && screen.tty_modes().is_some() {
                 panic!("waiting for {what}: the app exited\n{}", screen.framed());
