@@ -59,6 +59,18 @@ pub async fn run(
     mutes: MuteSetup,
     theme: Theme,
 ) -> anyhow::Result<()> {
+    // The chosen theme first, then the other built-ins, all fitted to the
+    // same terminal: what `c` cycles through.
+    let themes: Vec<Theme> = std::iter::once(theme.clone())
+        .chain(
+            crate::ui::theme_file::built_in_names()
+                .filter(|name| *name != theme.name)
+                .filter_map(crate::ui::theme_file::built_in)
+                .map(|t| t.with_depth(theme.depth)),
+        )
+        .collect();
+    let mut theme_index = 0;
+    let mut theme = theme;
     let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
     let size = guard
         .terminal
@@ -108,6 +120,13 @@ pub async fn run(
                             Effect::Watch(key) => poller.watch(key),
                             Effect::Unwatch(key) => poller.unwatch(&key),
                             Effect::Refresh => poller.refresh_now(),
+                            Effect::NextTheme => {
+                                theme_index = (theme_index + 1) % themes.len().max(1);
+                                if let Some(next) = themes.get(theme_index) {
+                                    theme = next.clone();
+                                    app.message = Some(format!("theme: {}", theme.name));
+                                }
+                            }
                             Effect::AddMute(rule) => {
                                 let what = format!("muted {} on {}", rule.requirement, rule.site.clone().unwrap_or_default());
                                 match mutes.add(rule) {

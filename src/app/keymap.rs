@@ -41,6 +41,7 @@ pub enum Action {
     ToggleShowMuted,
     ToggleTimeline,
     OpenRollout,
+    CycleTheme,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -180,6 +181,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Global, &[ch('q'), ctrl('c')], A::Quit, "Quit", Some("quit")),
     bind(S::Global, &[ch('?')], A::Help, "Show this help", Some("help")),
     bind(S::Global, &[ch('r')], A::Refresh, "Poll every backend now", None),
+    bind(S::Global, &[ch('c')], A::CycleTheme, "Next colour theme: dark, light, high-contrast, colorblind", None),
     bind(S::Global, &[ch('M')], A::ToggleShowMuted, "Show muted requirements as they are, or hide them again", None),
     bind(S::Global, &[ch(' ')], A::ToggleFreeze, "Freeze the view while polling goes on; again to apply what came in", Some("freeze")),
     bind(S::Grid, &[plain(KeyCode::Up), ch('k')], A::Up, "Move up", None),

@@ -141,6 +141,8 @@ pub enum Effect {
     /// Store a rule made in the dashboard; the runtime answers with
     /// `set_mutes` or `message`.
     AddMute(MuteRule),
+    /// Draw with the next colour theme (the runtime holds the themes).
+    NextTheme,
 }
 
 #[derive(Debug, Clone)]
@@ -748,6 +750,7 @@ impl App {
             (_, Action::Refresh) => return vec![Effect::Refresh],
             (Scope::Prompt, action) => return self.prompt_action(action),
             (_, Action::ToggleFreeze) => self.toggle_freeze(),
+            (_, Action::CycleTheme) => return vec![Effect::NextTheme],
             (_, Action::ToggleTimeline) => {
                 self.show_timeline = !self.show_timeline;
                 self.relayout();
@@ -1468,5 +1471,17 @@ mod tests {
             "2031-02-28"
         );
         assert_eq!(app.scope(), Scope::Site);
+    }
+
+    #[test]
+    fn c_asks_for_the_next_theme_from_any_view() {
+        let mut app = app(80, 24);
+        let key = KeyEvent::new(
+            crossterm::event::KeyCode::Char('c'),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        assert_eq!(app.handle_key(&key), vec![Effect::NextTheme]);
+        app.perform(Scope::Grid, Action::OpenPivot);
+        assert_eq!(app.handle_key(&key), vec![Effect::NextTheme]);
     }
 }
