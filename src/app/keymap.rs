@@ -410,6 +410,11 @@ mod tests {
         assert_eq!(lookup(Scope::FilterInput, &key(KeyCode::Char('q'))), None);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(lookup(Scope::FilterInput, &ctrl_c), Some(Action::Quit));
-        assert_eq!(lookup(Scope::Grid, &key(KeyCode::Char('c'))), None);
+        assert_eq!(
+            lookup(Scope::Grid, &key(KeyCode::Char('c'))),
+            Some(Action::CycleTheme),
+            "plain c is not Ctrl-C"
+        );
+        assert_eq!(lookup(Scope::Grid, &key(KeyCode::Char('x'))), None);
     }
 }
