@@ -85,11 +85,12 @@ fn kind(data: &QueryData) -> &'static str {
     }
 }
 
+/// Prometheus' API envelope around any endpoint's data.
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<D> {
     status: String,
-    #[serde(default)]
-    data: Option<RawData>,
+    #[serde(default = "Option::default")]
+    data: Option<D>,
     #[serde(default, rename = "errorType")]
     error_type: Option<String>,
     #[serde(default)]
@@ -140,7 +141,7 @@ pub fn parse_sample(text: &str) -> Option<f64> {
 /// Turns an HTTP status and body into an answer or an operator-readable
 /// error: the API's error envelope, or whatever a proxy sent instead.
 pub fn parse_response(status: u16, body: &[u8]) -> Result<Answer, SourceError> {
-    let envelope: Result<Envelope, _> = serde_json::from_slice(body);
+    let envelope: Result<Envelope<RawData>, _> = serde_json::from_slice(body);
     match envelope {
         Ok(env) if env.status == "success" => {
             let data = env
@@ -252,19 +253,6 @@ pub struct AlertsAnswer {
 }
 
 #[derive(Deserialize)]
-struct AlertsEnvelope {
-    status: String,
-    #[serde(default)]
-    data: Option<AlertsData>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    warnings: Vec<String>,
-}
-
-#[derive(Deserialize)]
 struct AlertsData {
     #[serde(default)]
     alerts: Vec<PromAlert>,
@@ -274,7 +262,7 @@ struct AlertsData {
 /// [{"labels":{…},"annotations":{…},"state":"firing","activeAt":"…",
 /// "value":"…"}]}}`, or an error like [`parse_response`].
 pub fn parse_alerts(status: u16, body: &[u8]) -> Result<AlertsAnswer, SourceError> {
-    let envelope: Result<AlertsEnvelope, _> = serde_json::from_slice(body);
+    let envelope: Result<Envelope<AlertsData>, _> = serde_json::from_slice(body);
     match envelope {
         Ok(env) if env.status == "success" => {
             let data = env
