@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use site_status::config::Config;
-use site_status::source::http::SecretLookup;
 use site_status::source::loki::{Direction, LokiAnswer, LokiApi, stream_selector};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -18,19 +17,11 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const START: i64 = 1_795_437_969_000_000_000;
 const END: i64 = 1_795_466_800_000_000_000;
 
-struct Secrets(HashMap<String, String>);
-
-impl SecretLookup for Secrets {
-    fn env(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
-    fn file(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
+/// Secrets from a map, not the process environment.
+type Secrets = HashMap<String, String>;
 
 fn no_secrets() -> Secrets {
-    Secrets(HashMap::new())
+    HashMap::new()
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -443,10 +434,7 @@ async fn labels_and_label_values_are_listed() {
 #[tokio::test]
 async fn tenant_and_bearer_headers_are_sent_and_never_shown() {
     let server = serving(ResponseTemplate::new(401).set_body_string("no org id")).await;
-    let secrets = Secrets(HashMap::from([(
-        "LOKI_TOKEN".to_string(),
-        "s3cr3t-token".to_string(),
-    )]));
+    let secrets = HashMap::from([("LOKI_TOKEN".to_string(), "s3cr3t-token".to_string())]);
     let loki = api(
         &server.uri(),
         "bearer_token_env = \"LOKI_TOKEN\"\nheaders = { \"X-Scope-OrgID\" = \"kk-prod\" }\n",

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use site_status::config::Config;
 use site_status::source::FleetSource;
-use site_status::source::http::SecretLookup;
 use site_status::source::prometheus::PrometheusSource;
 mod fake_prometheus;
 
@@ -18,19 +17,11 @@ use fake_prometheus::{fleet_server, prod_alert_count, query_of};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-struct Secrets(HashMap<String, String>);
-
-impl SecretLookup for Secrets {
-    fn env(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
-    fn file(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
+/// Secrets from a map, not the process environment.
+type Secrets = HashMap<String, String>;
 
 fn no_secrets() -> Secrets {
-    Secrets(HashMap::new())
+    HashMap::new()
 }
 
 fn config(url: &str, extra: &str) -> Config {
@@ -205,10 +196,7 @@ async fn auth_and_extra_headers_are_sent_and_never_shown() {
         .respond_with(ResponseTemplate::new(401).set_body_string("unauthorized"))
         .mount(&server)
         .await;
-    let secrets = Secrets(HashMap::from([(
-        "PROM_TOKEN".to_string(),
-        "s3cr3t-token".to_string(),
-    )]));
+    let secrets = HashMap::from([("PROM_TOKEN".to_string(), "s3cr3t-token".to_string())]);
     let c = config(
         &server.uri(),
         "bearer_token_env = \"PROM_TOKEN\"\nheaders = { \"X-Scope-OrgID\" = \"kk-prod\" }\n",
@@ -232,10 +220,7 @@ async fn auth_and_extra_headers_are_sent_and_never_shown() {
         )
         .mount(&server)
         .await;
-    let secrets = Secrets(HashMap::from([(
-        "PROM_PASSWORD".to_string(),
-        "pa55".to_string(),
-    )]));
+    let secrets = HashMap::from([("PROM_PASSWORD".to_string(), "pa55".to_string())]);
     let c = config(
         &server.uri(),
         "basic_auth = { username = \"site-status\", password_env = \"PROM_PASSWORD\" }\n",

@@ -33,6 +33,17 @@ pub trait SecretLookup {
     fn file(&self, path: &std::path::Path) -> std::io::Result<String>;
 }
 
+/// Secrets from a map instead of the process environment (files are still
+/// read from disk): for tests and for programs that embed the sources.
+impl SecretLookup for std::collections::HashMap<String, String> {
+    fn env(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|v| !v.is_empty())
+    }
+    fn file(&self, path: &std::path::Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
 pub struct ProcessSecrets;
 
 impl SecretLookup for ProcessSecrets {
