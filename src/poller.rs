@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use std::collections::HashMap;
 
-use crate::model::{History, Reports, Rollout, SiteDetail, Timeline, Window};
+use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -102,13 +102,23 @@ struct Query<T> {
     slot: watch::Receiver<Slot<T>>,
     kick: Arc<Notify>,
     task: JoinHandle<()>,
+    /// A watch on the backend that polls the query early when its data
+    /// changes (the Kubernetes pane); stopped with the query.
+    follower: Option<JoinHandle<()>>,
 }
 
 impl<T> Drop for Query<T> {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(follower) = &self.follower {
+            follower.abort();
+        }
     }
 }
+
+/// However fast a watched namespace changes (a rollout of many pods), the
+/// pane is fetched again at most this often.
+pub const FOLLOW_MIN_GAP: Duration = Duration::from_secs(1);
 
 fn spawn_query<T, F, Fut>(settings: PollSettings, wake: Arc<Notify>, mut fetch: F) -> Query<T>
 where
@@ -164,7 +174,29 @@ where
         slot: rx,
         kick,
         task,
+        follower: None,
     }
+}
+
+/// Runs the source's watch on a site and polls the query (`kick`) early
+/// when it reports a change, at most once per [`FOLLOW_MIN_GAP`].
+fn spawn_follower(source: Arc<dyn FleetSource>, site: String, kick: Arc<Notify>) -> JoinHandle<()> {
+    let changed = Arc::new(Notify::new());
+    let watch_changed = changed.clone();
+    tokio::spawn(async move {
+        let watching = source.watch_workloads(&site, watch_changed);
+        let forwarding = async {
+            loop {
+                changed.notified().await;
+                kick.notify_one();
+                tokio::time::sleep(FOLLOW_MIN_GAP).await;
+            }
+        };
+        tokio::select! {
+            _ = watching => {}
+            _ = forwarding => {}
+        }
+    })
 }
 
 /// Identifies a site.
@@ -194,15 +226,18 @@ pub enum DetailKey {
         env: String,
         profile: String,
     },
+    /// The site's namespace in its cluster: workloads, pods, events.
+    Workloads(SiteKey),
 }
 
 impl DetailKey {
     /// The environment whose source answers the query.
     pub fn env(&self) -> &str {
         match self {
-            DetailKey::Site(site) | DetailKey::History { site, .. } | DetailKey::Reports(site) => {
-                &site.env
-            }
+            DetailKey::Site(site)
+            | DetailKey::History { site, .. }
+            | DetailKey::Reports(site)
+            | DetailKey::Workloads(site) => &site.env,
             DetailKey::Timeline { env } | DetailKey::Rollout { env, .. } => env,
         }
     }
@@ -211,9 +246,10 @@ impl DetailKey {
     /// queries (timeline, rollout).
     pub fn site_key(&self) -> Option<&SiteKey> {
         match self {
-            DetailKey::Site(site) | DetailKey::History { site, .. } | DetailKey::Reports(site) => {
-                Some(site)
-            }
+            DetailKey::Site(site)
+            | DetailKey::History { site, .. }
+            | DetailKey::Reports(site)
+            | DetailKey::Workloads(site) => Some(site),
             DetailKey::Timeline { .. } | DetailKey::Rollout { .. } => None,
         }
     }
@@ -226,6 +262,7 @@ pub enum Detail {
     Reports(Reports),
     Timeline(Timeline),
     Rollout(Rollout),
+    Workloads(SiteWorkloads),
 }
 
 /// How many recent reports a site's report list shows.
@@ -275,6 +312,12 @@ impl Poller {
             .collect()
     }
 
+    /// Per environment, in the order of [`Poller::environments`]: whether
+    /// it has a cluster to ask about workloads.
+    pub fn kubernetes(&self) -> Vec<bool> {
+        self.sources.iter().map(|s| s.has_kubernetes()).collect()
+    }
+
     /// The fleet slots that changed since the last call, by environment index.
     pub fn changed_fleet(&mut self) -> Vec<(usize, Slot<EnvReport>)> {
         let mut changed = Vec::new();
@@ -310,9 +353,13 @@ impl Poller {
         else {
             return;
         };
+        if matches!(key, DetailKey::Workloads(_)) && !source.has_kubernetes() {
+            return;
+        }
         let request = key.clone();
-        let query = spawn_query(self.settings, self.wake.clone(), move || {
-            let source = source.clone();
+        let fetching = source.clone();
+        let mut query = spawn_query(self.settings, self.wake.clone(), move || {
+            let source = fetching.clone();
             let request = request.clone();
             async move {
                 match &request {
@@ -335,9 +382,20 @@ impl Poller {
                     DetailKey::Rollout { profile, .. } => {
                         source.fetch_rollout(profile).await.map(Detail::Rollout)
                     }
+                    DetailKey::Workloads(site) => source
+                        .fetch_workloads(&site.site)
+                        .await
+                        .map(Detail::Workloads),
                 }
             }
         });
+        if let DetailKey::Workloads(site) = &key {
+            query.follower = Some(spawn_follower(
+                source.clone(),
+                site.site.clone(),
+                query.kick.clone(),
+            ));
+        }
         self.details.insert(key, query);
     }
 
@@ -606,6 +664,107 @@ mod tests {
             env: "nowhere".into(),
         });
         assert_eq!(poller.watching(), 2);
+    }
+
+    /// A cluster whose namespace changes once, 100 ms after the watch starts.
+    struct Watched {
+        fetches: AtomicUsize,
+    }
+
+    impl FleetSource for Watched {
+        fn environment(&self) -> &str {
+            "prod"
+        }
+        fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+            Box::pin(async { Ok(report(1)) })
+        }
+        fn fetch_site<'a>(
+            &'a self,
+            _site: &'a str,
+        ) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+            Box::pin(async { Err(SourceError::new("not scripted")) })
+        }
+        fn fetch_history<'a>(
+            &'a self,
+            _site: &'a str,
+            _requirement: &'a str,
+            _window: Window,
+        ) -> BoxFuture<'a, Result<History, SourceError>> {
+            Box::pin(async { Err(SourceError::new("not scripted")) })
+        }
+        fn has_kubernetes(&self) -> bool {
+            true
+        }
+        fn fetch_workloads<'a>(
+            &'a self,
+            _site: &'a str,
+        ) -> BoxFuture<'a, Result<SiteWorkloads, SourceError>> {
+            Box::pin(async move {
+                let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+                Ok(SiteWorkloads {
+                    events_total: n,
+                    ..SiteWorkloads::default()
+                })
+            })
+        }
+        fn watch_workloads<'a>(
+            &'a self,
+            _site: &'a str,
+            changed: Arc<Notify>,
+        ) -> BoxFuture<'a, ()> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                changed.notify_one();
+                std::future::pending::<()>().await
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_seen_by_the_watch_fetches_the_pane_before_the_interval() {
+        let source = Arc::new(Watched {
+            fetches: AtomicUsize::new(0),
+        });
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        let key = DetailKey::Workloads(SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        });
+        let started = tokio::time::Instant::now();
+        poller.watch(key.clone());
+        let mut fetched = Vec::new();
+        while fetched.len() < 2 {
+            wake.notified().await;
+            for (k, slot) in poller.changed_details() {
+                if k == key
+                    && let Some(Detail::Workloads(w)) = slot.last_good.as_ref().map(|g| &*g.value)
+                    && !fetched.contains(&w.events_total)
+                {
+                    fetched.push(w.events_total);
+                }
+            }
+            poller.changed_fleet();
+        }
+        assert_eq!(fetched, [0, 1]);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the change, not the 5 s interval, brought the second fetch"
+        );
+        poller.unwatch(&key);
+        assert_eq!(poller.watching(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_without_a_cluster_gets_no_workloads_query() {
+        let source = Scripted::new(vec![Ok(report(1))], Duration::from_millis(1));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        poller.watch(DetailKey::Workloads(SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        }));
+        assert_eq!(poller.watching(), 0);
+        assert_eq!(poller.kubernetes(), [false]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -79,6 +79,9 @@ pub async fn run(
     let mut poller = Poller::start(sources, poll);
     let wake = poller.wake();
     let mut app = App::new(settings, &poller.environments(), size.width, size.height);
+    for (pane, kubernetes) in app.envs.iter_mut().zip(poller.kubernetes()) {
+        pane.kubernetes = kubernetes;
+    }
     let (rules, error) = mutes.load();
     app.mutes = rules;
     app.message = error;

@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use site_status::app::keymap::{Action, Scope};
 use site_status::app::{App, Settings};
-use site_status::model::SiteState;
+use site_status::model::{PodReason, RolloutState, SiteState, SiteWorkloads};
 use site_status::poller::{Detail, DetailKey, Fetched, Slot};
 use site_status::source::demo::DemoFleet;
 use site_status::source::{EnvReport, SourceError};
@@ -43,6 +43,10 @@ fn demo_app(sites: usize, width: u16, height: u16) -> App {
     };
     let mut app = App::new(settings, &envs, width, height);
     app.now = now();
+    // The demo simulates a cluster per environment.
+    for pane in &mut app.envs {
+        pane.kubernetes = true;
+    }
     for (i, env) in envs.iter().enumerate() {
         let report = fleet.report(env, DEMO_T, NOW_UNIX as f64).unwrap();
         app.apply_fleet(i, &good(report, 2));
@@ -68,16 +72,120 @@ fn render(app: &App) -> Terminal<TestBackend> {
 /// poller would.
 fn open_site(app: &mut App) -> DetailKey {
     let effects = app.perform(Scope::Grid, Action::Open);
-    let key = match &effects[..] {
-        [site_status::app::Effect::Watch(key @ DetailKey::Site(_))] => key.clone(),
+    let (key, workloads_key) = match &effects[..] {
+        [
+            site_status::app::Effect::Watch(key @ DetailKey::Site(_)),
+            site_status::app::Effect::Watch(workloads @ DetailKey::Workloads(_)),
+        ] => (key.clone(), workloads.clone()),
         other => panic!("unexpected effects {other:?}"),
     };
     let site = key.site_key().cloned().expect("a site query");
-    let detail = DemoFleet::new(320, 1)
+    let fleet = DemoFleet::new(320, 1);
+    let detail = fleet
         .detail(&site.env, &site.site, DEMO_T, NOW_UNIX as f64)
         .unwrap();
     app.apply_detail(&key, &detail_slot(Detail::Site(detail)));
+    let slot = match fleet.workloads(&site.env, &site.site, DEMO_T, NOW_UNIX as f64) {
+        Ok(w) => detail_slot(Detail::Workloads(w)),
+        Err(e) => Slot {
+            last_error: Some((SourceError::new(e), now() - Duration::from_secs(1))),
+            ..Slot::default()
+        },
+    };
+    app.apply_detail(&workloads_key, &slot);
     key
+}
+
+/// Moves the cursor to the first site whose namespace `wanted` picks, in
+/// grid order, and opens it.
+fn open_site_where(app: &mut App, wanted: impl Fn(&SiteWorkloads) -> bool) -> String {
+    let fleet = DemoFleet::new(320, 1);
+    let (target, name) = app
+        .grid
+        .layout
+        .sites
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| {
+            let env = &app.envs[s.env];
+            let name = &env.fleet.sites[s.index].name;
+            let w = fleet
+                .workloads(&env.fleet.name, name, DEMO_T, NOW_UNIX as f64)
+                .ok()?;
+            wanted(&w).then(|| (i, name.clone()))
+        })
+        .expect("the demo has such a site");
+    for _ in 0..target {
+        press(app, Action::Right);
+    }
+    open_site(app);
+    name
+}
+
+#[test]
+fn kubernetes_pane_shows_a_rollout_in_progress() {
+    let mut app = demo_app(320, 160, 45);
+    open_site_where(&mut app, |w| {
+        w.workloads
+            .iter()
+            .any(|w| w.rollout() == RolloutState::InProgress)
+    });
+    let screen = format!("{}", render(&app).backend());
+    assert!(screen.contains("rolling out"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn kubernetes_pane_shows_a_crash_loop_with_its_events() {
+    let mut app = demo_app(320, 120, 45);
+    open_site_where(&mut app, |w| {
+        w.pods.iter().any(|p| {
+            p.problem
+                .as_ref()
+                .is_some_and(|p| p.reason == PodReason::CrashLoopBackOff)
+        })
+    });
+    let screen = format!("{}", render(&app).backend());
+    assert!(screen.contains("CrashLoopBackOff"), "{screen}");
+    assert!(screen.contains("BackOff Pod/drupal-"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn kubernetes_pane_80x24_keeps_the_requirements_in_sight() {
+    let mut app = demo_app(320, 80, 24);
+    open_site_where(&mut app, |w| {
+        w.pods.iter().any(|p| {
+            p.problem
+                .as_ref()
+                .is_some_and(|p| p.reason == PodReason::ImagePullBackOff)
+        })
+    });
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn a_site_without_a_namespace_is_flagged_on_its_cell_and_in_its_view() {
+    let mut app = demo_app(320, 200, 50);
+    let grid = format!("{}", render(&app).backend());
+    assert!(grid.contains('∅'), "{grid}");
+    let target = app
+        .grid
+        .layout
+        .sites
+        .iter()
+        .position(|s| app.envs[s.env].fleet.sites[s.index].not_in_cluster)
+        .expect("the demo has a site without a namespace");
+    for _ in 0..target {
+        press(&mut app, Action::Right);
+    }
+    open_site(&mut app);
+    let screen = format!("{}", render(&app).backend());
+    assert!(screen.contains("∅ no namespace in the cluster"), "{screen}");
+    assert!(
+        screen.contains("error 1s ago: no namespace in the cluster for site"),
+        "{screen}"
+    );
 }
 
 fn detail_slot(detail: Detail) -> Slot<Detail> {

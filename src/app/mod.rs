@@ -71,6 +71,9 @@ pub struct EnvPane {
     pub report: Option<Arc<EnvReport>>,
     /// Sites in error and warning over the last hour, for the strip.
     pub timeline: Option<(Arc<crate::model::Timeline>, SystemTime)>,
+    /// The environment has a cluster configured: site views show its
+    /// Kubernetes pane.
+    pub kubernetes: bool,
 }
 
 impl EnvPane {
@@ -546,6 +549,15 @@ impl App {
                 }));
             }
             for key in keys {
+                // Only environments with a cluster have workloads to show.
+                if let DetailKey::Workloads(site) = &key
+                    && !self
+                        .envs
+                        .iter()
+                        .any(|e| e.fleet.name == site.env && e.kubernetes)
+                {
+                    continue;
+                }
                 if !wanted.contains(&key) {
                     wanted.push(key);
                 }
@@ -1319,10 +1331,27 @@ mod tests {
         assert_eq!(app.scope(), Scope::Site);
         assert_eq!(
             app.perform(Scope::Site, Action::Back),
-            vec![Effect::Unwatch(site)]
+            vec![Effect::Unwatch(site.clone())]
         );
         assert_eq!(app.scope(), Scope::Grid);
         assert_eq!(cursor_name(&app), "dev-alpha");
+
+        // With a cluster, the site's workloads are watched too.
+        app.envs[0].kubernetes = true;
+        let workloads = DetailKey::Workloads(SiteKey {
+            env: "dev".into(),
+            site: "dev-alpha".into(),
+        });
+        let effects = app.perform(Scope::Grid, Action::Open);
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Watch(site.clone()),
+                Effect::Watch(workloads.clone())
+            ]
+        );
+        let effects = app.perform(Scope::Site, Action::Back);
+        assert!(effects.contains(&Effect::Unwatch(workloads)), "{effects:?}");
     }
 
     fn failing_app() -> App {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::model::{History, Report, Reports, SiteDetail, Window};
+use crate::model::{History, Report, Reports, SiteDetail, SiteWorkloads, Window};
 use crate::poller::{Detail, DetailKey, SiteKey, Slot};
 
 /// Data a view shows: the last good answer with its time, and the last
@@ -49,6 +49,8 @@ impl<T> Loaded<T> {
 pub struct SiteView {
     pub key: SiteKey,
     pub detail: Loaded<SiteDetail>,
+    /// The site's namespace in its cluster, for the Kubernetes pane.
+    pub kube: Loaded<SiteWorkloads>,
     pub selected: usize,
     /// The selected requirement by id, so a refresh that reorders the list
     /// does not move the cursor to another requirement.
@@ -61,6 +63,7 @@ impl SiteView {
         SiteView {
             key,
             detail: Loaded::default(),
+            kube: Loaded::default(),
             selected: 0,
             selected_id: None,
             text_scroll: 0,
@@ -242,7 +245,10 @@ impl View {
     /// The detail queries this view needs polled.
     pub fn watches(&self) -> Vec<DetailKey> {
         match self {
-            View::Site(v) => vec![DetailKey::Site(v.key.clone())],
+            View::Site(v) => vec![
+                DetailKey::Site(v.key.clone()),
+                DetailKey::Workloads(v.key.clone()),
+            ],
             View::Requirement(v) => vec![DetailKey::History {
                 site: v.site.clone(),
                 requirement: v.requirement.clone(),
@@ -262,6 +268,12 @@ impl View {
     pub fn apply(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
         match self {
             View::Site(v) if DetailKey::Site(v.key.clone()) == *key => v.apply(slot),
+            View::Site(v) if DetailKey::Workloads(v.key.clone()) == *key => {
+                v.kube.take(slot, |d| match d {
+                    Detail::Workloads(w) => Some(w),
+                    _ => None,
+                })
+            }
             View::Requirement(v) if v.key() == *key => v.apply(slot),
             View::Reports(v) if DetailKey::Reports(v.site.clone()) == *key => v.apply(slot),
             _ => {}

@@ -45,8 +45,8 @@ pub struct MergedSites {
 /// Merges one environment's metrics with the site namespaces found in its
 /// cluster. The metrics stay the truth about a site's state; the cluster
 /// adds the sites the metrics do not know and tells which metric sites it
-/// does not know. `SiteSummary` has no field for "not in cluster", so that
-/// flag is the separate `not_in_cluster` list.
+/// does not know: those get `SiteSummary::not_in_cluster`, and are listed
+/// in `not_in_cluster` as well.
 pub fn merge_discovered(
     metrics_sites: Vec<SiteSummary>,
     discovered: &[DiscoveredSite],
@@ -78,7 +78,10 @@ pub fn merge_discovered(
                     summary.profile = profile.clone();
                 }
             }
-            None => not_in_cluster.push(summary.name.clone()),
+            None => {
+                summary.not_in_cluster = true;
+                not_in_cluster.push(summary.name.clone());
+            }
         }
         seen.insert(summary.name.clone());
         sites.push(summary);
@@ -383,6 +386,8 @@ mod tests {
         );
         assert_eq!(merged.not_in_cluster, ["gone"]);
         assert_eq!(merged.sites.len(), 2);
+        assert!(merged.sites[1].not_in_cluster, "the cell carries the flag");
+        assert!(!merged.sites[0].not_in_cluster);
         // The namespace's profile fills in where the metrics had none.
         assert_eq!(merged.sites[0].name, "borger");
         assert_eq!(merged.sites[0].profile, "kk_borger");

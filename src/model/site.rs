@@ -43,6 +43,9 @@ pub struct SiteSummary {
     pub up: Option<bool>,
     /// Requirement ids at warning or worse, worst first then by id.
     pub failing: Vec<(String, Severity)>,
+    /// The environment's cluster is known and no site namespace claims
+    /// this site: deleted, or not matched by the namespace selector.
+    pub not_in_cluster: bool,
 }
 
 impl SiteSummary {
@@ -55,6 +58,7 @@ impl SiteSummary {
             last_run: None,
             up: None,
             failing: Vec::new(),
+            not_in_cluster: false,
         }
     }
 

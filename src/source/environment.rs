@@ -9,7 +9,9 @@ use super::loki::{Direction, LokiApi, stream_selector};
 use super::prometheus::PrometheusSource;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
-use crate::model::{History, Reports, Rollout, SiteDetail, Timeline, Window, parse_report_line};
+use crate::model::{
+    History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window, parse_report_line,
+};
 
 /// How far back the report list looks. Reports come every few minutes, so
 /// a week holds far more than a screen; Loki stops at the limit anyway.
@@ -87,39 +89,150 @@ pub struct KubeDiscovery {
     /// The last list that was read, and when: on a failure the grid keeps
     /// it, and says how old it is.
     last_good: std::sync::Mutex<Option<(Vec<crate::model::kube::DiscoveredSite>, SystemTime)>>,
+    /// Why the open pane's watch last failed, said in the pane until a
+    /// watch starts again.
+    watch_failure: std::sync::Mutex<Option<String>>,
 }
 
-/// A cluster slower than this to list its namespaces is reported, not
-/// waited for: the grid never waits on Kubernetes.
-const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+/// A cluster slower than this to answer is reported, not waited for: the
+/// grid never waits on Kubernetes.
+const KUBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+/// A failed watch is tried again after this, doubling up to the max.
+const WATCH_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(5);
+const WATCH_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn no_answer() -> SourceError {
+    SourceError::new(format!(
+        "Kubernetes: no answer within {}s",
+        KUBE_TIMEOUT.as_secs()
+    ))
+}
 
 impl KubeDiscovery {
-    async fn discover(&self) -> Result<Vec<crate::model::kube::DiscoveredSite>, SourceError> {
-        let mut client = self.client.lock().await;
-        if client.is_none() {
-            *client = Some(super::kube::connect(&self.config).await?);
+    fn new(config: crate::config::KubeConfig) -> KubeDiscovery {
+        KubeDiscovery {
+            config,
+            client: tokio::sync::Mutex::new(None),
+            last_good: std::sync::Mutex::new(None),
+            watch_failure: std::sync::Mutex::new(None),
         }
-        let Some(c) = client.as_ref() else {
-            return Err(SourceError::new("no Kubernetes client"));
-        };
+    }
+
+    /// The client, made now if there is none.
+    async fn client(&self) -> Result<kube::Client, SourceError> {
+        let mut client = self.client.lock().await;
+        if let Some(c) = client.as_ref() {
+            return Ok(c.clone());
+        }
+        let made = super::kube::connect(&self.config).await?;
+        *client = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Forgets the client after a failure: expired credentials may have
+    /// been renewed, a context switched.
+    async fn drop_client(&self) {
+        *self.client.lock().await = None;
+    }
+
+    async fn discover(&self) -> Result<Vec<crate::model::kube::DiscoveredSite>, SourceError> {
+        let client = self.client().await?;
         let listed = tokio::time::timeout(
-            DISCOVERY_TIMEOUT,
-            super::kube::KubeSites::discover(c, &self.config),
+            KUBE_TIMEOUT,
+            super::kube::KubeSites::discover(&client, &self.config),
         )
         .await;
         match listed {
             Ok(Ok(sites)) => Ok(sites),
             Ok(Err(e)) => {
-                *client = None;
+                self.drop_client().await;
                 Err(e.into())
             }
             Err(_) => {
-                *client = None;
-                Err(SourceError::new(format!(
-                    "Kubernetes: no answer within {}s",
-                    DISCOVERY_TIMEOUT.as_secs()
-                )))
+                self.drop_client().await;
+                Err(no_answer())
             }
+        }
+    }
+
+    /// The site's namespace, from the last list read (or a list read now).
+    async fn namespace_of(&self, site: &str) -> Result<String, SourceError> {
+        let known = self.last_good.lock().ok().and_then(|l| {
+            l.as_ref()
+                .map(|(sites, _)| sites.iter().find(|d| d.site == site).cloned())
+        });
+        let found = match known {
+            Some(found) => found,
+            None => self.discover().await?.into_iter().find(|d| d.site == site),
+        };
+        found.map(|d| d.namespace).ok_or_else(|| {
+            SourceError::new(format!(
+                "no namespace in the cluster for site {site} (namespace_selector {})",
+                self.config.namespace_selector.0
+            ))
+        })
+    }
+
+    async fn workloads(&self, site: &str) -> Result<crate::model::SiteWorkloads, SourceError> {
+        let namespace = self.namespace_of(site).await?;
+        let client = self.client().await?;
+        let read = tokio::time::timeout(
+            KUBE_TIMEOUT,
+            super::kube::site_workloads(&client, &namespace),
+        )
+        .await;
+        let mut workloads = match read {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => {
+                if !matches!(e, super::kube::KubeError::Forbidden { .. }) {
+                    self.drop_client().await;
+                }
+                return Err(e.into());
+            }
+            Err(_) => {
+                self.drop_client().await;
+                return Err(no_answer());
+            }
+        };
+        if let Some(failure) = self.watch_failure.lock().ok().and_then(|w| w.clone()) {
+            workloads
+                .notices
+                .push(format!("not live, polled instead: {failure}"));
+        }
+        Ok(workloads)
+    }
+
+    /// Watches the site's namespace for as long as the pane is open; a
+    /// failed watch is said in the pane (it is then only polled) and tried
+    /// again after a while.
+    async fn follow(&self, site: &str, changed: &tokio::sync::Notify) {
+        let mut gap = WATCH_RETRY_FIRST;
+        loop {
+            let started = std::time::Instant::now();
+            let failure = match self.namespace_of(site).await {
+                Ok(namespace) => match self.client().await {
+                    Ok(client) => {
+                        self.set_watch_failure(None);
+                        super::kube::follow_namespace(&client, &namespace, changed)
+                            .await
+                            .to_string()
+                    }
+                    Err(e) => e.message,
+                },
+                Err(e) => e.message,
+            };
+            self.set_watch_failure(Some(failure));
+            if started.elapsed() > WATCH_RETRY_MAX {
+                gap = WATCH_RETRY_FIRST;
+            }
+            tokio::time::sleep(gap).await;
+            gap = (gap * 2).min(WATCH_RETRY_MAX);
+        }
+    }
+
+    fn set_watch_failure(&self, failure: Option<String>) {
+        if let Ok(mut w) = self.watch_failure.lock() {
+            *w = failure;
         }
     }
 
@@ -187,11 +300,7 @@ impl EnvironmentSource {
         Ok(EnvironmentSource {
             prometheus: PrometheusSource::new(config, env, secrets)?,
             loki: LokiReports::new(config, env, secrets)?,
-            kube: env.kube.clone().map(|config| KubeDiscovery {
-                config,
-                client: tokio::sync::Mutex::new(None),
-                last_good: std::sync::Mutex::new(None),
-            }),
+            kube: env.kube.clone().map(KubeDiscovery::new),
         })
     }
 
@@ -263,6 +372,38 @@ impl FleetSource for EnvironmentSource {
         profile: &'a str,
     ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
         self.prometheus.fetch_rollout(profile)
+    }
+
+    fn has_kubernetes(&self) -> bool {
+        self.kube.is_some()
+    }
+
+    fn fetch_workloads<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> BoxFuture<'a, Result<SiteWorkloads, SourceError>> {
+        Box::pin(async move {
+            match &self.kube {
+                Some(kube) => kube.workloads(site).await,
+                None => Err(SourceError::new(format!(
+                    "no Kubernetes configured for {}",
+                    self.environment()
+                ))),
+            }
+        })
+    }
+
+    fn watch_workloads<'a>(
+        &'a self,
+        site: &'a str,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match &self.kube {
+                Some(kube) => kube.follow(site, &changed).await,
+                None => std::future::pending().await,
+            }
+        })
     }
 
     fn fetch_reports<'a>(

@@ -11,7 +11,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::{Alert, History, Reports, Rollout, SiteDetail, SiteSummary, Timeline, Window};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::model::{
+    Alert, History, Reports, Rollout, SiteDetail, SiteSummary, SiteWorkloads, Timeline, Window,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -112,6 +118,36 @@ pub trait FleetSource: Send + Sync + 'static {
                 self.environment()
             )))
         })
+    }
+
+    /// Whether the environment has a cluster to ask about its sites'
+    /// workloads (the site view's Kubernetes pane).
+    fn has_kubernetes(&self) -> bool {
+        false
+    }
+
+    /// The site's namespace as the Kubernetes pane shows it: workloads and
+    /// their rollout, pods not ready and why, the latest Warning events.
+    fn fetch_workloads<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> BoxFuture<'a, Result<SiteWorkloads, SourceError>> {
+        let _ = site;
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "no Kubernetes configured for {} (add [environment.kube] to the configuration)",
+                self.environment()
+            )))
+        })
+    }
+
+    /// Runs while the site's pane is open, notifying `changed` whenever
+    /// something in the site's namespace changes, so the pane follows a
+    /// rollout as it happens instead of at the next poll. A source that
+    /// cannot watch never returns and the pane is simply polled.
+    fn watch_workloads<'a>(&'a self, site: &'a str, changed: Arc<Notify>) -> BoxFuture<'a, ()> {
+        let _ = (site, changed);
+        Box::pin(std::future::pending())
     }
 }
 

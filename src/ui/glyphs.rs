@@ -47,6 +47,17 @@ impl Glyphs {
         if self.ascii { "~" } else { "…" }
     }
 
+    /// Between a cell's glyph and its name: an alert fires for the site.
+    pub fn alert_badge(&self) -> &'static str {
+        if self.ascii { "*" } else { "⚑" }
+    }
+
+    /// Between a cell's glyph and its name: the environment's cluster has
+    /// no namespace for the site.
+    pub fn not_in_cluster_badge(&self) -> &'static str {
+        if self.ascii { "#" } else { "∅" }
+    }
+
     pub fn rule(&self) -> &'static str {
         if self.ascii { "-" } else { "─" }
     }

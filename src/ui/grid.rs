@@ -234,18 +234,23 @@ fn cell_row(buf: &mut Buffer, area: Rect, y: u16, app: &App, row: usize, paint: 
             } else {
                 buf.set_stringn(x + 2, y, shown, room, style);
             }
-            // A firing alert: a badge between the glyph and the name, so it
-            // reads as part of this cell and not of its neighbour.
+            // A badge between the glyph and the name, so it reads as part of
+            // this cell and not of its neighbour. A firing alert says more
+            // than a missing namespace; the site view shows both.
             let badge_x = x + 1;
-            if badge_x < right && env.alerts_for(name).next().is_some() {
+            let badge = if env.alerts_for(name).next().is_some() {
+                Some((paint.glyphs.alert_badge(), SiteState::Error))
+            } else if env.fleet.sites[site.index].not_in_cluster {
+                Some((paint.glyphs.not_in_cluster_badge(), SiteState::Warning))
+            } else {
+                None
+            };
+            if let Some((symbol, tone)) = badge
+                && badge_x < right
+            {
                 buf[(badge_x, y)]
-                    .set_symbol(if paint.glyphs.ascii { "*" } else { "⚑" })
-                    .set_style(
-                        paint
-                            .theme
-                            .state(SiteState::Error)
-                            .add_modifier(Modifier::BOLD),
-                    );
+                    .set_symbol(symbol)
+                    .set_style(paint.theme.state(tone).add_modifier(Modifier::BOLD));
             }
         }
     }

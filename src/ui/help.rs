@@ -47,6 +47,41 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, paint: Paint<'_>) {
             Span::styled(state.label(), theme.text()),
         ]));
     }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        "Cell marks",
+        theme.accent().add_modifier(Modifier::BOLD),
+    )));
+    for (mark, tone, meaning) in [
+        (
+            paint.glyphs.alert_badge(),
+            SiteState::Error,
+            "an alert is firing for the site",
+        ),
+        (
+            paint.glyphs.not_in_cluster_badge(),
+            SiteState::Warning,
+            "no site namespace in the cluster (deleted, or not matched by namespace_selector)",
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {mark}  "),
+                theme.state(tone).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(meaning, theme.text()),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled("  ", theme.text()),
+        Span::styled(
+            "name",
+            theme
+                .text()
+                .add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
+        ),
+        Span::styled("  underlined: changed state recently", theme.text()),
+    ]));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border())

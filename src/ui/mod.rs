@@ -5,6 +5,7 @@ pub mod glyphs;
 pub mod grid;
 pub mod header;
 pub mod help;
+pub mod kube;
 pub mod pivot;
 pub mod report;
 pub mod reports;

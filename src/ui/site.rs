@@ -26,23 +26,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         .map(|e| e.alerts_for(&view.key.site).collect())
         .unwrap_or_default();
     let alert_lines = (alerts.len() as u16).min(3);
+    let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
+    let not_in_cluster = pane
+        .and_then(|e| e.fleet.sites.iter().find(|s| s.name == view.key.site))
+        .is_some_and(|s| s.not_in_cluster);
     let [head, alert_area, body] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(alert_lines),
         Constraint::Min(1),
     ])
     .areas(area);
+    let body = if pane.is_some_and(|e| e.kubernetes) {
+        let (rest, kube_area) = split_for_kube(body, view);
+        super::kube::draw(frame, kube_area, app, &view.kube, paint);
+        rest
+    } else {
+        body
+    };
     let alert_text: Vec<Line> = alerts
         .iter()
         .take(alert_lines as usize)
         .map(|a| {
             Line::from(vec![
                 Span::styled(
-                    format!(
-                        " {} alert {} ",
-                        if paint.glyphs.ascii { "*" } else { "⚑" },
-                        a.name
-                    ),
+                    format!(" {} alert {} ", paint.glyphs.alert_badge(), a.name),
                     theme.state(SiteState::Error).add_modifier(Modifier::BOLD),
                 ),
                 Span::styled(
@@ -72,6 +79,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         first.push(Span::styled(
             format!("{} {}", paint.glyphs.state(state), state.label()),
             theme.state(state).add_modifier(Modifier::BOLD),
+        ));
+    }
+    if not_in_cluster {
+        first.push(Span::styled(
+            format!(
+                " · {} no namespace in the cluster",
+                paint.glyphs.not_in_cluster_badge()
+            ),
+            theme.state(SiteState::Warning).add_modifier(Modifier::BOLD),
         ));
     }
     if let Some(info) = detail.and_then(|d| d.info.as_ref()) {
@@ -188,6 +204,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         }
         draw_requirement_text(frame, rest, req, view.text_scroll, paint);
     }
+}
+
+/// Room for the Kubernetes pane: a column on the right when the terminal is
+/// wide, else the lower part, no more than it needs and never more than
+/// half.
+fn split_for_kube(area: Rect, view: &SiteView) -> (Rect, Rect) {
+    if area.width >= 140 {
+        let [rest, pane] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .spacing(1)
+                .areas(area);
+        return (rest, pane);
+    }
+    let height = super::kube::wanted_height(&view.kube).min(area.height / 2);
+    let [rest, pane] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(height)]).areas(area);
+    (rest, pane)
 }
 
 /// The requirement table: glyph, title, value's first line; the selected

@@ -34,6 +34,13 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    pub fn watch(resource: &'static str, group: &'static str, namespace: Option<&'a str>) -> Self {
+        Attempt {
+            verb: "watch",
+            ..Attempt::list(resource, group, namespace)
+        }
+    }
+
     /// Building the client, before any request.
     pub fn connect() -> Attempt<'static> {
         Attempt {

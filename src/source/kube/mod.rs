@@ -9,10 +9,12 @@
 
 mod discover;
 mod error;
+mod follow;
 mod workloads;
 
 pub use discover::{KubeSites, site_of_namespace};
 pub use error::{Attempt, KubeError, classify};
+pub use follow::follow_namespace;
 pub use workloads::{
     MAX_WARNING_EVENTS, deployment_workload, pod_info, site_workloads, site_workloads_with_events,
     stateful_set_workload, warning_event,
@@ -53,6 +55,20 @@ pub async fn connect(config: &KubeConfig) -> Result<Client, KubeError> {
             }
         })?,
     };
+    client_from(kube_config)
+}
+
+/// A cluster that does not accept a connection within this is reported as
+/// unreachable (kube's default waits 30 s).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A request that cannot be sent within this fails. Reads have no client
+/// timeout: watches and port-forwards stay open for minutes, and every list
+/// is bounded by its caller instead.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn client_from(mut kube_config: kube::Config) -> Result<Client, KubeError> {
+    kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
+    kube_config.write_timeout = Some(WRITE_TIMEOUT);
     Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
 }
 
@@ -71,7 +87,7 @@ pub async fn connect_with_kubeconfig(
         .map_err(|e| KubeError::Config {
             message: error::kubeconfig_message(&e),
         })?;
-    Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
+    client_from(kube_config)
 }
 
 /// Every item of a list, page by page, at most about `max_items`.

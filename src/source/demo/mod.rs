@@ -3,13 +3,15 @@
 //! flapping. Deterministic for a seed and a point in simulated time, so the
 //! same seed always tells the same story.
 
+mod kube;
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::model::{
     Alert, DrupalInfo, History, Reports, Requirement, Rollout, Severity, SiteDetail, SiteSummary,
-    Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
+    SiteWorkloads, Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
     sort_requirements_worst_first,
 };
 
@@ -613,6 +615,7 @@ impl DemoFleet {
     fn summary(&self, env: usize, index: usize, t: f64, now_unix: f64) -> SiteSummary {
         let site = &self.envs[env][index];
         let mut summary = SiteSummary::new(site.name.clone(), site.profile);
+        summary.not_in_cluster = site.not_in_cluster();
         summary.up = Some(site.temper != Temper::TargetDown);
         if site.temper == Temper::Silent {
             return summary;
@@ -1199,7 +1202,45 @@ impl FleetSource for DemoSource {
             })
         })
     }
+
+    fn has_kubernetes(&self) -> bool {
+        true
+    }
+
+    fn fetch_workloads<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> BoxFuture<'a, Result<SiteWorkloads, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .workloads(&self.env, site, t, now)
+                .map_err(SourceError::new)
+        })
+    }
+
+    /// The simulated namespace changes all the time (event counts, a
+    /// rollout's progress): say so every couple of seconds, as a watch on
+    /// a busy namespace would.
+    fn watch_workloads<'a>(
+        &'a self,
+        _site: &'a str,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if matches!(self.clock, DemoClock::Fixed { .. }) {
+                return std::future::pending().await;
+            }
+            loop {
+                tokio::time::sleep(DEMO_WATCH_GAP).await;
+                changed.notify_one();
+            }
+        })
+    }
 }
+
+/// How often the demo's simulated watch reports a change.
+const DEMO_WATCH_GAP: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
