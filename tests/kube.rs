@@ -15,7 +15,8 @@ use site_status::model::{
 };
 use site_status::source::SourceError;
 use site_status::source::kube::{
-    KubeError, KubeSites, connect_with_kubeconfig, site_workloads, site_workloads_with_events,
+    KubeError, KubeSites, connect_with_kubeconfig, follow_namespace, site_workloads,
+    site_workloads_with_events,
 };
 use tower_test::mock;
 
@@ -919,4 +920,135 @@ users:
     assert!(!format!("{err:?}").contains(secret), "{err:?}");
     assert!(matches!(err, KubeError::Config { .. }), "{err:?}");
     assert!(message.contains("private key"), "{message}");
+}
+
+/// An API server for the pane's watch: every list answers with version
+/// 100 and no items; a watch on pods sends one change and ends; other
+/// watches end at once (as a server may), or are refused for `refuse`.
+fn watched_cluster(refuse: Option<&'static str>) -> (kube::Client, Seen) {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let seen = Seen::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Some((request, send)) = handle.next_request().await {
+            let uri = normalize(&request.uri().to_string());
+            log.0.lock().unwrap().push(uri.clone());
+            let path = uri.split('?').next().unwrap_or_default().to_string();
+            let kind = path.rsplit('/').next().unwrap_or_default().to_string();
+            let (code, body) = if !uri.contains("watch=true") {
+                (
+                    200,
+                    serde_json::to_vec(&json!({
+                        "kind": "List", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": "100"}, "items": []
+                    }))
+                    .unwrap(),
+                )
+            } else if refuse == Some(kind.as_str()) {
+                (
+                    403,
+                    serde_json::to_vec(&forbidden("watch", "events", "", Some(NS))).unwrap(),
+                )
+            } else if kind == "pods" {
+                let change = json!({
+                    "type": "MODIFIED",
+                    "object": pod("drupal-1", "Running", false, json!({}))
+                        .as_object()
+                        .cloned()
+                        .map(|mut p| {
+                            p["metadata"]["resourceVersion"] = json!("101");
+                            Value::Object(p)
+                        })
+                        .unwrap(),
+                });
+                (200, format!("{change}\n").into_bytes())
+            } else {
+                (200, Vec::new())
+            };
+            let response = Response::builder()
+                .status(code)
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            send.send_response(response);
+        }
+    });
+    (kube::Client::new(service, "default"), seen)
+}
+
+#[tokio::test]
+async fn the_pane_watch_reports_a_change_and_resumes_from_the_version_seen() {
+    let (client, seen) = watched_cluster(None);
+    let changed = tokio::sync::Notify::new();
+    let following = follow_namespace(&client, NS, &changed);
+    tokio::pin!(following);
+    let noticed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        tokio::select! {
+            _ = changed.notified() => true,
+            _ = &mut following => false,
+        }
+    })
+    .await;
+    assert_eq!(noticed, Ok(true), "a pod change is noticed");
+    // Each kind is first listed for its version, then watched from it.
+    let requests = seen.get();
+    for kind in [
+        "apis/apps/v1/namespaces/site-borger/deployments",
+        "api/v1/namespaces/site-borger/pods",
+    ] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.contains(kind) && r.contains("limit=1")),
+            "{requests:?}"
+        );
+        assert!(
+            requests.iter().any(|r| r.contains(kind)
+                && r.contains("watch=true")
+                && r.contains("resourceVersion=100")),
+            "{requests:?}"
+        );
+    }
+    assert!(
+        requests.iter().any(|r| r.contains("/events?")
+            && r.contains("watch=true")
+            && r.contains("fieldSelector=type%3DWarning")),
+        "only Warning events are watched: {requests:?}"
+    );
+    // After the pods' watch ends, it resumes from the change's version.
+    let resumed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if seen
+                .get()
+                .iter()
+                .any(|r| r.contains("/pods?") && r.contains("resourceVersion=101"))
+            {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                _ = &mut following => panic!("the watch ended"),
+            }
+        }
+    })
+    .await;
+    assert!(resumed.is_ok(), "{:?}", seen.get());
+}
+
+#[tokio::test]
+async fn a_refused_watch_names_the_verb_and_resource() {
+    let (client, _) = watched_cluster(Some("events"));
+    let changed = tokio::sync::Notify::new();
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        follow_namespace(&client, NS, &changed),
+    )
+    .await
+    .expect("a refused watch ends the follow");
+    assert!(
+        err.to_string().starts_with(
+            "forbidden: cannot watch events in namespace site-borger (RBAC: watch on events)"
+        ),
+        "{err}"
+    );
 }
