@@ -138,6 +138,10 @@ pub struct EnvironmentConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KubeConfig {
+    /// The kubeconfig file; default: `KUBECONFIG`, else `~/.kube/config`
+    /// (else the in-cluster service account).
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context; default: the kubeconfig's current context.
     #[serde(default)]
     pub context: Option<KubeContext>,
@@ -429,11 +433,14 @@ impl<'de> Deserialize<'de> for HttpUrl {
         let text = String::deserialize(d)?;
         let url =
             url::Url::parse(&text).map_err(|e| de::Error::custom(format!("not a URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") {
+        if !matches!(url.scheme(), "http" | "https" | "kube") {
             return Err(de::Error::custom(format!(
-                "unsupported scheme {:?}; use http or https",
+                "unsupported scheme {:?}; use http, https or kube (kube://NAMESPACE/SERVICE:PORT)",
                 url.scheme()
             )));
+        }
+        if url.scheme() == "kube" {
+            KubeTarget::from_url(&url).map_err(de::Error::custom)?;
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(de::Error::custom(
@@ -444,6 +451,101 @@ impl<'de> Deserialize<'de> for HttpUrl {
             return Err(de::Error::custom("the URL may not have a query string"));
         }
         Ok(HttpUrl(url))
+    }
+}
+
+/// A backend inside the environment's cluster, reached by port-forward
+/// through the API server: `kube://NAMESPACE/SERVICE:PORT[/PATH]`. PORT is
+/// the Service's port, by number or by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KubeTarget {
+    pub namespace: String,
+    pub service: String,
+    pub port: ServicePort,
+    /// Path prefix on the backend (`/prometheus` for Mimir), `/` if none.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServicePort {
+    Number(u16),
+    Name(String),
+}
+
+impl fmt::Display for ServicePort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServicePort::Number(n) => write!(f, "{n}"),
+            ServicePort::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+impl KubeTarget {
+    pub fn from_url(url: &url::Url) -> Result<KubeTarget, String> {
+        const FORM: &str = "write kube://NAMESPACE/SERVICE:PORT";
+        let namespace = url.host_str().unwrap_or_default().to_string();
+        if !is_dns_label(&namespace) {
+            return Err(format!("{namespace:?} is not a namespace name; {FORM}"));
+        }
+        if url.port().is_some() {
+            return Err(format!("the port goes after the service; {FORM}"));
+        }
+        let mut segments = url.path().trim_start_matches('/').splitn(2, '/');
+        let first = segments.next().unwrap_or_default();
+        let rest = segments.next().unwrap_or_default();
+        let Some((service, port)) = first.split_once(':') else {
+            return Err(format!("no SERVICE:PORT after the namespace; {FORM}"));
+        };
+        if !is_dns_label(service) {
+            return Err(format!("{service:?} is not a service name; {FORM}"));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(n) if n > 0 => ServicePort::Number(n),
+            _ if is_dns_label(port) && port.chars().any(|c| c.is_ascii_alphabetic()) => {
+                ServicePort::Name(port.to_string())
+            }
+            _ => return Err(format!("{port:?} is not a port number or name; {FORM}")),
+        };
+        Ok(KubeTarget {
+            namespace,
+            service: service.to_string(),
+            port,
+            path: format!("/{rest}"),
+        })
+    }
+}
+
+impl fmt::Display for KubeTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "kube://{}/{}:{}{}",
+            self.namespace,
+            self.service,
+            self.port,
+            self.path.trim_end_matches('/')
+        )
+    }
+}
+
+/// An RFC 1123 label: what namespaces, services and port names are.
+fn is_dns_label(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+}
+
+impl HttpUrl {
+    /// The cluster backend this URL names, for `kube://` URLs.
+    pub fn kube_target(&self) -> Option<KubeTarget> {
+        (self.0.scheme() == "kube")
+            .then(|| KubeTarget::from_url(&self.0).ok())
+            .flatten()
     }
 }
 
@@ -723,6 +825,23 @@ impl Config {
                 ("loki", env.loki.as_ref()),
             ] {
                 let Some(b) = backend else { continue };
+                if b.url.kube_target().is_some() && env.kube.is_none() {
+                    return Err(fail(
+                        name,
+                        format!(
+                            "{which}: a kube:// URL needs [environment.kube] for the cluster to forward through"
+                        ),
+                    ));
+                }
+                if b.url.kube_target().is_some() && (b.ca_file.is_some() || b.insecure_skip_verify)
+                {
+                    return Err(fail(
+                        name,
+                        format!(
+                            "{which}: a kube:// backend is spoken to in plain HTTP inside the port-forward; ca_file and insecure_skip_verify do not apply"
+                        ),
+                    ));
+                }
                 let auths = usize::from(b.bearer_token_file.is_some())
                     + usize::from(b.bearer_token_env.is_some())
                     + usize::from(b.basic_auth.is_some());
@@ -804,6 +923,52 @@ selector = 'env="prod"'          # optional
 [environment.prometheus]
 url = "http://127.0.0.1:9090"
 "#;
+
+    #[test]
+    fn kube_urls_name_a_service_port_in_a_namespace() {
+        let kube = "[environment.kube]\nnamespace_selector = \"t=site\"\n";
+        let with = |url: &str| {
+            parse(&format!(
+                "{}{kube}",
+                SMALLEST.replace("http://127.0.0.1:9090", url)
+            ))
+        };
+        let c = with("kube://monitoring/prometheus-k8s:9090").unwrap();
+        let target = c.environments[0].prometheus.url.kube_target().unwrap();
+        assert_eq!(target.namespace, "monitoring");
+        assert_eq!(target.service, "prometheus-k8s");
+        assert_eq!(target.port, ServicePort::Number(9090));
+        assert_eq!(target.path, "/");
+        assert_eq!(target.to_string(), "kube://monitoring/prometheus-k8s:9090");
+        let c = with("kube://mimir/gateway:http-metrics/prometheus").unwrap();
+        let target = c.environments[0].prometheus.url.kube_target().unwrap();
+        assert_eq!(target.port, ServicePort::Name("http-metrics".into()));
+        assert_eq!(target.path, "/prometheus");
+        for (bad, says) in [
+            ("kube://monitoring/prometheus", "no SERVICE:PORT"),
+            (
+                "kube://monitoring:9090/prometheus",
+                "the port goes after the service",
+            ),
+            ("kube://Monitoring/prometheus:9090", "not a namespace name"),
+            (
+                "kube://monitoring/prometheus:0",
+                "not a port number or name",
+            ),
+            ("kube://monitoring/Prom:9090", "not a service name"),
+        ] {
+            let e = with(bad).unwrap_err().0;
+            assert!(
+                e.contains(says) && e.contains(":7: key `url`"),
+                "{bad}: {e}"
+            );
+        }
+        // Without a cluster to forward through, it is refused.
+        let e = parse(&SMALLEST.replace("http://127.0.0.1:9090", "kube://monitoring/p:9090"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("needs [environment.kube]"), "{e}");
+    }
 
     #[test]
     fn the_smallest_configuration_gets_every_default() {

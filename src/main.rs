@@ -418,6 +418,7 @@ async fn try_backends(config: &Config) -> bool {
         }
     };
     let probes = sources.iter().map(|s| async move {
+        s.start_forwarding();
         let started = Instant::now();
         let outcome = s.prometheus().api().query("vector(1)").await;
         let prometheus_took = started.elapsed();
@@ -433,10 +434,15 @@ async fn try_backends(config: &Config) -> bool {
             }
             None => None,
         };
-        (s, outcome, prometheus_took, loki)
+        let started = Instant::now();
+        let kube = s
+            .check_kubernetes()
+            .await
+            .map(|outcome| (outcome, started.elapsed()));
+        (s, outcome, prometheus_took, loki, kube)
     });
     let mut all_ok = true;
-    for (s, outcome, took, loki) in futures::future::join_all(probes).await {
+    for (s, outcome, took, loki, kube) in futures::future::join_all(probes).await {
         let target = s.prometheus().api().endpoint.display();
         for w in s.warnings() {
             println!("  warning: {w}");
@@ -472,6 +478,34 @@ async fn try_backends(config: &Config) -> bool {
             }
             None => println!(
                 "  {:<10} loki: not configured (reports unavailable)",
+                s.environment()
+            ),
+        }
+        let context = s
+            .kube_config()
+            .and_then(|k| k.context.as_ref())
+            .map(|c| format!("context {}", c.0))
+            .unwrap_or_else(|| "current context".into());
+        let selector = s
+            .kube_config()
+            .map(|k| k.namespace_selector.0.as_str())
+            .unwrap_or_default();
+        match kube {
+            Some((Ok(count), took)) => println!(
+                "  {:<10} kubernetes ({context}): {count} site namespaces match {selector}, {} ms",
+                s.environment(),
+                took.as_millis()
+            ),
+            Some((Err(e), took)) => {
+                all_ok = false;
+                println!(
+                    "  {:<10} kubernetes ({context}): FAILED after {} ms: {e}",
+                    s.environment(),
+                    took.as_millis()
+                );
+            }
+            None => println!(
+                "  {:<10} kubernetes: not configured (no site discovery, no Kubernetes pane)",
                 s.environment()
             ),
         }

@@ -95,6 +95,7 @@ fn list(kind: &str, items: Vec<Value>) -> Value {
 
 fn kube_config(site_label: Option<&str>, profile_label: Option<&str>) -> KubeConfig {
     KubeConfig {
+        kubeconfig: None,
         context: None,
         namespace_selector: LabelSelector("sitefactory.dk/type=site".into()),
         site_label: site_label.map(|l| LabelKey(l.into())),

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::http::SecretLookup;
+use super::kube::{ClientFactory, Forward};
 use super::loki::{Direction, LokiApi, stream_selector};
 use super::prometheus::PrometheusSource;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
-use crate::config::{Config, ConfigError, EnvironmentConfig};
+use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
 use crate::model::{
     History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window, parse_report_line,
 };
@@ -288,7 +289,31 @@ impl KubeDiscovery {
 pub struct EnvironmentSource {
     prometheus: PrometheusSource,
     loki: Option<LokiReports>,
-    kube: Option<KubeDiscovery>,
+    kube: Option<Arc<KubeDiscovery>>,
+    /// Local stand-ins for `kube://` backends.
+    forwards: Vec<Arc<Forward>>,
+}
+
+/// Reserves a local port for a `kube://` backend and points the backend's
+/// URL at it.
+fn forward_for(
+    backend: &mut crate::config::BackendConfig,
+    what: &str,
+) -> Result<Option<Arc<Forward>>, ConfigError> {
+    let Some(target) = backend.url.kube_target() else {
+        return Ok(None);
+    };
+    let forward = Forward::bind(target).map_err(|e| {
+        ConfigError(format!(
+            "{what}: cannot reserve a local port for the port-forward: {e}"
+        ))
+    })?;
+    backend.url = HttpUrl(forward.local_url());
+    Ok(Some(Arc::new(forward)))
+}
+
+fn shown_as(forward: &Forward) -> String {
+    format!("{} (port-forward)", forward.target())
 }
 
 impl EnvironmentSource {
@@ -297,10 +322,57 @@ impl EnvironmentSource {
         env: &EnvironmentConfig,
         secrets: &dyn SecretLookup,
     ) -> Result<EnvironmentSource, ConfigError> {
+        let mut local = env.clone();
+        let name = &env.name.0;
+        let prometheus_forward = forward_for(&mut local.prometheus, &format!("{name} prometheus"))?;
+        let loki_forward = match local.loki.as_mut() {
+            Some(loki) => forward_for(loki, &format!("{name} loki"))?,
+            None => None,
+        };
+        let mut prometheus = PrometheusSource::new(config, &local, secrets)?;
+        if let Some(f) = &prometheus_forward {
+            prometheus.api_mut().endpoint.shown_as = Some(shown_as(f));
+        }
+        let mut loki = LokiReports::new(config, &local, secrets)?;
+        if let (Some(l), Some(f)) = (loki.as_mut(), &loki_forward) {
+            l.api.endpoint.shown_as = Some(shown_as(f));
+        }
         Ok(EnvironmentSource {
-            prometheus: PrometheusSource::new(config, env, secrets)?,
-            loki: LokiReports::new(config, env, secrets)?,
-            kube: env.kube.clone().map(KubeDiscovery::new),
+            prometheus,
+            loki,
+            kube: env.kube.clone().map(|k| Arc::new(KubeDiscovery::new(k))),
+            forwards: prometheus_forward.into_iter().chain(loki_forward).collect(),
+        })
+    }
+
+    /// Serves the `kube://` backends' local ports (once; must be called in
+    /// the runtime, before the first request to them).
+    pub fn start_forwarding(&self) {
+        let Some(kube) = &self.kube else { return };
+        for forward in &self.forwards {
+            let kube = kube.clone();
+            let clients: ClientFactory = Arc::new(move || {
+                let kube = kube.clone();
+                Box::pin(async move { kube.client().await.map_err(|e| e.message) })
+            });
+            forward.start(clients);
+        }
+    }
+
+    /// A failed request to a `kube://` backend says why the port-forward
+    /// failed, which the HTTP error alone cannot.
+    fn explain<T>(&self, outcome: Result<T, SourceError>) -> Result<T, SourceError> {
+        outcome.map_err(|e| {
+            let why: Vec<String> = self
+                .forwards
+                .iter()
+                .filter_map(|f| f.last_error())
+                .collect();
+            if why.is_empty() {
+                e
+            } else {
+                SourceError::new(format!("{e} (port-forward: {})", why.join("; ")))
+            }
         })
     }
 
@@ -310,6 +382,19 @@ impl EnvironmentSource {
 
     pub fn loki(&self) -> Option<&LokiReports> {
         self.loki.as_ref()
+    }
+
+    /// For `config check`: lists the site namespaces once. `None` when the
+    /// environment has no cluster configured; else the number of site
+    /// namespaces found, or why none could be read.
+    pub async fn check_kubernetes(&self) -> Option<Result<usize, SourceError>> {
+        let kube = self.kube.as_ref()?;
+        Some(kube.discover().await.map(|sites| sites.len()))
+    }
+
+    /// The cluster's settings, for messages.
+    pub fn kube_config(&self) -> Option<&crate::config::KubeConfig> {
+        self.kube.as_ref().map(|k| &k.config)
     }
 
     /// Said once at start: TLS checks turned off, and the like.
@@ -336,8 +421,9 @@ impl FleetSource for EnvironmentSource {
                     None => None,
                 }
             };
+            self.start_forwarding();
             let (report, listed) = tokio::join!(self.prometheus.fetch_fleet(), discovery);
-            let mut report = report?;
+            let mut report = self.explain(report)?;
             if let Some(l) = &self.loki {
                 report.warnings.extend(l.api.warnings().iter().cloned());
             }
@@ -351,7 +437,10 @@ impl FleetSource for EnvironmentSource {
     }
 
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
-        self.prometheus.fetch_site(site)
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(self.prometheus.fetch_site(site).await)
+        })
     }
 
     fn fetch_history<'a>(
@@ -360,18 +449,31 @@ impl FleetSource for EnvironmentSource {
         requirement: &'a str,
         window: Window,
     ) -> BoxFuture<'a, Result<History, SourceError>> {
-        self.prometheus.fetch_history(site, requirement, window)
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(
+                self.prometheus
+                    .fetch_history(site, requirement, window)
+                    .await,
+            )
+        })
     }
 
     fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
-        self.prometheus.fetch_timeline()
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(self.prometheus.fetch_timeline().await)
+        })
     }
 
     fn fetch_rollout<'a>(
         &'a self,
         profile: &'a str,
     ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
-        self.prometheus.fetch_rollout(profile)
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(self.prometheus.fetch_rollout(profile).await)
+        })
     }
 
     fn has_kubernetes(&self) -> bool {
@@ -412,7 +514,10 @@ impl FleetSource for EnvironmentSource {
         count: usize,
     ) -> BoxFuture<'a, Result<Reports, SourceError>> {
         match &self.loki {
-            Some(loki) => Box::pin(loki.recent(site, count)),
+            Some(loki) => Box::pin(async move {
+                self.start_forwarding();
+                self.explain(loki.recent(site, count).await)
+            }),
             None => Box::pin(async move {
                 Err(SourceError::new(format!(
                     "no Loki configured for {} (add [environment.loki] to the configuration)",

@@ -25,6 +25,9 @@ pub struct Endpoint {
     /// Every secret this endpoint sends, so that a backend or proxy that
     /// echoes the request back in an error page cannot make us print one.
     secrets: Vec<Vec<u8>>,
+    /// The name messages use instead of the URL: the `kube://` URL of a
+    /// backend reached through a local port-forward.
+    pub shown_as: Option<String>,
 }
 
 /// Reads a secret from where the configuration says it is.
@@ -182,6 +185,7 @@ impl Endpoint {
             timeout,
             warnings,
             secrets,
+            shown_as: None,
         })
     }
 
@@ -193,6 +197,9 @@ impl Endpoint {
 
     /// How to name this backend in a message.
     pub fn display(&self) -> String {
+        if let Some(shown) = &self.shown_as {
+            return shown.clone();
+        }
         let mut url = self.base.clone();
         url.set_query(None);
         url.set_fragment(None);

@@ -786,6 +786,10 @@ impl PrometheusSource {
         })
     }
 
+    pub fn api_mut(&mut self) -> &mut PromApi {
+        &mut self.api
+    }
+
     pub fn api(&self) -> &PromApi {
         &self.api
     }

@@ -10,11 +10,13 @@
 mod discover;
 mod error;
 mod follow;
+mod forward;
 mod workloads;
 
 pub use discover::{KubeSites, site_of_namespace};
 pub use error::{Attempt, KubeError, classify};
 pub use follow::follow_namespace;
+pub use forward::{ClientFactory, Forward, ready_pod};
 pub use workloads::{
     MAX_WARNING_EVENTS, deployment_workload, pod_info, site_workloads, site_workloads_with_events,
     stateful_set_workload, warning_event,
@@ -34,6 +36,12 @@ pub const PAGE_SIZE: u32 = 500;
 /// context, or else the current one (or the in-cluster service account
 /// when there is no kubeconfig). Nothing is sent to the cluster yet.
 pub async fn connect(config: &KubeConfig) -> Result<Client, KubeError> {
+    if let Some(path) = &config.kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| KubeError::Config {
+            message: format!("{}: {}", path.display(), error::kubeconfig_message(&e)),
+        })?;
+        return connect_with_kubeconfig(kubeconfig, config).await;
+    }
     let kube_config = match &config.context {
         Some(context) => kube::Config::from_kubeconfig(&KubeConfigOptions {
             context: Some(context.0.clone()),
