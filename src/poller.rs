@@ -178,18 +178,22 @@ where
     }
 }
 
-/// Runs the source's watch on a site and polls the query (`kick`) early
-/// when it reports a change, at most once per [`FOLLOW_MIN_GAP`].
-fn spawn_follower(source: Arc<dyn FleetSource>, site: String, kick: Arc<Notify>) -> JoinHandle<()> {
+/// Runs a watch of the source (`watch`, given where to say "changed") and
+/// polls the query (`kick`) early when it reports a change, at most once
+/// per `min_gap`.
+fn spawn_follower<W, Fut>(watch: W, kick: Arc<Notify>, min_gap: Duration) -> JoinHandle<()>
+where
+    W: FnOnce(Arc<Notify>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let changed = Arc::new(Notify::new());
-    let watch_changed = changed.clone();
+    let watching = watch(changed.clone());
     tokio::spawn(async move {
-        let watching = source.watch_workloads(&site, watch_changed);
         let forwarding = async {
             loop {
                 changed.notified().await;
                 kick.notify_one();
-                tokio::time::sleep(FOLLOW_MIN_GAP).await;
+                tokio::time::sleep(min_gap).await;
             }
         };
         tokio::select! {
@@ -198,6 +202,10 @@ fn spawn_follower(source: Arc<dyn FleetSource>, site: String, kick: Arc<Notify>)
         }
     })
 }
+
+/// However often the site namespaces change (a batch of new sites), the
+/// grid is polled early at most this often.
+pub const FLEET_FOLLOW_MIN_GAP: Duration = Duration::from_secs(5);
 
 /// Identifies a site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -284,11 +292,18 @@ impl Poller {
         let fleet = sources
             .iter()
             .map(|source| {
-                let source = source.clone();
-                spawn_query(settings, wake.clone(), move || {
-                    let source = source.clone();
+                let fetching = source.clone();
+                let mut query = spawn_query(settings, wake.clone(), move || {
+                    let source = fetching.clone();
                     async move { source.fetch_fleet().await }
-                })
+                });
+                let watching = source.clone();
+                query.follower = Some(spawn_follower(
+                    move |changed| async move { watching.watch_fleet(changed).await },
+                    query.kick.clone(),
+                    FLEET_FOLLOW_MIN_GAP,
+                ));
+                query
             })
             .collect();
         Poller {
@@ -390,10 +405,11 @@ impl Poller {
             }
         });
         if let DetailKey::Workloads(site) = &key {
+            let site = site.site.clone();
             query.follower = Some(spawn_follower(
-                source.clone(),
-                site.site.clone(),
+                move |changed| async move { source.watch_workloads(&site, changed).await },
                 query.kick.clone(),
+                FOLLOW_MIN_GAP,
             ));
         }
         self.details.insert(key, query);

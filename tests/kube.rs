@@ -15,8 +15,8 @@ use site_status::model::{
 };
 use site_status::source::SourceError;
 use site_status::source::kube::{
-    KubeError, KubeSites, connect_with_kubeconfig, follow_namespace, site_workloads,
-    site_workloads_with_events,
+    KubeError, KubeSites, connect_with_kubeconfig, follow_namespace, follow_site_namespaces,
+    site_workloads, site_workloads_with_events,
 };
 use tower_test::mock;
 
@@ -927,6 +927,18 @@ users:
 /// 100 and no items; a watch on pods sends one change and ends; other
 /// watches end at once (as a server may), or are refused for `refuse`.
 fn watched_cluster(refuse: Option<&'static str>) -> (kube::Client, Seen) {
+    let mut changed_pod = pod("drupal-1", "Running", false, json!({}));
+    changed_pod["metadata"]["resourceVersion"] = json!("101");
+    changing_cluster(refuse, "pods", changed_pod)
+}
+
+/// Like [`watched_cluster`], with the kind whose watch sends `object` as
+/// modified.
+fn changing_cluster(
+    refuse: Option<&'static str>,
+    changing: &'static str,
+    object: Value,
+) -> (kube::Client, Seen) {
     let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
     let seen = Seen::default();
     let log = seen.clone();
@@ -950,18 +962,8 @@ fn watched_cluster(refuse: Option<&'static str>) -> (kube::Client, Seen) {
                     403,
                     serde_json::to_vec(&forbidden("watch", "events", "", Some(NS))).unwrap(),
                 )
-            } else if kind == "pods" {
-                let change = json!({
-                    "type": "MODIFIED",
-                    "object": pod("drupal-1", "Running", false, json!({}))
-                        .as_object()
-                        .cloned()
-                        .map(|mut p| {
-                            p["metadata"]["resourceVersion"] = json!("101");
-                            Value::Object(p)
-                        })
-                        .unwrap(),
-                });
+            } else if kind == changing {
+                let change = json!({"type": "MODIFIED", "object": object});
                 (200, format!("{change}\n").into_bytes())
             } else {
                 (200, Vec::new())
@@ -1051,5 +1053,33 @@ async fn a_refused_watch_names_the_verb_and_resource() {
             "forbidden: cannot watch events in namespace site-borger (RBAC: watch on events)"
         ),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_site_namespace_is_noticed_through_the_watch() {
+    let mut created = namespace(
+        "site-ny",
+        json!({"sitefactory.dk/type": "site", "sitefactory.dk/site": "ny"}),
+    );
+    created["metadata"]["resourceVersion"] = json!("101");
+    let (client, seen) = changing_cluster(None, "namespaces", created);
+    let changed = tokio::sync::Notify::new();
+    let following = follow_site_namespaces(&client, "sitefactory.dk/type=site", &changed);
+    tokio::pin!(following);
+    let noticed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        tokio::select! {
+            _ = changed.notified() => true,
+            _ = &mut following => false,
+        }
+    })
+    .await;
+    assert_eq!(noticed, Ok(true));
+    let requests = seen.get();
+    assert!(
+        requests.iter().any(|r| r.starts_with("/api/v1/namespaces?")
+            && r.contains("watch=true")
+            && r.contains("labelSelector=sitefactory.dk%2Ftype%3Dsite")),
+        "only the site namespaces are watched: {requests:?}"
     );
 }

@@ -231,6 +231,29 @@ impl KubeDiscovery {
         }
     }
 
+    /// Watches the site namespaces for as long as the dashboard runs; a
+    /// failed watch is retried after a while (the namespaces are listed on
+    /// every poll anyway, so only the early notice is lost meanwhile).
+    async fn follow_namespaces(&self, changed: &tokio::sync::Notify) {
+        let mut gap = WATCH_RETRY_FIRST;
+        loop {
+            let started = std::time::Instant::now();
+            if let Ok(client) = self.client().await {
+                super::kube::follow_site_namespaces(
+                    &client,
+                    &self.config.namespace_selector.0,
+                    changed,
+                )
+                .await;
+            }
+            if started.elapsed() > WATCH_RETRY_MAX {
+                gap = WATCH_RETRY_FIRST;
+            }
+            tokio::time::sleep(gap).await;
+            gap = (gap * 2).min(WATCH_RETRY_MAX);
+        }
+    }
+
     fn set_watch_failure(&self, failure: Option<String>) {
         if let Ok(mut w) = self.watch_failure.lock() {
             *w = failure;
@@ -478,6 +501,15 @@ impl FleetSource for EnvironmentSource {
 
     fn has_kubernetes(&self) -> bool {
         self.kube.is_some()
+    }
+
+    fn watch_fleet(&self, changed: Arc<tokio::sync::Notify>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match &self.kube {
+                Some(kube) => kube.follow_namespaces(&changed).await,
+                None => std::future::pending().await,
+            }
+        })
     }
 
     fn fetch_workloads<'a>(

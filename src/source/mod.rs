@@ -141,6 +141,15 @@ pub trait FleetSource: Send + Sync + 'static {
         })
     }
 
+    /// Runs for as long as the dashboard does, notifying `changed` when the
+    /// environment's set of sites changes between polls (a site namespace
+    /// created or deleted), so the grid is polled early. A source that
+    /// cannot tell never returns.
+    fn watch_fleet(&self, changed: Arc<Notify>) -> BoxFuture<'_, ()> {
+        let _ = changed;
+        Box::pin(std::future::pending())
+    }
+
     /// Runs while the site's pane is open, notifying `changed` whenever
     /// something in the site's namespace changes, so the pane follows a
     /// rollout as it happens instead of at the next poll. A source that

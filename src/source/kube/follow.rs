@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, pin_mut};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -31,25 +31,25 @@ pub async fn follow_namespace(client: &Client, namespace: &str, changed: &Notify
     let ns = Some(namespace);
     let deployments = follow(
         Api::<Deployment>::namespaced(client.clone(), namespace),
-        None,
+        Selectors::default(),
         Attempt::watch("deployments", "apps", ns),
         changed,
     );
     let stateful_sets = follow(
         Api::<StatefulSet>::namespaced(client.clone(), namespace),
-        None,
+        Selectors::default(),
         Attempt::watch("statefulsets", "apps", ns),
         changed,
     );
     let pods = follow(
         Api::<Pod>::namespaced(client.clone(), namespace),
-        None,
+        Selectors::default(),
         Attempt::watch("pods", "", ns),
         changed,
     );
     let events = follow(
         Api::<Event>::namespaced(client.clone(), namespace),
-        Some("type=Warning"),
+        Selectors::fields("type=Warning"),
         Attempt::watch("events", "", ns),
         changed,
     );
@@ -63,12 +63,47 @@ pub async fn follow_namespace(client: &Client, namespace: &str, changed: &Notify
     }
 }
 
+/// Watches the site namespaces (those `selector` matches), notifying
+/// `changed` when one is created, relabelled or deleted, so the grid learns
+/// of a new site before its next poll. Returns only when the watch fails.
+pub async fn follow_site_namespaces(
+    client: &Client,
+    selector: &str,
+    changed: &Notify,
+) -> KubeError {
+    follow(
+        Api::<Namespace>::all(client.clone()),
+        Selectors {
+            labels: Some(selector),
+            fields: None,
+        },
+        Attempt::watch("namespaces", "", None),
+        changed,
+    )
+    .await
+}
+
+#[derive(Default, Clone, Copy)]
+struct Selectors<'a> {
+    labels: Option<&'a str>,
+    fields: Option<&'a str>,
+}
+
+impl<'a> Selectors<'a> {
+    fn fields(fields: &'a str) -> Selectors<'a> {
+        Selectors {
+            labels: None,
+            fields: Some(fields),
+        }
+    }
+}
+
 /// One kind, for as long as it works. Starts from the version of a
 /// one-item list, so the watch begins at "now" and does not replay every
 /// existing object as added.
 async fn follow<K>(
     api: Api<K>,
-    fields: Option<&str>,
+    selectors: Selectors<'_>,
     attempt: Attempt<'_>,
     changed: &Notify,
 ) -> KubeError
@@ -77,9 +112,13 @@ where
 {
     let mut list_params = ListParams::default().limit(1);
     let mut watch_params = WatchParams::default().timeout(WATCH_SECONDS);
-    if let Some(fields) = fields {
+    if let Some(fields) = selectors.fields {
         list_params = list_params.fields(fields);
         watch_params = watch_params.fields(fields);
+    }
+    if let Some(labels) = selectors.labels {
+        list_params = list_params.labels(labels);
+        watch_params = watch_params.labels(labels);
     }
     let listing = Attempt {
         verb: "list",

@@ -15,7 +15,7 @@ mod workloads;
 
 pub use discover::{KubeSites, site_of_namespace};
 pub use error::{Attempt, KubeError, classify};
-pub use follow::follow_namespace;
+pub use follow::{follow_namespace, follow_site_namespaces};
 pub use forward::{ClientFactory, Forward, ready_pod};
 pub use workloads::{
     MAX_WARNING_EVENTS, deployment_workload, pod_info, site_workloads, site_workloads_with_events,
