@@ -289,8 +289,8 @@ fn grid_cells(s: &Screen) -> Option<Vec<Cell>> {
         if line.trim().is_empty() || is_timeline_line(line) {
             continue;
         }
-        // An alert badge sits between a cell's glyph and its name.
-        let line = &line.replace('⚑', " ");
+        // A badge may sit between a cell's glyph and its name.
+        let line = &support::tmux::without_badges(line);
         if line.starts_with("──") {
             env = line
                 .trim_start_matches('─')

@@ -48,8 +48,6 @@ const STATES: [(char, &str); 8] = [
 const ERROR: char = '✖';
 const WARNING: char = '▲';
 const OK: char = '●';
-/// A firing alert's badge in a grid cell's last column.
-const BADGE: char = '⚑';
 /// The sparkline's bars.
 const BARS: &str = " ▁▂▃▄▅▆▇█";
 /// Waits that include a real Prometheus scraping a change.
@@ -389,12 +387,8 @@ fn grid(shot: &Shot) -> Option<Grid> {
             });
             continue;
         }
-        // The alert badge sits in a cell's last column, against the next
-        // cell's glyph.
-        let cleaned: String = line
-            .chars()
-            .map(|c| if c == BADGE { ' ' } else { c })
-            .collect();
+        // A badge sits between a cell's glyph and its name.
+        let cleaned = support::tmux::without_badges(line);
         let found = words(&cleaned);
         if !found.len().is_multiple_of(2) {
             return None;

@@ -210,8 +210,8 @@ impl DashboardScreen for Screen {
             if line.trim().is_empty() {
                 continue;
             }
-            // An alert badge sits between a cell's glyph and its name.
-            let line = &line.replace('⚑', " ");
+            // A badge may sit between a cell's glyph and its name.
+            let line = &support::tmux::without_badges(line);
             if line.starts_with("──") {
                 let env = line.trim_start_matches('─').split_whitespace().next()?;
                 sections.push(Section {

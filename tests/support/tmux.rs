@@ -77,6 +77,16 @@ pub fn command_line(words: &[&str]) -> String {
 // The terminal
 // ---------------------------------------------------------------------------
 
+/// The marks a grid cell may carry between its glyph and its name: an
+/// alert firing, no namespace in the cluster.
+pub const CELL_BADGES: [char; 2] = ['⚑', '∅'];
+
+/// A grid line with the cells' badges blanked, so every cell reads as
+/// glyph, space, name.
+pub fn without_badges(line: &str) -> String {
+    line.replace(CELL_BADGES, " ")
+}
+
 /// A private tmux server running one session with the app in it.
 /// Dropping it kills the server, whether the test passed or panicked.
 pub struct Tmux {
