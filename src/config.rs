@@ -40,6 +40,10 @@ pub struct Config {
     /// `themes/`, or a path (relative to this file); `--theme` overrides it.
     #[serde(default)]
     pub theme: Option<String>,
+    /// Mouse clicks and the wheel in the dashboard. Off leaves the
+    /// terminal's own mouse handling (selecting text) alone.
+    #[serde(default = "default_mouse")]
+    pub mouse: bool,
     #[serde(default)]
     pub labels: LabelNames,
     #[serde(default)]
@@ -130,6 +134,38 @@ pub struct EnvironmentConfig {
     /// Where the environment's sites live in Kubernetes (optional).
     #[serde(default)]
     pub kube: Option<KubeConfig>,
+    /// A site's address, `{site}` (and `{env}`) filled in: what `y`
+    /// copies; without it `y` copies the site's name.
+    #[serde(default)]
+    pub site_url: Option<SiteUrlTemplate>,
+}
+
+/// `https://{site}.kk.dk`: an http(s) URL with a `{site}` placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteUrlTemplate(pub String);
+
+impl<'de> Deserialize<'de> for SiteUrlTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !text.contains("{site}") {
+            return Err(de::Error::custom(
+                "site_url needs a {site} placeholder, e.g. \"https://{site}.kk.dk\"",
+            ));
+        }
+        let sample = text.replace("{site}", "borger").replace("{env}", "prod");
+        let url = url::Url::parse(&sample)
+            .map_err(|e| de::Error::custom(format!("site_url is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(de::Error::custom("site_url must be an http or https URL"));
+        }
+        Ok(SiteUrlTemplate(text))
+    }
+}
+
+impl SiteUrlTemplate {
+    pub fn fill(&self, env: &str, site: &str) -> String {
+        self.0.replace("{site}", site).replace("{env}", env)
+    }
 }
 
 /// `[environment.kube]`: the cluster that runs the environment's sites.
@@ -341,6 +377,10 @@ pub struct BackendConfig {
     pub insecure_skip_verify: bool,
     #[serde(default = "default_timeout")]
     pub timeout: Seconds,
+}
+
+fn default_mouse() -> bool {
+    true
 }
 
 fn default_timeout() -> Seconds {
@@ -923,6 +963,34 @@ selector = 'env="prod"'          # optional
 [environment.prometheus]
 url = "http://127.0.0.1:9090"
 "#;
+
+    #[test]
+    fn mouse_and_site_url_have_defaults_and_are_checked() {
+        let c = parse(SMALLEST).unwrap();
+        assert!(c.mouse);
+        assert_eq!(c.environments[0].site_url, None);
+        let c = parse(&format!("mouse = false\n{SMALLEST}")).unwrap();
+        assert!(!c.mouse);
+        let with = |url: &str| {
+            parse(&SMALLEST.replace(
+                "selector = 'env=\"prod\"'",
+                &format!("selector = 'env=\"prod\"'\nsite_url = \"{url}\""),
+            ))
+        };
+        let c = with("https://{site}.{env}.kk.dk/").unwrap();
+        let template = c.environments[0].site_url.as_ref().unwrap();
+        assert_eq!(
+            template.fill("prod", "borger"),
+            "https://borger.prod.kk.dk/"
+        );
+        let e = with("https://kk.dk/").unwrap_err().0;
+        assert!(
+            e.contains(":5: key `site_url`") && e.contains("{site}"),
+            "{e}"
+        );
+        let e = with("ftp://{site}.kk.dk").unwrap_err().0;
+        assert!(e.contains("http or https"), "{e}");
+    }
 
     #[test]
     fn kube_urls_name_a_service_port_in_a_namespace() {

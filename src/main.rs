@@ -208,6 +208,7 @@ fn main() -> ExitCode {
                 refresh,
                 ascii: ascii_wanted(cli.ascii),
                 origin: format!("demo (seed {seed})"),
+                mouse: config.as_ref().is_none_or(|c| c.mouse),
                 ..Settings::default()
             };
             let poll = PollSettings {
@@ -287,6 +288,12 @@ fn main() -> ExitCode {
                     .unwrap_or_default(),
                 transition_log_size: config.transition_log_size.max(1),
                 change_marker: config.change_marker.0,
+                mouse: config.mouse,
+                site_urls: config
+                    .environments
+                    .iter()
+                    .filter_map(|e| Some((e.name.0.clone(), e.site_url.clone()?)))
+                    .collect(),
             };
             let poll = PollSettings {
                 interval: config.refresh_interval.0,

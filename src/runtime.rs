@@ -71,7 +71,7 @@ pub async fn run(
         .collect();
     let mut theme_index = 0;
     let mut theme = theme;
-    let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut guard = TerminalGuard::enter(settings.mouse).context("cannot set up the terminal")?;
     let size = guard
         .terminal
         .size()
@@ -123,6 +123,16 @@ pub async fn run(
                             Effect::Watch(key) => poller.watch(key),
                             Effect::Unwatch(key) => poller.unwatch(&key),
                             Effect::Refresh => poller.refresh_now(),
+                            Effect::Copy(text) => {
+                                use std::io::Write;
+                                let out = guard.terminal.backend_mut();
+                                let written = out
+                                    .write_all(crate::app::osc52(&text).as_bytes())
+                                    .and_then(|()| out.flush());
+                                if let Err(e) = written {
+                                    app.message = Some(format!("could not copy: {e}"));
+                                }
+                            }
                             Effect::NextTheme => {
                                 theme_index = (theme_index + 1) % themes.len().max(1);
                                 if let Some(next) = themes.get(theme_index) {

@@ -3,6 +3,7 @@
 use std::io::{self, Stdout, Write};
 
 use crossterm::cursor::Show;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -21,16 +22,24 @@ pub struct TerminalGuard {
 pub fn restore() {
     let _ = disable_raw_mode();
     let mut out = io::stdout();
-    let _ = execute!(out, LeaveAlternateScreen, Show);
+    // Whether or not it was captured: releasing it is harmless, and a
+    // terminal left reporting the mouse is not.
+    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, Show);
     let _ = out.flush();
 }
 
 impl TerminalGuard {
-    pub fn enter() -> io::Result<TerminalGuard> {
+    /// `mouse`: capture clicks and the wheel (the terminal's own text
+    /// selection then needs Shift in most terminals).
+    pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
         install_panic_hook();
         enable_raw_mode()?;
         let mut out = io::stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen) {
+            restore();
+            return Err(e);
+        }
+        if mouse && let Err(e) = execute!(out, EnableMouseCapture) {
             restore();
             return Err(e);
         }

@@ -483,7 +483,7 @@ struct SiteShot {
 /// The site view under `expected` crumbs, whole (the selected row in the
 /// list agrees with the selected requirement's text), or `None`.
 fn site_view(st: &Styled, expected: &[String]) -> Option<SiteShot> {
-    let s = &st.screen;
+    let s = &st.screen.left_of_kube_pane();
     if !crumbs_are(s, expected) {
         return None;
     }

@@ -564,7 +564,7 @@ impl SiteShot {
 
 /// The site view under `crumbs`, with its requirements listed.
 fn site_view(shot: &Shot, crumbs: &[String]) -> Option<SiteShot> {
-    let s = &shot.screen;
+    let s = &shot.screen.left_of_kube_pane();
     if crumbs_of(s) != crumbs {
         return None;
     }
@@ -583,8 +583,14 @@ fn site_view(shot: &Shot, crumbs: &[String]) -> Option<SiteShot> {
     let mut note = None;
     for (i, line) in body.iter().enumerate().take(end).skip(3) {
         if let Some(rest) = line.strip_prefix(" muted: ") {
-            note = Some(rest.to_string());
-            continue;
+            // A long reason wraps onto the lines before the text pane.
+            let mut text = rest.trim_end().to_string();
+            for more in &body[i + 1..end] {
+                text.push(' ');
+                text.push_str(more.trim());
+            }
+            note = Some(text);
+            break;
         }
         let Some((glyph, text)) = glyph_line(line) else {
             continue;

@@ -42,6 +42,7 @@ pub enum Action {
     ToggleTimeline,
     OpenRollout,
     CycleTheme,
+    Copy,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -204,6 +205,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Grid, &[ch('T')], A::ToggleTimeline, "Show or hide the fleet timeline: errors and warnings over the last hour", None),
     bind(S::Grid, &[ch('v')], A::OpenRollout, "Rollout progress of the cursor's profile: which versions run where", Some("rollout")),
     bind(S::Grid, &[ch('p')], A::OpenPivot, "Requirement pivot: requirements by how many sites fail them", Some("pivot")),
+    bind(S::Grid, &[ch('y')], A::Copy, "Copy the site's name (its URL when site_url is configured) to the clipboard (OSC 52, works over SSH)", None),
     bind(S::Site, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Site, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
     bind(S::Site, &[ch('g'), plain(KeyCode::Home)], A::First, "First requirement", None),
@@ -213,6 +215,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Site, &[plain(KeyCode::Enter)], A::Open, "The selected requirement over time, and other sites failing it", Some("history")),
     bind(S::Site, &[ch('m')], A::Mute, "Mute the selected requirement on this site: asks for a reason and an expiry", Some("mute")),
     bind(S::Site, &[ch('l')], A::OpenReports, "The site's recent status reports (from Loki)", Some("reports")),
+    bind(S::Site, &[ch('y')], A::Copy, "Copy the site's name (its URL when site_url is configured) to the clipboard", Some("copy")),
     bind(S::Site, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to where you came from", Some("back")),
     bind(S::Requirement, &[ch('1')], A::Window1h, "Show the last hour", Some("1h")),
     bind(S::Requirement, &[ch('2')], A::Window6h, "Show the last 6 hours", Some("6h")),
@@ -269,6 +272,31 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::FilterInput, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filter", Some("clear")),
     bind(S::Prompt, &[plain(KeyCode::Enter)], A::ApplyFilter, "Next: the reason, then the expiry (YYYY-MM-DD, empty for none), then save", Some("next")),
     bind(S::Prompt, &[plain(KeyCode::Esc)], A::ClearFilter, "Cancel the mute", Some("cancel")),
+];
+
+/// What the mouse does (unless `mouse = false`), for help and the README.
+pub struct MouseBinding {
+    pub gesture: &'static str,
+    pub scope: Scope,
+    pub description: &'static str,
+}
+
+pub const MOUSE: &[MouseBinding] = &[
+    MouseBinding {
+        gesture: "Click",
+        scope: S::Grid,
+        description: "Select the site under the pointer",
+    },
+    MouseBinding {
+        gesture: "Double-click",
+        scope: S::Grid,
+        description: "Open the site under the pointer",
+    },
+    MouseBinding {
+        gesture: "Wheel",
+        scope: S::Global,
+        description: "Move up and down, as the arrow keys do in each view",
+    },
 ];
 
 /// The action a key performs in a scope: the scope's own bindings first,
@@ -335,6 +363,14 @@ pub fn markdown_table() -> String {
                 b.description
             ));
         }
+    }
+    for m in MOUSE {
+        out.push_str(&format!(
+            "| {} (mouse) | {} | {} |\n",
+            m.scope.title(),
+            m.gesture,
+            m.description
+        ));
     }
     out
 }

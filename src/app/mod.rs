@@ -4,6 +4,7 @@
 
 pub mod grid;
 pub mod keymap;
+mod mouse;
 pub mod views;
 
 use std::collections::{HashMap, VecDeque};
@@ -39,6 +40,10 @@ pub struct Settings {
     pub transition_log_size: usize,
     /// Cells that changed within this long carry a change marker.
     pub change_marker: Duration,
+    /// Clicks and the wheel are read (and the terminal's mouse captured).
+    pub mouse: bool,
+    /// Per environment, a site's address with `{site}` to fill in.
+    pub site_urls: HashMap<String, crate::config::SiteUrlTemplate>,
 }
 
 impl Default for Settings {
@@ -50,6 +55,8 @@ impl Default for Settings {
             origin: String::new(),
             transition_log_size: 1000,
             change_marker: Duration::from_secs(5 * 60),
+            mouse: true,
+            site_urls: HashMap::new(),
         }
     }
 }
@@ -112,6 +119,7 @@ fn unix(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+pub use mouse::osc52;
 pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
 
 /// Typing a new mute rule in the site view: first the reason, then the
@@ -146,6 +154,8 @@ pub enum Effect {
     AddMute(MuteRule),
     /// Draw with the next colour theme (the runtime holds the themes).
     NextTheme,
+    /// Put this text on the clipboard (the runtime writes OSC 52).
+    Copy(String),
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +206,9 @@ pub struct App {
     pub width: u16,
     pub height: u16,
     pub quit: bool,
+    /// The latest left click on the grid: when, and on which site, so a
+    /// second one there soon after opens it.
+    pub last_click: Option<(SystemTime, usize)>,
 }
 
 impl App {
@@ -250,6 +263,7 @@ impl App {
             width,
             height,
             quit: false,
+            last_click: None,
         };
         app.relayout();
         let _ = app.sync_watches();
@@ -721,6 +735,11 @@ impl App {
                 self.resize(*w, *h);
                 Vec::new()
             }
+            Event::Mouse(mouse) if self.settings.mouse => {
+                let mut effects = self.handle_mouse(mouse);
+                effects.extend(self.sync_watches());
+                effects
+            }
             _ => Vec::new(),
         }
     }
@@ -775,6 +794,7 @@ impl App {
                 self.stack.pop();
             }
             (_, Action::Help) => self.stack.push(View::Help { scroll: 0 }),
+            (Scope::Grid | Scope::Site, Action::Copy) => return self.copy_site(scope),
             (Scope::Grid, action) => return self.grid_action(action),
             (Scope::Site, action) => self.site_action(action),
             (Scope::Requirement, action) => self.requirement_action(action),

@@ -35,6 +35,23 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, paint: Paint<'_>) {
         lines.push(Line::default());
     }
     lines.push(Line::from(Span::styled(
+        "Mouse (unless mouse = false in the configuration)",
+        theme.accent().add_modifier(Modifier::BOLD),
+    )));
+    for m in crate::app::keymap::MOUSE {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<key_width$}  ", m.gesture),
+                theme.text().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!("{} ({})", m.description, m.scope.title()),
+                theme.text(),
+            ),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
         "Site states",
         theme.accent().add_modifier(Modifier::BOLD),
     )));

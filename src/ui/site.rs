@@ -182,23 +182,34 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         paint,
     );
     if let Some(req) = detail.requirements.get(view.selected) {
-        let [note, rest] = match muted.get(view.selected).cloned().flatten() {
-            Some(_) => Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(text),
-            None => [Rect { height: 0, ..text }, text],
-        };
-        if let Some(Some(why)) = muted.get(view.selected) {
+        let note_text = muted.get(view.selected).cloned().flatten().map(|why| {
+            format!(
+                " muted: {why}{}",
+                if app.show_muted {
+                    ""
+                } else {
+                    " · M shows it as it is"
+                }
+            )
+        });
+        // The reason is the operator's own words: all of it is shown,
+        // wrapped, up to three lines.
+        let note_lines = note_text
+            .as_deref()
+            .map(|t| {
+                let width = unicode_width::UnicodeWidthStr::width(t) as u16;
+                width.div_ceil(text.width.max(1)).clamp(1, 3)
+            })
+            .unwrap_or(0);
+        let [note, rest] =
+            Layout::vertical([Constraint::Length(note_lines), Constraint::Min(1)]).areas(text);
+        if let Some(line) = note_text {
             frame.render_widget(
                 Paragraph::new(Span::styled(
-                    format!(
-                        " muted: {why}{}",
-                        if app.show_muted {
-                            ""
-                        } else {
-                            " · M shows it as it is"
-                        }
-                    ),
+                    line,
                     theme.muted().add_modifier(Modifier::ITALIC),
-                )),
+                ))
+                .wrap(Wrap { trim: false }),
                 note,
             );
         }

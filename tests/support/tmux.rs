@@ -405,6 +405,39 @@ impl Screen {
         Screen { lines }
     }
 
+    /// The screen cut where the site view's Kubernetes pane begins when
+    /// it stands on the right (wide terminals), so the requirement list
+    /// reads as it does without a cluster. Unchanged otherwise.
+    pub fn left_of_kube_pane(&self) -> Screen {
+        let column = self.lines.iter().find_map(|l| {
+            let at = l.find(" Kubernetes ")?;
+            let column = l[..at].chars().count();
+            (column > 0).then_some(column)
+        });
+        match column {
+            Some(column) => Screen {
+                lines: self
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        // The header and the status lines span the width.
+                        if i == 0 || i + 2 >= self.lines.len() {
+                            l.clone()
+                        } else {
+                            l.chars()
+                                .take(column)
+                                .collect::<String>()
+                                .trim_end()
+                                .to_string()
+                        }
+                    })
+                    .collect(),
+            },
+            None => self.clone(),
+        }
+    }
+
     pub fn height(&self) -> usize {
         self.lines.len()
     }

@@ -1,0 +1,321 @@
+//! The mouse and the clipboard: a click selects the site under the
+//! pointer, a second click on it soon after opens it, the wheel moves as
+//! the arrow keys do; `y` puts the site's name or address on the clipboard.
+
+use std::time::Duration;
+
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+
+use super::grid::Line as GridLine;
+use super::keymap::{Action, Scope};
+use super::{App, Effect, FOOTER_LINES, HEADER_LINES};
+
+/// Two clicks on one site within this are a double-click.
+pub const DOUBLE_CLICK: Duration = Duration::from_millis(500);
+
+impl App {
+    pub(super) fn handle_mouse(&mut self, mouse: &MouseEvent) -> Vec<Effect> {
+        let scope = self.scope();
+        if matches!(scope, Scope::FilterInput | Scope::Prompt) {
+            return Vec::new();
+        }
+        match mouse.kind {
+            MouseEventKind::ScrollUp => self.perform_action(scope, Action::Up),
+            MouseEventKind::ScrollDown => self.perform_action(scope, Action::Down),
+            MouseEventKind::Down(MouseButton::Left) if scope == Scope::Grid => {
+                self.message = None;
+                let Some(index) = self.site_at(mouse.column, mouse.row) else {
+                    self.last_click = None;
+                    return Vec::new();
+                };
+                let again = self.last_click.is_some_and(|(at, site)| {
+                    site == index
+                        && self
+                            .now
+                            .duration_since(at)
+                            .is_ok_and(|since| since <= DOUBLE_CLICK)
+                });
+                self.move_cursor_to(index);
+                if again {
+                    self.last_click = None;
+                    return self.perform_action(Scope::Grid, Action::Open);
+                }
+                self.last_click = Some((self.now, index));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The site (index into the layout's sites) drawn at a terminal cell of
+    /// the grid, as `ui::grid` draws it: under the header and the timeline
+    /// strip, scrolled; in the dense layout, the upper site of a half-block
+    /// cell, or the lower one where there is no upper.
+    pub fn site_at(&self, column: u16, row: u16) -> Option<usize> {
+        if !self.stack.is_empty() {
+            return None;
+        }
+        let top = HEADER_LINES + self.timeline_lines();
+        let bottom = self.height.saturating_sub(FOOTER_LINES);
+        if row < top || row >= bottom {
+            return None;
+        }
+        let layout = &self.grid.layout;
+        let line = layout.lines.get(self.grid.scroll + (row - top) as usize)?;
+        let slot_in = |cell_row: usize, col: usize| -> Option<usize> {
+            let cells = layout.cell_rows.get(cell_row)?;
+            layout.slots.get(cells.slots.clone())?.get(col).copied()?
+        };
+        match *line {
+            GridLine::Cells { row } => {
+                let width = layout.cell_width.max(1);
+                slot_in(row, (column / width) as usize)
+            }
+            GridLine::Pair { upper, lower } => slot_in(upper, column as usize)
+                .or_else(|| lower.and_then(|l| slot_in(l, column as usize))),
+            _ => None,
+        }
+    }
+
+    /// `y`: the cursor's site (the grid) or the open site, as its address
+    /// when the environment has a `site_url`, else its name.
+    pub(super) fn copy_site(&mut self, scope: Scope) -> Vec<Effect> {
+        let key = match scope {
+            Scope::Site => match self.stack.last() {
+                Some(super::View::Site(view)) => Some(view.key.clone()),
+                _ => None,
+            },
+            _ => self.cursor_site().and_then(|s| self.site_key(s)),
+        };
+        let Some(key) = key else {
+            self.message = Some("no site to copy".into());
+            return Vec::new();
+        };
+        let text = match self.settings.site_urls.get(&key.env) {
+            Some(template) => template.fill(&key.env, &key.site),
+            None => key.site.clone(),
+        };
+        self.message = Some(format!(
+            "copied {text} (OSC 52: the terminal must allow clipboard writes)"
+        ));
+        vec![Effect::Copy(text)]
+    }
+}
+
+/// The escape sequence that asks the terminal (and tmux, and an SSH
+/// client's terminal beyond it) to put `text` on the system clipboard.
+/// Base64 keeps whatever the text holds from reaching the terminal as
+/// control characters.
+pub fn osc52(text: &str) -> String {
+    format!(
+        "\x1b]52;c;{}\x07",
+        crate::source::http::base64_encode(text.as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Settings;
+    use crate::model::{Severity, SiteSummary};
+    use crate::poller::{Fetched, Slot};
+    use crate::source::EnvReport;
+    use crate::ui::Theme;
+    use crossterm::event::{Event, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::sync::Arc;
+
+    fn fleet_app(sites: usize, width: u16, height: u16, settings: Settings) -> App {
+        let envs = vec!["dev".to_string(), "prod".to_string()];
+        let mut app = App::new(settings, &envs, width, height);
+        for (i, env) in envs.iter().enumerate() {
+            let sites = (0..sites)
+                .map(|n| SiteSummary {
+                    worst: Some(if n % 7 == 0 {
+                        Severity::Error
+                    } else {
+                        Severity::Ok
+                    }),
+                    ..SiteSummary::new(format!("{env}-s{n:04}"), format!("p{}", n % 3))
+                })
+                .collect();
+            let slot = Slot {
+                last_good: Some(Fetched {
+                    value: Arc::new(EnvReport {
+                        sites,
+                        ..EnvReport::default()
+                    }),
+                    at: app.now,
+                }),
+                ..Slot::default()
+            };
+            app.apply_fleet(i, &slot);
+        }
+        app
+    }
+
+    fn render(app: &App) -> ratatui::buffer::Buffer {
+        let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+        terminal
+            .draw(|f| crate::ui::draw(f, app, &Theme::dark()))
+            .unwrap();
+        terminal.backend().buffer().clone()
+    }
+
+    /// Where `text` is drawn on screen.
+    fn find(buffer: &ratatui::buffer::Buffer, text: &str) -> (u16, u16) {
+        for y in 0..buffer.area.height {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(at) = line.find(text) {
+                return (line[..at].chars().count() as u16, y);
+            }
+        }
+        panic!("{text} is not on screen");
+    }
+
+    fn event(kind: MouseEventKind, column: u16, row: u16) -> Event {
+        Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    }
+
+    fn click(x: u16, y: u16) -> Event {
+        event(MouseEventKind::Down(MouseButton::Left), x, y)
+    }
+
+    fn cursor_name(app: &App) -> String {
+        let site = app.cursor_site().unwrap();
+        app.envs[site.env].fleet.sites[site.index].name.clone()
+    }
+
+    #[test]
+    fn a_click_selects_the_site_drawn_there_and_a_quick_second_one_opens_it() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        let (x, y) = find(&render(&app), "prod-s0004");
+        assert!(app.handle_event(&click(x + 3, y)).is_empty());
+        assert_eq!(cursor_name(&app), "prod-s0004");
+        assert_eq!(app.scope(), Scope::Grid);
+
+        // Slower than a double-click: it only selects again.
+        app.now += DOUBLE_CLICK * 2;
+        assert!(app.handle_event(&click(x, y)).is_empty());
+        assert_eq!(app.scope(), Scope::Grid);
+
+        app.now += DOUBLE_CLICK / 2;
+        let effects = app.handle_event(&click(x, y));
+        assert_eq!(app.scope(), Scope::Site);
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::Watch(crate::poller::DetailKey::Site(k)) if k.site == "prod-s0004")),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn a_double_click_needs_both_clicks_on_the_same_site() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        let buffer = render(&app);
+        let (x1, y1) = find(&buffer, "dev-s0001");
+        let (x2, y2) = find(&buffer, "dev-s0002");
+        app.handle_event(&click(x1, y1));
+        app.handle_event(&click(x2, y2));
+        assert_eq!(app.scope(), Scope::Grid);
+        assert_eq!(cursor_name(&app), "dev-s0002");
+    }
+
+    #[test]
+    fn clicks_beside_the_cells_change_nothing() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        let before = cursor_name(&app);
+        let buffer = render(&app);
+        let (_, section) = find(&buffer, "── prod");
+        for (x, y) in [(5, 0), (5, section), (99, section + 2), (5, 29)] {
+            app.handle_event(&click(x, y));
+            assert_eq!(cursor_name(&app), before, "click at {x},{y}");
+        }
+    }
+
+    #[test]
+    fn the_wheel_moves_as_the_arrow_keys_do() {
+        let mut by_wheel = fleet_app(40, 100, 30, Settings::default());
+        let mut by_keys = fleet_app(40, 100, 30, Settings::default());
+        for _ in 0..3 {
+            by_wheel.handle_event(&event(MouseEventKind::ScrollDown, 10, 10));
+            by_keys.perform(Scope::Grid, Action::Down);
+        }
+        assert_eq!(cursor_name(&by_wheel), cursor_name(&by_keys));
+        by_wheel.handle_event(&event(MouseEventKind::ScrollUp, 10, 10));
+        by_keys.perform(Scope::Grid, Action::Up);
+        assert_eq!(cursor_name(&by_wheel), cursor_name(&by_keys));
+        assert_ne!(cursor_name(&by_wheel), "dev-s0000");
+    }
+
+    #[test]
+    fn in_the_dense_grid_the_clicked_cell_becomes_the_highlighted_one() {
+        let mut app = fleet_app(3000, 80, 24, Settings::default());
+        app.perform(Scope::Grid, Action::ToggleCompact);
+        let has_pairs = app
+            .grid
+            .layout
+            .lines
+            .iter()
+            .any(|l| matches!(l, GridLine::Pair { .. }));
+        assert!(has_pairs, "6,000 sites on 80x24 need half-blocks");
+        let theme = Theme::dark();
+        let (_, section) = find(&render(&app), "── dev");
+        let (x, y) = (17, section + 3);
+        app.handle_event(&click(x, y));
+        let buffer = render(&app);
+        assert_eq!(buffer[(x, y)].bg, theme.selection().bg.unwrap());
+        assert_ne!(cursor_name(&app), "dev-s0000");
+    }
+
+    #[test]
+    fn with_the_mouse_off_clicks_are_ignored() {
+        let settings = Settings {
+            mouse: false,
+            ..Settings::default()
+        };
+        let mut app = fleet_app(12, 100, 30, settings);
+        let (x, y) = find(&render(&app), "prod-s0004");
+        app.handle_event(&click(x, y));
+        app.handle_event(&click(x, y));
+        assert_eq!(cursor_name(&app), "dev-s0000");
+        assert_eq!(app.scope(), Scope::Grid);
+    }
+
+    #[test]
+    fn y_copies_the_name_or_the_configured_address() {
+        let mut app = fleet_app(3, 100, 30, Settings::default());
+        assert_eq!(
+            app.perform(Scope::Grid, Action::Copy),
+            vec![Effect::Copy("dev-s0000".into())]
+        );
+        let template: crate::config::SiteUrlTemplate =
+            toml::from_str::<toml::Value>("u = \"https://{site}.{env}.kk.dk/\"")
+                .unwrap()
+                .get("u")
+                .unwrap()
+                .clone()
+                .try_into()
+                .unwrap();
+        app.settings.site_urls.insert("dev".into(), template);
+        app.perform(Scope::Grid, Action::Open);
+        assert_eq!(
+            app.perform(Scope::Site, Action::Copy),
+            vec![Effect::Copy("https://dev-s0000.dev.kk.dk/".into())]
+        );
+    }
+
+    #[test]
+    fn osc52_carries_the_text_base64_encoded() {
+        assert_eq!(osc52("borger"), "\x1b]52;c;Ym9yZ2Vy\x07");
+        // Control characters cannot escape the sequence.
+        assert!(!osc52("a\x1b]0;x\x07").contains("\x1b]0"));
+    }
+}
