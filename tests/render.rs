@@ -2,125 +2,18 @@
 //! fleet frozen at one instant, so a change to what the operator sees shows
 //! up as a reviewable diff.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod support;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use std::time::Duration;
+
+use site_status::app::App;
 use site_status::app::keymap::{Action, Scope};
-use site_status::app::{App, Settings};
-use site_status::model::{PodReason, RolloutState, SiteState, SiteWorkloads};
-use site_status::poller::{Detail, DetailKey, Fetched, Slot};
+use site_status::model::{PodReason, RolloutState, SiteState};
+use site_status::poller::{Detail, DetailKey};
+use site_status::source::SourceError;
 use site_status::source::demo::DemoFleet;
-use site_status::source::{EnvReport, SourceError};
-use site_status::ui::{self, Theme};
-
-const NOW_UNIX: u64 = 1_795_469_437;
-/// Simulated seconds since the demo started: a deploy wave is rolling.
-const DEMO_T: f64 = 50.0;
-
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(NOW_UNIX)
-}
-
-fn good(report: EnvReport, age: u64) -> Slot<EnvReport> {
-    Slot {
-        last_good: Some(Fetched {
-            value: Arc::new(report),
-            at: now() - Duration::from_secs(age),
-        }),
-        ..Slot::default()
-    }
-}
-
-fn demo_app(sites: usize, width: u16, height: u16) -> App {
-    let fleet = DemoFleet::new(sites, 1);
-    let envs: Vec<String> = fleet.environments().map(String::from).collect();
-    let settings = Settings {
-        origin: "demo (seed 1)".into(),
-        refresh: Duration::from_secs(5),
-        ..Settings::default()
-    };
-    let mut app = App::new(settings, &envs, width, height);
-    app.now = now();
-    // The demo simulates a cluster per environment.
-    for pane in &mut app.envs {
-        pane.kubernetes = true;
-    }
-    for (i, env) in envs.iter().enumerate() {
-        let report = fleet.report(env, DEMO_T, NOW_UNIX as f64).unwrap();
-        app.apply_fleet(i, &good(report, 2));
-        // The strip over the grid, as the demo simulates it.
-        let timeline = fleet
-            .timeline(env, DEMO_T, NOW_UNIX as f64, 3600.0, 60.0)
-            .unwrap();
-        app.apply_detail(
-            &DetailKey::Timeline { env: env.clone() },
-            &detail_slot(Detail::Timeline(timeline)),
-        );
-    }
-    app
-}
-
-fn render(app: &App) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app, &Theme::dark())).unwrap();
-    terminal
-}
-
-/// Opens the site under the cursor and feeds it the demo's detail, as the
-/// poller would.
-fn open_site(app: &mut App) -> DetailKey {
-    let effects = app.perform(Scope::Grid, Action::Open);
-    let (key, workloads_key) = match &effects[..] {
-        [
-            site_status::app::Effect::Watch(key @ DetailKey::Site(_)),
-            site_status::app::Effect::Watch(workloads @ DetailKey::Workloads(_)),
-        ] => (key.clone(), workloads.clone()),
-        other => panic!("unexpected effects {other:?}"),
-    };
-    let site = key.site_key().cloned().expect("a site query");
-    let fleet = DemoFleet::new(320, 1);
-    let detail = fleet
-        .detail(&site.env, &site.site, DEMO_T, NOW_UNIX as f64)
-        .unwrap();
-    app.apply_detail(&key, &detail_slot(Detail::Site(detail)));
-    let slot = match fleet.workloads(&site.env, &site.site, DEMO_T, NOW_UNIX as f64) {
-        Ok(w) => detail_slot(Detail::Workloads(w)),
-        Err(e) => Slot {
-            last_error: Some((SourceError::new(e), now() - Duration::from_secs(1))),
-            ..Slot::default()
-        },
-    };
-    app.apply_detail(&workloads_key, &slot);
-    key
-}
-
-/// Moves the cursor to the first site whose namespace `wanted` picks, in
-/// grid order, and opens it.
-fn open_site_where(app: &mut App, wanted: impl Fn(&SiteWorkloads) -> bool) -> String {
-    let fleet = DemoFleet::new(320, 1);
-    let (target, name) = app
-        .grid
-        .layout
-        .sites
-        .iter()
-        .enumerate()
-        .find_map(|(i, s)| {
-            let env = &app.envs[s.env];
-            let name = &env.fleet.sites[s.index].name;
-            let w = fleet
-                .workloads(&env.fleet.name, name, DEMO_T, NOW_UNIX as f64)
-                .ok()?;
-            wanted(&w).then(|| (i, name.clone()))
-        })
-        .expect("the demo has such a site");
-    for _ in 0..target {
-        press(app, Action::Right);
-    }
-    open_site(app);
-    name
-}
+use site_status::ui::Theme;
+use support::scenes::*;
 
 #[test]
 fn kubernetes_pane_shows_a_rollout_in_progress() {
@@ -186,21 +79,6 @@ fn a_site_without_a_namespace_is_flagged_on_its_cell_and_in_its_view() {
         screen.contains("error 1s ago: no namespace in the cluster for site"),
         "{screen}"
     );
-}
-
-fn detail_slot(detail: Detail) -> Slot<Detail> {
-    Slot {
-        last_good: Some(Fetched {
-            value: Arc::new(detail),
-            at: now() - Duration::from_secs(1),
-        }),
-        ..Slot::default()
-    }
-}
-
-fn press(app: &mut App, action: Action) {
-    let scope = app.scope();
-    app.perform(scope, action);
 }
 
 #[test]
@@ -345,22 +223,6 @@ fn colours_and_selection_follow_the_theme() {
     assert!(errors > 0);
 }
 
-fn error_site_app(width: u16, height: u16) -> App {
-    let mut app = demo_app(320, width, height);
-    let target = app
-        .grid
-        .layout
-        .sites
-        .iter()
-        .position(|s| app.site_state(*s) == Some(SiteState::Error))
-        .unwrap();
-    for _ in 0..target {
-        press(&mut app, Action::Right);
-    }
-    open_site(&mut app);
-    app
-}
-
 #[test]
 fn site_view_80x24() {
     let app = error_site_app(80, 24);
@@ -452,63 +314,6 @@ fn back_from_every_view_returns_exactly_where_you_were() {
     );
 }
 
-/// A site whose recent reports include a change of worst severity, opened
-/// on its reports list with the cursor on the changed report.
-fn reports_app(width: u16, height: u16) -> App {
-    let fleet = DemoFleet::new(320, 1);
-    let mut app = demo_app(320, width, height);
-    let parse = |env: &str, site: &str| -> Vec<site_status::model::Report> {
-        fleet
-            .report_lines(
-                env,
-                site,
-                site_status::poller::REPORTS_SHOWN,
-                DEMO_T + 3600.0,
-                NOW_UNIX as f64,
-            )
-            .unwrap()
-            .iter()
-            .map(|(t, line)| site_status::model::parse_report_line(line, *t))
-            .collect()
-    };
-    let (target, changed_at) = app
-        .grid
-        .layout
-        .sites
-        .iter()
-        .enumerate()
-        .find_map(|(i, s)| {
-            let env = &app.envs[s.env].fleet;
-            let reports = parse(&env.name, &env.sites[s.index].name);
-            let at = (0..reports.len().saturating_sub(1)).find(|k| {
-                reports[*k].worst() == Some(site_status::model::Severity::Error)
-                    && reports[*k + 1].worst() != reports[*k].worst()
-            })?;
-            Some((i, at))
-        })
-        .expect("some demo site's reports change");
-    for _ in 0..target {
-        press(&mut app, Action::Right);
-    }
-    let site = open_site(&mut app);
-    let effects = app.perform(Scope::Site, Action::OpenReports);
-    let site = site.site_key().cloned().expect("a site query");
-    let key = DetailKey::Reports(site.clone());
-    assert!(effects.contains(&site_status::app::Effect::Watch(key.clone())));
-    let reports = parse(&site.env, &site.site);
-    app.apply_detail(
-        &key,
-        &detail_slot(Detail::Reports(site_status::model::Reports {
-            reports,
-            notices: vec![],
-        })),
-    );
-    for _ in 0..changed_at {
-        press(&mut app, Action::Down);
-    }
-    app
-}
-
 #[test]
 fn reports_list_80x24() {
     insta::assert_snapshot!(render(&reports_app(80, 24)).backend());
@@ -551,37 +356,6 @@ fn report_diff_200x50() {
     press(&mut app, Action::Open);
     press(&mut app, Action::ToggleDiff);
     insta::assert_snapshot!(render(&app).backend());
-}
-
-/// The demo app after a second poll 40 s later, so transitions exist.
-fn app_with_transitions(width: u16, height: u16) -> App {
-    let mut app = demo_app(320, width, height);
-    let fleet = DemoFleet::new(320, 1);
-    let later = now() + Duration::from_secs(40);
-    app.now = later;
-    let envs: Vec<String> = fleet.environments().map(String::from).collect();
-    let changes = envs
-        .iter()
-        .enumerate()
-        .map(|(i, env)| {
-            let report = fleet
-                .report(env, DEMO_T + 40.0, NOW_UNIX as f64 + 40.0)
-                .unwrap();
-            (
-                i,
-                Slot {
-                    last_good: Some(Fetched {
-                        value: Arc::new(report),
-                        at: later - Duration::from_secs(1),
-                    }),
-                    ..Slot::default()
-                },
-            )
-        })
-        .collect();
-    app.offer_fleets(changes);
-    assert!(!app.transitions.is_empty());
-    app
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub mod exporter;
 pub mod fake_kube;
 pub mod fleet;
 pub mod prometheus;
+pub mod scenes;
+pub mod screenshot;
 pub mod tmux;
 
 pub use exporter::FleetExporter;
