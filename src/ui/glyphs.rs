@@ -5,6 +5,10 @@ use crate::model::SiteState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Glyphs {
     pub ascii: bool,
+    /// Two sites per cell as an upper and a lower half-block, each in its
+    /// own colour. Without colour (or without Unicode) the dense grid shows
+    /// the worse of the two sites' glyphs instead.
+    pub half_blocks: bool,
 }
 
 impl Glyphs {
@@ -36,7 +40,11 @@ impl Glyphs {
 
     /// Two sites in one cell: the upper one in the foreground colour.
     pub fn upper_half(&self) -> &'static str {
-        if self.ascii { "" } else { "▀" }
+        if self.ascii || !self.half_blocks {
+            ""
+        } else {
+            "▀"
+        }
     }
 
     pub fn breadcrumb_separator(&self) -> &'static str {
@@ -87,7 +95,10 @@ mod tests {
     #[test]
     fn every_state_has_its_own_glyph_in_both_sets() {
         for ascii in [false, true] {
-            let g = Glyphs { ascii };
+            let g = Glyphs {
+                ascii,
+                half_blocks: !ascii,
+            };
             let set: HashSet<char> = SiteState::ALL.iter().map(|s| g.state(*s)).collect();
             assert_eq!(set.len(), SiteState::ALL.len());
             if ascii {

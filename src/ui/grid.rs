@@ -309,10 +309,13 @@ fn pair_row(
         }
         let fg = top.map(|(_, _, s)| theme.state_color(s));
         let bg = bottom.map(|(_, _, s)| theme.state_color(s));
+        // An empty lower half shows the theme's background where the theme
+        // paints one, the terminal's own otherwise.
+        let background = theme.base().and_then(|b| b.bg).unwrap_or(Color::Reset);
         match (fg, bg) {
             (Some(fg), bg) => {
                 cell.set_symbol(half)
-                    .set_style(Style::new().fg(fg).bg(bg.unwrap_or(Color::Reset)));
+                    .set_style(Style::new().fg(fg).bg(bg.unwrap_or(background)));
             }
             (None, Some(bg)) => {
                 cell.set_symbol("▄").set_style(Style::new().fg(bg));

@@ -44,7 +44,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let paint = Paint {
         theme,
         glyphs: Glyphs {
-            ascii: app.settings.ascii || half_blocks_without_colour(app, theme),
+            ascii: app.settings.ascii,
+            // Two sites in one cell are told apart only by colour.
+            half_blocks: !app.settings.ascii && !theme.colourless(),
         },
     };
     if let Some(base) = theme.base() {
@@ -99,21 +101,6 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
-}
-
-/// Whether the grid on screen packs two sites per cell (upper and lower
-/// half block, each in its site's colour) while colour is off: the half
-/// blocks would say nothing, and ASCII glyphs have none, so every cell
-/// then shows the worse state's glyph.
-fn half_blocks_without_colour(app: &App, theme: &Theme) -> bool {
-    theme.colourless()
-        && app.stack.is_empty()
-        && app
-            .grid
-            .layout
-            .lines
-            .iter()
-            .any(|l| matches!(l, crate::app::grid::Line::Pair { .. }))
 }
 
 /// Where the operator is: `prod › kk_borger › borger › cron`.
