@@ -391,8 +391,9 @@ mod tests {
         assert_eq!(t.muted_requirement, rgb(0x94, 0x94, 0x94));
         assert_eq!(t.border, rgb(0x5f, 0x5f, 0x87));
         assert_eq!(t.accent, rgb(0x87, 0xaf, 0xff));
-        assert_eq!(t.selection_fg, rgb(0x00, 0x00, 0x00));
-        assert_eq!(t.selection_bg, rgb(0xd0, 0xd0, 0xd0));
+        // Reverse video: the cursor shows black on a light bar.
+        assert_eq!(t.selection_fg, rgb(0xd0, 0xd0, 0xd0));
+        assert_eq!(t.selection_bg, rgb(0x00, 0x00, 0x00));
         assert_eq!(t.header_fg, rgb(0xff, 0xff, 0xff));
         assert_eq!(t.header_bg, rgb(0x26, 0x26, 0x3a));
         assert_eq!(t.env_accents, [("prod".to_string(), rgb(0xff, 0x87, 0x87))]);
