@@ -217,6 +217,11 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-e", "-t", &target])
     }
 
+    /// The visible pane with each character's attributes.
+    pub fn styled(&self) -> Styled {
+        Styled::parse(&self.styled_capture())
+    }
+
     /// The pane with wrapped lines joined: for the shell's long `stty` line.
     pub fn joined_screen(&self) -> Screen {
         let target = self.target();
@@ -533,5 +538,168 @@ impl Screen {
                 .map(str::to_string)
                 .collect(),
         )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading a capture with its attributes
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attr {
+    pub reverse: bool,
+    pub underline: bool,
+    pub bold: bool,
+}
+
+/// One capture of the pane (`capture-pane -e`): the text, and each
+/// character's attributes.
+pub struct Styled {
+    pub screen: Screen,
+    /// Per line of the pane (untrimmed), per character.
+    pub attrs: Vec<Vec<Attr>>,
+}
+
+impl Styled {
+    pub fn parse(raw: &str) -> Styled {
+        let mut lines = Vec::new();
+        let mut attrs = Vec::new();
+        let mut text = String::new();
+        let mut line_attrs = Vec::new();
+        let mut attr = Attr::default();
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\x1b' => match chars.next() {
+                    Some('[') => {
+                        let mut params = String::new();
+                        let mut last = None;
+                        for c in chars.by_ref() {
+                            if ('\x40'..='\x7e').contains(&c) {
+                                last = Some(c);
+                                break;
+                            }
+                            params.push(c);
+                        }
+                        if last == Some('m') {
+                            apply_sgr(&params, &mut attr);
+                        }
+                    }
+                    Some(']') => {
+                        // OSC: up to BEL or ST.
+                        while let Some(c) = chars.next() {
+                            if c == '\x07' {
+                                break;
+                            }
+                            if c == '\x1b' {
+                                chars.next();
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                '\n' => {
+                    lines.push(std::mem::take(&mut text));
+                    attrs.push(std::mem::take(&mut line_attrs));
+                }
+                c => {
+                    text.push(c);
+                    line_attrs.push(attr);
+                }
+            }
+        }
+        if !text.is_empty() {
+            lines.push(text);
+            attrs.push(line_attrs);
+        }
+        Styled {
+            screen: Screen::new(&lines.join("\n")),
+            attrs,
+        }
+    }
+
+    pub fn attr(&self, line: usize, col: usize) -> Attr {
+        self.attrs
+            .get(line)
+            .and_then(|l| l.get(col))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Whether any character of a pane line is in reverse video (the
+    /// selection, in every list of the app).
+    pub fn selected(&self, line: usize) -> bool {
+        self.attrs
+            .get(line)
+            .is_some_and(|l| l.iter().any(|a| a.reverse))
+    }
+
+    /// The runs of reverse-video text on a line of the pane, trimmed.
+    pub fn reversed(&self, line: usize) -> Vec<String> {
+        let Some(attrs) = self.attrs.get(line) else {
+            return Vec::new();
+        };
+        let text: Vec<char> = self
+            .screen
+            .lines
+            .get(line)
+            .map(|l| l.chars().collect())
+            .unwrap_or_default();
+        let mut runs = Vec::new();
+        let mut run = String::new();
+        for (i, attr) in attrs.iter().enumerate() {
+            if attr.reverse {
+                run.push(text.get(i).copied().unwrap_or(' '));
+            } else if !run.is_empty() {
+                runs.push(std::mem::take(&mut run));
+            }
+        }
+        if !run.is_empty() {
+            runs.push(run);
+        }
+        runs.into_iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+
+    /// The one reverse-video run on a line, if there is exactly one.
+    pub fn selection_on(&self, line: usize) -> Option<String> {
+        let runs = self.reversed(line);
+        (runs.len() == 1).then(|| runs[0].clone())
+    }
+}
+
+/// The attributes after one SGR sequence's parameters.
+pub fn apply_sgr(params: &str, attr: &mut Attr) {
+    let mut it = params.split(';');
+    while let Some(p) = it.next() {
+        if let Some(style) = p.strip_prefix("4:") {
+            attr.underline = style != "0";
+            continue;
+        }
+        if p.contains(':') {
+            continue; // "38:2::r:g:b": one parameter
+        }
+        match p {
+            "" | "0" => *attr = Attr::default(),
+            "1" => attr.bold = true,
+            "22" => attr.bold = false,
+            "4" => attr.underline = true,
+            "24" => attr.underline = false,
+            "7" => attr.reverse = true,
+            "27" => attr.reverse = false,
+            "38" | "48" | "58" => match it.next() {
+                Some("5") => {
+                    it.next();
+                }
+                Some("2") => {
+                    it.nth(2);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
     }
 }
