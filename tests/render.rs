@@ -130,19 +130,8 @@ fn filtered_and_sorted_worst_first() {
 
 #[test]
 fn site_view() {
-    let mut app = demo_app(320, 100, 30);
-    // Land on a site in error so the view has something to say.
-    let target = app
-        .grid
-        .layout
-        .sites
-        .iter()
-        .position(|s| app.site_state(*s) == Some(SiteState::Error))
-        .unwrap();
-    for _ in 0..target {
-        press(&mut app, Action::Right);
-    }
-    open_site(&mut app);
+    // A site in error, so the view has something to say.
+    let app = error_site_app(100, 30);
     insta::assert_snapshot!(render(&app).backend());
 }
 

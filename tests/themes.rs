@@ -3,23 +3,23 @@
 //! user themes inherit and fail precisely, and with colour off not one
 //! colour sequence reaches the terminal.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::{Terminal, TerminalOptions, Viewport};
+use site_status::app::App;
 use site_status::app::keymap::{Action, Scope};
-use site_status::app::{App, Settings};
 use site_status::model::SiteState;
-use site_status::poller::{Fetched, Slot};
-use site_status::source::demo::DemoFleet;
 use site_status::ui::theme::{ColorDepth, xterm256_rgb};
 use site_status::ui::theme_file::{self, BUILT_IN};
 use site_status::ui::{self, Theme};
+use support::scenes::demo_app;
 
 fn built_ins() -> Vec<Theme> {
     theme_file::built_in_names()
@@ -466,35 +466,6 @@ impl Write for Capture {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-const NOW_UNIX: u64 = 1_795_469_437;
-
-fn demo_app(sites: usize, width: u16, height: u16) -> App {
-    let fleet = DemoFleet::new(sites, 1);
-    let envs: Vec<String> = fleet.environments().map(String::from).collect();
-    let settings = Settings {
-        origin: "demo (seed 1)".into(),
-        refresh: Duration::from_secs(5),
-        ..Settings::default()
-    };
-    let now = UNIX_EPOCH + Duration::from_secs(NOW_UNIX);
-    let mut app = App::new(settings, &envs, width, height);
-    app.now = now;
-    for (i, env) in envs.iter().enumerate() {
-        let report = fleet.report(env, 50.0, NOW_UNIX as f64).unwrap();
-        app.apply_fleet(
-            i,
-            &Slot {
-                last_good: Some(Fetched {
-                    value: Arc::new(report),
-                    at: now - Duration::from_secs(2),
-                }),
-                ..Slot::default()
-            },
-        );
-    }
-    app
 }
 
 /// The bytes the terminal receives for one frame, drawn in full on a
