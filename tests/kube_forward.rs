@@ -150,3 +150,95 @@ async fn a_refused_port_forward_names_the_permission() {
     );
     assert!(!error.contains("not-a-real-token"), "{error}");
 }
+
+/// The real binary, as an operator runs it, on an environment whose
+/// Prometheus is `kube://`: the grid fills through the port-forward, the
+/// site view shows the cluster's pane, and after the Prometheus pod is
+/// replaced a refresh still gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_runs_on_a_kube_backend_in_a_terminal() {
+    use support::tmux::{Tmux, command_line, sh_quote};
+
+    let exporter = FleetExporter::start(FleetBuilder::new(30).build());
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+    let sites: Vec<String> = exporter
+        .fleet()
+        .sites
+        .iter()
+        .filter(|s| s.env == "prod")
+        .map(|s| s.name.clone())
+        .collect();
+
+    let api = FakeApiServer::start().await;
+    api.add_service("monitoring", "prometheus", "web", 9090);
+    api.add_pod(
+        "monitoring",
+        "prometheus",
+        "prometheus-1",
+        9090,
+        prometheus_addr(&prom),
+    );
+    for site in &sites {
+        api.add_site_namespace(site);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig_yaml()).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh_interval = \"2s\"\n[[environment]]\nname = \"prod\"\nselector = 'env=\"prod\"'\n[environment.prometheus]\nurl = \"kube://monitoring/prometheus:web\"\ntimeout = \"5s\"\n[environment.kube]\nkubeconfig = \"{}\"\nnamespace_selector = \"sitefactory.dk/type=site\"\nsite_label = \"sitefactory.dk/site\"\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "HOME={} SITE_STATUS_CONFIG={} {}",
+        sh_quote(&dir.path().display().to_string()),
+        sh_quote(&config.display().to_string()),
+        command_line(&[env!("CARGO_BIN_EXE_site-status")])
+    );
+    let expected = format!("── prod {} sites", sites.len());
+    let api = std::sync::Arc::new(api);
+    let cluster = api.clone();
+    let prom_addr = prometheus_addr(&prom);
+    tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(140, 40, &command);
+        let grid = tmux.wait_for("the grid through the port-forward", |s| {
+            s.contains(&expected) && s.status().contains(" › ")
+        });
+        let section = grid.section_line_texts().join("\n");
+        assert!(!section.contains("error"), "{section}");
+        assert!(
+            !grid.body().iter().any(|l| l.contains('∅')),
+            "{}",
+            grid.framed()
+        );
+
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the site's Kubernetes pane", |s| {
+            s.contains("Kubernetes namespace site-") && s.contains("no Deployments or StatefulSets")
+        });
+        tmux.keys(&["Escape"]);
+        tmux.wait_for("the grid again", |s| s.contains(&expected));
+
+        // The Prometheus pod is replaced; the next polls go to the new one.
+        cluster.add_pod("monitoring", "prometheus", "prometheus-2", 9090, prom_addr);
+        cluster.remove_pod("monitoring", "prometheus-1");
+        let seen = cluster.log().len();
+        tmux.keys(&["r"]);
+        tmux.wait_for("a poll through the new pod", |s| {
+            s.contains(&expected)
+                && !s.section_line_texts().join(" ").contains("error")
+                && cluster.log()[seen..]
+                    .iter()
+                    .any(|r| r.contains("/pods/prometheus-2/portforward?"))
+        });
+        tmux.keys(&["q"]);
+        tmux.assert_exits_cleanly("q");
+    })
+    .await
+    .unwrap();
+}

@@ -30,6 +30,8 @@ pub struct ApiState {
     pub pods: HashMap<String, SocketAddr>,
     /// Namespaces listed for discovery (any label selector).
     pub namespaces: Vec<Value>,
+    /// Items of other lists, by path (`/api/v1/namespaces/site-x/pods`).
+    pub lists: HashMap<String, Vec<Value>>,
     /// Refuse port-forwards with a 403, as RBAC without
     /// `pods/portforward` would.
     pub forbid_portforward: bool,
@@ -131,6 +133,16 @@ impl FakeApiServer {
         self.pods_changed.notify_waiters();
     }
 
+    /// A namespace that `namespace_selector = "sitefactory.dk/type=site"`
+    /// finds, for `site`.
+    pub fn add_site_namespace(&self, site: &str) {
+        self.state().namespaces.push(json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": format!("site-{site}"),
+                         "labels": {"sitefactory.dk/type": "site", "sitefactory.dk/site": site}}
+        }));
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
@@ -182,13 +194,19 @@ async fn serve_connection(
             port_forward(stream, path, query, &headers, state, pods_changed).await;
             return;
         }
-        let (code, body) = answer(path, query, &state.lock().unwrap());
-        let body = serde_json::to_vec(&body).unwrap();
-        let response = format!(
+        // A watch that has nothing to say ends at once, as a server may
+        // end any watch; the client watches again.
+        let (code, body) = if query.contains("watch=true") {
+            (200, Vec::new())
+        } else {
+            let (code, body) = answer(path, query, &state.lock().unwrap());
+            (code, serde_json::to_vec(&body).unwrap())
+        };
+        let head = format!(
             "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             body.len()
         );
-        if stream.write_all(response.as_bytes()).await.is_err()
+        if stream.write_all(head.as_bytes()).await.is_err()
             || stream.write_all(&body).await.is_err()
         {
             return;
@@ -221,7 +239,21 @@ fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
 
 fn answer(path: &str, query: &str, state: &ApiState) -> (u16, Value) {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // A site namespace's workloads, pods and events: none, unless a test
+    // put some in `lists`.
+    let listed = |kind: &str, api_version: &str| {
+        (
+            200,
+            json!({"kind": format!("{kind}List"), "apiVersion": api_version,
+                   "metadata": {"resourceVersion": "1"},
+                   "items": state.lists.get(path).cloned().unwrap_or_default()}),
+        )
+    };
     match segments.as_slice() {
+        ["api", "v1", "namespaces", _, "pods"] => listed("Pod", "v1"),
+        ["api", "v1", "namespaces", _, "events"] => listed("Event", "v1"),
+        ["apis", "apps", "v1", "namespaces", _, "deployments"] => listed("Deployment", "apps/v1"),
+        ["apis", "apps", "v1", "namespaces", _, "statefulsets"] => listed("StatefulSet", "apps/v1"),
         ["api", "v1", "namespaces"] => (
             200,
             json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
