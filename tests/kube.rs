@@ -264,8 +264,16 @@ async fn discovered_sites_merge_with_the_metrics() {
     );
     let kultur = merged.sites.iter().find(|s| s.name == "kultur").unwrap();
     assert_eq!(kultur, &SiteSummary::new("kultur", "kk_kultur"));
-    // Metrics without a namespace: flagged.
+    // Metrics without a namespace: flagged, on the site itself for its
+    // grid cell, and listed.
     assert_eq!(merged.not_in_cluster, ["gammel"]);
+    let flagged: Vec<&str> = merged
+        .sites
+        .iter()
+        .filter(|s| s.not_in_cluster)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(flagged, ["gammel"]);
     assert!(merged.duplicates.is_empty());
 }
 
