@@ -300,10 +300,24 @@ impl KubeDiscovery {
             crate::model::kube::merge_discovered(std::mem::take(&mut report.sites), &discovered);
         report.sites = merged.sites;
         if !merged.not_in_cluster.is_empty() {
+            // The cells carry the mark; the warning names a few.
+            const NAMED: usize = 5;
+            let more = merged.not_in_cluster.len().saturating_sub(NAMED);
             report.warnings.push(format!(
-                "{} site(s) in the metrics have no namespace in the cluster: {}",
+                "{} site(s) in the metrics have no namespace in the cluster (∅): {}{}",
                 merged.not_in_cluster.len(),
-                merged.not_in_cluster.join(", ")
+                merged
+                    .not_in_cluster
+                    .iter()
+                    .take(NAMED)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ));
         }
     }
