@@ -299,6 +299,20 @@ pub const MOUSE: &[MouseBinding] = &[
     },
 ];
 
+/// How many lines the help screen has (`ui::help` draws them; a test there
+/// holds the two equal), so scrolling stops at its end.
+pub fn help_line_count() -> usize {
+    let bindings: usize = SCOPES
+        .iter()
+        .map(|scope| 2 + BINDINGS.iter().filter(|b| b.scope == *scope).count())
+        .sum();
+    let mouse = 2 + MOUSE.len();
+    let states = 1 + crate::model::SiteState::ALL.len();
+    // A blank line, the title, two marks, the underline.
+    let marks = 5;
+    bindings + mouse + states + marks
+}
+
 /// The action a key performs in a scope: the scope's own bindings first,
 /// then the global ones (not while typing, where keys are text).
 pub fn lookup(scope: Scope, event: &KeyEvent) -> Option<Action> {

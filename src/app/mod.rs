@@ -1257,7 +1257,14 @@ impl App {
         if let Some(View::Help { scroll }) = self.stack.last_mut() {
             match action {
                 Action::Up => *scroll = scroll.saturating_sub(1),
-                Action::Down => *scroll = scroll.saturating_add(1),
+                Action::Down => {
+                    // The box's borders, the breadcrumb, header and footer.
+                    let visible = self
+                        .height
+                        .saturating_sub(HEADER_LINES + FOOTER_LINES + 1 + 2);
+                    let last = keymap::help_line_count().saturating_sub(visible as usize);
+                    *scroll = scroll.saturating_add(1).min(last as u16);
+                }
                 Action::Back => {
                     self.stack.pop();
                 }
@@ -1372,6 +1379,28 @@ mod tests {
         );
         let effects = app.perform(Scope::Site, Action::Back);
         assert!(effects.contains(&Effect::Unwatch(workloads)), "{effects:?}");
+    }
+
+    #[test]
+    fn help_scrolls_to_its_last_line_and_no_further() {
+        let mut app = app(80, 24);
+        app.perform(Scope::Grid, Action::Help);
+        for _ in 0..500 {
+            app.perform(Scope::Help, Action::Down);
+        }
+        let Some(View::Help { scroll }) = app.stack.last() else {
+            panic!("help is open");
+        };
+        let visible = 24 - (HEADER_LINES + FOOTER_LINES + 1 + 2);
+        assert_eq!(
+            *scroll as usize,
+            keymap::help_line_count() - visible as usize
+        );
+        app.perform(Scope::Help, Action::Up);
+        let Some(View::Help { scroll: after }) = app.stack.last() else {
+            panic!("help is open");
+        };
+        assert_eq!(*after + 1, *scroll, "one step back up");
     }
 
     fn failing_app() -> App {

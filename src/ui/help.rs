@@ -12,6 +12,16 @@ use crate::model::SiteState;
 
 pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, paint: Paint<'_>) {
     let theme = paint.theme;
+    let lines = help_lines(paint);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border())
+        .title(Span::styled(" Help ", theme.accent()));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
+
+fn help_lines(paint: Paint<'_>) -> Vec<Line<'static>> {
+    let theme = paint.theme;
     let mut lines = Vec::new();
     let key_width = BINDINGS
         .iter()
@@ -99,9 +109,27 @@ pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, paint: Paint<'_>) {
         ),
         Span::styled("  underlined: changed state recently", theme.text()),
     ]));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border())
-        .title(Span::styled(" Help ", theme.accent()));
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::{Glyphs, Theme};
+
+    #[test]
+    fn the_app_knows_how_long_help_is() {
+        let theme = Theme::dark();
+        let paint = Paint {
+            theme: &theme,
+            glyphs: Glyphs {
+                ascii: false,
+                half_blocks: true,
+            },
+        };
+        assert_eq!(
+            help_lines(paint).len(),
+            crate::app::keymap::help_line_count()
+        );
+    }
 }
