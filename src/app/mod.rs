@@ -1388,19 +1388,19 @@ mod tests {
         for _ in 0..500 {
             app.perform(Scope::Help, Action::Down);
         }
-        let Some(View::Help { scroll }) = app.stack.last() else {
+        let Some(&View::Help { scroll }) = app.stack.last() else {
             panic!("help is open");
         };
         let visible = 24 - (HEADER_LINES + FOOTER_LINES + 1 + 2);
         assert_eq!(
-            *scroll as usize,
+            scroll as usize,
             keymap::help_line_count() - visible as usize
         );
         app.perform(Scope::Help, Action::Up);
-        let Some(View::Help { scroll: after }) = app.stack.last() else {
+        let Some(&View::Help { scroll: after }) = app.stack.last() else {
             panic!("help is open");
         };
-        assert_eq!(*after + 1, *scroll, "one step back up");
+        assert_eq!(after + 1, scroll, "one step back up");
     }
 
     fn failing_app() -> App {
