@@ -201,6 +201,33 @@ async fn the_dashboard_runs_on_a_kube_backend_in_a_terminal() {
         command_line(&[env!("CARGO_BIN_EXE_site-status")])
     );
     let expected = format!("── prod {} sites", sites.len());
+
+    // `config check` tries the cluster and the kube:// Prometheus.
+    let checked = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_site-status"))
+                .args(["--config", &config.display().to_string(), "config", "check"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(checked.status.success(), "{said}");
+    assert!(
+        said.contains("prometheus kube://monitoring/prometheus:web (port-forward): reachable"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "kubernetes (current context): {} site namespaces match sitefactory.dk/type=site",
+            sites.len()
+        )),
+        "{said}"
+    );
+
     let api = std::sync::Arc::new(api);
     let cluster = api.clone();
     let prom_addr = prometheus_addr(&prom);
