@@ -15,20 +15,27 @@ use crate::app::views::Loaded;
 use crate::app::{App, age};
 use crate::model::{PodInfo, PodReason, RolloutState, SiteState, SiteWorkloads, WarningEvent};
 
-/// How many lines the pane wants for `workloads`, title included, so a
-/// narrow site view can give it just enough room.
-pub fn wanted_height(kube: &Loaded<SiteWorkloads>) -> u16 {
+/// How many lines the pane needs at `width`, its title included, within
+/// `most`: the full pane when it fits, else the compact one (what `draw`
+/// will show), so a narrow site view gives it just enough room.
+pub fn wanted_height(
+    app: &App,
+    kube: &Loaded<SiteWorkloads>,
+    width: u16,
+    most: u16,
+    paint: Paint,
+) -> u16 {
+    let error = usize::from(kube.error.is_some());
     let Some(w) = kube.value() else {
-        return 3;
+        return (1 + error + 1).min(most as usize) as u16;
     };
-    let workloads: usize = w.workloads.iter().map(|w| 2 + w.images.len()).sum();
-    let pods: usize = w
-        .pods
-        .iter()
-        .map(|p| if p.problem.is_some() { 2 } else { 1 })
-        .sum();
-    let events = 2 * w.events.len().min(8);
-    (1 + workloads + 1 + pods + 1 + events + w.notices.len() + 2) as u16
+    let full = 1 + error + body_lines(w, app, width as usize, false, paint).len();
+    let wanted = if full <= most as usize {
+        full
+    } else {
+        1 + error + body_lines(w, app, width as usize, true, paint).len()
+    };
+    wanted.min(most as usize) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, kube: &Loaded<SiteWorkloads>, paint: Paint) {

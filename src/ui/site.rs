@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
     ])
     .areas(area);
     let body = if pane.is_some_and(|e| e.kubernetes) {
-        let (rest, kube_area) = split_for_kube(body, view);
+        let (rest, kube_area) = split_for_kube(body, app, view, paint);
         super::kube::draw(frame, kube_area, app, &view.kube, paint);
         rest
     } else {
@@ -219,8 +219,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
 
 /// Room for the Kubernetes pane: a column on the right when the terminal is
 /// wide, else the lower part, no more than it needs and never more than
-/// half.
-fn split_for_kube(area: Rect, view: &SiteView) -> (Rect, Rect) {
+/// three fifths.
+fn split_for_kube(area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) -> (Rect, Rect) {
     if area.width >= 140 {
         let [rest, pane] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
@@ -228,7 +228,10 @@ fn split_for_kube(area: Rect, view: &SiteView) -> (Rect, Rect) {
                 .areas(area);
         return (rest, pane);
     }
-    let height = super::kube::wanted_height(&view.kube).min(area.height / 2);
+    // Up to three fifths: on a small terminal why the pods fail matters
+    // more than the ok requirements the list would show instead.
+    let height =
+        super::kube::wanted_height(app, &view.kube, area.width, area.height * 3 / 5, paint);
     let [rest, pane] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(height)]).areas(area);
     (rest, pane)
