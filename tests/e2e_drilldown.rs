@@ -23,7 +23,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::tmux::{Screen, Tmux, command_line, sh_quote, timeout};
+use support::tmux::{Screen, Tmux, command_line, sh_quote};
 use support::{FleetBuilder, FleetExporter, SiteKind, TestPrometheus};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -46,10 +46,8 @@ fn capture(tmux: &Tmux) -> Styled {
     tmux.styled()
 }
 
-/// Polls the pane until `check` gives a value; fails with the last screen
-/// when it does not within the deadline, or at once if the app exited.
 fn wait<T>(tmux: &Tmux, what: &str, check: impl FnMut(&Styled) -> Option<T>) -> T {
-    wait_within(tmux, timeout(), what, check)
+    tmux.wait_styled(what, check)
 }
 
 fn wait_within<T>(
@@ -58,7 +56,7 @@ fn wait_within<T>(
     what: &str,
     check: impl FnMut(&Styled) -> Option<T>,
 ) -> T {
-    tmux.poll(limit, what, capture, |shot| &shot.screen, check)
+    tmux.wait_styled_within(limit, what, check)
 }
 
 /// Sends Escape alone and waits for its effect.

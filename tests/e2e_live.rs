@@ -67,10 +67,8 @@ fn capture(tmux: &Tmux) -> Shot {
     tmux.styled()
 }
 
-/// Polls the pane until `check` gives a value; fails with the last screen
-/// when it does not within the deadline, or at once if the app exited.
 fn wait<T>(tmux: &Tmux, what: &str, check: impl FnMut(&Shot) -> Option<T>) -> T {
-    wait_within(tmux, timeout(), what, check)
+    tmux.wait_styled(what, check)
 }
 
 fn wait_within<T>(
@@ -79,7 +77,7 @@ fn wait_within<T>(
     what: &str,
     check: impl FnMut(&Shot) -> Option<T>,
 ) -> T {
-    tmux.poll(limit, what, capture, |shot| &shot.screen, check)
+    tmux.wait_styled_within(limit, what, check)
 }
 
 /// A check of one frame that must hold. Retried over about a second of

@@ -345,7 +345,12 @@ fn forward_for(
             "{what}: cannot reserve a local port for the port-forward: {e}"
         ))
     })?;
-    backend.url = HttpUrl(forward.local_url());
+    backend.url = HttpUrl(forward.local_url().map_err(|e| {
+        ConfigError(format!(
+            "{what}: {} gives no local URL: {e}",
+            forward.target()
+        ))
+    })?);
     Ok(Some(Arc::new(forward)))
 }
 

@@ -222,6 +222,21 @@ impl Tmux {
         Styled::parse(&self.styled_capture())
     }
 
+    /// Like [`Tmux::wait_for`], reading attributes too; `check` gives the
+    /// value waited for.
+    pub fn wait_styled<T>(&self, what: &str, check: impl FnMut(&Styled) -> Option<T>) -> T {
+        self.wait_styled_within(timeout(), what, check)
+    }
+
+    pub fn wait_styled_within<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        check: impl FnMut(&Styled) -> Option<T>,
+    ) -> T {
+        self.poll(limit, what, Tmux::styled, |shot| &shot.screen, check)
+    }
+
     /// The pane with wrapped lines joined: for the shell's long `stty` line.
     pub fn joined_screen(&self) -> Screen {
         let target = self.target();

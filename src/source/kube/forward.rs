@@ -65,11 +65,8 @@ impl Forward {
 
     /// The URL the HTTP client uses: the local stand-in, with the target's
     /// path prefix.
-    pub fn local_url(&self) -> url::Url {
-        let text = format!("http://{}{}", self.local, self.target.path);
-        url::Url::parse(&text).unwrap_or_else(|_| {
-            url::Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!())
-        })
+    pub fn local_url(&self) -> Result<url::Url, url::ParseError> {
+        url::Url::parse(&format!("http://{}{}", self.local, self.target.path))
     }
 
     /// Why the latest connection could not be forwarded, if it could not.
