@@ -790,7 +790,7 @@ pub struct ConfigError(pub String);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&crate::secrets::redact(&self.0))
     }
 }
 
@@ -801,9 +801,12 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// Even a configuration listing hundreds of mutes is far smaller.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::small_file::read_text(path, MAX_CONFIG_FILE_BYTES)
             .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
         Config::parse(&text, path)
     }

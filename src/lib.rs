@@ -12,6 +12,8 @@ pub mod mute_store;
 pub mod poller;
 pub mod report_command;
 pub mod runtime;
+pub mod secrets;
+pub mod small_file;
 pub mod source;
 pub mod terminal;
 pub mod ui;

@@ -46,6 +46,8 @@ use crate::model::{MuteRule, MuteRules, RuleOrigin};
 pub const FILE_NAME: &str = "mutes.toml";
 /// The file format's version; a newer one is refused rather than misread.
 pub const VERSION: i64 = 1;
+/// Thousands of rules fit in far less; a larger file is not ours.
+pub const MAX_MUTES_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// A temporary file older than this is left over from a crash.
 const STALE_TEMP: Duration = Duration::from_secs(600);
 
@@ -143,7 +145,7 @@ impl MuteStore {
     /// The rules in the file, with origin `Dashboard`, expired ones included
     /// (they simply do not apply). A missing file is no rules.
     pub fn load(&self) -> Result<Vec<MuteRule>, MuteStoreError> {
-        let bytes = match fs::read(&self.path) {
+        let bytes = match crate::small_file::read(&self.path, MAX_MUTES_FILE_BYTES) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(MuteStoreError::new(&self.path, format!("cannot read: {e}"))),

@@ -107,9 +107,10 @@ impl App {
 /// Base64 keeps whatever the text holds from reaching the terminal as
 /// control characters.
 pub fn osc52(text: &str) -> String {
+    use base64::Engine;
     format!(
         "\x1b]52;c;{}\x07",
-        crate::source::http::base64_encode(text.as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
     )
 }
 

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::SourceError;
 use crate::config::{BackendConfig, ConfigError};
-use crate::model::text::clean_line;
+use crate::secrets::clean_line;
 
 /// Responses larger than this are refused: a proxy gone wrong or a hostile
 /// endpoint must not exhaust the jump host's memory.
@@ -22,9 +25,6 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// Said once at start (insecure TLS, say); never contains a secret.
     pub warnings: Vec<String>,
-    /// Every secret this endpoint sends, so that a backend or proxy that
-    /// echoes the request back in an error page cannot make us print one.
-    secrets: Vec<Vec<u8>>,
     /// The name messages use instead of the URL: the `kube://` URL of a
     /// backend reached through a local port-forward.
     pub shown_as: Option<String>,
@@ -43,7 +43,7 @@ impl SecretLookup for std::collections::HashMap<String, String> {
         self.get(name).cloned().filter(|v| !v.is_empty())
     }
     fn file(&self, path: &std::path::Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        crate::small_file::read_text(path, MAX_SECRET_FILE_BYTES)
     }
 }
 
@@ -54,9 +54,15 @@ impl SecretLookup for ProcessSecrets {
         std::env::var(name).ok().filter(|v| !v.is_empty())
     }
     fn file(&self, path: &std::path::Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        crate::small_file::read_text(path, MAX_SECRET_FILE_BYTES)
     }
 }
+
+/// A token or a password file is a few hundred bytes; a kubeconfig's
+/// service-account token about two kilobytes.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+/// A CA bundle of a few hundred certificates.
+pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 fn sensitive(value: String, what: &str) -> Result<HeaderValue, ConfigError> {
     let mut header = HeaderValue::from_str(&value).map_err(|_| {
@@ -75,7 +81,6 @@ impl Endpoint {
         secrets: &dyn SecretLookup,
     ) -> Result<Endpoint, ConfigError> {
         let mut headers = HeaderMap::new();
-        let mut secret_values: Vec<String> = Vec::new();
         if let Some(path) = &config.bearer_token_file {
             let token = secrets.file(path).map_err(|e| {
                 ConfigError(format!(
@@ -84,6 +89,8 @@ impl Endpoint {
                 ))
             })?;
             let token = token.trim().to_string();
+            crate::secrets::register(&token);
+            crate::secrets::register(&format!("Bearer {token}"));
             if token.is_empty() {
                 return Err(ConfigError(format!(
                     "{what}: bearer_token_file {} is empty",
@@ -101,11 +108,12 @@ impl Endpoint {
                     "{what}: environment variable {var} (bearer_token_env) is not set"
                 ))
             })?;
+            crate::secrets::register(&token);
+            crate::secrets::register(&format!("Bearer {}", token.trim()));
             headers.insert(
                 AUTHORIZATION,
                 sensitive(format!("Bearer {}", token.trim()), "the bearer token")?,
             );
-            secret_values.push(token.trim().to_string());
         }
         if let Some(basic) = &config.basic_auth {
             let password = secrets.env(&basic.password_env).ok_or_else(|| {
@@ -114,9 +122,14 @@ impl Endpoint {
                     basic.password_env
                 ))
             })?;
-            let encoded = base64_encode(format!("{}:{password}", basic.username).as_bytes());
-            secret_values.push(password.clone());
-            secret_values.push(encoded.clone());
+            crate::secrets::register(&password);
+            let credentials = format!("{}:{password}", basic.username);
+            crate::secrets::register(&credentials);
+            let encoded = BASE64.encode(credentials.as_bytes());
+            // The header as sent, so that an echo of it encoded once more
+            // is recognised too.
+            crate::secrets::register(&encoded);
+            crate::secrets::register(&format!("Basic {encoded}"));
             headers.insert(
                 AUTHORIZATION,
                 sensitive(format!("Basic {encoded}"), "the password")?,
@@ -126,6 +139,7 @@ impl Endpoint {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| ConfigError(format!("{what}: {name:?} is not a header name")))?;
             // Header values may be tenant ids or keys alike: treat all as secret.
+            crate::secrets::register(value);
             headers.insert(
                 name.clone(),
                 sensitive(value.clone(), &format!("header {name}"))?,
@@ -141,7 +155,7 @@ impl Endpoint {
             .user_agent(concat!("site-status/", env!("CARGO_PKG_VERSION")));
         let mut warnings = Vec::new();
         if let Some(ca) = &config.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
+            let pem = crate::small_file::read(ca, MAX_CA_FILE_BYTES).map_err(|e| {
                 ConfigError(format!("{what}: cannot read ca_file {}: {e}", ca.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
@@ -173,18 +187,11 @@ impl Endpoint {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        // A value of a few characters would redact ordinary words.
-        let secrets = secret_values
-            .into_iter()
-            .filter(|v| v.len() >= 6)
-            .map(String::into_bytes)
-            .collect();
         Ok(Endpoint {
             client,
             base,
             timeout,
             warnings,
-            secrets,
             shown_as: None,
         })
     }
@@ -221,18 +228,10 @@ impl Endpoint {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => return Ok(self.redact(body)),
+                Ok(None) => return Ok(crate::secrets::redact_body(body)),
                 Err(e) => return Err(self.describe(&e)),
             }
         }
-    }
-
-    /// The body with every secret this endpoint sent replaced.
-    fn redact(&self, mut body: Vec<u8>) -> Vec<u8> {
-        for secret in &self.secrets {
-            body = replace_bytes(&body, secret, b"[redacted]");
-        }
-        body
     }
 
     /// A transport error in words an operator can act on.
@@ -264,50 +263,17 @@ impl Endpoint {
     }
 }
 
-fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return haystack.to_vec();
-    }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Standard base64, for the basic-auth header; small enough not to warrant
-/// a dependency.
-pub fn base64_encode(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The start of a non-API body (a proxy's HTML error page), as plain text.
 pub fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    // Secrets come out before the text is cut short: a secret cut in two
+    // by the excerpt's end would no longer be recognised. The margin lets
+    // one that straddles the first 4 KiB be found whole.
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096 + 1024)]);
+    let text = crate::secrets::redact(&text);
+    let text = match text.char_indices().nth(4096) {
+        Some((cut, _)) => &text[..cut],
+        None => &text[..],
+    };
     let lower = text.to_ascii_lowercase();
     let html = ["<html", "<!doctype", "<body", "<head", "<h1"]
         .iter()
@@ -335,31 +301,6 @@ pub fn body_excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_the_rfc_vectors() {
-        for (input, expected) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64_encode(input.as_bytes()), expected);
-        }
-    }
-
-    #[test]
-    fn replace_bytes_replaces_every_occurrence() {
-        assert_eq!(
-            replace_bytes(b"a s3cr3t b s3cr3t", b"s3cr3t", b"[x]"),
-            b"a [x] b [x]"
-        );
-        assert_eq!(replace_bytes(b"abc", b"", b"x"), b"abc");
-        assert_eq!(replace_bytes(b"ab", b"abc", b"x"), b"ab");
-    }
 
     #[test]
     fn html_error_pages_become_one_readable_line() {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::SourceError;
 use super::http::{Endpoint, SecretLookup, body_excerpt};
 use crate::config::{BackendConfig, ConfigError};
-use crate::model::text::clean_line;
+use crate::secrets::clean_line;
 
 pub type Labels = BTreeMap<String, String>;
 

@@ -29,16 +29,20 @@ pub struct SourceError {
 }
 
 impl SourceError {
+    /// Any secret the process holds is taken out here, whatever the
+    /// message was made from (an echoed request, a proxy's page).
     pub fn new(message: impl Into<String>) -> SourceError {
+        let message = message.into();
         SourceError {
-            message: message.into(),
+            message: crate::secrets::redact(&message).into_owned(),
         }
     }
 }
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        // Again: a message may have been built before its secret was read.
+        f.write_str(&crate::secrets::redact(&self.message))
     }
 }
 

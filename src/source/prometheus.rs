@@ -204,9 +204,9 @@ fn api_error(error_type: Option<&str>, error: Option<&str>) -> SourceError {
     SourceError::new(format!(
         "Prometheus error{}: {}",
         error_type
-            .map(|t| format!(" ({})", clean_line(t, 40)))
+            .map(|t| format!(" ({})", crate::secrets::clean_line(t, 40)))
             .unwrap_or_default(),
-        clean_line(error.unwrap_or("no message"), 300)
+        crate::secrets::clean_line(error.unwrap_or("no message"), 300)
     ))
 }
 
@@ -224,7 +224,7 @@ fn not_an_answer(status: u16, body: &[u8], error: &serde_json::Error) -> SourceE
     } else {
         SourceError::new(format!(
             "not a Prometheus API response ({}): {}",
-            clean_line(&error.to_string(), 100),
+            crate::secrets::clean_line(&error.to_string(), 100),
             body_excerpt(body)
         ))
     }

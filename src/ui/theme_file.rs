@@ -103,9 +103,12 @@ pub fn load_for_config(spec: &str, config_file: &Path) -> Result<Theme, ThemeErr
     })
 }
 
+/// A theme is a few dozen lines.
+pub const MAX_THEME_FILE_BYTES: u64 = 256 * 1024;
+
 /// Reads a user theme file; its name is the file's stem.
 pub fn load_path(path: &Path) -> Result<Theme, ThemeError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::small_file::read_text(path, MAX_THEME_FILE_BYTES)
         .map_err(|e| ThemeError(format!("{}: cannot read the theme: {e}", path.display())))?;
     parse(&text, path)
 }

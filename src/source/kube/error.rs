@@ -8,7 +8,8 @@ use std::fmt;
 
 use kube::config::{KubeconfigError, LoadDataError};
 
-use crate::model::text::{MAX_FIELD_CHARS, MAX_NAME_CHARS, clean_line};
+use crate::model::text::{MAX_FIELD_CHARS, MAX_NAME_CHARS};
+use crate::secrets::clean_line;
 use crate::source::SourceError;
 
 /// What a request tried, for the message when it fails.

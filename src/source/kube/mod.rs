@@ -75,6 +75,7 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn client_from(mut kube_config: kube::Config) -> Result<Client, KubeError> {
+    register_credentials(&kube_config.auth_info);
     kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
     kube_config.write_timeout = Some(WRITE_TIMEOUT);
     Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
@@ -121,4 +122,16 @@ where
         }
     }
     Ok(items)
+}
+
+/// The cluster's credentials are secrets of this process like any other:
+/// an API server or proxy that echoes them must not make us print them.
+fn register_credentials(auth: &kube::config::AuthInfo) {
+    use secrecy::ExposeSecret;
+    for secret in [&auth.token, &auth.password].into_iter().flatten() {
+        crate::secrets::register(secret.expose_secret());
+    }
+    if let Some(key) = &auth.client_key_data {
+        crate::secrets::register(key.expose_secret());
+    }
 }
