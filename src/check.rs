@@ -35,6 +35,10 @@ pub struct CheckEnvironment {
     pub name: String,
     pub ok: bool,
     pub error: Option<String>,
+    /// What the backend answered with that the operator should know
+    /// (duplicate series, Prometheus' own warnings); left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub sites: Vec<CheckSite>,
 }
 
@@ -131,6 +135,7 @@ pub fn build_report_with_mutes(
                     name,
                     ok: true,
                     error: None,
+                    warnings: report.warnings.clone(),
                     sites,
                 }
             }
@@ -138,6 +143,7 @@ pub fn build_report_with_mutes(
                 name,
                 ok: false,
                 error: Some(e.message),
+                warnings: Vec::new(),
                 sites: Vec::new(),
             },
         })
@@ -187,6 +193,9 @@ impl CheckReport {
                         env.sites.len(),
                         attention.len()
                     ));
+                    for w in &env.warnings {
+                        out.push_str(&format!("  warning: {w}\n"));
+                    }
                     for s in attention {
                         let mut flags = Vec::new();
                         if s.stale {

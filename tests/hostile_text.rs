@@ -149,7 +149,8 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
             vec![],
         ],
         1_795_470_000.0,
-    );
+    )
+    .sites;
 
     let mut app = App::new(Settings::default(), &["prod".to_string()], 120, 40);
     app.now = now;

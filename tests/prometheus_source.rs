@@ -355,3 +355,78 @@ async fn a_site_view_asks_only_for_that_site() {
         assert!(query_of(&r).contains("site=\"borger\""), "{}", query_of(&r));
     }
 }
+
+/// A federating proxy that answers every series twice, the worse one
+/// first: the last sample must not win.
+struct Duplicating;
+
+impl wiremock::Respond for Duplicating {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let query = query_of(request);
+        let sample = |extra: &str, value: &str| {
+            format!(
+                r#"{{"metric":{{"site":"borger","profile":"kk_borger"{extra}}},"value":[1795469437.5,"{value}"]}}"#
+            )
+        };
+        let samples = if request.url.path().ends_with("/api/v1/alerts") {
+            return ResponseTemplate::new(200)
+                .set_body_string(r#"{"status":"success","data":{"alerts":[]}}"#);
+        } else if query.contains(">= 1") {
+            vec![
+                sample(r#","requirement":"cron""#, "2"),
+                sample(r#","requirement":"cron""#, "2"),
+            ]
+        } else if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
+            vec![sample("", "2"), sample("", "0")]
+        } else if query.contains("time() -") {
+            vec![sample("", "30"), sample("", "30")]
+        } else {
+            vec![sample("", "1"), sample("", "1")]
+        };
+        ResponseTemplate::new(200).set_body_string(format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+            samples.join(",")
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_series_count_at_their_worst_and_are_reported() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(Duplicating)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[environment]]\nname = \"prod\"\n[environment.prometheus]\nurl = \"{}\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_site-status"))
+            .arg("--config")
+            .arg(&config)
+            .args(["check", "--format", "json"])
+            .env("HOME", dir.path())
+            .env_remove("SITE_STATUS_MUTES")
+            .output()
+            .unwrap()
+    });
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let env = &json["environments"][0];
+    let site = &env["sites"][0];
+    assert_eq!(site["severity"], "error", "{json:#}");
+    assert_eq!(site["failing"], serde_json::json!(["cron"]), "{json:#}");
+    assert!(
+        env["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("duplicate series")),
+        "{json:#}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -700,16 +700,28 @@ fn site_entry<'a, 's>(
 }
 
 /// What the grid queries said, merged per site.
-pub fn merge_grid(
-    queries: &FleetQueries,
-    answers: [Vec<Sample>; 5],
-    now_unix: f64,
-) -> Vec<SiteSummary> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedGrid {
+    pub sites: Vec<SiteSummary>,
+    /// Series that named a site (and requirement) already answered for by
+    /// the same query: a federating proxy or a broken aggregation.
+    pub duplicates: usize,
+}
+
+/// Merges the five grid answers per site. A site answered for twice by
+/// one query keeps the worse of the two: a duplicate must never hide a
+/// failure, whichever order the backend sent them in.
+pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f64) -> MergedGrid {
     let [worst, failing, success, age, up] = answers;
     let mut sites: HashMap<&str, SiteSummary> = HashMap::with_capacity(worst.len());
+    let mut duplicates = 0;
     for s in &worst {
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
-            summary.worst = Severity::from_sample(s.value);
+            let severity = Severity::from_sample(s.value);
+            if summary.worst.is_some() {
+                duplicates += 1;
+            }
+            summary.worst = summary.worst.max(severity);
         }
     }
     for s in &failing {
@@ -721,28 +733,51 @@ pub fn merge_grid(
         };
         let requirement = clean_line(requirement, MAX_NAME_CHARS);
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
-            summary.failing.push((requirement, severity));
+            match summary
+                .failing
+                .iter_mut()
+                .find(|(id, _)| *id == requirement)
+            {
+                Some((_, known)) => {
+                    duplicates += 1;
+                    *known = (*known).max(severity);
+                }
+                None => summary.failing.push((requirement, severity)),
+            }
         }
     }
     for s in &success {
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
             && s.value.is_finite()
         {
-            summary.run_success = Some(s.value >= 1.0);
+            let ok = s.value >= 1.0;
+            if summary.run_success.is_some() {
+                duplicates += 1;
+            }
+            summary.run_success = Some(summary.run_success.unwrap_or(true) && ok);
         }
     }
     for s in &age {
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
             && s.value.is_finite()
         {
-            summary.last_run = Some(now_unix - s.value);
+            let at = now_unix - s.value;
+            if summary.last_run.is_some() {
+                duplicates += 1;
+            }
+            // The older run: a stale duplicate may be the one that is true.
+            summary.last_run = Some(summary.last_run.map_or(at, |known| known.min(at)));
         }
     }
     for s in &up {
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
             && s.value.is_finite()
         {
-            summary.up = Some(s.value >= 1.0);
+            let is_up = s.value >= 1.0;
+            if summary.up.is_some() {
+                duplicates += 1;
+            }
+            summary.up = Some(summary.up.unwrap_or(true) && is_up);
         }
     }
     let mut list: Vec<SiteSummary> = sites.into_values().collect();
@@ -755,7 +790,10 @@ pub fn merge_grid(
             .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
     list.sort_by(|a, b| a.name.cmp(&b.name));
-    list
+    MergedGrid {
+        sites: list,
+        duplicates,
+    }
 }
 
 pub struct PrometheusSource {
@@ -862,7 +900,15 @@ impl FleetSource for PrometheusSource {
             let (answers, mut warnings) = grid?;
             warnings.extend(self.warnings().iter().cloned());
             let now = unix_now();
-            let mut sites = merge_grid(&self.queries, answers, now);
+            let MergedGrid {
+                mut sites,
+                duplicates,
+            } = merge_grid(&self.queries, answers, now);
+            if duplicates > 0 {
+                warnings.push(format!(
+                    "the backend returned {duplicates} duplicate series (a federating proxy or a broken aggregation?); each site shows the worst of them"
+                ));
+            }
             if let Ok(mut vanished) = self.vanished.lock() {
                 vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
             }
@@ -899,7 +945,7 @@ impl FleetSource for PrometheusSource {
             let severities = a0?.into_vector()?;
             let now = unix_now();
             let mut summary = SiteSummary::new(clean_line(site, MAX_NAME_CHARS), String::new());
-            let mut requirements = Vec::new();
+            let mut requirements: Vec<Requirement> = Vec::new();
             for s in &severities {
                 if summary.profile.is_empty()
                     && let Some(p) = s.labels.get(&self.queries.profile)
@@ -911,10 +957,17 @@ impl FleetSource for PrometheusSource {
                     .get(&self.queries.requirement)
                     .map(|r| clean_line(r, MAX_NAME_CHARS))
                     .unwrap_or_default();
+                let severity = Severity::from_sample(s.value);
+                // Two series of one requirement (a restarted pod, a
+                // federating proxy): one row, at the worse severity.
+                if let Some(known) = requirements.iter_mut().find(|r| r.id == id) {
+                    known.severity = known.severity.max(severity);
+                    continue;
+                }
                 requirements.push(Requirement {
                     id,
                     title: String::new(),
-                    severity: Severity::from_sample(s.value),
+                    severity,
                     value: String::new(),
                     description: String::new(),
                 });
@@ -1161,7 +1214,8 @@ mod tests {
                 vec![sample(labels("b", &[]), 0.0)],
             ],
             1000.0,
-        );
+        )
+        .sites;
         assert_eq!(sites.len(), 3);
         let a = &sites[0];
         assert_eq!(a.worst, Some(Severity::Error));
@@ -1177,6 +1231,63 @@ mod tests {
         assert_eq!(sites[1].up, Some(false));
         assert_eq!(sites[2].worst, None, "c only reported a failed run");
         assert_eq!(sites[2].run_success, Some(false));
+    }
+
+    #[test]
+    fn duplicate_series_merge_to_the_worst_and_are_counted() {
+        // A federating proxy or a broken aggregation can answer with the
+        // same site twice: the worse sample must win, whichever comes last.
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let labels = |site: &str, requirement: Option<&str>| {
+            let mut l: Labels = [("site", site), ("profile", "kk_borger")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if let Some(r) = requirement {
+                l.insert("requirement".into(), r.into());
+            }
+            l
+        };
+        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let grid = merge_grid(
+            &q,
+            [
+                vec![
+                    sample(labels("a", None), 2.0),
+                    sample(labels("a", None), 0.0),
+                ],
+                vec![
+                    sample(labels("a", Some("cron")), 1.0),
+                    sample(labels("a", Some("cron")), 2.0),
+                    sample(labels("a", Some("cron")), 1.0),
+                ],
+                vec![
+                    sample(labels("a", None), 0.0),
+                    sample(labels("a", None), 1.0),
+                ],
+                vec![
+                    sample(labels("a", None), 900.0),
+                    sample(labels("a", None), 60.0),
+                ],
+                vec![
+                    sample(labels("a", None), 0.0),
+                    sample(labels("a", None), 1.0),
+                ],
+            ],
+            1000.0,
+        );
+        let a = &grid.sites[0];
+        assert_eq!(a.worst, Some(Severity::Error));
+        assert_eq!(a.failing, vec![("cron".to_string(), Severity::Error)]);
+        assert_eq!(a.run_success, Some(false));
+        assert_eq!(
+            a.last_run,
+            Some(100.0),
+            "the oldest run is the one to trust"
+        );
+        assert_eq!(a.up, Some(false));
+        assert_eq!(grid.duplicates, 6);
     }
 
     fn config_with_selector(selector: Option<&str>) -> Config {
@@ -1376,7 +1487,8 @@ mod tests {
                 vec![],
             ],
             0.0,
-        );
+        )
+        .sites;
         assert_eq!(sites[0].name, "evil\u{FFFD}[2Jsite");
     }
 }
