@@ -1,6 +1,7 @@
 //! `site-status check`: poll every environment once and report, for
 //! scripts and pipelines. The exit code carries the verdict.
 
+use crate::model::text::shown;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,7 +62,7 @@ pub struct CheckReport {
 
 pub fn check_site(site: &SiteSummary, now_unix: f64, stale_after: Duration) -> CheckSite {
     CheckSite {
-        site: site.name.clone(),
+        site: site.label.clone(),
         profile: site.profile.clone(),
         severity: site.worst.map(Severity::label).unwrap_or("no_data"),
         stale: site.is_stale(now_unix, stale_after),
@@ -172,7 +173,9 @@ impl CheckReport {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        let json = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        crate::model::text::terminal_safe_json(&json)
     }
 
     /// For a person at a terminal: every site that needs a look, then totals.
@@ -207,9 +210,13 @@ impl CheckReport {
                         out.push_str(&format!(
                             "  {:<8} {:<30} {:<16} {}{}{}\n",
                             s.severity,
-                            s.site,
+                            shown(&s.site),
                             s.profile,
-                            s.failing.join(", "),
+                            s.failing
+                                .iter()
+                                .map(|id| shown(id))
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             if flags.is_empty() {
                                 String::new()
                             } else {
@@ -218,7 +225,14 @@ impl CheckReport {
                             if s.muted.is_empty() {
                                 String::new()
                             } else {
-                                format!(" (muted: {})", s.muted.join(", "))
+                                format!(
+                                    " (muted: {})",
+                                    s.muted
+                                        .iter()
+                                        .map(|id| shown(id))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
                             }
                         ));
                     }

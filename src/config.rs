@@ -138,6 +138,29 @@ pub struct EnvironmentConfig {
     /// copies; without it `y` copies the site's name.
     #[serde(default)]
     pub site_url: Option<SiteUrlTemplate>,
+    /// MiB the environment's backend answers may take at once, parsed: the
+    /// grid's parallel queries together, and a detail query beside them
+    /// (counted as five times their bodies' size). A poll past it fails
+    /// with a message instead of growing the dashboard.
+    #[serde(default = "default_max_poll_mib")]
+    pub max_poll_mib: u32,
+    /// Sites the environment may report; more is an error (a selector that
+    /// matches far too much, a backend gone wrong).
+    #[serde(default = "default_max_sites")]
+    pub max_sites: usize,
+}
+
+/// The five answers at 10,000 sites take about 25 MiB parsed; 100,000
+/// sites (`DEFAULT_MAX_SITES`) fit.
+pub const DEFAULT_MAX_POLL_MIB: u32 = 256;
+pub const DEFAULT_MAX_SITES: usize = 100_000;
+
+fn default_max_poll_mib() -> u32 {
+    DEFAULT_MAX_POLL_MIB
+}
+
+fn default_max_sites() -> usize {
+    DEFAULT_MAX_SITES
 }
 
 /// `https://{site}.kk.dk`: an http(s) URL with a `{site}` placeholder.

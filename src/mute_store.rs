@@ -213,13 +213,15 @@ impl MuteStore {
     /// platform or the file system cannot lock (the write is still atomic,
     /// only a concurrent add could be lost).
     fn lock(&self) -> Option<File> {
-        let dir = parent_dir(&self.path);
+        // Beside the file itself, so that every link to it shares one lock.
+        let target = resolve_links(&self.path).ok()?;
+        let dir = parent_dir(&target);
         fs::create_dir_all(dir).ok()?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(dir.join(format!(".{}.lock", file_name(&self.path))))
+            .open(dir.join(format!(".{}.lock", file_name(&target))))
             .ok()?;
         file.lock().ok()?;
         Some(file)
@@ -334,6 +336,17 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// over `path` and flushes the directory, so `path` is always either the old
 /// or the new content.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // Through a symlink to its target: replacing the link itself would
+    // leave the file it points at (say, in a shared dotfiles repo) unchanged.
+    let path = &resolve_links(path)?;
+    let existing = match fs::metadata(path) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(meta) = &existing {
+        refuse_unwritable(path, meta)?;
+    }
     let dir = parent_dir(path);
     fs::create_dir_all(dir)?;
     let name = file_name(path);
@@ -344,6 +357,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     ));
     let written = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // The new file takes the old one's mode (a 0600 file stays private)
+        // and, where we may, its owner.
+        if let Some(meta) = &existing {
+            keep_permissions(&file, meta)?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -355,6 +373,70 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     sync_dir(dir)?;
     sweep_stale_temps(dir, &name);
+    Ok(())
+}
+
+/// Follows symlinks (a chain of them, relative or absolute) to the path
+/// that holds the file, which need not exist yet.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                current = parent_dir(&current).join(target);
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
+/// A file made read-only is not silently replaced, even by a user (root)
+/// whom the file system would let.
+#[cfg(unix)]
+fn refuse_unwritable(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let read_only = meta.permissions().mode() & 0o222 == 0;
+    let denied = std::ffi::CString::new(path.as_os_str().as_bytes())
+        // SAFETY: access(2) reads a NUL-terminated path and nothing else.
+        .map(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0)
+        .unwrap_or(true);
+    if read_only || denied {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only for you; it was not replaced (make it writable, or point SITE_STATUS_MUTES at another file)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_unwritable(_path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    if meta.permissions().readonly() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only; it was not replaced",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn keep_permissions(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    // Only root may give a file away; for anyone else the owner is already
+    // theirs, and a failure here changes nothing.
+    let _ = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()));
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_permissions(_file: &File, _meta: &fs::Metadata) -> io::Result<()> {
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::text::{MAX_FIELD_CHARS, clean_multiline};
+use crate::model::text::{MAX_FIELD_CHARS, clean_multiline, terminal_safe_json};
 use crate::model::{Report, Reports};
 
 #[derive(Serialize)]
@@ -22,7 +22,7 @@ struct JsonReport<'a> {
     format: &'static str,
     worst: Option<&'static str>,
     requirements: Vec<JsonRequirement<'a>>,
-    raw: Option<&'a str>,
+    raw: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +43,7 @@ fn json_report(report: &Report) -> JsonReport<'_> {
             .requirements
             .iter()
             .map(|r| JsonRequirement {
-                id: &r.id,
+                id: &r.label,
                 title: &r.title,
                 severity: r.severity.map(|s| s.label()),
                 sid: r.severity.map(|s| s.sid()),
@@ -51,27 +51,11 @@ fn json_report(report: &Report) -> JsonReport<'_> {
                 description: &r.description,
             })
             .collect(),
-        raw: report.raw.as_deref(),
+        raw: report
+            .raw
+            .as_deref()
+            .map(|raw| clean_multiline(raw, MAX_FIELD_CHARS)),
     }
-}
-
-/// JSON that stays inert when printed to a terminal: serde_json escapes
-/// C0 controls but passes DEL, C1 controls (U+009B is a CSI on some
-/// terminals) and bidi overrides through, and `raw` carries a line exactly
-/// as a site pushed it.
-pub fn terminal_safe_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        let unsafe_char = c == '\u{7f}'
-            || ('\u{80}'..='\u{9f}').contains(&c)
-            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
-        if unsafe_char {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 pub fn to_json(env: &str, site: &str, reports: &Reports) -> String {
@@ -149,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unparsed_line_is_raw_in_json_and_sanitized_in_text() {
+    fn an_unparsed_line_is_sanitized_alike_in_json_and_text() {
         let line = "PHP Fatal error: \u{1b}[2J boom";
         let reports = Reports {
             reports: vec![parse_report_line(line, 1_795_466_769_892_973_028)],
@@ -159,7 +143,11 @@ mod tests {
             serde_json::from_str(&to_json("dev", "garbage", &reports)).unwrap();
         assert_eq!(json["reports"][0]["format"], "unparsed");
         assert_eq!(json["reports"][0]["worst"], serde_json::Value::Null);
-        assert_eq!(json["reports"][0]["raw"], line);
+        // As every other text field: what the screen would show.
+        assert_eq!(
+            json["reports"][0]["raw"],
+            "PHP Fatal error: \u{FFFD}[2J boom"
+        );
         assert_eq!(json["reports"][0]["time"], "2026-11-23T20:46:09.892973028Z");
         let text = to_text("dev", "garbage", &reports);
         assert!(!text.contains('\u{1b}'));

@@ -19,6 +19,9 @@ use crate::ui::{self, Theme};
 
 /// Set, the dashboard panics right after its first frame (for tests).
 pub const PANIC_HOOK_ENV: &str = "SITE_STATUS_PANIC_AFTER_FIRST_FRAME";
+/// Set, the dashboard fails an allocation after its first frame, as it
+/// would out of memory: the process aborts.
+pub const OUT_OF_MEMORY_HOOK_ENV: &str = "SITE_STATUS_OUT_OF_MEMORY_AFTER_FIRST_FRAME";
 
 /// Where mute rules come from and where the dashboard's go.
 #[derive(Default)]
@@ -97,8 +100,10 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut quit = signal(SignalKind::quit()).context("cannot watch SIGQUIT")?;
 
     let panic_for_tests = std::env::var_os(PANIC_HOOK_ENV).is_some();
+    let out_of_memory_for_tests = std::env::var_os(OUT_OF_MEMORY_HOOK_ENV).is_some();
     let mut dirty = true;
     loop {
         if dirty {
@@ -112,6 +117,10 @@ pub async fn run(
             // the dashboard panics.
             if panic_for_tests {
                 panic!("{PANIC_HOOK_ENV} is set: panicking on purpose after the first frame");
+            }
+            // And when an allocation fails: the process aborts (SIGABRT).
+            if out_of_memory_for_tests {
+                std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u8; 4096]>());
             }
         }
         tokio::select! {
@@ -176,6 +185,7 @@ pub async fn run(
             _ = terminate.recv() => break,
             _ = hangup.recv() => break,
             _ = interrupt.recv() => break,
+            _ = quit.recv() => break,
         }
         if app.quit {
             break;

@@ -49,7 +49,7 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
             time_text(t.time),
             t.env,
             t.profile,
-            t.site,
+            t.name,
             t.from.label(),
             t.to.label(),
             crossing_summary(t)
@@ -75,7 +75,7 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
                     })
                     .collect(),
             };
-            crate::report_command::terminal_safe_json(
+            crate::model::text::terminal_safe_json(
                 &serde_json::to_string(&json).unwrap_or_default(),
             )
         }
@@ -141,6 +141,7 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut quit = signal(SignalKind::quit())?;
     eprintln!(
         "site-status: watching {}; the first poll of each is the baseline",
         names.join(", ")
@@ -152,6 +153,7 @@ pub async fn run(
             _ = terminate.recv() => return Ok(()),
             _ = interrupt.recv() => return Ok(()),
             _ = hangup.recv() => return Ok(()),
+            _ = quit.recv() => return Ok(()),
         }
         for (env, slot) in poller.changed_fleet() {
             let error = slot.last_error.as_ref().map(|(e, _)| e.message.clone());

@@ -103,7 +103,10 @@ fn with_mouse_off_the_terminal_keeps_the_mouse() {
     tmux.keys(&["?"]);
     tmux.wait_for("help", |s| s.contains("┌ Help"));
     tmux.keys(&["Escape"]);
-    let after = tmux.wait_for("the grid again", |s| s.contains("── dev "));
+    // A whole frame: the grid and the status line naming the cursor's site.
+    let after = tmux.wait_for("the grid again", |s| {
+        s.contains("── dev ") && s.status().contains(" › ")
+    });
     assert_eq!(after.status(), start, "the click selected nothing");
     tmux.keys(&["q"]);
     tmux.assert_exits_cleanly("q");

@@ -967,6 +967,56 @@ fn sigterm_quits_and_restores_the_terminal() {
     tmux.assert_exits_cleanly("SIGTERM");
 }
 
+#[test]
+fn sigquit_quits_and_restores_the_terminal() {
+    let tmux = demo(80, 24, &[]);
+    let pid = tmux.app_pid();
+    let status = Command::new("kill")
+        .args(["-QUIT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -QUIT {pid}: {status}");
+    tmux.assert_exits_cleanly("SIGQUIT");
+}
+
+#[test]
+fn a_signal_that_kills_the_app_still_restores_the_terminal() {
+    let tmux = demo(80, 24, &[]);
+    let pid = tmux.app_pid();
+    let status = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -USR1 {pid}: {status}");
+    // Killed by the signal, as it would have been: 128 + SIGUSR1.
+    tmux.assert_exits_restored("SIGUSR1", 128 + 10);
+}
+
+#[test]
+fn running_out_of_memory_restores_the_terminal() {
+    let command = format!(
+        "{}=1 {}",
+        site_status::runtime::OUT_OF_MEMORY_HOOK_ENV,
+        command_line(&[BIN, "demo", "--seed", "1"])
+    );
+    let tmux = Tmux::start(80, 24, &command);
+    // An allocation failure aborts: 128 + SIGABRT.
+    tmux.assert_exits_restored("an allocation failure", 128 + 6);
+    let all = tmux.run(&[
+        "capture-pane",
+        "-p",
+        "-J",
+        "-S",
+        "-200",
+        "-t",
+        &tmux.target(),
+    ]);
+    assert!(
+        all.contains("site-status: aborted: out of memory"),
+        "the reason is readable on the normal screen:\n{all}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Size
 // ---------------------------------------------------------------------------

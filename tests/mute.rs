@@ -791,3 +791,62 @@ fn a_kill_in_the_middle_of_a_write_leaves_the_old_or_the_new_rules() {
     store.save(&old).unwrap();
     assert_eq!(store.load().unwrap(), old);
 }
+
+#[test]
+fn rewriting_the_rules_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mutes.toml");
+    let store = MuteStore::new(path.clone());
+    store.save(&dashboard_rules()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    store.add(rule("cron"), NOW).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a private rules file became {mode:o}");
+}
+
+#[test]
+fn rewriting_a_symlinked_rules_file_writes_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("dotfiles");
+    std::fs::create_dir(&shared).unwrap();
+    let target = shared.join("mutes.toml");
+    MuteStore::new(target.clone())
+        .save(&dashboard_rules())
+        .unwrap();
+    let link = dir.path().join("mutes.toml");
+    // Relative, as `ln -s dotfiles/mutes.toml` makes it.
+    std::os::unix::fs::symlink("dotfiles/mutes.toml", &link).unwrap();
+    let store = MuteStore::new(link.clone());
+    let rules = store.add(rule("cron"), NOW).unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a regular file"
+    );
+    assert_eq!(MuteStore::new(target).load().unwrap(), rules);
+    assert!(rules.iter().any(|r| r.requirement == "cron"));
+}
+
+#[test]
+fn a_read_only_rules_file_is_refused_not_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mutes.toml");
+    let store = MuteStore::new(path.clone());
+    store.save(&dashboard_rules()).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let e = store.add(rule("cron"), NOW).unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file was replaced"
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o444);
+}

@@ -430,3 +430,77 @@ async fn duplicate_series_count_at_their_worst_and_are_reported() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Runs `check --format json` against `url`, returning its exit code, its
+/// JSON and the peak resident memory of the process in MB.
+fn check_with_peak_rss(url: &str, extra: &str) -> (Option<i32>, serde_json::Value, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[environment]]\nname = \"prod\"\n{extra}[environment.prometheus]\nurl = \"{url}\"\ntimeout = 60\n"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_site-status"))
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--format", "json"])
+        .env("HOME", dir.path())
+        .env_remove("SITE_STATUS_MUTES")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    // SAFETY: getrusage fills the struct we own; RUSAGE_CHILDREN covers
+    // the child just waited for (its peak, if it was the largest so far).
+    let peak_kb = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss as u64
+    };
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), json, peak_kb / 1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_environment_holds_no_more_than_its_budget() {
+    // 250,000 sites: the five answers together about 75 MB.
+    let (server, _) = fleet_server(250_000).await;
+    let url = server.uri();
+    let (code, json, peak_mb) =
+        tokio::task::block_in_place(|| check_with_peak_rss(&url, "max_sites = 1000000\n"));
+    assert_eq!(code, Some(3), "{json:#}");
+    let error = json["environments"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("need more than 256 MiB") && error.contains("max_poll_mib of prod"),
+        "{error}"
+    );
+    // The budget, what was read before it ran out, and the program itself.
+    assert!(peak_mb < 400, "check grew to {peak_mb} MB");
+
+    // The limit on sites, with a budget large enough for the bodies.
+    let (code, json, _) =
+        tokio::task::block_in_place(|| check_with_peak_rss(&url, "max_poll_mib = 2048\n"));
+    assert_eq!(code, Some(3), "{json:#}");
+    let error = json["environments"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("250000 sites, more than max_sites = 100000"),
+        "{error}"
+    );
+
+    // A very large fleet raises both and is read whole.
+    let (code, json, _) = tokio::task::block_in_place(|| {
+        check_with_peak_rss(&url, "max_poll_mib = 2048\nmax_sites = 1000000\n")
+    });
+    assert_eq!(code, Some(2), "errors in the fleet, no backend failure");
+    assert_eq!(
+        json["environments"][0]["sites"].as_array().map(Vec::len),
+        Some(250_000)
+    );
+}

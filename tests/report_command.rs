@@ -27,6 +27,15 @@ impl Respond for CapturedLoki {
             .find(|(k, _)| k == "query")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
+        if query.contains("site=\"hostile-raw\"") {
+            // A pusher's line that is no report, with an escape sequence,
+            // a C1 CSI and a bidi override in it.
+            let line = "PHP Fatal error \u{1b}[31mred\u{1b}[0m \u{9b}2J \u{202e}desrever";
+            let body = serde_json::json!({"status": "success", "data": {"resultType": "streams",
+                "result": [{"stream": {"site": "hostile-raw", "env": "prod"},
+                            "values": [["1795466769892973028", line]]}]}});
+            return ResponseTemplate::new(200).set_body_json(body);
+        }
         let file = [
             ("site=\"borger\"", "query-range-borger-history.json"),
             ("site=\"gammel\"", "query-range-v1-envelope.json"),
@@ -264,4 +273,41 @@ async fn an_unknown_environment_or_no_loki_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Loki configured for prod"));
+}
+
+/// Every text field of the JSON holds what the screen shows (sanitized);
+/// a requirement's `id` is its key exactly as the site sent it. Nothing
+/// of either reaches a terminal as a control character.
+#[tokio::test]
+async fn json_text_fields_are_sanitized_alike_and_ids_are_exact() {
+    let setup = setup().await;
+    let has_control = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && c != '\n' || ('\u{202a}'..='\u{202e}').contains(&c))
+    };
+    let v = json(&setup, &["prod", "hostile-raw", "--format", "json"]);
+    let raw = v["reports"][0]["raw"].as_str().unwrap();
+    assert!(raw.starts_with("PHP Fatal error"), "{raw:?}");
+    assert!(!has_control(raw), "raw carries control characters: {raw:?}");
+    assert!(raw.contains("red") && raw.contains("desrever"), "{raw:?}");
+
+    let v = json(
+        &setup,
+        &["prod", "hostile", "--last", "3", "--format", "json"],
+    );
+    for report in v["reports"].as_array().unwrap() {
+        for r in report["requirements"].as_array().unwrap() {
+            for field in ["title", "value", "description"] {
+                let text = r[field].as_str().unwrap();
+                assert!(
+                    !has_control(text),
+                    "{field} carries control characters: {text:?}"
+                );
+            }
+        }
+    }
+    let (_, stdout, _) = report(&setup, &["prod", "hostile-raw", "--format", "json"]);
+    for bad in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+        assert!(!stdout.contains(bad), "the JSON text carries {bad:?}");
+    }
 }

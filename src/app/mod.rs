@@ -335,7 +335,7 @@ impl App {
         let env = self.envs.get(site.env)?;
         Some(SiteKey {
             env: env.fleet.name.clone(),
-            site: env.fleet.sites.get(site.index)?.name.clone(),
+            site: env.fleet.sites.get(site.index)?.label.clone(),
         })
     }
 
@@ -605,7 +605,7 @@ impl App {
             .sites
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.name != except)
+            .filter(|(_, s)| s.label != except)
             .filter_map(|(i, s)| {
                 s.failing
                     .iter()
@@ -921,7 +921,7 @@ impl App {
                 {
                     self.prompt = Some(MutePrompt {
                         site: site.key.clone(),
-                        requirement: req.id.clone(),
+                        requirement: req.label.clone(),
                         reason: None,
                         input: Input::default(),
                         error: None,
@@ -939,7 +939,7 @@ impl App {
                 let view = RequirementView {
                     site: site.key.clone(),
                     profile,
-                    requirement: req.id.clone(),
+                    requirement: req.label.clone(),
                     title: req.display_title().to_string(),
                     window: crate::model::Window::default(),
                     history: Default::default(),
@@ -1486,6 +1486,7 @@ mod tests {
             summary: app.envs[0].fleet.sites[0].clone(),
             requirements: vec![crate::model::Requirement {
                 id: "update_contrib".into(),
+                label: "update_contrib".into(),
                 title: "Module and theme update status".into(),
                 severity: Some(Severity::Warning),
                 value: String::new(),

@@ -86,8 +86,9 @@ impl EnvFleet {
         count_states(&self.states)
     }
 
-    pub fn find(&self, site: &str) -> Option<usize> {
-        self.sites.iter().position(|s| s.name == site)
+    /// The site with this label (its identity, not its display name).
+    pub fn find(&self, label: &str) -> Option<usize> {
+        self.sites.iter().position(|s| s.label == label)
     }
 }
 
@@ -96,7 +97,7 @@ impl EnvFleet {
 /// as "no data", until `forget_after` has passed since it was last seen.
 #[derive(Debug, Clone, Default)]
 pub struct VanishedSites {
-    /// By site name: its profile and when it was last seen (Unix time).
+    /// By site label: its profile and when it was last seen (Unix time).
     seen: std::collections::HashMap<String, (String, f64)>,
 }
 
@@ -104,27 +105,27 @@ impl VanishedSites {
     /// Records the sites of this poll and appends the recently vanished ones.
     pub fn carry(&mut self, sites: &mut Vec<SiteSummary>, now_unix: f64, forget_after: f64) {
         let present: std::collections::HashSet<&str> =
-            sites.iter().map(|s| s.name.as_str()).collect();
+            sites.iter().map(|s| s.label.as_str()).collect();
         let mut missing: Vec<SiteSummary> = self
             .seen
             .iter()
             .filter(|(name, (_, last_seen))| {
                 !present.contains(name.as_str()) && now_unix - last_seen <= forget_after
             })
-            .map(|(name, (profile, _))| SiteSummary::new(name.clone(), profile.clone()))
+            .map(|(label, (profile, _))| SiteSummary::from_label(label, profile.clone()))
             .collect();
         self.seen
             .retain(|_, (_, last_seen)| now_unix - *last_seen <= forget_after);
         for site in sites.iter() {
-            match self.seen.get_mut(&site.name) {
+            match self.seen.get_mut(&site.label) {
                 Some(entry) => *entry = (site.profile.clone(), now_unix),
                 None => {
                     self.seen
-                        .insert(site.name.clone(), (site.profile.clone(), now_unix));
+                        .insert(site.label.clone(), (site.profile.clone(), now_unix));
                 }
             }
         }
-        missing.sort_by(|a, b| a.name.cmp(&b.name));
+        missing.sort_by(|a, b| a.label.cmp(&b.label));
         sites.extend(missing);
     }
 }

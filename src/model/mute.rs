@@ -227,7 +227,7 @@ impl MuteRules {
         site.failing
             .iter()
             .filter_map(|(id, severity)| {
-                self.find(env, &site.profile, &site.name, id, now_unix)
+                self.find(env, &site.profile, &site.label, id, now_unix)
                     .map(|rule| Muted {
                         requirement: id.clone(),
                         severity: *severity,
@@ -268,7 +268,7 @@ impl MuteRules {
         }
         let listed_worst = site.failing.iter().map(|(_, s)| *s).max();
         let before = site.failing.len();
-        let (profile, name) = (&site.profile, &site.name);
+        let (profile, name) = (&site.profile, &site.label);
         site.failing
             .retain(|(id, _)| self.find(env, profile, name, id, now_unix).is_none());
         if site.failing.len() == before {

@@ -406,8 +406,13 @@ fn parse_rows<'a>(
             }
         };
         let id = unique_id(id, &key, &mut seen);
+        let label = match key_kind {
+            RowKey::Id => key.clone(),
+            RowKey::Position => id.clone(),
+        };
         reqs.push(Requirement {
             id,
+            label,
             title,
             severity: severity_of(row),
             value: clean_multiline(&text_field(row, "value"), MAX_FIELD_CHARS),
@@ -866,6 +871,7 @@ mod tests {
     fn req(id: &str, severity: Option<Severity>, value: &str) -> Requirement {
         Requirement {
             id: id.into(),
+            label: id.into(),
             title: String::new(),
             severity,
             value: value.into(),

@@ -31,7 +31,8 @@ impl Rollout {
     ) -> Rollout {
         let mut newest: BTreeMap<String, String> = BTreeMap::new();
         for (site, version) in pairs {
-            let site = clean_line(site, MAX_NAME_CHARS);
+            // The site's label, its identity; cleaned where it is drawn.
+            let site = site.to_string();
             let version = match clean_line(version.trim(), MAX_NAME_CHARS) {
                 v if v.is_empty() => UNKNOWN_VERSION.to_string(),
                 v => v,
@@ -223,9 +224,13 @@ mod tests {
     }
 
     #[test]
-    fn hostile_names_and_versions_are_cleaned() {
+    fn hostile_versions_are_cleaned_and_site_labels_kept_for_identity() {
         let r = Rollout::from_pairs("p\u{1b}[31m", [("s\u{202e}x", "1.0\u{7}")]);
         assert_eq!(r.profile, "p\u{FFFD}[31m");
-        assert_eq!(r.sites, vec![("sx".to_string(), "1.0\u{FFFD}".to_string())]);
+        // The site is found in the grid by its label; it is cleaned where drawn.
+        assert_eq!(
+            r.sites,
+            vec![("s\u{202e}x".to_string(), "1.0\u{FFFD}".to_string())]
+        );
     }
 }

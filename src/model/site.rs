@@ -3,12 +3,17 @@
 use std::time::Duration;
 
 use super::severity::{Severity, SiteState};
+use super::text::{MAX_NAME_CHARS, clean_line};
 
 /// A requirement from drush's status report, already sanitized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Requirement {
-    /// Drupal's requirement key; an arbitrary string (`public:///.htaccess`).
+    /// Drupal's requirement key, sanitized for display; an arbitrary
+    /// string (`public:///.htaccess`).
     pub id: String,
+    /// The key exactly as the backend has it: the requirement's identity
+    /// in queries and mute rules. Never drawn.
+    pub label: String,
     /// Translated title; empty when the source only knows the id (Prometheus).
     pub title: String,
     /// `None` when drush gave neither a usable sid nor a known label.
@@ -31,6 +36,11 @@ impl Requirement {
 /// which requirements fail, without pulling every series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteSummary {
+    /// The site label's value exactly as the backend has it: the site's
+    /// identity in every query, key and comparison. Never drawn: it may
+    /// hold escape sequences or be megabytes long.
+    pub label: String,
+    /// The label sanitized for the terminal; for display only.
     pub name: String,
     pub profile: String,
     /// Worst requirement; `None` means the site has no requirement series.
@@ -49,9 +59,12 @@ pub struct SiteSummary {
 }
 
 impl SiteSummary {
+    /// A site whose name is known to be clean (the demo's, a test's).
     pub fn new(name: impl Into<String>, profile: impl Into<String>) -> SiteSummary {
+        let name = name.into();
         SiteSummary {
-            name: name.into(),
+            label: name.clone(),
+            name,
             profile: profile.into(),
             worst: None,
             run_success: None,
@@ -59,6 +72,16 @@ impl SiteSummary {
             up: None,
             failing: Vec::new(),
             not_in_cluster: false,
+        }
+    }
+
+    /// A site named by a backend's label value: kept as it is for
+    /// identity, sanitized for display.
+    pub fn from_label(label: &str, profile: impl Into<String>) -> SiteSummary {
+        SiteSummary {
+            label: label.to_string(),
+            name: clean_line(label, MAX_NAME_CHARS),
+            ..SiteSummary::new(String::new(), profile)
         }
     }
 
@@ -185,6 +208,7 @@ mod tests {
     fn requirements_sort_worst_first_then_by_title() {
         let req = |id: &str, sev| Requirement {
             id: id.into(),
+            label: id.into(),
             title: String::new(),
             severity: sev,
             value: String::new(),

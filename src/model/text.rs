@@ -17,6 +17,30 @@ pub fn clean_line(raw: &str, max_chars: usize) -> String {
     clean(raw, max_chars, false)
 }
 
+/// JSON that stays inert when printed to a terminal: serde_json escapes
+/// C0 controls but passes DEL, C1 controls (U+009B is a CSI on some
+/// terminals) and bidi overrides through, and identities (a site's or a
+/// requirement's label) are carried exactly as the backend has them.
+pub fn terminal_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        let unsafe_char = c == '\u{7f}'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if unsafe_char {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A label value (a site's or requirement's identity) as it may be drawn.
+pub fn shown(label: &str) -> String {
+    clean_line(label, MAX_NAME_CHARS)
+}
+
 /// Multi-line text: keeps `\n`, drops the rest like `clean_line`.
 pub fn clean_multiline(raw: &str, max_chars: usize) -> String {
     clean(raw, max_chars, true)

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use super::fleet::EnvFleet;
 use super::severity::{Severity, SiteState};
+use super::text::{MAX_NAME_CHARS, clean_line};
 
 /// A requirement whose failing severity changed; `None` is "not failing"
 /// (below warning, or absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Crossing {
+    /// The requirement's label (its identity); cleaned where it is drawn.
     pub id: String,
     pub from: Option<Severity>,
     pub to: Option<Severity>,
@@ -20,7 +22,10 @@ pub struct Transition {
     /// Unix time of the poll that saw it.
     pub time: f64,
     pub env: String,
+    /// The site's label: its identity (see `SiteSummary::label`).
     pub site: String,
+    /// The site's name as drawn.
+    pub name: String,
     pub profile: String,
     pub from: SiteState,
     pub to: SiteState,
@@ -42,11 +47,11 @@ pub fn transitions(previous: &EnvFleet, next: &EnvFleet, time: f64) -> Vec<Trans
         .sites
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
+        .map(|(i, s)| (s.label.as_str(), i))
         .collect();
     let mut out = Vec::new();
     for (site, to) in next.sites.iter().zip(&next.states) {
-        let (from, old_failing) = match before.get(site.name.as_str()) {
+        let (from, old_failing) = match before.get(site.label.as_str()) {
             Some(i) => (
                 previous.states[*i],
                 failing_map(&previous.sites[*i].failing),
@@ -80,7 +85,8 @@ pub fn transitions(previous: &EnvFleet, next: &EnvFleet, time: f64) -> Vec<Trans
         out.push(Transition {
             time,
             env: next.name.clone(),
-            site: site.name.clone(),
+            site: site.label.clone(),
+            name: site.name.clone(),
             profile: site.profile.clone(),
             from,
             to: *to,
@@ -96,9 +102,12 @@ pub fn crossing_summary(t: &Transition) -> String {
     let parts: Vec<String> = t
         .requirements
         .iter()
-        .map(|c| match c.to {
-            Some(_) => c.id.clone(),
-            None => format!("{} fixed", c.id),
+        .map(|c| {
+            let id = clean_line(&c.id, MAX_NAME_CHARS);
+            match c.to {
+                Some(_) => id,
+                None => format!("{id} fixed"),
+            }
         })
         .collect();
     if parts.is_empty() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::http::SecretLookup;
+use super::http::{ByteBudget, SecretLookup};
 use super::kube::{ClientFactory, Forward};
 use super::loki::{Direction, LokiApi, stream_selector};
 use super::prometheus::PrometheusSource;
@@ -371,11 +371,17 @@ impl EnvironmentSource {
             Some(loki) => forward_for(loki, &format!("{name} loki"))?,
             None => None,
         };
+        // One budget for everything the environment's backends answer.
+        let budget = ByteBudget::new(env.max_poll_mib, format!("max_poll_mib of {name}"));
         let mut prometheus = PrometheusSource::new(config, &local, secrets)?;
+        prometheus.api_mut().endpoint.budget = Some(budget.clone());
         if let Some(f) = &prometheus_forward {
             prometheus.api_mut().endpoint.shown_as = Some(shown_as(f));
         }
         let mut loki = LokiReports::new(config, &local, secrets)?;
+        if let Some(l) = loki.as_mut() {
+            l.api.endpoint.budget = Some(budget);
+        }
         if let (Some(l), Some(f)) = (loki.as_mut(), &loki_forward) {
             l.api.endpoint.shown_as = Some(shown_as(f));
         }

@@ -3,6 +3,8 @@
 //! Error messages name the backend by a URL that never carries credentials
 //! (the configuration refuses them in URLs) and never include a header.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -18,6 +20,86 @@ use crate::secrets::clean_line;
 /// endpoint must not exhaust the jump host's memory.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
+/// What a body costs once parsed, per byte of it: a sample of ~80 bytes of
+/// JSON becomes a label map and strings of ~400. The budget counts the
+/// parsed answer, since that is what the dashboard holds.
+pub const PARSED_PER_BODY_BYTE: usize = 5;
+
+/// What one environment's answers may hold at once, shared by its
+/// backends: the grid's five queries run in parallel, and each one's cap
+/// alone would let an environment hold five times as much.
+#[derive(Debug)]
+pub struct ByteBudget {
+    held: AtomicUsize,
+    limit: usize,
+    /// The key and environment to name when it is exceeded.
+    named: String,
+}
+
+impl ByteBudget {
+    pub fn new(limit_mib: u32, named: impl Into<String>) -> Arc<ByteBudget> {
+        Arc::new(ByteBudget {
+            held: AtomicUsize::new(0),
+            limit: (limit_mib as usize).saturating_mul(1024 * 1024),
+            named: named.into(),
+        })
+    }
+
+    /// Bytes held by answers being read or parsed right now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+/// Bytes taken from a [`ByteBudget`], given back when dropped: held for
+/// as long as what was parsed from them is.
+#[derive(Debug)]
+pub struct Lease {
+    budget: Arc<ByteBudget>,
+    bytes: usize,
+}
+
+impl Lease {
+    fn take(&mut self, bytes: usize) -> bool {
+        let before = self.budget.held.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.budget.limit {
+            self.budget.held.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes += bytes;
+        true
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.budget.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// A response body, counted against its environment's budget for as long
+/// as it lives (it is parsed before it is dropped).
+#[derive(Debug)]
+pub struct Body {
+    bytes: Vec<u8>,
+    _lease: Option<Lease>,
+}
+
+impl Body {
+    /// The body's share of the budget, to hold past the body itself while
+    /// what was parsed from it lives.
+    pub fn into_lease(self) -> Option<Lease> {
+        self._lease
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub client: reqwest::Client,
@@ -28,6 +110,9 @@ pub struct Endpoint {
     /// The name messages use instead of the URL: the `kube://` URL of a
     /// backend reached through a local port-forward.
     pub shown_as: Option<String>,
+    /// Shared with the environment's other backends; none in tests that
+    /// build an endpoint alone.
+    pub budget: Option<Arc<ByteBudget>>,
 }
 
 /// Reads a secret from where the configuration says it is.
@@ -193,6 +278,7 @@ impl Endpoint {
             timeout,
             warnings,
             shown_as: None,
+            budget: None,
         })
     }
 
@@ -213,9 +299,14 @@ impl Endpoint {
         url.as_str().trim_end_matches('/').to_string()
     }
 
-    /// Reads a body up to `MAX_BODY_BYTES`.
-    pub async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SourceError> {
+    /// Reads a body up to `MAX_BODY_BYTES`, and within what the
+    /// environment's budget has left.
+    pub async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, SourceError> {
         let mut body = Vec::new();
+        let mut lease = self.budget.as_ref().map(|budget| Lease {
+            budget: budget.clone(),
+            bytes: 0,
+        });
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -226,9 +317,24 @@ impl Endpoint {
                             MAX_BODY_BYTES >> 20
                         )));
                     }
+                    if let Some(lease) = lease.as_mut()
+                        && !lease.take(chunk.len().saturating_mul(PARSED_PER_BODY_BYTE))
+                    {
+                        return Err(SourceError::new(format!(
+                            "{}: the answers of one poll need more than {} MiB ({}); raise it for a very large fleet, or narrow the selector",
+                            self.display(),
+                            lease.budget.limit >> 20,
+                            lease.budget.named
+                        )));
+                    }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => return Ok(crate::secrets::redact_body(body)),
+                Ok(None) => {
+                    return Ok(Body {
+                        bytes: crate::secrets::redact_body(body),
+                        _lease: lease,
+                    });
+                }
                 Err(e) => return Err(self.describe(&e)),
             }
         }

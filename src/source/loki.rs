@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::SourceError;
-use super::http::{Endpoint, SecretLookup, body_excerpt};
+use super::http::{Body, Endpoint, SecretLookup, body_excerpt};
 use crate::config::{BackendConfig, ConfigError};
 use crate::secrets::clean_line;
 
@@ -380,25 +380,8 @@ pub fn parse_label_list(status: u16, body: &[u8]) -> Result<Vec<String>, SourceE
     }
 }
 
-/// A LogQL string literal: `"` and `\` escaped, and every control character
-/// written as an escape so that the query stays on one line.
-pub fn logql_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// A LogQL string literal: the same Go-style quoting as PromQL's.
+pub use super::string_literal as logql_string;
 
 /// A stream selector: `{job="site-status", site="borger", env="prod"}`.
 /// Values are quoted and escaped here; `extra` is an already-checked raw
@@ -563,7 +546,7 @@ impl LokiApi {
         url: url::Url,
         params: &[(&str, String)],
         categorize: bool,
-    ) -> Result<(u16, Vec<u8>), Refusal> {
+    ) -> Result<(u16, Body), Refusal> {
         let mut request = self.endpoint.client.get(url).query(params);
         if categorize {
             request = request.header(ENCODING_FLAGS_HEADER, CATEGORIZE_LABELS);

@@ -48,6 +48,28 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+/// A string literal for PromQL and LogQL (both Go's quoting): `"` and `\`
+/// escaped, and every control character written as an escape, so that a
+/// label value holding escape sequences or line breaks is asked for as it
+/// is, on one line, and never as its sanitized display form.
+pub fn string_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// One environment's sites as one poll saw them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnvReport {

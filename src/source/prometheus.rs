@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::http::{Endpoint, SecretLookup, body_excerpt};
+use super::http::{Body, Endpoint, Lease, SecretLookup, body_excerpt};
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
@@ -318,16 +318,34 @@ impl PromApi {
     }
 
     async fn call(&self, path: &str, params: Vec<(&str, String)>) -> Result<Answer, SourceError> {
+        self.call_held(path, params).await.map(|(answer, _)| answer)
+    }
+
+    /// The answer and the budget its body took, which the caller holds for
+    /// as long as it keeps what was parsed (the samples of a whole poll).
+    async fn call_held(
+        &self,
+        path: &str,
+        params: Vec<(&str, String)>,
+    ) -> Result<(Answer, Option<Lease>), SourceError> {
         let (status, body) = self.send(path, params).await?;
-        parse_response(status, &body)
-            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
+        let answer = parse_response(status, &body)
+            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))?;
+        Ok((answer, body.into_lease()))
+    }
+
+    /// An instant query whose samples count against the environment's
+    /// budget until the lease is dropped.
+    pub async fn query_held(&self, promql: &str) -> Result<(Answer, Option<Lease>), SourceError> {
+        self.call_held("api/v1/query", vec![("query", promql.to_string())])
+            .await
     }
 
     async fn send(
         &self,
         path: &str,
         params: Vec<(&str, String)>,
-    ) -> Result<(u16, Vec<u8>), SourceError> {
+    ) -> Result<(u16, Body), SourceError> {
         let url = self.endpoint.url(path)?;
         let long = params.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_GET_QUERY;
         let request = if long {
@@ -473,20 +491,7 @@ pub fn parse_selector(selector: &str) -> Vec<Matcher> {
 }
 
 /// A PromQL string literal.
-pub fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use super::string_literal as quote;
 
 impl FleetQueries {
     pub fn new(config: &Config, env: &EnvironmentConfig) -> FleetQueries {
@@ -690,7 +695,7 @@ fn site_entry<'a, 's>(
     let raw = labels.get(&queries.site)?;
     let summary = sites
         .entry(raw.as_str())
-        .or_insert_with(|| SiteSummary::new(clean_line(raw, MAX_NAME_CHARS), String::new()));
+        .or_insert_with(|| SiteSummary::from_label(raw, String::new()));
     if summary.profile.is_empty()
         && let Some(profile) = labels.get(&queries.profile)
     {
@@ -731,18 +736,13 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
         let Some(requirement) = s.labels.get(&queries.requirement) else {
             continue;
         };
-        let requirement = clean_line(requirement, MAX_NAME_CHARS);
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
-            match summary
-                .failing
-                .iter_mut()
-                .find(|(id, _)| *id == requirement)
-            {
+            match summary.failing.iter_mut().find(|(id, _)| id == requirement) {
                 Some((_, known)) => {
                     duplicates += 1;
                     *known = (*known).max(severity);
                 }
-                None => summary.failing.push((requirement, severity)),
+                None => summary.failing.push((requirement.clone(), severity)),
             }
         }
     }
@@ -796,11 +796,18 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
     }
 }
 
+struct GridAnswers {
+    answers: [Vec<Sample>; 5],
+    warnings: Vec<String>,
+    _leases: Vec<Lease>,
+}
+
 pub struct PrometheusSource {
     env: String,
     api: PromApi,
     queries: FleetQueries,
     forget_after: Duration,
+    max_sites: usize,
     vanished: Mutex<VanishedSites>,
 }
 
@@ -820,6 +827,7 @@ impl PrometheusSource {
             api: PromApi { endpoint },
             queries: FleetQueries::new(config, env),
             forget_after: config.forget_after.0,
+            max_sites: env.max_sites,
             vanished: Mutex::new(VanishedSites::default()),
         })
     }
@@ -867,25 +875,34 @@ impl PrometheusSource {
         ))
     }
 
-    async fn grid_answers(&self) -> Result<([Vec<Sample>; 5], Vec<String>), SourceError> {
+    /// The five grid answers, the warnings they carried, and the budget
+    /// their bodies took: held until the poll's sites are merged, so that
+    /// one environment's poll holds no more than `max_poll_mib`.
+    async fn grid_answers(&self) -> Result<GridAnswers, SourceError> {
         let [q0, q1, q2, q3, q4] = self.queries.grid();
         let (a0, a1, a2, a3, a4) = tokio::join!(
-            self.api.query(&q0),
-            self.api.query(&q1),
-            self.api.query(&q2),
-            self.api.query(&q3),
-            self.api.query(&q4),
+            self.api.query_held(&q0),
+            self.api.query_held(&q1),
+            self.api.query_held(&q2),
+            self.api.query_held(&q3),
+            self.api.query_held(&q4),
         );
         let mut warnings = Vec::new();
-        let mut take = |answer: Result<Answer, SourceError>| -> Result<Vec<Sample>, SourceError> {
-            let answer = answer?;
+        let mut leases = Vec::new();
+        let mut take = |answer: Result<(Answer, Option<Lease>), SourceError>| -> Result<Vec<Sample>, SourceError> {
+            let (answer, lease) = answer?;
+            leases.extend(lease);
             warnings.extend(answer.warnings.clone());
             answer.into_vector()
         };
         let answers = [take(a0)?, take(a1)?, take(a2)?, take(a3)?, take(a4)?];
         warnings.sort();
         warnings.dedup();
-        Ok((answers, warnings))
+        Ok(GridAnswers {
+            answers,
+            warnings,
+            _leases: leases,
+        })
     }
 }
 
@@ -897,13 +914,28 @@ impl FleetSource for PrometheusSource {
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
             let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
-            let (answers, mut warnings) = grid?;
+            let GridAnswers {
+                answers,
+                mut warnings,
+                _leases,
+            } = grid?;
             warnings.extend(self.warnings().iter().cloned());
             let now = unix_now();
             let MergedGrid {
                 mut sites,
                 duplicates,
             } = merge_grid(&self.queries, answers, now);
+            // Before anything is kept: a backend gone wrong must not grow
+            // what the dashboard holds from poll to poll.
+            if sites.len() > self.max_sites {
+                return Err(SourceError::new(format!(
+                    "{}: {} sites, more than max_sites = {} for {}; raise it for a very large fleet, or narrow the selector",
+                    self.api.endpoint.display(),
+                    sites.len(),
+                    self.max_sites,
+                    self.env
+                )));
+            }
             if duplicates > 0 {
                 warnings.push(format!(
                     "the backend returned {duplicates} duplicate series (a federating proxy or a broken aggregation?); each site shows the worst of them"
@@ -944,7 +976,7 @@ impl FleetSource for PrometheusSource {
             );
             let severities = a0?.into_vector()?;
             let now = unix_now();
-            let mut summary = SiteSummary::new(clean_line(site, MAX_NAME_CHARS), String::new());
+            let mut summary = SiteSummary::from_label(site, String::new());
             let mut requirements: Vec<Requirement> = Vec::new();
             for s in &severities {
                 if summary.profile.is_empty()
@@ -952,20 +984,21 @@ impl FleetSource for PrometheusSource {
                 {
                     summary.profile = clean_line(p, MAX_NAME_CHARS);
                 }
-                let id = s
+                let label = s
                     .labels
                     .get(&self.queries.requirement)
-                    .map(|r| clean_line(r, MAX_NAME_CHARS))
+                    .map(String::as_str)
                     .unwrap_or_default();
                 let severity = Severity::from_sample(s.value);
                 // Two series of one requirement (a restarted pod, a
                 // federating proxy): one row, at the worse severity.
-                if let Some(known) = requirements.iter_mut().find(|r| r.id == id) {
+                if let Some(known) = requirements.iter_mut().find(|r| r.label == label) {
                     known.severity = known.severity.max(severity);
                     continue;
                 }
                 requirements.push(Requirement {
-                    id,
+                    id: clean_line(label, MAX_NAME_CHARS),
+                    label: label.to_string(),
                     title: String::new(),
                     severity,
                     value: String::new(),
@@ -978,7 +1011,7 @@ impl FleetSource for PrometheusSource {
                 .filter_map(|r| {
                     r.severity
                         .filter(|s| s.is_failing())
-                        .map(|s| (r.id.clone(), s))
+                        .map(|s| (r.label.clone(), s))
                 })
                 .collect();
             let first = |answer: Result<Answer, SourceError>| {

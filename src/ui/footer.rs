@@ -1,6 +1,7 @@
 //! The two bottom lines: what the cursor is on (or the filter being typed),
 //! and the keys that apply right now, straight from the keymap.
 
+use crate::model::text::shown;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -24,7 +25,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
         let label = match &prompt.reason {
             None => format!(
                 "mute {} on {}: reason> ",
-                prompt.requirement, prompt.site.site
+                shown(&prompt.requirement),
+                shown(&prompt.site.site)
             ),
             Some(_) => "expires (YYYY-MM-DD, empty for never)> ".to_string(),
         };
@@ -129,7 +131,7 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
         ),
     ];
     if !summary.failing.is_empty() {
-        let failing: Vec<&str> = summary.failing.iter().map(|(id, _)| id.as_str()).collect();
+        let failing: Vec<String> = summary.failing.iter().map(|(id, _)| shown(id)).collect();
         spans.push(Span::styled(
             format!("  ({})", failing.join(", ")),
             theme.muted(),

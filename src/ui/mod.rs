@@ -17,6 +17,7 @@ pub mod theme_file;
 pub mod timeline;
 pub mod transitions;
 
+use crate::model::text::shown;
 use std::time::Duration;
 
 use ratatui::Frame;
@@ -109,13 +110,13 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     let sep = paint.glyphs.breadcrumb_separator();
     let site_crumbs = |key: &crate::poller::SiteKey| {
         let profile = app.profile_of(key).unwrap_or_default();
-        vec![key.env.clone(), profile, key.site.clone()]
+        vec![key.env.clone(), profile, shown(&key.site)]
     };
     let crumbs: Vec<String> = match app.stack.last()? {
         View::Site(v) => site_crumbs(&v.key),
         View::Requirement(v) => {
             let mut c = site_crumbs(&v.site);
-            c.push(v.requirement.clone());
+            c.push(shown(&v.requirement));
             c
         }
         View::Reports(v) => {

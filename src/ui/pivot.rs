@@ -1,6 +1,7 @@
 //! Requirements ranked by how many sites fail them: one problem on many
 //! sites, or many problems?
 
+use crate::model::text::shown;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -25,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     }
     let id_width = rows
         .iter()
-        .map(|r| unicode_width::UnicodeWidthStr::width(r.requirement.as_str()))
+        .map(|r| unicode_width::UnicodeWidthStr::width(shown(&r.requirement).as_str()))
         .max()
         .unwrap_or(10)
         .min(34);
@@ -39,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
             theme.text()
         };
         let state = severity_state(Some(row.worst));
-        let id = truncate(&row.requirement, id_width, paint.glyphs.ellipsis());
+        let id = truncate(&shown(&row.requirement), id_width, paint.glyphs.ellipsis());
         let pad = id_width.saturating_sub(unicode_width::UnicodeWidthStr::width(id.as_str()));
         let mut spans = vec![
             Span::styled(
@@ -82,7 +83,11 @@ pub fn draw_sites(
     let theme = paint.theme;
     let sites = app.failing_sites(requirement);
     let mut lines = vec![Line::from(Span::styled(
-        format!("{} sites failing {requirement}, worst first", sites.len()),
+        format!(
+            "{} sites failing {}, worst first",
+            sites.len(),
+            shown(requirement)
+        ),
         theme.text().add_modifier(Modifier::BOLD),
     ))];
     let visible = (area.height as usize).saturating_sub(1);

@@ -1,5 +1,6 @@
 //! One requirement of one site over time, and who else fails it.
 
+use crate::model::text::shown;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -164,7 +165,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
             format!(
                 " Other sites in {} failing {} ({}) ",
                 view.site.env,
-                view.requirement,
+                shown(&view.requirement),
                 others.len()
             ),
             theme.accent(),

@@ -1,6 +1,7 @@
 //! Rollout progress: how many of a profile's sites run each version in each
 //! environment, and which are still on an older one or failing on the new.
 
+use crate::model::text::shown;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -88,11 +89,11 @@ pub fn draw(
         }
         lines.push(Line::from(head));
         // Which sites are behind, and which fail on the new version.
-        let behind: Vec<&str> = rollout
+        let behind: Vec<String> = rollout
             .sites
             .iter()
             .filter(|(_, v)| *v != newest)
-            .map(|(s, _)| s.as_str())
+            .map(|(s, _)| shown(s))
             .collect();
         if !behind.is_empty() {
             lines.push(Line::from(vec![
@@ -107,11 +108,11 @@ pub fn draw(
             .sites
             .iter()
             .filter(|(_, v)| *v == newest)
-            .filter_map(|(name, _)| {
-                let i = env.fleet.find(name)?;
+            .filter_map(|(label, _)| {
+                let i = env.fleet.find(label)?;
                 let state = env.fleet.states[i];
                 (state.attention() > crate::model::Attention::Fine)
-                    .then(|| format!("{} {name}", paint.glyphs.state(state)))
+                    .then(|| format!("{} {}", paint.glyphs.state(state), env.fleet.sites[i].name))
             })
             .collect();
         if !failing_new.is_empty() {

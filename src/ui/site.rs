@@ -19,17 +19,21 @@ pub fn first_line(text: &str) -> &str {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) {
     let theme = paint.theme;
+    let summary = app
+        .envs
+        .iter()
+        .find(|e| e.fleet.name == view.key.env)
+        .and_then(|e| e.fleet.find(&view.key.site).map(|i| &e.fleet.sites[i]));
     let alerts: Vec<&crate::model::Alert> = app
         .envs
         .iter()
         .find(|e| e.fleet.name == view.key.env)
-        .map(|e| e.alerts_for(&view.key.site).collect())
+        .zip(summary)
+        .map(|(e, s)| e.alerts_for(&s.name).collect())
         .unwrap_or_default();
     let alert_lines = (alerts.len() as u16).min(3);
     let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
-    let not_in_cluster = pane
-        .and_then(|e| e.fleet.sites.iter().find(|s| s.name == view.key.site))
-        .is_some_and(|s| s.not_in_cluster);
+    let not_in_cluster = summary.is_some_and(|s| s.not_in_cluster);
     let [head, alert_area, body] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(alert_lines),
@@ -171,7 +175,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
     let muted: Vec<Option<String>> = detail
         .requirements
         .iter()
-        .map(|r| app.mute_for(&view.key, &r.id).map(|rule| rule.describe()))
+        .map(|r| {
+            app.mute_for(&view.key, &r.label)
+                .map(|rule| rule.describe())
+        })
         .collect();
     draw_list(
         frame,

@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     let name_width = app
         .transitions
         .iter()
-        .map(|t| unicode_width::UnicodeWidthStr::width(t.site.as_str()))
+        .map(|t| unicode_width::UnicodeWidthStr::width(t.name.as_str()))
         .max()
         .unwrap_or(8)
         .min(28);
@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
         } else {
             theme.text()
         };
-        let site = truncate(&t.site, name_width, paint.glyphs.ellipsis());
+        let site = truncate(&t.name, name_width, paint.glyphs.ellipsis());
         let pad = name_width.saturating_sub(unicode_width::UnicodeWidthStr::width(site.as_str()));
         lines.push(Line::from(vec![
             Span::styled(

@@ -320,14 +320,26 @@ impl Tmux {
     /// exit status 0, the normal screen with the cursor shown, no dashboard
     /// header left on it, and the tty cooked.
     pub fn assert_exits_cleanly(&self, how: &str) {
+        self.assert_exits_restored(how, 0);
+    }
+
+    /// Waits for the app to end with `status` (128 + N for a signal N
+    /// that killed it) and checks the terminal it left behind, as
+    /// [`Tmux::assert_exits_cleanly`] does.
+    pub fn assert_exits_restored(&self, how: &str, status: i32) {
         let screen = self.wait_for(&format!("the app to exit after {how}"), |s| {
             s.exit_status().is_some() && s.tty_modes().is_some()
         });
         assert_eq!(
             screen.exit_status(),
-            Some(0),
+            Some(status),
             "exit status after {how}\n{}",
             screen.framed()
+        );
+        assert_eq!(
+            self.format("#{mouse_any_flag}"),
+            "0",
+            "mouse reporting left on after {how}"
         );
         // Back on the normal screen, with the cursor shown and the tty cooked.
         assert_eq!(

@@ -322,6 +322,7 @@ impl Fault {
         };
         Requirement {
             id: self.requirement_id().to_string(),
+            label: self.requirement_id().to_string(),
             title: title.to_string(),
             severity: Some(self.severity()),
             value: value.to_string(),
@@ -841,6 +842,7 @@ impl DemoFleet {
                         .map(|f| f.requirement())
                         .unwrap_or_else(|| Requirement {
                             id: c.id.to_string(),
+                            label: c.id.to_string(),
                             title: c.title.to_string(),
                             severity: Some(c.severity),
                             value: c.value.to_string(),
@@ -947,6 +949,7 @@ impl DemoFleet {
                         .map(|f| f.requirement())
                         .unwrap_or_else(|| Requirement {
                             id: c.id.to_string(),
+                            label: c.id.to_string(),
                             title: c.title.to_string(),
                             severity: Some(c.severity),
                             value: if c.id == "cron" {
