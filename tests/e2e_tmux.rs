@@ -955,41 +955,32 @@ fn ctrl_c_quits_while_typing_a_filter() {
     tmux.assert_exits_cleanly("Ctrl-C while typing a filter");
 }
 
-#[test]
-fn sigterm_quits_and_restores_the_terminal() {
+/// The demo, sent `signal` (`TERM`, `QUIT`, …) once it runs.
+fn demo_sent(signal: &str) -> Tmux {
     let tmux = demo(80, 24, &[]);
     let pid = tmux.app_pid();
     let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .expect("run kill");
-    assert!(status.success(), "kill -TERM {pid}: {status}");
-    tmux.assert_exits_cleanly("SIGTERM");
+    assert!(status.success(), "kill -{signal} {pid}: {status}");
+    tmux
+}
+
+#[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    demo_sent("TERM").assert_exits_cleanly("SIGTERM");
 }
 
 #[test]
 fn sigquit_quits_and_restores_the_terminal() {
-    let tmux = demo(80, 24, &[]);
-    let pid = tmux.app_pid();
-    let status = Command::new("kill")
-        .args(["-QUIT", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -QUIT {pid}: {status}");
-    tmux.assert_exits_cleanly("SIGQUIT");
+    demo_sent("QUIT").assert_exits_cleanly("SIGQUIT");
 }
 
 #[test]
 fn a_signal_that_kills_the_app_still_restores_the_terminal() {
-    let tmux = demo(80, 24, &[]);
-    let pid = tmux.app_pid();
-    let status = Command::new("kill")
-        .args(["-USR1", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -USR1 {pid}: {status}");
     // Killed by the signal, as it would have been: 128 + SIGUSR1.
-    tmux.assert_exits_restored("SIGUSR1", 128 + 10);
+    demo_sent("USR1").assert_exits_restored("SIGUSR1", 128 + 10);
 }
 
 #[test]
