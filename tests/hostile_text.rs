@@ -17,7 +17,7 @@ use site_status::app::{App, Settings};
 use site_status::model::{Reports, parse_report_line};
 use site_status::poller::{Detail, DetailKey, Fetched, SiteKey, Slot};
 use site_status::source::EnvReport;
-use site_status::source::prometheus::{FleetQueries, Sample, merge_grid};
+use site_status::source::prometheus::{FleetQueries, Labels, Sample, merge_grid};
 use site_status::ui::{self, Theme};
 
 #[derive(Clone, Default)]
@@ -68,16 +68,10 @@ fn hostile_loki_lines() -> Vec<(i64, String)> {
     lines
 }
 
-fn labels(
-    site: &str,
-    profile: &str,
-    extra: Option<(&str, &str)>,
-) -> std::collections::BTreeMap<String, String> {
-    let mut l = std::collections::BTreeMap::new();
-    l.insert("site".to_string(), site.to_string());
-    l.insert("profile".to_string(), profile.to_string());
+fn labels(site: &str, profile: &str, extra: Option<(&str, &str)>) -> Labels {
+    let mut l = Labels::from([("site", site), ("profile", profile)]);
     if let Some((k, v)) = extra {
-        l.insert(k.to_string(), v.to_string());
+        l.insert(k, v);
     }
     l
 }

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod environment;
 pub mod http;
 pub mod kube;
+pub mod labels;
 pub mod loki;
 pub mod prometheus;
 

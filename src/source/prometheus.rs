@@ -5,7 +5,7 @@
 //! number of sites; one site's raw series, the fleet timeline and a
 //! profile's rollout are only asked for while a view shows them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +26,7 @@ pub const NO_PROFILE: &str = "(no profile)";
 /// Longer queries go as a POST form: proxies cap URL length.
 const MAX_GET_QUERY: usize = 2000;
 
-pub type Labels = BTreeMap<String, String>;
+pub use super::labels::Labels;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -639,10 +639,10 @@ impl FleetQueries {
                 .filter(|s| !s.trim().is_empty())
                 .or_else(|| alert.annotations.get("description"));
             let built = Alert::sanitized(
-                alert.labels.get("alertname").map_or("", String::as_str),
+                alert.labels.get("alertname").unwrap_or(""),
                 site,
-                alert.labels.get("severity").map(String::as_str),
-                summary.map(String::as_str),
+                alert.labels.get("severity"),
+                summary,
                 alert.active_at.as_deref(),
             );
             if unsure {
@@ -694,7 +694,7 @@ fn site_entry<'a, 's>(
 ) -> Option<&'a mut SiteSummary> {
     let raw = labels.get(&queries.site)?;
     let summary = sites
-        .entry(raw.as_str())
+        .entry(raw)
         .or_insert_with(|| SiteSummary::from_label(raw, String::new()));
     if summary.profile.is_empty()
         && let Some(profile) = labels.get(&queries.profile)
@@ -742,7 +742,7 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
                     duplicates += 1;
                     *known = (*known).max(severity);
                 }
-                None => summary.failing.push((requirement.clone(), severity)),
+                None => summary.failing.push((requirement.to_string(), severity)),
             }
         }
     }
@@ -984,11 +984,7 @@ impl FleetSource for PrometheusSource {
                 {
                     summary.profile = clean_line(p, MAX_NAME_CHARS);
                 }
-                let label = s
-                    .labels
-                    .get(&self.queries.requirement)
-                    .map(String::as_str)
-                    .unwrap_or_default();
+                let label = s.labels.get(&self.queries.requirement).unwrap_or_default();
                 let severity = Severity::from_sample(s.value);
                 // Two series of one requirement (a restarted pod, a
                 // federating proxy): one row, at the worse severity.
@@ -1103,8 +1099,8 @@ impl FleetSource for PrometheusSource {
                 profile,
                 samples.iter().filter_map(|s| {
                     Some((
-                        s.labels.get(&self.queries.site)?.as_str(),
-                        s.labels.get("profile_version").map_or("", String::as_str),
+                        s.labels.get(&self.queries.site)?,
+                        s.labels.get("profile_version").unwrap_or(""),
                     ))
                 }),
             ))
@@ -1278,7 +1274,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             if let Some(r) = requirement {
-                l.insert("requirement".into(), r.into());
+                l.insert("requirement", r);
             }
             l
         };
@@ -1505,8 +1501,8 @@ mod tests {
         let c = config();
         let q = FleetQueries::new(&c, &c.environments[0]);
         let mut l = Labels::new();
-        l.insert("site".into(), "evil\u{1b}[2J\u{202e}site".into());
-        l.insert("profile".into(), "p".into());
+        l.insert("site", "evil\u{1b}[2J\u{202e}site");
+        l.insert("profile", "p");
         let sites = merge_grid(
             &q,
             [
