@@ -24,11 +24,11 @@ fi
 export LANG=C.UTF-8
 
 cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --all-targets --locked --no-fail-fast 2>&1 | tee "$log"
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

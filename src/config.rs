@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use site_status_contract::names;
 
 pub const ENV_VAR: &str = "SITE_STATUS_CONFIG";
 pub const MIN_REFRESH: Duration = Duration::from_secs(2);
@@ -87,9 +88,9 @@ pub struct LabelNames {
 impl Default for LabelNames {
     fn default() -> Self {
         LabelNames {
-            site: LabelName("site".into()),
-            profile: LabelName("profile".into()),
-            requirement: LabelName("requirement".into()),
+            site: LabelName(names::SITE_LABEL.into()),
+            profile: LabelName(names::PROFILE_LABEL.into()),
+            requirement: LabelName(names::REQUIREMENT_LABEL.into()),
         }
     }
 }
@@ -109,14 +110,12 @@ pub struct MetricNames {
 impl Default for MetricNames {
     fn default() -> Self {
         MetricNames {
-            requirement_severity: MetricName("drupal_requirement_severity".into()),
-            report_success: MetricName("drupal_status_report_success".into()),
-            last_run_timestamp: MetricName(
-                "drupal_status_report_last_run_timestamp_seconds".into(),
-            ),
-            run_duration: MetricName("drupal_status_report_duration_seconds".into()),
-            info: MetricName("drupal_info".into()),
-            job: "site-status".into(),
+            requirement_severity: MetricName(names::REQUIREMENT_SEVERITY.into()),
+            report_success: MetricName(names::REPORT_SUCCESS.into()),
+            last_run_timestamp: MetricName(names::LAST_RUN_TIMESTAMP.into()),
+            run_duration: MetricName(names::RUN_DURATION.into()),
+            info: MetricName(names::INFO.into()),
+            job: names::JOB.into(),
         }
     }
 }

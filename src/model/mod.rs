@@ -1,16 +1,17 @@
 //! Pure data and pure functions: no I/O, no terminal.
+//!
+//! What both programs agree on lives in the contract crate; it is
+//! re-exported here so the dashboard reads it as part of its model.
+
+pub use site_status_contract::{drush_text, names, report, requirement, severity, text};
 
 pub mod alert;
-pub mod drush_text;
 pub mod fleet;
 pub mod history;
 pub mod kube;
 pub mod mute;
-pub mod report;
 pub mod rollout;
-pub mod severity;
 pub mod site;
-pub mod text;
 pub mod timeline;
 pub mod transitions;
 

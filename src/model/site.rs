@@ -4,33 +4,7 @@ use std::time::Duration;
 
 use super::severity::{Severity, SiteState};
 use super::text::{MAX_NAME_CHARS, clean_line};
-
-/// A requirement from drush's status report, already sanitized.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Requirement {
-    /// Drupal's requirement key, sanitized for display; an arbitrary
-    /// string (`public:///.htaccess`).
-    pub id: String,
-    /// The key exactly as the backend has it: the requirement's identity
-    /// in queries and mute rules. Never drawn.
-    pub label: String,
-    /// Translated title; empty when the source only knows the id (Prometheus).
-    pub title: String,
-    /// `None` when drush gave neither a usable sid nor a known label.
-    pub severity: Option<Severity>,
-    pub value: String,
-    pub description: String,
-}
-
-impl Requirement {
-    pub fn display_title(&self) -> &str {
-        if self.title.is_empty() {
-            &self.id
-        } else {
-            &self.title
-        }
-    }
-}
+pub use site_status_contract::requirement::{Requirement, sort_requirements_worst_first};
 
 /// What one poll knows of a site: just enough to draw its cell and to say
 /// which requirements fail, without pulling every series.
@@ -136,15 +110,6 @@ pub struct SiteDetail {
     pub info: Option<DrupalInfo>,
 }
 
-/// Worst first, then by title, so the site view leads with what to fix.
-pub fn sort_requirements_worst_first(reqs: &mut [Requirement]) {
-    reqs.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.display_title().cmp(b.display_title()))
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,38 +167,5 @@ mod tests {
         let mut s = site(Some(Severity::Ok));
         s.last_run = None;
         assert_eq!(s.state(NOW, STALE), SiteState::Ok);
-    }
-
-    #[test]
-    fn requirements_sort_worst_first_then_by_title() {
-        let req = |id: &str, sev| Requirement {
-            id: id.into(),
-            label: id.into(),
-            title: String::new(),
-            severity: sev,
-            value: String::new(),
-            description: String::new(),
-        };
-        let mut reqs = vec![
-            req("php", Some(Severity::Info)),
-            req("update", Some(Severity::Error)),
-            req("cron", Some(Severity::Ok)),
-            req("broken", None),
-            req("update_contrib", Some(Severity::Warning)),
-            req("config sync directory", Some(Severity::Error)),
-        ];
-        sort_requirements_worst_first(&mut reqs);
-        let ids: Vec<_> = reqs.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "config sync directory",
-                "update",
-                "update_contrib",
-                "cron",
-                "php",
-                "broken"
-            ]
-        );
     }
 }

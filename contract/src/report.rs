@@ -23,9 +23,9 @@ use std::fmt::{self, Write as _};
 
 use serde_json::{Map, Value};
 
-use super::severity::Severity;
-use super::site::{Requirement, sort_requirements_worst_first};
-use super::text::{MAX_FIELD_CHARS, MAX_NAME_CHARS, clean_line, clean_multiline};
+use crate::requirement::{Requirement, sort_requirements_worst_first};
+use crate::severity::Severity;
+use crate::text::{MAX_FIELD_CHARS, MAX_NAME_CHARS, clean_line, clean_multiline};
 
 /// Longest unparsed line kept in [`Report::raw`]; longer lines are cut at the
 /// last character boundary at or before this many bytes.

@@ -6,15 +6,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use site_status::model::drush_text::readable;
-use site_status::model::report::{
+use site_status_contract::drush_text::readable;
+use site_status_contract::report::{
     MAX_RAW_BYTES, Report, ReportFormat, diff, format_rfc3339_utc, parse_report_bytes,
     parse_report_line,
 };
-use site_status::model::{Requirement, Severity};
+use site_status_contract::{Requirement, Severity};
 
+/// The captured fixtures, kept once for the whole workspace.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
 fn read(rel: &str) -> String {
