@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::model::{MuteRules, Severity, SiteSummary};
+use crate::model::{Attention, MuteRules, Severity, SiteState, SiteSummary, Tracker};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 pub const EXIT_OK: u8 = 0;
@@ -19,6 +19,9 @@ pub const EXIT_BACKEND: u8 = 3;
 pub struct CheckSite {
     pub site: String,
     pub profile: String,
+    /// The state the grid shows (`error`, `target_down`, `run_failed`,
+    /// `no_data`, `stale`, `warning`, `ok`, `info`).
+    pub state: &'static str,
     /// Worst requirement (`error`, `warning`, `ok`, `info`) or `no_data`.
     pub severity: &'static str,
     pub stale: bool,
@@ -52,6 +55,10 @@ pub struct CheckSummary {
     pub no_data: usize,
     pub stale: usize,
     pub run_failed: usize,
+    pub target_down: usize,
+    /// What the worst site asks of the operator; the exit code.
+    #[serde(skip)]
+    pub worst: Attention,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,10 +67,20 @@ pub struct CheckReport {
     pub summary: CheckSummary,
 }
 
-pub fn check_site(site: &SiteSummary, now_unix: f64, stale_after: Duration) -> CheckSite {
+/// A site as `check` reports it: `site` is the site as the tracker
+/// interpreted it (muted requirements already left out), `muted` what the
+/// rules accepted.
+fn check_site(
+    site: &SiteSummary,
+    state: SiteState,
+    muted: Vec<String>,
+    now_unix: f64,
+    stale_after: Duration,
+) -> CheckSite {
     CheckSite {
         site: site.label.clone(),
         profile: site.profile.clone(),
+        state: state.key(),
         severity: site.worst.map(Severity::label).unwrap_or("no_data"),
         stale: site.is_stale(now_unix, stale_after),
         run_failed: site.run_success == Some(false),
@@ -73,7 +90,7 @@ pub fn check_site(site: &SiteSummary, now_unix: f64, stale_after: Duration) -> C
             .filter(|(_, s)| s.is_failing())
             .map(|(id, _)| id.clone())
             .collect(),
-        muted: Vec::new(),
+        muted,
     }
 }
 
@@ -86,51 +103,44 @@ pub fn build_report(
     build_report_with_mutes(outcomes, now_unix, stale_after, &MuteRules::default())
 }
 
-/// Builds the report from each environment's outcome; a failing requirement
-/// that a rule mutes does not count toward its site's severity (a site
-/// whose only failing requirements are muted is ok) and is listed under
-/// `muted` instead of `failing`.
+/// Builds the report from each environment's outcome, read through the
+/// same [`Tracker`] as the grid and `watch`: a failing requirement that a
+/// rule mutes does not count toward its site's state (a site whose only
+/// failing requirements are muted is ok) and is listed under `muted`
+/// instead of `failing`.
 pub fn build_report_with_mutes(
     outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
     now_unix: f64,
     stale_after: Duration,
     mutes: &MuteRules,
 ) -> CheckReport {
+    let names: Vec<String> = outcomes.iter().map(|(name, _)| name.clone()).collect();
+    let mut tracker = Tracker::new(&names, stale_after, mutes.clone());
     let mut summary = CheckSummary::default();
     let environments = outcomes
         .into_iter()
-        .map(|(name, outcome)| match outcome {
+        .enumerate()
+        .map(|(env, (name, outcome))| match outcome {
             Ok(report) => {
-                let mut sites: Vec<CheckSite> = report
+                tracker.observe(env, report.sites.clone(), now_unix, now_unix);
+                let fleet = tracker.fleet(env).cloned().unwrap_or_default();
+                let mut sites: Vec<CheckSite> = fleet
                     .sites
                     .iter()
-                    .map(|s| {
-                        let muted: Vec<String> = mutes
-                            .muted(&name, s, now_unix)
-                            .into_iter()
-                            .map(|m| m.requirement)
-                            .collect();
-                        if muted.is_empty() {
-                            return check_site(s, now_unix, stale_after);
-                        }
-                        let counted = mutes.apply_to_summary(&name, s, now_unix);
-                        CheckSite {
-                            muted,
-                            ..check_site(&counted, now_unix, stale_after)
-                        }
+                    .zip(&fleet.states)
+                    .map(|(site, state)| {
+                        let muted = report
+                            .sites
+                            .iter()
+                            .find(|polled| polled.label == site.label)
+                            .map(|polled| tracker.muted_requirements(env, polled, now_unix))
+                            .unwrap_or_default();
+                        check_site(site, *state, muted, now_unix, stale_after)
                     })
                     .collect();
                 sites.sort_by(|a, b| a.profile.cmp(&b.profile).then_with(|| a.site.cmp(&b.site)));
-                for s in &sites {
-                    match s.severity {
-                        "error" => summary.error += 1,
-                        "warning" => summary.warning += 1,
-                        "ok" => summary.ok += 1,
-                        "info" => summary.info += 1,
-                        _ => summary.no_data += 1,
-                    }
-                    summary.stale += usize::from(s.stale);
-                    summary.run_failed += usize::from(s.run_failed);
+                for (site, state) in fleet.sites.iter().zip(&fleet.states) {
+                    summary.count(site, *state, now_unix, stale_after);
                 }
                 CheckEnvironment {
                     name,
@@ -155,20 +165,40 @@ pub fn build_report_with_mutes(
     }
 }
 
+impl CheckSummary {
+    fn count(
+        &mut self,
+        site: &SiteSummary,
+        state: SiteState,
+        now_unix: f64,
+        stale_after: Duration,
+    ) {
+        match site.worst {
+            Some(Severity::Error) => self.error += 1,
+            Some(Severity::Warning) => self.warning += 1,
+            Some(Severity::Ok) => self.ok += 1,
+            Some(Severity::Info) => self.info += 1,
+            None => self.no_data += 1,
+        }
+        self.stale += usize::from(site.is_stale(now_unix, stale_after));
+        self.run_failed += usize::from(site.run_success == Some(false));
+        self.target_down += usize::from(state == SiteState::TargetDown);
+        self.worst = self.worst.max(state.attention());
+    }
+}
+
 impl CheckReport {
-    /// 3 when a backend failed (that wins), 2 for any error, no data, stale
-    /// or failed run, 1 for warnings, else 0.
+    /// 3 when a backend failed (that wins), 2 when a site is in error,
+    /// target down, run failed, no data or stale, 1 for warnings, else 0:
+    /// the sites' states, as the grid colours them.
     pub fn exit_code(&self) -> u8 {
         if self.environments.iter().any(|e| !e.ok) {
             return EXIT_BACKEND;
         }
-        let s = &self.summary;
-        if s.error > 0 || s.no_data > 0 || s.stale > 0 || s.run_failed > 0 {
-            EXIT_CRITICAL
-        } else if s.warning > 0 {
-            EXIT_WARNING
-        } else {
-            EXIT_OK
+        match self.summary.worst {
+            Attention::Critical => EXIT_CRITICAL,
+            Attention::Warning => EXIT_WARNING,
+            Attention::Fine => EXIT_OK,
         }
     }
 
@@ -188,7 +218,7 @@ impl CheckReport {
                     let attention: Vec<&CheckSite> = env
                         .sites
                         .iter()
-                        .filter(|s| !matches!(s.severity, "ok" | "info") || s.stale || s.run_failed)
+                        .filter(|s| !matches!(s.state, "ok" | "info"))
                         .collect();
                     out.push_str(&format!(
                         "{}: {} sites, {} need attention\n",
@@ -206,6 +236,9 @@ impl CheckReport {
                         }
                         if s.run_failed {
                             flags.push("run failed");
+                        }
+                        if s.state == SiteState::TargetDown.key() {
+                            flags.push("target down");
                         }
                         out.push_str(&format!(
                             "  {:<8} {:<30} {:<16} {}{}{}\n",
@@ -241,8 +274,8 @@ impl CheckReport {
         }
         let s = &self.summary;
         out.push_str(&format!(
-            "summary: {} error, {} warning, {} ok, {} info, {} no data, {} stale, {} run failed\n",
-            s.error, s.warning, s.ok, s.info, s.no_data, s.stale, s.run_failed
+            "summary: {} error, {} warning, {} ok, {} info, {} no data, {} stale, {} run failed, {} target down\n",
+            s.error, s.warning, s.ok, s.info, s.no_data, s.stale, s.run_failed, s.target_down
         ));
         out
     }
@@ -319,6 +352,10 @@ mod tests {
         let mut failed = site("a", Some(Severity::Ok));
         failed.run_success = Some(false);
         assert_eq!(code(vec![failed]), 2);
+        // The grid shows it as target down: never fine.
+        let mut down = site("a", Some(Severity::Ok));
+        down.up = Some(false);
+        assert_eq!(code(vec![down]), 2, "target down");
         let r = build_report(
             vec![
                 (
@@ -394,12 +431,12 @@ mod tests {
             serde_json::json!({
                 "environments": [
                     {"name": "prod", "ok": true, "error": null, "sites": [
-                        {"site": "borger", "profile": "kk_base", "severity": "error",
+                        {"site": "borger", "profile": "kk_base", "state": "error", "severity": "error",
                          "stale": false, "run_failed": false, "failing": ["cron", "update"]}
                     ]},
                     {"name": "dev", "ok": false, "error": "HTTP 502", "sites": []}
                 ],
-                "summary": {"error": 1, "warning": 0, "ok": 0, "info": 0, "no_data": 0, "stale": 0, "run_failed": 0}
+                "summary": {"error": 1, "warning": 0, "ok": 0, "info": 0, "no_data": 0, "stale": 0, "run_failed": 0, "target_down": 0}
             })
         );
     }

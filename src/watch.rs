@@ -8,11 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::model::{
-    EnvFleet, MuteRules, Transition, crossing_summary, format_rfc3339_utc, transitions,
-};
-use crate::poller::{PollSettings, Poller};
-use crate::source::FleetSource;
+use crate::model::{MuteRules, Tracker, Transition, crossing_summary, format_rfc3339_utc};
+use crate::poller::{PollSettings, Poller, Slot};
+use crate::source::{EnvReport, FleetSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchFormat {
@@ -82,45 +80,90 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
     }
 }
 
-/// What the stream has seen of each environment.
-pub struct Watcher {
-    previous: Vec<Option<EnvFleet>>,
-    stale_after: Duration,
-    mutes: MuteRules,
-}
-
-impl Watcher {
-    pub fn new(environments: usize, stale_after: Duration, mutes: MuteRules) -> Watcher {
-        Watcher {
-            previous: vec![None; environments],
-            stale_after,
-            mutes,
-        }
-    }
-
-    /// The transitions a new poll of environment `env` brings; none for
-    /// the first (the baseline).
-    pub fn observe(
-        &mut self,
-        env: usize,
-        name: &str,
-        mut sites: Vec<crate::model::SiteSummary>,
-        at: f64,
-    ) -> Option<Vec<Transition>> {
-        // Muted requirements do not count, here as in the grid.
-        self.mutes.apply_to_sites(name, &mut sites, at);
-        let fleet = EnvFleet::new(name, sites, at, self.stale_after);
-        let slot = self.previous.get_mut(env)?;
-        let found = slot.as_ref().map(|before| transitions(before, &fleet, at));
-        *slot = Some(fleet);
-        found
-    }
-}
-
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// What one outcome of a poll makes the stream say.
+#[derive(Debug, Default, PartialEq)]
+pub struct Said {
+    /// Transition lines, for stdout.
+    pub lines: Vec<String>,
+    /// Baselines, failures and recoveries, for stderr.
+    pub notes: Vec<String>,
+}
+
+/// The stream's memory: the tracker's, plus what it last said of each
+/// environment's backend, so a failure is reported once.
+pub struct WatchStream {
+    names: Vec<String>,
+    tracker: Tracker,
+    format: WatchFormat,
+    last_error: Vec<Option<String>>,
+    seen_at: Vec<Option<SystemTime>>,
+}
+
+impl WatchStream {
+    pub fn new(
+        names: Vec<String>,
+        stale_after: Duration,
+        mutes: MuteRules,
+        format: WatchFormat,
+    ) -> WatchStream {
+        WatchStream {
+            tracker: Tracker::new(&names, stale_after, mutes),
+            last_error: vec![None; names.len()],
+            seen_at: vec![None; names.len()],
+            names,
+            format,
+        }
+    }
+
+    /// Takes the poller's latest outcome for environment `env`.
+    pub fn take(&mut self, env: usize, slot: &Slot<EnvReport>) -> Said {
+        let mut said = Said::default();
+        let (Some(name), Some(last_error), Some(seen_at)) = (
+            self.names.get(env),
+            self.last_error.get_mut(env),
+            self.seen_at.get_mut(env),
+        ) else {
+            return said;
+        };
+        let error = slot.last_error.as_ref().map(|(e, _)| e.message.clone());
+        if error != *last_error {
+            match &error {
+                Some(e) => said.notes.push(format!("site-status: {name}: {e}")),
+                None if last_error.is_some() => {
+                    said.notes.push(format!("site-status: {name}: recovered"))
+                }
+                None => {}
+            }
+            *last_error = error;
+        }
+        let Some(good) = &slot.last_good else {
+            return said;
+        };
+        if *seen_at == Some(good.at) {
+            return said;
+        }
+        *seen_at = Some(good.at);
+        let at = unix(good.at);
+        match self.tracker.observe(env, good.value.sites.clone(), at, at) {
+            None => said.notes.push(format!(
+                "site-status: {name}: baseline of {} sites",
+                good.value.sites.len()
+            )),
+            Some(found) => {
+                said.lines = found
+                    .iter()
+                    .map(|t| format_transition(t, self.format))
+                    .collect();
+            }
+        }
+        said
+    }
 }
 
 /// Streams until interrupted (SIGINT, SIGTERM, SIGHUP) or stdout closes.
@@ -135,9 +178,6 @@ pub async fn run(
     let mut poller = Poller::start(sources, poll);
     let names = poller.environments();
     let wake = poller.wake();
-    let mut watcher = Watcher::new(names.len(), stale_after, mutes);
-    let mut last_error: Vec<Option<String>> = vec![None; names.len()];
-    let mut seen_at: Vec<Option<SystemTime>> = vec![None; names.len()];
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -146,6 +186,7 @@ pub async fn run(
         "site-status: watching {}; the first poll of each is the baseline",
         names.join(", ")
     );
+    let mut stream = WatchStream::new(names, stale_after, mutes, format);
     let stdout = std::io::stdout();
     loop {
         tokio::select! {
@@ -156,43 +197,22 @@ pub async fn run(
             _ = quit.recv() => return Ok(()),
         }
         for (env, slot) in poller.changed_fleet() {
-            let error = slot.last_error.as_ref().map(|(e, _)| e.message.clone());
-            if error != last_error[env] {
-                match &error {
-                    Some(e) => eprintln!("site-status: {}: {e}", names[env]),
-                    None if last_error[env].is_some() => {
-                        eprintln!("site-status: {}: recovered", names[env])
-                    }
-                    None => {}
-                }
-                last_error[env] = error;
+            let said = stream.take(env, &slot);
+            for note in &said.notes {
+                eprintln!("{note}");
             }
-            let Some(good) = &slot.last_good else {
-                continue;
-            };
-            if seen_at[env] == Some(good.at) {
+            if said.lines.is_empty() {
                 continue;
             }
-            seen_at[env] = Some(good.at);
-            let at = unix(good.at);
-            match watcher.observe(env, &names[env], good.value.sites.clone(), at) {
-                None => eprintln!(
-                    "site-status: {}: baseline of {} sites",
-                    names[env],
-                    good.value.sites.len()
-                ),
-                Some(found) => {
-                    let mut out = stdout.lock();
-                    for t in &found {
-                        if writeln!(out, "{}", format_transition(t, format)).is_err() {
-                            // Whoever read the stream has gone.
-                            return Ok(());
-                        }
-                    }
-                    if out.flush().is_err() {
-                        return Ok(());
-                    }
+            let mut out = stdout.lock();
+            for line in &said.lines {
+                if writeln!(out, "{line}").is_err() {
+                    // Whoever read the stream has gone.
+                    return Ok(());
                 }
+            }
+            if out.flush().is_err() {
+                return Ok(());
             }
         }
     }
@@ -218,31 +238,29 @@ mod tests {
         let rules: MuteRules = [crate::model::MuteRule::new("update_contrib", "accepted")]
             .into_iter()
             .collect();
-        let mut w = Watcher::new(1, Duration::from_secs(1800), rules);
-        w.observe(
-            0,
-            "prod",
-            vec![site("borger", Severity::Ok, &[])],
-            1_800_000_000.0,
-        );
+        let mut w = Tracker::new(&["prod".into()], Duration::from_secs(1800), rules);
+        let at = 1_800_000_000.0;
+        w.observe(0, vec![site("borger", Severity::Ok, &[])], at, at);
         let warned = vec![site(
             "borger",
             Severity::Warning,
             &[("update_contrib", Severity::Warning)],
         )];
-        assert_eq!(w.observe(0, "prod", warned, 1_800_000_015.0), Some(vec![]));
+        assert_eq!(w.observe(0, warned, at + 15.0, at + 15.0), Some(vec![]));
     }
 
     #[test]
     fn the_first_poll_is_a_baseline_and_a_steady_fleet_says_nothing() {
-        let mut w = Watcher::new(1, Duration::from_secs(1800), MuteRules::default());
-        let fleet = vec![site("borger", Severity::Ok, &[])];
-        assert!(
-            w.observe(0, "prod", fleet.clone(), 1_800_000_000.0)
-                .is_none()
+        let mut w = Tracker::new(
+            &["prod".into()],
+            Duration::from_secs(1800),
+            MuteRules::default(),
         );
+        let fleet = vec![site("borger", Severity::Ok, &[])];
+        let at = 1_800_000_000.0;
+        assert!(w.observe(0, fleet.clone(), at, at).is_none());
         assert_eq!(
-            w.observe(0, "prod", fleet.clone(), 1_800_000_015.0),
+            w.observe(0, fleet.clone(), at + 15.0, at + 15.0),
             Some(vec![])
         );
         let broken = vec![site(
@@ -250,7 +268,7 @@ mod tests {
             Severity::Error,
             &[("update", Severity::Error)],
         )];
-        let t = w.observe(0, "prod", broken, 1_800_000_030.0).unwrap();
+        let t = w.observe(0, broken, at + 30.0, at + 30.0).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(
             format_transition(&t[0], WatchFormat::Text),

@@ -235,6 +235,8 @@ fn expected_summary(fleet: &Fleet, now: f64) -> Value {
         "no_data",
         "stale",
         "run_failed",
+        // Every exporter of this fleet is scraped: none is down.
+        "target_down",
     ]
     .into_iter()
     .map(|k| (k, 0))

@@ -226,6 +226,10 @@ async fn check_json_matches_promql_counts() {
         count("drupal_status_report_success == 0").await
     );
     assert_eq!(
+        summary["target_down"],
+        count(r#"up{job="site-status"} == 0"#).await
+    );
+    assert_eq!(
         summary["stale"],
         count("time() - drupal_status_report_last_run_timestamp_seconds > 1800").await
     );

@@ -173,8 +173,9 @@ impl fmt::Display for SiteState {
 /// How much a state asks of the operator; what the severity filter cuts on.
 /// Everything that is not known to be fine (no data, stale, run failed,
 /// target down) counts with errors: an operator must look at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Attention {
+    #[default]
     Fine,
     Warning,
     Critical,

@@ -13,6 +13,7 @@ pub mod mute;
 pub mod rollout;
 pub mod site;
 pub mod timeline;
+pub mod tracker;
 pub mod transitions;
 
 pub use alert::{Alert, alerts_for, sort_alerts};
@@ -34,4 +35,5 @@ pub use rollout::{Rollout, UNKNOWN_VERSION, compare_versions};
 pub use severity::{Attention, Severity, SiteState};
 pub use site::{DrupalInfo, Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};
 pub use timeline::Timeline;
+pub use tracker::Tracker;
 pub use transitions::{Crossing, Transition, crossing_summary, transitions};

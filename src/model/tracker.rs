@@ -1,0 +1,238 @@
+//! The one interpretation of the fleet: a poll of an environment, with the
+//! mute rules in force, becomes each site's state, and compared with the
+//! environment's previous poll, its transitions. The first poll of an
+//! environment is its baseline: nothing has changed yet.
+//!
+//! The grid, `check` and `watch` all read the fleet through a [`Tracker`],
+//! so they cannot disagree on what state a site is in. Pure: the caller
+//! says what time it is.
+
+use std::time::Duration;
+
+use super::fleet::EnvFleet;
+use super::mute::MuteRules;
+use super::site::SiteSummary;
+use super::transitions::{Transition, transitions};
+
+/// Each environment's last poll and what it means.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    stale_after: Duration,
+    mutes: MuteRules,
+    /// The grid's "show muted" toggle: mute rules are listed but not
+    /// applied, so muted requirements count again.
+    show_muted: bool,
+    envs: Vec<Tracked>,
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    /// The poll as the backend answered it, before any mute rule: kept so
+    /// that a change of rules can be interpreted again without a new poll.
+    polled: Option<Vec<SiteSummary>>,
+    fleet: EnvFleet,
+}
+
+impl Tracker {
+    pub fn new(environments: &[String], stale_after: Duration, mutes: MuteRules) -> Tracker {
+        Tracker {
+            stale_after,
+            mutes,
+            show_muted: false,
+            envs: environments
+                .iter()
+                .map(|name| Tracked {
+                    polled: None,
+                    fleet: EnvFleet {
+                        name: name.clone(),
+                        ..EnvFleet::default()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes a new poll of environment `env`, made at `polled_at`, and
+    /// returns what changed since the previous one: `None` for the first
+    /// (the baseline) or an unknown environment. States are judged at
+    /// `now` (stale is relative to the clock), transitions are stamped
+    /// with the poll's time.
+    pub fn observe(
+        &mut self,
+        env: usize,
+        sites: Vec<SiteSummary>,
+        polled_at: f64,
+        now: f64,
+    ) -> Option<Vec<Transition>> {
+        let fleet = self.interpret(env, &sites, now.max(polled_at))?;
+        let tracked = self.envs.get_mut(env)?;
+        let baseline = tracked.polled.is_none();
+        let found = (!baseline).then(|| transitions(&tracked.fleet, &fleet, polled_at));
+        tracked.polled = Some(sites);
+        tracked.fleet = fleet;
+        found
+    }
+
+    /// The environment as last interpreted; empty before its first poll.
+    pub fn fleet(&self, env: usize) -> Option<&EnvFleet> {
+        self.envs.get(env).map(|tracked| &tracked.fleet)
+    }
+
+    /// Whether the environment has had a poll yet.
+    pub fn has_polled(&self, env: usize) -> bool {
+        self.envs.get(env).is_some_and(|t| t.polled.is_some())
+    }
+
+    pub fn mutes(&self) -> &MuteRules {
+        &self.mutes
+    }
+
+    pub fn show_muted(&self) -> bool {
+        self.show_muted
+    }
+
+    /// New rules: every environment is interpreted again at `now`; that is
+    /// no transition.
+    pub fn set_mutes(&mut self, mutes: MuteRules, now: f64) {
+        self.mutes = mutes;
+        self.reinterpret(now);
+    }
+
+    /// Shows muted requirements as failing (or hides them again); no
+    /// transition either.
+    pub fn set_show_muted(&mut self, show: bool, now: f64) {
+        self.show_muted = show;
+        self.reinterpret(now);
+    }
+
+    /// Interprets every environment's last poll again at `now`, as when a
+    /// mute rule expires.
+    pub fn reinterpret(&mut self, now: f64) {
+        for env in 0..self.envs.len() {
+            let Some(sites) = self.envs[env].polled.take() else {
+                continue;
+            };
+            if let Some(fleet) = self.interpret(env, &sites, now) {
+                self.envs[env].fleet = fleet;
+            }
+            self.envs[env].polled = Some(sites);
+        }
+    }
+
+    /// The failing requirements of a site, as polled, that a rule accepts
+    /// now: what `check` lists as muted.
+    pub fn muted_requirements(&self, env: usize, site: &SiteSummary, now: f64) -> Vec<String> {
+        let Some(tracked) = self.envs.get(env) else {
+            return Vec::new();
+        };
+        self.mutes
+            .muted(&tracked.fleet.name, site, now)
+            .into_iter()
+            .map(|m| m.requirement)
+            .collect()
+    }
+
+    /// The one place where mute rules are applied and severities rolled
+    /// up into states.
+    fn interpret(&self, env: usize, sites: &[SiteSummary], now: f64) -> Option<EnvFleet> {
+        let name = &self.envs.get(env)?.fleet.name;
+        let mut sites = sites.to_vec();
+        if !self.show_muted {
+            self.mutes.apply_to_sites(name, &mut sites, now);
+        }
+        Some(EnvFleet::new(name.clone(), sites, now, self.stale_after))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MuteRule, Severity, SiteState};
+
+    const STALE: Duration = Duration::from_secs(1800);
+
+    fn site(name: &str, worst: Severity, failing: &[(&str, Severity)]) -> SiteSummary {
+        SiteSummary {
+            worst: Some(worst),
+            run_success: Some(true),
+            last_run: Some(1_000.0),
+            up: Some(true),
+            failing: failing.iter().map(|(id, s)| (id.to_string(), *s)).collect(),
+            ..SiteSummary::new(name, "kk_borger")
+        }
+    }
+
+    fn tracker(rules: Vec<MuteRule>) -> Tracker {
+        Tracker::new(&["prod".to_string()], STALE, MuteRules::new(rules))
+    }
+
+    #[test]
+    fn the_first_poll_is_the_baseline_and_the_next_says_what_changed() {
+        let mut t = tracker(vec![]);
+        assert!(
+            t.observe(0, vec![site("a", Severity::Ok, &[])], 1_000.0, 1_000.0)
+                .is_none()
+        );
+        let found = t
+            .observe(
+                0,
+                vec![site("a", Severity::Error, &[("cron", Severity::Error)])],
+                1_060.0,
+                1_060.0,
+            )
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].from, found[0].to),
+            (SiteState::Ok, SiteState::Error)
+        );
+        assert_eq!(found[0].time, 1_060.0);
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Error]);
+    }
+
+    #[test]
+    fn a_muted_requirement_does_not_count_until_muted_ones_are_shown() {
+        let mut t = tracker(vec![MuteRule::new("cron", "accepted")]);
+        let polled = vec![site("a", Severity::Error, &[("cron", Severity::Error)])];
+        t.observe(0, polled.clone(), 1_000.0, 1_000.0);
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Ok]);
+        assert_eq!(t.muted_requirements(0, &polled[0], 1_000.0), ["cron"]);
+        t.set_show_muted(true, 1_000.0);
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Error]);
+        // Showing them is no change of the site: the next poll finds none.
+        assert_eq!(t.observe(0, polled, 1_060.0, 1_060.0), Some(vec![]));
+    }
+
+    #[test]
+    fn new_rules_reinterpret_the_last_poll_without_a_transition() {
+        let mut t = tracker(vec![]);
+        let polled = vec![site(
+            "a",
+            Severity::Warning,
+            &[("update", Severity::Warning)],
+        )];
+        t.observe(0, polled.clone(), 1_000.0, 1_000.0);
+        t.set_mutes(
+            MuteRules::new(vec![MuteRule::new("update", "later")]),
+            1_010.0,
+        );
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Ok]);
+        assert_eq!(t.observe(0, polled, 1_060.0, 1_060.0), Some(vec![]));
+    }
+
+    #[test]
+    fn states_are_judged_at_the_clock_not_the_poll() {
+        let mut t = tracker(vec![]);
+        t.observe(
+            0,
+            vec![site("a", Severity::Ok, &[])],
+            1_000.0,
+            1_000.0 + 3_600.0,
+        );
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Stale]);
+        assert!(
+            t.observe(5, vec![], 0.0, 0.0).is_none(),
+            "unknown environment"
+        );
+    }
+}
