@@ -241,7 +241,8 @@ async fn lines_that_are_not_json_come_through_as_lines() {
     };
     // Each capture: its stream's labels, then each entry's time and how its
     // line begins, newest first.
-    let captures: [(&str, HashMap<&str, String>, &[(i64, &str)]); 2] = [
+    type Capture<'a> = (&'a str, HashMap<&'a str, String>, &'a [(i64, &'a str)]);
+    let captures: [Capture; 2] = [
         (
             "query-range-v1-envelope.json",
             stream("gammel", "test", "kk_base"),

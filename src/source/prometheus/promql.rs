@@ -43,6 +43,8 @@ pub(super) enum Verdict {
     Unsure,
 }
 
+/// What `matcher` says of an alert's `labels`, as PromQL would have
+/// matched the series the alert came from.
 pub(super) fn judge(matcher: &Matcher, labels: &Labels) -> Verdict {
     let value = labels.get(&matcher.name);
     match (matcher.op, value) {
