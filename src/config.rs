@@ -12,6 +12,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use site_status_contract::names;
 
+mod selector;
+pub use selector::{MatchOp, Matcher, Selector};
+
 pub const ENV_VAR: &str = "SITE_STATUS_CONFIG";
 pub const MIN_REFRESH: Duration = Duration::from_secs(2);
 
@@ -676,70 +679,6 @@ impl<'de> Deserialize<'de> for EnvName {
     }
 }
 
-/// Label matchers without braces, e.g. `env="prod", cluster=~"aks-.*"`.
-/// Checked here so a typo is a configuration error, not a query error on
-/// every poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector(pub String);
-
-impl<'de> Deserialize<'de> for Selector {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        check_selector(&text).map_err(de::Error::custom)?;
-        Ok(Selector(text.trim().to_string()))
-    }
-}
-
-pub fn check_selector(text: &str) -> Result<(), String> {
-    let mut rest = text.trim();
-    if rest.starts_with('{') {
-        return Err("write the matchers without braces: env=\"prod\"".into());
-    }
-    while !rest.is_empty() {
-        let name_end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        if !valid_name(name, false) {
-            return Err(format!("expected a label name at {rest:?}"));
-        }
-        rest = rest[name_end..].trim_start();
-        let op = ["=~", "!~", "!=", "="]
-            .into_iter()
-            .find(|op| rest.starts_with(op))
-            .ok_or_else(|| format!("expected =, !=, =~ or !~ after {name}"))?;
-        rest = rest[op.len()..].trim_start();
-        let quote = rest
-            .chars()
-            .next()
-            .filter(|c| *c == '"' || *c == '\'' || *c == '`')
-            .ok_or_else(|| format!("expected a quoted value after {name}{op}"))?;
-        let mut escaped = false;
-        let mut end = None;
-        for (i, c) in rest.char_indices().skip(1) {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && quote != '`' {
-                escaped = true;
-            } else if c == quote {
-                end = Some(i);
-                break;
-            }
-        }
-        let end = end.ok_or_else(|| format!("unterminated value after {name}{op}"))?;
-        rest = rest[end + 1..].trim_start();
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = after.trim_start();
-            if rest.is_empty() {
-                break;
-            }
-        } else if !rest.is_empty() {
-            return Err(format!("expected ',' before {rest:?}"));
-        }
-    }
-    Ok(())
-}
-
 /// A `[[mute]]` block: a requirement that fails and is accepted. The same
 /// keys make up the dashboard's own rules file (`mute_store`).
 #[derive(Debug, Clone, Deserialize)]
@@ -1071,7 +1010,7 @@ url = "http://127.0.0.1:9090"
         assert_eq!(c.environments.len(), 1);
         let env = &c.environments[0];
         assert_eq!(env.name.0, "prod");
-        assert_eq!(env.selector.as_ref().unwrap().0, "env=\"prod\"");
+        assert_eq!(env.selector.as_ref().unwrap().text, "env=\"prod\"");
         assert_eq!(env.prometheus.timeout.0, Duration::from_secs(10));
         assert!(!env.prometheus.insecure_skip_verify);
         assert_eq!(c.labels.site.0, "site");
@@ -1155,25 +1094,54 @@ url = "http://127.0.0.1:9090"
     }
 
     #[test]
-    fn selectors_are_checked() {
-        for ok in [
-            "env=\"prod\"",
-            "env=\"prod\", cluster=~\"aks-.*\"",
-            "a!=\"x\",b!~'y',",
-            "x=\"with \\\" quote\"",
-        ] {
-            assert!(check_selector(ok).is_ok(), "{ok}");
-        }
+    fn selectors_are_parsed_when_the_file_is_read() {
+        let with = |selector: &str| {
+            parse(&SMALLEST.replace("'env=\"prod\"'", selector)).map(|c| c.environments[0].clone())
+        };
+        let env = with(r#"'env="prod", cluster=~"a|b", team!="x \"y\"", tier!~`t.*`,'"#).unwrap();
+        let selector = env.selector.unwrap();
+        assert_eq!(
+            selector.matchers,
+            vec![
+                Matcher {
+                    name: "env".into(),
+                    op: MatchOp::Equal,
+                    value: "prod".into()
+                },
+                Matcher {
+                    name: "cluster".into(),
+                    op: MatchOp::Regex,
+                    value: "a|b".into()
+                },
+                Matcher {
+                    name: "team".into(),
+                    op: MatchOp::NotEqual,
+                    value: "x \"y\"".into()
+                },
+                Matcher {
+                    name: "tier".into(),
+                    op: MatchOp::NotRegex,
+                    value: "t.*".into()
+                },
+            ]
+        );
         for bad in [
-            "{env=\"prod\"}",
-            "env=prod",
-            "env==\"x\"",
-            "env=\"x\" y=\"z\"",
-            "1x=\"a\"",
-            "env=\"x",
+            "'{env=\"prod\"}'",
+            "'env=prod'",
+            "'env==\"x\"'",
+            "'env=\"x\" y=\"z\"'",
+            "'1x=\"a\"'",
+            "'env=\"x'",
+            "'cluster=~\"aks\\.prod\"'",
         ] {
-            assert!(check_selector(bad).is_err(), "{bad}");
+            let e = with(bad).unwrap_err().0;
+            assert!(
+                e.starts_with("/etc/site-status.toml:4: key `selector`: "),
+                "{bad}: {e}"
+            );
         }
+        let e = with("'env=prod'").unwrap_err().0;
+        assert!(e.contains("expected a quoted value"), "{e}");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use site_status::config::Config;
-use site_status::source::loki::{Direction, LokiAnswer, LokiApi, stream_selector};
+use site_status::config::{Config, Selector};
+use site_status::source::http::SecretLookup;
+use site_status::source::loki::{Direction, LokiAnswer, LokiApi, LokiReports, stream_selector};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -67,7 +68,7 @@ async fn serving(response: ResponseTemplate) -> MockServer {
 fn borger() -> String {
     stream_selector(
         &[("job", "site-status"), ("site", "borger"), ("env", "prod")],
-        None,
+        &[],
     )
 }
 
@@ -158,7 +159,10 @@ async fn several_streams_are_merged_and_ordered() {
     let server = serving(json("query-range-env-prod.json")).await;
     let answer = api(&server.uri(), "", &no_secrets())
         .query_range(
-            &stream_selector(&[("job", "site-status")], Some("env=\"prod\"")),
+            &stream_selector(
+                &[("job", "site-status")],
+                &Selector::parse("env=\"prod\"").unwrap().matchers,
+            ),
             START,
             END,
             100,
@@ -227,15 +231,66 @@ async fn lines_that_are_not_json_come_through_as_lines() {
     assert!(answer.entries[0].line.starts_with("{\"site\": \"garbage\""));
     assert!(answer.entries[0].line.ends_with("\"value\""));
 
-    for name in [
-        "query-range-v1-envelope.json",
-        "query-range-bare-drush.json",
-    ] {
+    let stream = |site: &str, env: &str, profile: &str| {
+        HashMap::from([
+            ("env", env.to_string()),
+            ("job", "site-status".to_string()),
+            ("profile", profile.to_string()),
+            ("site", site.to_string()),
+        ])
+    };
+    // Each capture: its stream's labels, then each entry's time and how its
+    // line begins, newest first.
+    type Capture<'a> = (&'a str, HashMap<&'a str, String>, &'a [(i64, &'a str)]);
+    let captures: [Capture; 2] = [
+        (
+            "query-range-v1-envelope.json",
+            stream("gammel", "test", "kk_base"),
+            &[
+                (
+                    1_795_466_769_892_973_028,
+                    "{\"full\": {\"configuration_files\": ",
+                ),
+                (
+                    1_795_463_169_892_973_028,
+                    "{\"full\": {\"config sync directory\": ",
+                ),
+            ],
+        ),
+        (
+            "query-range-bare-drush.json",
+            stream("raw", "dev", "kk_school"),
+            &[
+                (1_795_466_769_892_973_028, "[]"),
+                (
+                    1_795_463_169_892_973_028,
+                    "{\n    \"configuration_files\": {",
+                ),
+                (1_795_459_569_892_973_028, "[\n    {\n        \"title\": "),
+            ],
+        ),
+    ];
+    for (name, labels, expected) in captures {
         let server = serving(json(name)).await;
         let answer = query(&server, 10, Direction::Backward).await.unwrap();
-        assert!(!answer.entries.is_empty(), "{name}");
         assert!(answer.notices.is_empty(), "{name}: {:?}", answer.notices);
+        assert_eq!(answer.entries.len(), expected.len(), "{name}");
+        for (entry, (time_ns, start)) in answer.entries.iter().zip(expected) {
+            assert_eq!(entry.time_ns, *time_ns, "{name}");
+            assert!(entry.line.starts_with(start), "{name}: {:?}", entry.line);
+            let stream: HashMap<&str, String> = entry
+                .stream
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            assert_eq!(stream, labels, "{name}");
+            assert!(entry.metadata.is_empty(), "{name}");
+        }
     }
+    // The last line of the bare drush capture is the whole list, closed.
+    let server = serving(json("query-range-bare-drush.json")).await;
+    let answer = query(&server, 10, Direction::Backward).await.unwrap();
+    assert!(answer.entries[2].line.trim_end().ends_with(']'));
 }
 
 #[tokio::test]
@@ -521,5 +576,31 @@ async fn more_entries_than_asked_for_are_cut_to_the_limit() {
     assert_eq!(
         answer.notices,
         vec!["Loki sent 6 entries for a limit of 3; the oldest were dropped"]
+    );
+}
+
+/// What `LokiReports` asks for is the site's stream with the environment's
+/// selector as configured: every operator, quotes of any kind, escapes.
+#[tokio::test]
+async fn the_reports_query_carries_the_configured_selector() {
+    let server = serving(json("query-range-borger-latest.json")).await;
+    const SELECTOR: &str = r#"env="pr\"od", cluster=~'a|b\'s', team!=`x\y`, tier!~"t\\.*","#;
+    let text = format!(
+        "[[environment]]\nname = \"prod\"\nselector = '''{SELECTOR}'''\n[environment.prometheus]\nurl = \"http://127.0.0.1:9\"\n[environment.loki]\nurl = \"{}\"\ntimeout = 2\n",
+        server.uri()
+    );
+    let config = Config::parse(&text, Path::new("test.toml")).unwrap();
+    let secrets: &dyn SecretLookup = &no_secrets();
+    let reports = LokiReports::new(&config, &config.environments[0], secrets)
+        .unwrap()
+        .unwrap();
+    let got = reports.recent("bor\"ger", 1).await.unwrap();
+    assert_eq!(got.reports.len(), 1);
+    let r = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        param(r, "query").as_deref(),
+        Some(
+            r#"{job="site-status", site="bor\"ger", env="pr\"od", cluster=~"a|b's", team!="x\\y", tier!~"t\\.*"}"#
+        )
     );
 }

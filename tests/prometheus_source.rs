@@ -356,6 +356,44 @@ async fn a_site_view_asks_only_for_that_site() {
     }
 }
 
+/// The environment's selector reaches every query as configured: each
+/// operator, quotes of any kind and escapes, each value quoted afresh.
+#[tokio::test]
+async fn the_selector_reaches_every_query_sent_with_each_operator() {
+    let (server, _) = fleet_server(3).await;
+    const SELECTOR: &str = r#"env="pr\"od", cluster=~'a|b\'s', team!=`x\y`, tier!~"t\\.*","#;
+    let text = format!(
+        "[[environment]]\nname = \"prod\"\nselector = '''{SELECTOR}'''\n[environment.prometheus]\nurl = \"{}\"\n",
+        server.uri()
+    );
+    let c = Config::parse(&text, Path::new("t.toml")).unwrap();
+    let s = source(&c, &no_secrets());
+    s.fetch_fleet().await.unwrap();
+    let _ = s.fetch_site("borger").await;
+    let selector = r#"env="pr\"od", cluster=~"a|b's", team!="x\\y", tier!~"t\\.*""#;
+    let queries: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() != "/api/v1/alerts")
+        .map(query_of)
+        .collect();
+    assert_eq!(queries.len(), 10, "{queries:?}");
+    assert!(queries.contains(&format!(
+        "max by (site, profile) (drupal_requirement_severity{{{selector}}})"
+    )));
+    assert!(queries.contains(&format!(
+        "min by (site, profile) (up{{{selector}, job=\"site-status\"}})"
+    )));
+    assert!(queries.contains(&format!(
+        "drupal_requirement_severity{{{selector}, site=\"borger\"}}"
+    )));
+    for q in &queries {
+        assert!(q.contains(&format!("{{{selector}")), "{q}");
+    }
+}
+
 /// A federating proxy that answers every series twice, the worse one
 /// first: the last sample must not win.
 struct Duplicating;

@@ -4,7 +4,6 @@ pub mod demo;
 pub mod environment;
 pub mod http;
 pub mod kube;
-pub mod labels;
 pub mod loki;
 pub mod prometheus;
 
@@ -69,6 +68,17 @@ pub fn string_literal(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// One configured label matcher as PromQL and LogQL write it, its value
+/// quoted by [`string_literal`] whatever quotes the configuration used.
+pub fn render_matcher(matcher: &crate::config::Matcher) -> String {
+    format!(
+        "{}{}{}",
+        matcher.name,
+        matcher.op.as_str(),
+        string_literal(&matcher.value)
+    )
 }
 
 /// One environment's sites as one poll saw them.

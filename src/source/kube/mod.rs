@@ -7,12 +7,14 @@
 //! sanitized here (`model::text`) before it reaches the model; errors are
 //! [`KubeError`]s worded for the operator, which never carry a credential.
 
+mod cache;
 mod discover;
 mod error;
 mod follow;
 mod forward;
 mod workloads;
 
+pub use cache::KubeDiscovery;
 pub use discover::{KubeSites, site_of_namespace};
 pub use error::{Attempt, KubeError, classify};
 pub use follow::{follow_namespace, follow_site_namespaces};

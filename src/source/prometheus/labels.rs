@@ -1,7 +1,7 @@
 //! A series' labels, held compactly: the grid keeps one set per sample
 //! for a whole poll, a million of them at 250,000 sites, and a `BTreeMap`
 //! spends a 500-byte node on the two or three labels an aggregated series
-//! carries.
+//! carries. Pure data: serde reads it straight from a JSON object.
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
-//! Loki's HTTP API: the status reports a site's workload pushes as log
-//! lines, read back with `query_range`, and the label lists that say which
-//! sites have any.
+//! Loki's answers as they come over the wire: `query_range` streams (two-
+//! and three-element entries, merged and ordered), label lists, and the
+//! plain-text, HTML or JSON bodies a refusal brings back, worded for the
+//! operator. Pure parsing: no I/O.
 //!
 //! Lines and stream labels are kept exactly as Loki sent them (the report
 //! parser sanitizes what it shows); every bit of server text that ends up in
@@ -10,10 +11,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::SourceError;
-use super::http::{Body, Endpoint, SecretLookup, body_excerpt};
-use crate::config::{BackendConfig, ConfigError};
 use crate::secrets::clean_line;
+use crate::source::SourceError;
+use crate::source::http::body_excerpt;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -78,15 +78,15 @@ pub struct LokiAnswer {
 /// A failed answer, and whether Loki refused the `limit` (so asking again
 /// with a lower one may work).
 #[derive(Debug)]
-struct Refusal {
-    error: SourceError,
-    too_many: Option<TooManyEntries>,
+pub(super) struct Refusal {
+    pub(super) error: SourceError,
+    pub(super) too_many: Option<TooManyEntries>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TooManyEntries {
+pub(super) struct TooManyEntries {
     /// The server's maximum, when its message could be read.
-    max: Option<usize>,
+    pub(super) max: Option<usize>,
 }
 
 impl From<SourceError> for Refusal {
@@ -276,7 +276,11 @@ pub fn parse_query_range(
     parse_streams(status, body, direction).map_err(|r| r.error)
 }
 
-fn parse_streams(status: u16, body: &[u8], direction: Direction) -> Result<LokiAnswer, Refusal> {
+pub(super) fn parse_streams(
+    status: u16,
+    body: &[u8],
+    direction: Direction,
+) -> Result<LokiAnswer, Refusal> {
     let (data, mut notices) = success_data(status, body)?;
     let Some(Value::Object(mut data)) = data else {
         return Err(SourceError::new("Loki answered success without data").into());
@@ -377,191 +381,6 @@ pub fn parse_label_list(status: u16, body: &[u8]) -> Result<Vec<String>, SourceE
             })
             .collect()),
         Some(_) => Err(SourceError::new("Loki's label list is not a list")),
-    }
-}
-
-/// A LogQL string literal: the same Go-style quoting as PromQL's.
-pub use super::string_literal as logql_string;
-
-/// A stream selector: `{job="site-status", site="borger", env="prod"}`.
-/// Values are quoted and escaped here; `extra` is an already-checked raw
-/// matcher list (the environment's `selector`, `env="prod"`) added as is.
-pub fn stream_selector(matchers: &[(&str, &str)], extra: Option<&str>) -> String {
-    let mut parts: Vec<String> = matchers
-        .iter()
-        .map(|(name, value)| format!("{name}={}", logql_string(value)))
-        .collect();
-    if let Some(extra) = extra {
-        let extra = extra.trim().trim_end_matches(',').trim();
-        if !extra.is_empty() {
-            parts.push(extra.to_string());
-        }
-    }
-    format!("{{{}}}", parts.join(", "))
-}
-
-/// Loki's query API on one endpoint.
-#[derive(Debug, Clone)]
-pub struct LokiApi {
-    pub endpoint: Endpoint,
-}
-
-impl LokiApi {
-    /// Same auth, headers (`X-Scope-OrgID` for a tenant) and TLS settings as
-    /// any backend; `what` names it in messages ("prod loki").
-    pub fn new(
-        config: &BackendConfig,
-        what: &str,
-        secrets: &dyn SecretLookup,
-    ) -> Result<LokiApi, ConfigError> {
-        Ok(LokiApi {
-            endpoint: Endpoint::new(config, what, secrets)?,
-        })
-    }
-
-    /// Said once at start (insecure TLS, say).
-    pub fn warnings(&self) -> &[String] {
-        &self.endpoint.warnings
-    }
-
-    /// Log lines of `logql` in `[start_ns, end_ns)`, at most `limit`.
-    ///
-    /// If Loki refuses the limit (`max_entries_limit_per_query`), asks once
-    /// more with Loki's maximum (or half the limit if the refusal cannot be
-    /// read) and says so in a notice.
-    pub async fn query_range(
-        &self,
-        logql: &str,
-        start_ns: i64,
-        end_ns: i64,
-        limit: usize,
-        direction: Direction,
-    ) -> Result<LokiAnswer, SourceError> {
-        let first = self
-            .fetch_streams(logql, start_ns, end_ns, limit, direction)
-            .await;
-        let refusal = match first {
-            Ok(answer) => return Ok(answer),
-            Err(refusal) => refusal,
-        };
-        let Some(too_many) = refusal.too_many else {
-            return Err(refusal.error);
-        };
-        let lowered = too_many.max.filter(|max| *max < limit).unwrap_or(limit / 2);
-        if lowered == 0 || lowered >= limit {
-            return Err(refusal.error);
-        }
-        let mut answer = self
-            .fetch_streams(logql, start_ns, end_ns, lowered, direction)
-            .await
-            .map_err(|r| r.error)?;
-        let notice = match too_many.max {
-            Some(max) if max == lowered => format!(
-                "Loki allows at most {max} entries per query (max_entries_limit_per_query): asked for {lowered} instead of {limit}"
-            ),
-            _ => format!(
-                "Loki refused a limit of {limit} entries per query: asked for {lowered} instead"
-            ),
-        };
-        answer.notices.insert(0, notice);
-        Ok(answer)
-    }
-
-    async fn fetch_streams(
-        &self,
-        logql: &str,
-        start_ns: i64,
-        end_ns: i64,
-        limit: usize,
-        direction: Direction,
-    ) -> Result<LokiAnswer, Refusal> {
-        let url = self.endpoint.url("loki/api/v1/query_range")?;
-        let params = [
-            ("query", logql.to_string()),
-            ("start", start_ns.to_string()),
-            ("end", end_ns.to_string()),
-            ("limit", limit.to_string()),
-            ("direction", direction.as_str().to_string()),
-        ];
-        let (status, body) = self.get(url, &params, true).await?;
-        let mut answer = parse_streams(status, &body, direction).map_err(|r| Refusal {
-            error: self.located(r.error),
-            too_many: r.too_many,
-        })?;
-        if limit > 0 && answer.entries.len() > limit {
-            answer.notices.push(format!(
-                "Loki sent {} entries for a limit of {limit}; the {} were dropped",
-                answer.entries.len(),
-                match direction {
-                    Direction::Backward => "oldest",
-                    Direction::Forward => "newest",
-                }
-            ));
-            answer.entries.truncate(limit);
-        }
-        Ok(answer)
-    }
-
-    /// Label names with any stream in `[start_ns, end_ns]`. Unsanitized.
-    pub async fn labels(&self, start_ns: i64, end_ns: i64) -> Result<Vec<String>, SourceError> {
-        let url = self.endpoint.url("loki/api/v1/labels")?;
-        self.label_list(url, start_ns, end_ns).await
-    }
-
-    /// Values of `label` with any stream in `[start_ns, end_ns]`: the sites
-    /// that pushed reports, say. Unsanitized.
-    pub async fn label_values(
-        &self,
-        label: &str,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<Vec<String>, SourceError> {
-        if label.is_empty() || label == "." || label == ".." {
-            return Err(SourceError::new(format!(
-                "{:?} is not a label name",
-                clean_line(label, 40)
-            )));
-        }
-        let mut url = self.endpoint.url("loki/api/v1/label")?;
-        url.path_segments_mut()
-            .map_err(|_| SourceError::new(format!("{}: not a base URL", self.endpoint.display())))?
-            .push(label)
-            .push("values");
-        self.label_list(url, start_ns, end_ns).await
-    }
-
-    async fn label_list(
-        &self,
-        url: url::Url,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<Vec<String>, SourceError> {
-        let params = [("start", start_ns.to_string()), ("end", end_ns.to_string())];
-        let (status, body) = self.get(url, &params, false).await.map_err(|r| r.error)?;
-        parse_label_list(status, &body).map_err(|e| self.located(e))
-    }
-
-    async fn get(
-        &self,
-        url: url::Url,
-        params: &[(&str, String)],
-        categorize: bool,
-    ) -> Result<(u16, Body), Refusal> {
-        let mut request = self.endpoint.client.get(url).query(params);
-        if categorize {
-            request = request.header(ENCODING_FLAGS_HEADER, CATEGORIZE_LABELS);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.endpoint.describe(&e))?;
-        let status = response.status().as_u16();
-        let body = self.endpoint.read_body(response).await?;
-        Ok((status, body))
-    }
-
-    fn located(&self, error: SourceError) -> SourceError {
-        SourceError::new(format!("{}: {}", self.endpoint.display(), error.message))
     }
 }
 
@@ -820,24 +639,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.message, "HTTP 502: 502 Bad Gateway");
-    }
-
-    #[test]
-    fn selectors_quote_and_escape_values() {
-        assert_eq!(
-            stream_selector(
-                &[("job", "site-status"), ("site", "borger"), ("env", "prod")],
-                None
-            ),
-            r#"{job="site-status", site="borger", env="prod"}"#
-        );
-        assert_eq!(
-            stream_selector(&[("job", "site-status")], Some(" env=\"prod\", ")),
-            r#"{job="site-status", env="prod"}"#
-        );
-        assert_eq!(
-            stream_selector(&[("site", "a\\b\"c\nd\te\u{1b}")], Some("")),
-            r#"{site="a\\b\"c\nd\te\u001b"}"#
-        );
     }
 }

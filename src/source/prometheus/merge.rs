@@ -1,0 +1,490 @@
+//! What the answers say about sites, merged: the five grid answers into one
+//! `SiteSummary` per site (a duplicate never hiding a failure), one site's
+//! raw series into its `SiteDetail`, and the alerts that belong to this
+//! environment. Pure: answers in, model types out, no I/O.
+
+use std::collections::{HashMap, HashSet};
+
+use super::labels::Labels;
+use super::promql::{FleetQueries, Verdict, judge};
+use super::wire::{PromAlert, Sample};
+use crate::model::text::{MAX_NAME_CHARS, clean_line};
+use crate::model::{
+    Alert, DrupalInfo, Requirement, Severity, SiteDetail, SiteSummary, sort_alerts,
+    sort_requirements_worst_first,
+};
+
+/// What the grid calls sites whose series carry no profile label.
+pub const NO_PROFILE: &str = "(no profile)";
+
+/// The summary a series belongs to, created on first sight. Series without
+/// the site label (an `up` without target labels) belong to no site.
+///
+/// Keyed by the raw label, so text is sanitized once per site rather than
+/// once per series: at 10,000 sites this is most of a poll's work.
+fn site_entry<'a, 's>(
+    sites: &'a mut HashMap<&'s str, SiteSummary>,
+    queries: &FleetQueries,
+    labels: &'s Labels,
+) -> Option<&'a mut SiteSummary> {
+    let raw = labels.get(&queries.site)?;
+    let summary = sites
+        .entry(raw)
+        .or_insert_with(|| SiteSummary::from_label(raw, String::new()));
+    if summary.profile.is_empty()
+        && let Some(profile) = labels.get(&queries.profile)
+    {
+        summary.profile = clean_line(profile, MAX_NAME_CHARS);
+    }
+    Some(summary)
+}
+
+/// What the grid queries said, merged per site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedGrid {
+    pub sites: Vec<SiteSummary>,
+    /// Series that named a site (and requirement) already answered for by
+    /// the same query: a federating proxy or a broken aggregation.
+    pub duplicates: usize,
+}
+
+/// Merges the five grid answers per site. A site answered for twice by
+/// one query keeps the worse of the two: a duplicate must never hide a
+/// failure, whichever order the backend sent them in.
+pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f64) -> MergedGrid {
+    let [worst, failing, success, age, up] = answers;
+    let mut sites: HashMap<&str, SiteSummary> = HashMap::with_capacity(worst.len());
+    let mut duplicates = 0;
+    for s in &worst {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            let severity = Severity::from_sample(s.value);
+            if summary.worst.is_some() {
+                duplicates += 1;
+            }
+            summary.worst = summary.worst.max(severity);
+        }
+    }
+    for s in &failing {
+        let Some(severity) = Severity::from_sample(s.value) else {
+            continue;
+        };
+        let Some(requirement) = s.labels.get(&queries.requirement) else {
+            continue;
+        };
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            match summary.failing.iter_mut().find(|(id, _)| id == requirement) {
+                Some((_, known)) => {
+                    duplicates += 1;
+                    *known = (*known).max(severity);
+                }
+                None => summary.failing.push((requirement.to_string(), severity)),
+            }
+        }
+    }
+    for s in &success {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            let ok = s.value >= 1.0;
+            if summary.run_success.is_some() {
+                duplicates += 1;
+            }
+            summary.run_success = Some(summary.run_success.unwrap_or(true) && ok);
+        }
+    }
+    for s in &age {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            let at = now_unix - s.value;
+            if summary.last_run.is_some() {
+                duplicates += 1;
+            }
+            // The older run: a stale duplicate may be the one that is true.
+            summary.last_run = Some(summary.last_run.map_or(at, |known| known.min(at)));
+        }
+    }
+    for s in &up {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
+            && s.value.is_finite()
+        {
+            let is_up = s.value >= 1.0;
+            if summary.up.is_some() {
+                duplicates += 1;
+            }
+            summary.up = Some(summary.up.unwrap_or(true) && is_up);
+        }
+    }
+    let mut list: Vec<SiteSummary> = sites.into_values().collect();
+    for summary in &mut list {
+        if summary.profile.is_empty() {
+            summary.profile = NO_PROFILE.into();
+        }
+        summary
+            .failing
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    MergedGrid {
+        sites: list,
+        duplicates,
+    }
+}
+
+/// One site's raw series merged into its detail: the severities (which
+/// must have answered) make its requirements, the other four answers of
+/// [`FleetQueries::site`] (success, age of the last run, its duration, the
+/// info series) whatever of them did answer.
+pub fn merge_site(
+    queries: &FleetQueries,
+    site: &str,
+    severities: &[Sample],
+    [success, age, duration, info]: [Option<Vec<Sample>>; 4],
+    now_unix: f64,
+) -> SiteDetail {
+    let mut summary = SiteSummary::from_label(site, String::new());
+    let mut requirements: Vec<Requirement> = Vec::new();
+    for s in severities {
+        if summary.profile.is_empty()
+            && let Some(p) = s.labels.get(&queries.profile)
+        {
+            summary.profile = clean_line(p, MAX_NAME_CHARS);
+        }
+        let label = s.labels.get(&queries.requirement).unwrap_or_default();
+        let severity = Severity::from_sample(s.value);
+        // Two series of one requirement (a restarted pod, a
+        // federating proxy): one row, at the worse severity.
+        if let Some(known) = requirements.iter_mut().find(|r| r.label == label) {
+            known.severity = known.severity.max(severity);
+            continue;
+        }
+        requirements.push(Requirement {
+            id: clean_line(label, MAX_NAME_CHARS),
+            label: label.to_string(),
+            title: String::new(),
+            severity,
+            value: String::new(),
+            description: String::new(),
+        });
+    }
+    summary.worst = requirements.iter().filter_map(|r| r.severity).max();
+    summary.failing = requirements
+        .iter()
+        .filter_map(|r| {
+            r.severity
+                .filter(|s| s.is_failing())
+                .map(|s| (r.label.clone(), s))
+        })
+        .collect();
+    let first = |answer: &Option<Vec<Sample>>| {
+        answer
+            .as_ref()
+            .and_then(|v| v.first().map(|s| s.value))
+            .filter(|v| v.is_finite())
+    };
+    summary.run_success = first(&success).map(|v| v >= 1.0);
+    summary.last_run = first(&age).map(|age| now_unix - age);
+    let run_duration = first(&duration);
+    let info = info.and_then(|v| {
+        let labels = &v.first()?.labels;
+        let get = |name: &str| {
+            labels
+                .get(name)
+                .map(|v| clean_line(v, MAX_NAME_CHARS))
+                .unwrap_or_default()
+        };
+        Some(DrupalInfo {
+            drupal_version: get("drupal_version"),
+            php_version: get("php_version"),
+            drush_version: get("drush_version"),
+            profile_version: get("profile_version"),
+        })
+    });
+    sort_requirements_worst_first(&mut requirements);
+    sort_requirements_worst_first(&mut requirements);
+    SiteDetail {
+        summary,
+        requirements,
+        run_duration,
+        info,
+    }
+}
+
+impl FleetQueries {
+    /// The firing alerts that name a site of this environment, sanitized
+    /// and sorted.
+    ///
+    /// Several environments may share one Prometheus, so an alert is kept
+    /// only if the environment's selector could have matched it: for each
+    /// matcher (`env="prod"`, `env!="dev"`), an alert carrying the label
+    /// must satisfy it, or it belongs to another environment. An alert
+    /// lacking the label (its rule aggregated it away) cannot say; nor
+    /// can a regex matcher, which is not evaluated here: such an alert is
+    /// kept only if its site is one of `grid_sites`, this environment's
+    /// (sanitized) site names. With no selector every firing alert naming
+    /// a site is kept.
+    pub fn environment_alerts<'a>(
+        &self,
+        alerts: &[PromAlert],
+        grid_sites: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Alert> {
+        let mut known: Option<HashSet<&str>> = None;
+        let mut grid_sites = Some(grid_sites);
+        let mut out = Vec::new();
+        for alert in alerts {
+            if alert.state != "firing" {
+                continue;
+            }
+            let Some(site) = alert.labels.get(&self.site) else {
+                continue;
+            };
+            let mut unsure = false;
+            let mut fails = false;
+            for m in &self.selector_matchers {
+                match judge(m, &alert.labels) {
+                    Verdict::Matches => {}
+                    Verdict::Fails => fails = true,
+                    Verdict::Unsure => unsure = true,
+                }
+            }
+            if fails {
+                continue;
+            }
+            let summary = alert
+                .annotations
+                .get("summary")
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| alert.annotations.get("description"));
+            let built = Alert::sanitized(
+                alert.labels.get("alertname").unwrap_or(""),
+                site,
+                alert.labels.get("severity"),
+                summary,
+                alert.active_at.as_deref(),
+            );
+            if unsure {
+                let known = known.get_or_insert_with(|| {
+                    grid_sites
+                        .take()
+                        .map(|s| s.into_iter().collect())
+                        .unwrap_or_default()
+                });
+                if !known.contains(built.site.as_str()) {
+                    continue;
+                }
+            }
+            out.push(built);
+        }
+        sort_alerts(&mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_fixtures::{ALERTS, config, config_with_selector};
+    use super::super::wire::parse_alerts;
+    use super::*;
+
+    #[test]
+    fn merge_combines_the_five_answers_per_site() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let labels = |site: &str, extra: &[(&str, &str)]| {
+            let mut l: Labels = [("site", site), ("profile", "kk_borger")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            for (k, v) in extra {
+                l.insert(k.to_string(), v.to_string());
+            }
+            l
+        };
+        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let sites = merge_grid(
+            &q,
+            [
+                vec![sample(labels("a", &[]), 2.0), sample(labels("b", &[]), 0.0)],
+                vec![
+                    sample(labels("a", &[("requirement", "update")]), 1.0),
+                    sample(labels("a", &[("requirement", "cron")]), 2.0),
+                ],
+                vec![sample(labels("a", &[]), 1.0), sample(labels("c", &[]), 0.0)],
+                vec![sample(labels("a", &[]), 60.0)],
+                vec![sample(labels("b", &[]), 0.0)],
+            ],
+            1000.0,
+        )
+        .sites;
+        assert_eq!(sites.len(), 3);
+        let a = &sites[0];
+        assert_eq!(a.worst, Some(Severity::Error));
+        assert_eq!(
+            a.failing,
+            vec![
+                ("cron".to_string(), Severity::Error),
+                ("update".to_string(), Severity::Warning)
+            ]
+        );
+        assert_eq!(a.last_run, Some(940.0));
+        assert_eq!(a.run_success, Some(true));
+        assert_eq!(sites[1].up, Some(false));
+        assert_eq!(sites[2].worst, None, "c only reported a failed run");
+        assert_eq!(sites[2].run_success, Some(false));
+    }
+
+    #[test]
+    fn duplicate_series_merge_to_the_worst_and_are_counted() {
+        // A federating proxy or a broken aggregation can answer with the
+        // same site twice: the worse sample must win, whichever comes last.
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let labels = |site: &str, requirement: Option<&str>| {
+            let mut l: Labels = [("site", site), ("profile", "kk_borger")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if let Some(r) = requirement {
+                l.insert("requirement", r);
+            }
+            l
+        };
+        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let grid = merge_grid(
+            &q,
+            [
+                vec![
+                    sample(labels("a", None), 2.0),
+                    sample(labels("a", None), 0.0),
+                ],
+                vec![
+                    sample(labels("a", Some("cron")), 1.0),
+                    sample(labels("a", Some("cron")), 2.0),
+                    sample(labels("a", Some("cron")), 1.0),
+                ],
+                vec![
+                    sample(labels("a", None), 0.0),
+                    sample(labels("a", None), 1.0),
+                ],
+                vec![
+                    sample(labels("a", None), 900.0),
+                    sample(labels("a", None), 60.0),
+                ],
+                vec![
+                    sample(labels("a", None), 0.0),
+                    sample(labels("a", None), 1.0),
+                ],
+            ],
+            1000.0,
+        );
+        let a = &grid.sites[0];
+        assert_eq!(a.worst, Some(Severity::Error));
+        assert_eq!(a.failing, vec![("cron".to_string(), Severity::Error)]);
+        assert_eq!(a.run_success, Some(false));
+        assert_eq!(
+            a.last_run,
+            Some(100.0),
+            "the oldest run is the one to trust"
+        );
+        assert_eq!(a.up, Some(false));
+        assert_eq!(grid.duplicates, 6);
+    }
+
+    #[test]
+    fn only_firing_alerts_of_this_environment_are_kept() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
+        let alerts = q.environment_alerts(&answer.alerts, ["borger", "park"]);
+        assert_eq!(
+            alerts,
+            vec![
+                Alert {
+                    name: "DrupalCronStale".into(),
+                    site: "borger".into(),
+                    severity: Some("warning".into()),
+                    summary: Some("Cron is late on borger".into()),
+                    active_since: Some("2026-11-23T21:00:00.123456789Z".into()),
+                },
+                // No env label: kept because park is one of prod's sites…
+                Alert {
+                    name: "DrupalDown".into(),
+                    site: "park".into(),
+                    severity: None,
+                    summary: Some("no env label".into()),
+                    active_since: Some("2026-11-23T21:00:00Z".into()),
+                },
+            ],
+            "dev's borger, the pending alert, the site-less Watchdog and \
+             (no env label, not in the grid) elsewhere are left out"
+        );
+
+        // Without a selector every firing alert naming a site is prod's.
+        let c = config_with_selector(None);
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        assert_eq!(alerts.len(), 4);
+        assert_eq!(alerts[0].site, "borger");
+        assert_eq!(alerts[1].site, "borger");
+        assert_eq!(alerts[2].site, "elsewhere");
+
+        // A regex matcher cannot be judged: only sites of the grid.
+        let c = config_with_selector(Some(r#"env=~"pr.*""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, ["park"]);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].site, "park");
+
+        // `!=` rules out the one value.
+        let c = config_with_selector(Some(r#"env!="dev""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
+        assert_eq!(sites, vec!["borger", "elsewhere", "park"]);
+    }
+
+    #[test]
+    fn hostile_alert_text_is_sanitized() {
+        let c = config_with_selector(None);
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let body = "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":\"A\\u001b[2J\",\"site\":\"s\\u202ex\",\"severity\":\"crit\\u0007\"},\"annotations\":{\"summary\":\"line\\nbreak\\u001b]52;c;x\\u0007\"},\"state\":\"firing\",\"activeAt\":\"\\u001b[31m\"}]}}";
+        let answer = parse_alerts(200, body.as_bytes()).unwrap();
+        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        let a = &alerts[0];
+        for text in [
+            &a.name,
+            &a.site,
+            a.severity.as_ref().unwrap(),
+            a.summary.as_ref().unwrap(),
+            a.active_since.as_ref().unwrap(),
+        ] {
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        }
+        assert_eq!(a.site, "sx");
+    }
+
+    #[test]
+    fn hostile_label_values_are_sanitized() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let mut l = Labels::new();
+        l.insert("site", "evil\u{1b}[2J\u{202e}site");
+        l.insert("profile", "p");
+        let sites = merge_grid(
+            &q,
+            [
+                vec![Sample {
+                    labels: l,
+                    value: 0.0,
+                }],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+            ],
+            0.0,
+        )
+        .sites;
+        assert_eq!(sites[0].name, "evil\u{FFFD}[2Jsite");
+    }
+}

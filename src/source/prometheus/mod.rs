@@ -1,0 +1,296 @@
+//! Prometheus as an environment's `FleetSource`: the grid from five
+//! aggregated instant queries and the alerts list, a site's raw series, a
+//! requirement's history, the fleet timeline and a profile's rollout.
+//!
+//! The grid costs five instant queries and one `GET api/v1/alerts` per
+//! environment per refresh, each aggregated on the server, whatever the
+//! number of sites; one site's raw series, the fleet timeline and a
+//! profile's rollout are only asked for while a view shows them. The parts
+//! live beside this file: `wire` (answers), `api` (HTTP), `promql` (the
+//! queries), `merge` (answers into sites), `labels` (a series' labels).
+
+mod api;
+mod labels;
+mod merge;
+mod promql;
+#[cfg(test)]
+mod test_fixtures;
+mod wire;
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use api::PromApi;
+pub use labels::Labels;
+pub use merge::{MergedGrid, NO_PROFILE, merge_grid, merge_site};
+pub use promql::{FleetQueries, MatchOp, Matcher, quote};
+pub use wire::{
+    AlertsAnswer, Answer, PromAlert, QueryData, Sample, Series, parse_alerts, parse_response,
+    parse_sample,
+};
+
+use super::http::{Endpoint, Lease, SecretLookup};
+use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use crate::config::{Config, ConfigError, EnvironmentConfig};
+use crate::model::{History, Rollout, Severity, SiteDetail, Timeline, VanishedSites, Window};
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+struct GridAnswers {
+    answers: [Vec<Sample>; 5],
+    warnings: Vec<String>,
+    _leases: Vec<Lease>,
+}
+
+pub struct PrometheusSource {
+    env: String,
+    api: PromApi,
+    queries: FleetQueries,
+    forget_after: Duration,
+    max_sites: usize,
+    vanished: Mutex<VanishedSites>,
+}
+
+impl PrometheusSource {
+    pub fn new(
+        config: &Config,
+        env: &EnvironmentConfig,
+        secrets: &dyn SecretLookup,
+    ) -> Result<PrometheusSource, ConfigError> {
+        let endpoint = Endpoint::new(
+            &env.prometheus,
+            &format!("{} prometheus", env.name.0),
+            secrets,
+        )?;
+        Ok(PrometheusSource {
+            env: env.name.0.clone(),
+            api: PromApi { endpoint },
+            queries: FleetQueries::new(config, env),
+            forget_after: config.forget_after.0,
+            max_sites: env.max_sites,
+            vanished: Mutex::new(VanishedSites::default()),
+        })
+    }
+
+    pub fn api_mut(&mut self) -> &mut PromApi {
+        &mut self.api
+    }
+
+    pub fn api(&self) -> &PromApi {
+        &self.api
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.api.endpoint.warnings
+    }
+
+    /// The fleet timeline over any window and step; `fetch_timeline` is
+    /// this over the last hour a minute apart. Two range queries, counted
+    /// on the server; steps are aligned to multiples of `step`.
+    pub async fn timeline(
+        &self,
+        window: Duration,
+        step: Duration,
+    ) -> Result<Timeline, SourceError> {
+        let step = step.max(Duration::from_secs(1));
+        let (start, end) = Timeline::window(unix_now(), window.as_secs_f64(), step.as_secs_f64());
+        let [errors, warnings] = self.queries.timeline();
+        let (errors, warnings) = tokio::join!(
+            self.api.query_range(&errors, start, end, step),
+            self.api.query_range(&warnings, start, end, step),
+        );
+        let points = |answer: Result<Answer, SourceError>| -> Result<Vec<(f64, f64)>, SourceError> {
+            Ok(answer?
+                .into_matrix()?
+                .into_iter()
+                .flat_map(|s| s.points)
+                .collect())
+        };
+        Ok(Timeline::from_samples(
+            start,
+            end,
+            step.as_secs_f64(),
+            &points(errors)?,
+            &points(warnings)?,
+        ))
+    }
+
+    /// The five grid answers, the warnings they carried, and the budget
+    /// their bodies took: held until the poll's sites are merged, so that
+    /// one environment's poll holds no more than `max_poll_mib`.
+    async fn grid_answers(&self) -> Result<GridAnswers, SourceError> {
+        let [q0, q1, q2, q3, q4] = self.queries.grid();
+        let (a0, a1, a2, a3, a4) = tokio::join!(
+            self.api.query_held(&q0),
+            self.api.query_held(&q1),
+            self.api.query_held(&q2),
+            self.api.query_held(&q3),
+            self.api.query_held(&q4),
+        );
+        let mut warnings = Vec::new();
+        let mut leases = Vec::new();
+        let mut take = |answer: Result<(Answer, Option<Lease>), SourceError>| -> Result<Vec<Sample>, SourceError> {
+            let (answer, lease) = answer?;
+            leases.extend(lease);
+            warnings.extend(answer.warnings.clone());
+            answer.into_vector()
+        };
+        let answers = [take(a0)?, take(a1)?, take(a2)?, take(a3)?, take(a4)?];
+        warnings.sort();
+        warnings.dedup();
+        Ok(GridAnswers {
+            answers,
+            warnings,
+            _leases: leases,
+        })
+    }
+}
+
+impl FleetSource for PrometheusSource {
+    fn environment(&self) -> &str {
+        &self.env
+    }
+
+    fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
+            let GridAnswers {
+                answers,
+                mut warnings,
+                _leases,
+            } = grid?;
+            warnings.extend(self.warnings().iter().cloned());
+            let now = unix_now();
+            let MergedGrid {
+                mut sites,
+                duplicates,
+            } = merge_grid(&self.queries, answers, now);
+            // Before anything is kept: a backend gone wrong must not grow
+            // what the dashboard holds from poll to poll.
+            if sites.len() > self.max_sites {
+                return Err(SourceError::new(format!(
+                    "{}: {} sites, more than max_sites = {} for {}; raise it for a very large fleet, or narrow the selector",
+                    self.api.endpoint.display(),
+                    sites.len(),
+                    self.max_sites,
+                    self.env
+                )));
+            }
+            if duplicates > 0 {
+                warnings.push(format!(
+                    "the backend returned {duplicates} duplicate series (a federating proxy or a broken aggregation?); each site shows the worst of them"
+                ));
+            }
+            if let Ok(mut vanished) = self.vanished.lock() {
+                vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
+            }
+            // The alerts are extra: without them the grid is still right.
+            let alerts = match alerts {
+                Ok(answer) => {
+                    warnings.extend(answer.warnings);
+                    self.queries
+                        .environment_alerts(&answer.alerts, sites.iter().map(|s| s.name.as_str()))
+                }
+                Err(e) => {
+                    warnings.push(format!("alerts unavailable: {}", e.message));
+                    Vec::new()
+                }
+            };
+            Ok(EnvReport {
+                sites,
+                warnings,
+                alerts,
+            })
+        })
+    }
+
+    fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+        Box::pin(async move {
+            let [q0, q1, q2, q3, q4] = self.queries.site(site);
+            let (a0, a1, a2, a3, a4) = tokio::join!(
+                self.api.query(&q0),
+                self.api.query(&q1),
+                self.api.query(&q2),
+                self.api.query(&q3),
+                self.api.query(&q4),
+            );
+            let severities = a0?.into_vector()?;
+            // Only the severities must answer; the rest shows what it can.
+            let rest = [a1, a2, a3, a4].map(|a| a.ok().and_then(|a| a.into_vector().ok()));
+            Ok(merge_site(
+                &self.queries,
+                site,
+                &severities,
+                rest,
+                unix_now(),
+            ))
+        })
+    }
+
+    fn fetch_history<'a>(
+        &'a self,
+        site: &'a str,
+        requirement: &'a str,
+        window: Window,
+    ) -> BoxFuture<'a, Result<History, SourceError>> {
+        Box::pin(async move {
+            let step = Duration::from_secs_f64(window.step().max(1.0));
+            // The newest point is now, not the next step boundary: a window
+            // ending in the future holds no sample yet and would read as
+            // "absent" while the requirement still fails.
+            let end = unix_now();
+            let start = end - step.as_secs_f64() * Window::POINTS as f64;
+            let query = self.queries.history(site, requirement, step);
+            let series = self
+                .api
+                .query_range(&query, start, end, step)
+                .await?
+                .into_matrix()?;
+            let samples: Vec<(f64, Option<Severity>)> = series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .map(|(t, v)| (*t, Severity::from_sample(*v)))
+                .collect();
+            Ok(History::from_samples(
+                start,
+                end,
+                step.as_secs_f64(),
+                &samples,
+            ))
+        })
+    }
+
+    fn fetch_timeline(&self) -> BoxFuture<'_, Result<Timeline, SourceError>> {
+        Box::pin(self.timeline(
+            Duration::from_secs_f64(Timeline::WINDOW_SECONDS),
+            Duration::from_secs_f64(Timeline::STEP_SECONDS),
+        ))
+    }
+
+    fn fetch_rollout<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            let samples = self
+                .api
+                .query(&self.queries.rollout(profile))
+                .await?
+                .into_vector()?;
+            Ok(Rollout::from_pairs(
+                profile,
+                samples.iter().filter_map(|s| {
+                    Some((
+                        s.labels.get(&self.queries.site)?,
+                        s.labels.get("profile_version").unwrap_or(""),
+                    ))
+                }),
+            ))
+        })
+    }
+}

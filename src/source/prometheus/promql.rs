@@ -1,0 +1,253 @@
+//! The fleet as PromQL: the names a fleet uses (labels, metrics, job) and
+//! one environment's selector, turned into the few aggregated queries the
+//! grid runs and the narrow ones a view runs while it is open; and what one
+//! of the selector's matchers says of an alert's labels. Pure text
+//! building: no I/O, no parsing of answers.
+
+use std::time::Duration;
+
+use super::labels::Labels;
+use super::merge::NO_PROFILE;
+use crate::config::{Config, EnvironmentConfig};
+pub use crate::config::{MatchOp, Matcher};
+use crate::source::render_matcher;
+
+/// The names a fleet uses, and the selector of one environment, turned into
+/// the PromQL the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct FleetQueries {
+    pub(super) site: String,
+    pub(super) profile: String,
+    pub(super) requirement: String,
+    severity: String,
+    success: String,
+    last_run: String,
+    duration: String,
+    info: String,
+    job: String,
+    /// The selector's matchers as they go into every query, each value
+    /// quoted afresh.
+    selector: Vec<String>,
+    /// The selector's matchers, to tell which alerts are this
+    /// environment's.
+    pub(super) selector_matchers: Vec<Matcher>,
+}
+
+/// What one matcher says of one alert's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Matches,
+    Fails,
+    /// The alert lacks the label (its rule aggregated it away), or the
+    /// matcher is a regex, which is not evaluated here.
+    Unsure,
+}
+
+/// What `matcher` says of an alert's `labels`, as PromQL would have
+/// matched the series the alert came from.
+pub(super) fn judge(matcher: &Matcher, labels: &Labels) -> Verdict {
+    let value = labels.get(&matcher.name);
+    match (matcher.op, value) {
+        (MatchOp::Equal, Some(v)) if *v == matcher.value => Verdict::Matches,
+        (MatchOp::Equal, Some(_)) => Verdict::Fails,
+        // In PromQL `label=""` matches series without the label.
+        (MatchOp::Equal, None) if matcher.value.is_empty() => Verdict::Matches,
+        (MatchOp::NotEqual, Some(v)) if *v == matcher.value => Verdict::Fails,
+        (MatchOp::NotEqual, Some(_)) => Verdict::Matches,
+        (MatchOp::NotEqual, None) if !matcher.value.is_empty() => Verdict::Matches,
+        _ => Verdict::Unsure,
+    }
+}
+
+/// A PromQL string literal.
+pub use crate::source::string_literal as quote;
+
+impl FleetQueries {
+    pub fn new(config: &Config, env: &EnvironmentConfig) -> FleetQueries {
+        let selector_matchers = env
+            .selector
+            .as_ref()
+            .map(|s| s.matchers.clone())
+            .unwrap_or_default();
+        FleetQueries {
+            site: config.labels.site.0.clone(),
+            profile: config.labels.profile.0.clone(),
+            requirement: config.labels.requirement.0.clone(),
+            severity: config.metrics.requirement_severity.0.clone(),
+            success: config.metrics.report_success.0.clone(),
+            last_run: config.metrics.last_run_timestamp.0.clone(),
+            duration: config.metrics.run_duration.0.clone(),
+            info: config.metrics.info.0.clone(),
+            job: config.metrics.job.clone(),
+            selector: selector_matchers.iter().map(render_matcher).collect(),
+            selector_matchers,
+        }
+    }
+
+    fn matchers(&self, extra: &[String]) -> String {
+        let parts: Vec<&str> = self
+            .selector
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().map(String::as_str))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    fn by(&self) -> String {
+        format!("{}, {}", self.site, self.profile)
+    }
+
+    /// The five grid queries, in the order `fetch_fleet` reads them.
+    pub fn grid(&self) -> [String; 5] {
+        let m = self.matchers(&[]);
+        let by = self.by();
+        [
+            format!("max by ({by}) ({}{m})", self.severity),
+            format!(
+                "max by ({by}, {}) ({}{m} >= 1)",
+                self.requirement, self.severity
+            ),
+            format!("min by ({by}) ({}{m})", self.success),
+            format!("time() - max by ({by}) ({}{m})", self.last_run),
+            format!(
+                "min by ({by}) (up{})",
+                self.matchers(&[format!("job={}", quote(&self.job))])
+            ),
+        ]
+    }
+
+    /// One requirement of one site, collapsed over duplicate series (a
+    /// restarted pod) and over each step, so a short failure between two
+    /// samples still shows.
+    pub fn history(&self, site: &str, requirement: &str, step: Duration) -> String {
+        let m = self.matchers(&[
+            format!("{}={}", self.site, quote(site)),
+            format!("{}={}", self.requirement, quote(requirement)),
+        ]);
+        // The look-back is at least a minute, so that a scrape interval
+        // longer than the step (30-60 s is common) leaves no empty windows.
+        format!(
+            "max(max_over_time({}{m}[{}s]))",
+            self.severity,
+            step.as_secs().max(60)
+        )
+    }
+
+    /// Sites in error and in warning, counted on the server, each site
+    /// once at its worst requirement. Evaluated at each step like an
+    /// instant query (the latest sample within Prometheus' lookback), so
+    /// the last step, just ahead of now, is the current count.
+    pub fn timeline(&self) -> [String; 2] {
+        let worst = format!(
+            "max by ({}) ({}{})",
+            self.site,
+            self.severity,
+            self.matchers(&[])
+        );
+        [
+            format!("count({worst} >= 2)"),
+            format!("count({worst} == 1)"),
+        ]
+    }
+
+    /// Each site of one profile with its `profile_version`; a site with
+    /// two pods counts once per version.
+    pub fn rollout(&self, profile: &str) -> String {
+        // The grid shows sites without a profile label as NO_PROFILE.
+        let profile = if profile == NO_PROFILE { "" } else { profile };
+        format!(
+            "count by ({}, profile_version) ({}{})",
+            self.site,
+            self.info,
+            self.matchers(&[format!("{}={}", self.profile, quote(profile))])
+        )
+    }
+
+    /// One site's raw series.
+    pub fn site(&self, site: &str) -> [String; 5] {
+        let m = self.matchers(&[format!("{}={}", self.site, quote(site))]);
+        [
+            format!("{}{m}", self.severity),
+            format!("{}{m}", self.success),
+            format!("time() - {}{m}", self.last_run),
+            format!("{}{m}", self.duration),
+            format!("{}{m}", self.info),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_fixtures::config;
+    use super::*;
+
+    #[test]
+    fn every_selector_operator_and_escaped_quotes_round_trip_into_the_queries() {
+        let c = super::super::test_fixtures::config_with_selector(Some(
+            r#"env="pr\"od", cluster=~'a|b\'s', team!=`x\y`, tier!~"t\\.*","#,
+        ));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let selector = r#"env="pr\"od", cluster=~"a|b's", team!="x\\y", tier!~"t\\.*""#;
+        let grid = q.grid();
+        assert_eq!(
+            grid[0],
+            format!("max by (site, profile) (drupal_requirement_severity{{{selector}}})")
+        );
+        assert_eq!(
+            grid[4],
+            format!("min by (site, profile) (up{{{selector}, job=\"site-status\"}})")
+        );
+        assert_eq!(
+            q.site("borger")[0],
+            format!("drupal_requirement_severity{{{selector}, site=\"borger\"}}")
+        );
+    }
+
+    #[test]
+    fn grid_queries_aggregate_on_the_server_with_the_selector() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let grid = q.grid();
+        assert_eq!(
+            grid[0],
+            "max by (site, profile) (drupal_requirement_severity{env=\"prod\"})"
+        );
+        assert_eq!(
+            grid[1],
+            "max by (site, profile, requirement) (drupal_requirement_severity{env=\"prod\"} >= 1)"
+        );
+        assert_eq!(
+            grid[4],
+            "min by (site, profile) (up{env=\"prod\", job=\"site-status\"})"
+        );
+        let site = q.site("bor\"ger");
+        assert_eq!(
+            site[0],
+            "drupal_requirement_severity{env=\"prod\", site=\"bor\\\"ger\"}"
+        );
+    }
+
+    #[test]
+    fn timeline_and_rollout_queries_count_on_the_server() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let [errors, warnings] = q.timeline();
+        assert_eq!(
+            errors,
+            "count(max by (site) (drupal_requirement_severity{env=\"prod\"}) >= 2)"
+        );
+        assert_eq!(
+            warnings,
+            "count(max by (site) (drupal_requirement_severity{env=\"prod\"}) == 1)"
+        );
+        assert_eq!(
+            q.rollout("kk_\"borger"),
+            "count by (site, profile_version) (drupal_info{env=\"prod\", profile=\"kk_\\\"borger\"})"
+        );
+        assert_eq!(
+            q.rollout(NO_PROFILE),
+            "count by (site, profile_version) (drupal_info{env=\"prod\", profile=\"\"})"
+        );
+    }
+}
