@@ -120,7 +120,7 @@ mod tests {
     use crate::app::Settings;
     use crate::model::{Severity, SiteSummary};
     use crate::poller::{Fetched, Slot};
-    use crate::source::EnvReport;
+    use crate::model::EnvReport;
     use crate::ui::Theme;
     use crossterm::event::{Event, KeyModifiers};
     use ratatui::Terminal;
@@ -212,7 +212,7 @@ mod tests {
         let effects = app.handle_event(&click(x, y));
         assert_eq!(app.scope(), Scope::Site);
         assert!(
-            effects.iter().any(|e| matches!(e, Effect::Watch(crate::poller::DetailKey::Site(k)) if k.site == "prod-s0004")),
+            effects.iter().any(|e| matches!(e, Effect::Watch(crate::model::DetailKey::Site(k)) if k.site == "prod-s0004")),
             "{effects:?}"
         );
     }

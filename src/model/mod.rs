@@ -6,8 +6,10 @@
 pub use site_status_contract::{drush_text, names, report, requirement, severity, text};
 
 pub mod alert;
+pub mod env_report;
 pub mod fleet;
 pub mod history;
+pub mod keys;
 pub mod kube;
 pub mod mute;
 pub mod rollout;
@@ -16,11 +18,13 @@ pub mod timeline;
 pub mod transitions;
 
 pub use alert::{Alert, alerts_for, sort_alerts};
+pub use env_report::EnvReport;
 pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,
     count_states, group_by_profile, order_environments,
 };
 pub use history::{Change, History, Window};
+pub use keys::{Detail, DetailKey, SiteKey};
 pub use kube::{
     DiscoveredSite, MergedSites, PodInfo, PodProblem, PodReason, RolloutState, SiteWorkloads,
     WarningEvent, Workload, WorkloadKind, merge_discovered,

@@ -108,7 +108,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     let theme = paint.theme;
     let sep = paint.glyphs.breadcrumb_separator();
-    let site_crumbs = |key: &crate::poller::SiteKey| {
+    let site_crumbs = |key: &crate::model::SiteKey| {
         let profile = app.profile_of(key).unwrap_or_default();
         vec![key.env.clone(), profile, shown(&key.site)]
     };

@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Paint, format_age};
 use crate::app::{App, age};
 use crate::model::SiteState;
-use crate::poller::DetailKey;
+use crate::model::DetailKey;
 
 pub fn draw(
     frame: &mut Frame,
