@@ -1,8 +1,17 @@
-//! Names for what the dashboard asks its sources: a site, a detail query
-//! beyond the grid, and the answer to one. Pure data; used by the poller
+//! Names for sites and for what the dashboard asks its sources: a site's
+//! place in the fleets, a site by name, a detail query beyond the grid, and
+//! the answer to one. Pure data; used by the poller
 //! (which runs the queries), the app (which decides which run) and the ui.
 
 use super::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
+
+/// A site as (environment index, index into that environment's sites):
+/// where it sits in the fleets the app holds, valid until they change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteRef {
+    pub env: usize,
+    pub index: usize,
+}
 
 /// Identifies a site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,4 +78,3 @@ pub enum Detail {
     Rollout(Rollout),
     Workloads(SiteWorkloads),
 }
-

@@ -12,6 +12,7 @@ pub mod history;
 pub mod keys;
 pub mod kube;
 pub mod mute;
+pub mod questions;
 pub mod rollout;
 pub mod site;
 pub mod timeline;
@@ -24,12 +25,13 @@ pub use fleet::{
     count_states, group_by_profile, order_environments,
 };
 pub use history::{Change, History, Window};
-pub use keys::{Detail, DetailKey, SiteKey};
+pub use keys::{Detail, DetailKey, SiteKey, SiteRef};
 pub use kube::{
     DiscoveredSite, MergedSites, PodInfo, PodProblem, PodReason, RolloutState, SiteWorkloads,
     WarningEvent, Workload, WorkloadKind, merge_discovered,
 };
 pub use mute::{MuteRule, MuteRules, Muted, RuleOrigin};
+pub use questions::{PivotRow, failing_sites, others_failing, pivot, profiles};
 pub use report::{
     Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
     format_rfc3339_utc, parse_report_line,

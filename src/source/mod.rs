@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::model::{
-    History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
-};
+use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
