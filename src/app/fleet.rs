@@ -42,7 +42,7 @@ impl App {
         })
     }
 
-    pub(crate) fn find_site(&self, key: &SiteKey) -> Option<SiteRef> {
+    pub(super) fn find_site(&self, key: &SiteKey) -> Option<SiteRef> {
         let env = self.envs.iter().position(|e| e.fleet.name == key.env)?;
         let index = self.envs[env].fleet.find(&key.site)?;
         Some(SiteRef { env, index })

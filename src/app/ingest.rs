@@ -31,7 +31,7 @@ impl App {
     }
 
     /// True when the environment has new sites, so the layout must change.
-    pub(crate) fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
+    fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
         let now = self.now;
         let stale_after = self.settings.stale_after;
         let Some(pane) = self.envs.get_mut(env) else {

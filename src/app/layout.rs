@@ -1,6 +1,7 @@
 //! The grid's geometry as the app keeps it: how tall the grid is, laying
 //! it out again when data, filter or size change, and keeping the cursor on
-//! its site and on screen. Reads and writes only `App::grid`.
+//! its site and on screen. Reads the fleets; writes only the grid's state
+//! and the screen size.
 
 use crate::model::{EnvFleet, SeverityFilter, SortOrder};
 
@@ -87,7 +88,7 @@ impl App {
     /// Where the cursor goes when the filter hides its site: the first
     /// visible site at or after it in (environment, profile, name) order,
     /// so it stays in the same neighbourhood.
-    pub(crate) fn nearest_visible(&self, hidden: SiteRef) -> usize {
+    fn nearest_visible(&self, hidden: SiteRef) -> usize {
         let order = |site: SiteRef| {
             let s = &self.envs[site.env].fleet.sites[site.index];
             (site.env, s.profile.clone(), s.name.clone())
@@ -100,7 +101,7 @@ impl App {
             .unwrap_or(sites.len().saturating_sub(1))
     }
 
-    pub(crate) fn move_cursor_to(&mut self, index: usize) {
+    pub(super) fn move_cursor_to(&mut self, index: usize) {
         let count = self.grid.layout.sites.len();
         if count == 0 {
             return;
@@ -112,7 +113,7 @@ impl App {
 
     /// Keeps the cursor's line on screen, showing the headers above it when
     /// scrolling up so the operator sees which profile they are in.
-    pub(crate) fn scroll_to_cursor(&mut self) {
+    fn scroll_to_cursor(&mut self) {
         let height = self.grid_height().max(1) as usize;
         let layout = &self.grid.layout;
         let max_scroll = layout.lines.len().saturating_sub(height);
@@ -141,7 +142,7 @@ impl App {
         self.grid.scroll = self.grid.scroll.min(max_scroll);
     }
 
-    pub(crate) fn page_rows(&self) -> isize {
+    pub(super) fn page_rows(&self) -> isize {
         let rows_per_line = if self.grid.layout.density == grid::Density::Dense {
             2
         } else {

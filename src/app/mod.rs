@@ -327,7 +327,7 @@ impl App {
 
     /// An action's own effects, before the watches are brought in line
     /// (`perform` does that, and the mouse after a click).
-    pub(crate) fn perform_action(&mut self, scope: Scope, action: Action) -> Vec<Effect> {
+    fn perform_action(&mut self, scope: Scope, action: Action) -> Vec<Effect> {
         match (scope, action) {
             (_, Action::Quit) => self.quit = true,
             (_, Action::Refresh) => return vec![Effect::Refresh],

@@ -13,7 +13,7 @@ use super::{App, Effect};
 pub const DOUBLE_CLICK: Duration = Duration::from_millis(500);
 
 impl App {
-    pub(crate) fn handle_mouse(&mut self, mouse: &MouseEvent) -> Vec<Effect> {
+    pub(super) fn handle_mouse(&mut self, mouse: &MouseEvent) -> Vec<Effect> {
         let scope = self.scope();
         if matches!(scope, Scope::FilterInput | Scope::Prompt) {
             return Vec::new();

@@ -14,7 +14,7 @@ use crate::poller::{Fetched, Slot};
 use super::keymap::{Action, Scope};
 use super::{App, Settings};
 
-pub fn app(width: u16, height: u16) -> App {
+pub(super) fn app(width: u16, height: u16) -> App {
     let envs = vec!["dev".to_string(), "prod".to_string()];
     let mut app = App::new(Settings::default(), &envs, width, height);
     for (i, env) in envs.iter().enumerate() {
@@ -41,12 +41,12 @@ pub fn app(width: u16, height: u16) -> App {
     app
 }
 
-pub fn cursor_name(app: &App) -> String {
+pub(super) fn cursor_name(app: &App) -> String {
     let site = app.cursor_site().unwrap();
     app.envs[site.env].fleet.sites[site.index].name.clone()
 }
 
-pub fn failing_app() -> App {
+pub(super) fn failing_app() -> App {
     let envs = vec!["prod".to_string()];
     let mut app = App::new(Settings::default(), &envs, 80, 24);
     let sites = vec![
@@ -81,7 +81,7 @@ pub fn failing_app() -> App {
 
 /// `failing_app` with the site view of prod's `borger` open and its detail
 /// in: one requirement, `update_contrib`, at warning.
-pub fn failing_app_with_site_open() -> App {
+pub(super) fn failing_app_with_site_open() -> App {
     let mut app = failing_app();
     app.perform(Scope::Grid, Action::Open);
     let key = SiteKey {
@@ -115,7 +115,7 @@ pub fn failing_app_with_site_open() -> App {
 }
 
 /// Types `text` a key at a time, as the operator would.
-pub fn type_text(app: &mut App, text: &str) {
+pub(super) fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         app.handle_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     }

@@ -43,7 +43,7 @@ impl App {
 
     /// Tells the poller what the stack now needs: new queries start, those
     /// no view shows any more stop.
-    pub(crate) fn sync_watches(&mut self) -> Vec<Effect> {
+    pub(super) fn sync_watches(&mut self) -> Vec<Effect> {
         let mut wanted: Vec<DetailKey> = Vec::new();
         if self.show_timeline {
             for env in &self.envs {

@@ -8,7 +8,7 @@ use crate::app::{App, Effect, View};
 impl App {
     /// The cursor's site (the grid) or the open site, as its address when
     /// the environment has a `site_url`, else its name.
-    pub(crate) fn copy_site(&mut self, scope: Scope) -> Vec<Effect> {
+    pub(in crate::app) fn copy_site(&mut self, scope: Scope) -> Vec<Effect> {
         let key = match scope {
             Scope::Site => match self.stack.last() {
                 Some(View::Site(view)) => Some(view.key.clone()),

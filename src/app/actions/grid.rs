@@ -10,7 +10,7 @@ use crate::app::{App, Effect, SiteView, View};
 use crate::model::SeverityFilter;
 
 impl App {
-    pub(crate) fn grid_action(&mut self, action: Action) -> Vec<Effect> {
+    pub(in crate::app) fn grid_action(&mut self, action: Action) -> Vec<Effect> {
         let cursor = self.grid.cursor;
         let layout = &self.grid.layout;
         let target = match action {

@@ -6,7 +6,7 @@ use crate::app::keymap::{self, Action};
 use crate::app::{App, FOOTER_LINES, HEADER_LINES, View};
 
 impl App {
-    pub(crate) fn help_action(&mut self, action: Action) {
+    pub(in crate::app) fn help_action(&mut self, action: Action) {
         if let Some(View::Help { scroll }) = self.stack.last_mut() {
             match action {
                 Action::Up => *scroll = scroll.saturating_sub(1),

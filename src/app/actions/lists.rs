@@ -7,7 +7,7 @@ use crate::app::{App, SiteKey, SiteView, View};
 
 impl App {
     /// Cursor movement and Enter in the list views (transitions, pivot).
-    pub(crate) fn list_action(&mut self, action: Action) {
+    pub(in crate::app) fn list_action(&mut self, action: Action) {
         let (len, open): (usize, Option<View>) = match self.stack.last() {
             Some(View::Transitions { selected }) => (
                 self.transitions.len(),

@@ -22,7 +22,7 @@ pub struct MutePrompt {
 impl App {
     /// Enter keeps the filter typed so far; Esc clears it. Keys that are
     /// not bound are text (`handle_key` types them).
-    pub(crate) fn filter_prompt_action(&mut self, action: Action) {
+    pub(in crate::app) fn filter_prompt_action(&mut self, action: Action) {
         match action {
             Action::ApplyFilter => self.filter_input = None,
             Action::ClearFilter => {
@@ -36,7 +36,7 @@ impl App {
 
     /// Enter moves from the reason to the expiry and then stores the rule;
     /// Esc cancels.
-    pub(crate) fn prompt_action(&mut self, action: Action) -> Vec<Effect> {
+    pub(in crate::app) fn prompt_action(&mut self, action: Action) -> Vec<Effect> {
         let Some(prompt) = self.prompt.as_mut() else {
             return Vec::new();
         };

@@ -8,7 +8,7 @@ use crate::app::keymap::Action;
 use crate::app::{App, ReportView, View};
 
 impl App {
-    pub(crate) fn reports_action(&mut self, action: Action) {
+    pub(in crate::app) fn reports_action(&mut self, action: Action) {
         let Some(View::Reports(view)) = self.stack.last_mut() else {
             return;
         };
@@ -42,7 +42,7 @@ impl App {
         }
     }
 
-    pub(crate) fn report_action(&mut self, action: Action) {
+    pub(in crate::app) fn report_action(&mut self, action: Action) {
         let Some(View::Report(view)) = self.stack.last_mut() else {
             return;
         };

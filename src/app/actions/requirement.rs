@@ -6,7 +6,7 @@ use crate::app::keymap::Action;
 use crate::app::{App, SiteView, View};
 
 impl App {
-    pub(crate) fn requirement_action(&mut self, action: Action) {
+    pub(in crate::app) fn requirement_action(&mut self, action: Action) {
         let Some(View::Requirement(view)) = self.stack.last() else {
             return;
         };

@@ -5,7 +5,7 @@ use crate::app::keymap::Action;
 use crate::app::{App, View};
 
 impl App {
-    pub(crate) fn rollout_action(&mut self, action: Action) {
+    pub(in crate::app) fn rollout_action(&mut self, action: Action) {
         let profiles = self.profiles();
         let Some(View::Rollout { profile, scroll }) = self.stack.last_mut() else {
             return;

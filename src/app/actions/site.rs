@@ -9,7 +9,7 @@ use crate::app::{App, Effect, MutePrompt, ReportsView, RequirementView, View, un
 use crate::model::RuleOrigin;
 
 impl App {
-    pub(crate) fn site_action(&mut self, action: Action) -> Vec<Effect> {
+    pub(in crate::app) fn site_action(&mut self, action: Action) -> Vec<Effect> {
         if action == Action::Back {
             self.stack.pop();
             return Vec::new();
