@@ -178,7 +178,8 @@ pub async fn run(
                                 }
                             }
                             Effect::RemoveMute(rule) => {
-                                let what = format!("unmuted {} on {}", rule.requirement, rule.scope_label());
+                                let on = rule.site.clone().unwrap_or_else(|| rule.scope_label());
+                                let what = format!("unmuted {} on {on}", rule.requirement);
                                 match mutes.remove(&rule) {
                                     Ok(rules) => {
                                         app.set_mutes(rules);

@@ -158,6 +158,19 @@ mod tests {
     }
 
     #[test]
+    fn a_click_lands_on_what_the_last_frame_drew() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        let (x, y) = find(&render(&mut app), "prod-s0004");
+        let drawn = std::mem::take(&mut app.hit_map);
+        // No frame yet: nothing was drawn there to click.
+        app.handle_event(&click(x, y));
+        assert_eq!(cursor_name(&app), "dev-s0000");
+        app.hit_map = drawn;
+        app.handle_event(&click(x, y));
+        assert_eq!(cursor_name(&app), "prod-s0004");
+    }
+
+    #[test]
     fn a_double_click_needs_both_clicks_on_the_same_site() {
         let mut app = fleet_app(12, 100, 30, Settings::default());
         let buffer = render(&mut app);
