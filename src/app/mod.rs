@@ -30,7 +30,7 @@ use crate::model::{
     Counts, EnvFleet, EnvReport, MuteRule, MuteRules, SeverityFilter, SiteFilter, SortOrder,
     Transition,
 };
-pub use crate::model::{Detail, DetailKey, PivotRow, SiteKey};
+use crate::model::{Detail, DetailKey, SiteKey};
 use crate::poller::Slot;
 use grid::{GridLayout, LayoutRequest};
 use keymap::{Action, Scope};

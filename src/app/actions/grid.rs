@@ -3,9 +3,9 @@
 //! Changes the app's state only; what must happen outside comes back as
 //! `Effect`s.
 
-use crate::app::keymap::Action;
 use tui_input::Input;
 
+use crate::app::keymap::Action;
 use crate::app::{App, Effect, SiteView, View};
 use crate::model::SeverityFilter;
 
