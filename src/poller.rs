@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 
 use std::collections::HashMap;
 
-use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
+// The keys and details live in the model, where app and ui read them; the
+// old paths stay so callers need not change.
+pub use crate::model::keys::{Detail, DetailKey, SiteKey};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -207,72 +209,6 @@ where
 /// grid is polled early at most this often.
 pub const FLEET_FOLLOW_MIN_GAP: Duration = Duration::from_secs(5);
 
-/// Identifies a site.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SiteKey {
-    pub env: String,
-    pub site: String,
-}
-
-/// A query the open views need beyond the grid; polled only while some
-/// view on the stack shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DetailKey {
-    Site(SiteKey),
-    History {
-        site: SiteKey,
-        requirement: String,
-        window: Window,
-    },
-    Reports(SiteKey),
-    /// An environment's sites in error and in warning over the last hour.
-    Timeline {
-        env: String,
-    },
-    /// Which version each site of a profile runs in an environment.
-    Rollout {
-        env: String,
-        profile: String,
-    },
-    /// The site's namespace in its cluster: workloads, pods, events.
-    Workloads(SiteKey),
-}
-
-impl DetailKey {
-    /// The environment whose source answers the query.
-    pub fn env(&self) -> &str {
-        match self {
-            DetailKey::Site(site)
-            | DetailKey::History { site, .. }
-            | DetailKey::Reports(site)
-            | DetailKey::Workloads(site) => &site.env,
-            DetailKey::Timeline { env } | DetailKey::Rollout { env, .. } => env,
-        }
-    }
-
-    /// The site a site-level query is about; `None` for environment-level
-    /// queries (timeline, rollout).
-    pub fn site_key(&self) -> Option<&SiteKey> {
-        match self {
-            DetailKey::Site(site)
-            | DetailKey::History { site, .. }
-            | DetailKey::Reports(site)
-            | DetailKey::Workloads(site) => Some(site),
-            DetailKey::Timeline { .. } | DetailKey::Rollout { .. } => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Detail {
-    Site(SiteDetail),
-    History(History),
-    Reports(Reports),
-    Timeline(Timeline),
-    Rollout(Rollout),
-    Workloads(SiteWorkloads),
-}
-
 /// How many recent reports a site's report list shows.
 pub const REPORTS_SHOWN: usize = 20;
 
@@ -439,7 +375,7 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SiteSummary;
+    use crate::model::{History, SiteDetail, SiteSummary, SiteWorkloads, Window};
     use crate::source::BoxFuture;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};

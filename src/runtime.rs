@@ -53,6 +53,22 @@ impl MuteSetup {
         rules.extend(stored);
         Ok(rules)
     }
+
+    /// Takes a rule out of the rules file (the configuration's rules are
+    /// not the dashboard's to change); returns the rules in force after.
+    pub fn remove(&self, rule: &MuteRule) -> Result<MuteRules, String> {
+        let Some(store) = &self.store else {
+            return Err("no data directory to keep mute rules in".to_string());
+        };
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let stored = store.remove(rule, now).map_err(|e| e.to_string())?;
+        let mut rules = MuteRules::new(self.config_rules.clone());
+        rules.extend(stored);
+        Ok(rules)
+    }
 }
 
 pub async fn run(
@@ -108,10 +124,12 @@ pub async fn run(
     loop {
         if dirty {
             app.now = SystemTime::now();
+            let mut hits = None;
             guard
                 .terminal
-                .draw(|frame| ui::draw(frame, &app, &theme))
+                .draw(|frame| hits = Some(ui::draw_with_hit_map(frame, &app, &theme)))
                 .context("cannot draw")?;
+            app.hit_map = hits.unwrap_or_default();
             dirty = false;
             // Lets the end-to-end tests prove the terminal is restored when
             // the dashboard panics.
@@ -136,7 +154,7 @@ pub async fn run(
                                 use std::io::Write;
                                 let out = guard.terminal.backend_mut();
                                 let written = out
-                                    .write_all(crate::app::osc52(&text).as_bytes())
+                                    .write_all(crate::terminal::osc52(&text).as_bytes())
                                     .and_then(|()| out.flush());
                                 if let Err(e) = written {
                                     app.message = Some(format!("could not copy: {e}"));
@@ -157,6 +175,17 @@ pub async fn run(
                                         app.message = Some(what);
                                     }
                                     Err(e) => app.message = Some(format!("could not save the rule: {e}")),
+                                }
+                            }
+                            Effect::RemoveMute(rule) => {
+                                let on = rule.site.clone().unwrap_or_else(|| rule.scope_label());
+                                let what = format!("unmuted {} on {on}", rule.requirement);
+                                match mutes.remove(&rule) {
+                                    Ok(rules) => {
+                                        app.set_mutes(rules);
+                                        app.message = Some(what);
+                                    }
+                                    Err(e) => app.message = Some(format!("could not remove the rule: {e}")),
                                 }
                             }
                         }

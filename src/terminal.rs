@@ -1,4 +1,5 @@
-//! Entering and, whatever happens, leaving the terminal's raw mode.
+//! Entering and, whatever happens, leaving the terminal's raw mode; and
+//! the one escape sequence the dashboard writes itself (OSC 52, the clipboard).
 
 use std::io::{self, Stdout, Write};
 
@@ -144,5 +145,29 @@ mod fatal_signals {
             libc::signal(signal, libc::SIG_DFL);
             libc::raise(signal);
         }
+    }
+}
+
+/// The escape sequence that asks the terminal (and tmux, and an SSH
+/// client's terminal beyond it) to put `text` on the system clipboard.
+/// Base64 keeps whatever the text holds from reaching the terminal as
+/// control characters.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::osc52;
+
+    #[test]
+    fn osc52_carries_the_text_base64_encoded() {
+        assert_eq!(osc52("borger"), "\x1b]52;c;Ym9yZ2Vy\x07");
+        // Control characters cannot escape the sequence.
+        assert!(!osc52("a\x1b]0;x\x07").contains("\x1b]0"));
     }
 }

@@ -1473,6 +1473,41 @@ fn demo_mute_a_warning_from_the_site_view() {
         "{} {}: {} muted, {} shown",
         at.env, at.site, muted_cell.glyph, shown.glyph
     );
+
+    // u in the site view takes the rule out of the file: it warns again.
+    tmux.keys(&["Enter"]);
+    let mut view = wait(tmux, "the site view again", |st| {
+        site_view(st, &crumbs).filter(|v| v.pane.is_some() && v.selected.is_some())
+    });
+    for _ in 0..view.rows.len() {
+        if view.selected_id() == Some("update_contrib") {
+            break;
+        }
+        let before = view.selected;
+        tmux.keys(&["j"]);
+        view = wait(tmux, "j to the next requirement", |st| {
+            site_view(st, &crumbs).filter(|v| v.pane.is_some() && v.selected != before)
+        });
+    }
+    assert!(view.selected_row().is_some_and(|r| r.muted), "{view:?}");
+    tmux.keys(&["u"]);
+    let said = format!("unmuted update_contrib on {}", at.site);
+    let view = wait(tmux, "u to unmute the requirement", |st| {
+        (st.screen.status().trim() == said)
+            .then(|| site_view(st, &crumbs))
+            .flatten()
+            .filter(|v| v.selected_row().is_some_and(|r| !r.muted))
+    });
+    assert_eq!(view.state_glyph, Some(WARNING), "{view:?}");
+    let text =
+        std::fs::read_to_string(&rules).unwrap_or_else(|e| panic!("read {}: {e}", rules.display()));
+    let file: toml::Value = toml::from_str(&text).expect("the rules file is TOML");
+    let left = file
+        .get("mute")
+        .and_then(|m| m.as_array())
+        .map_or(0, Vec::len);
+    assert_eq!(left, 0, "the rule is still in\n{text}");
+
     tmux.keys(&["q"]);
     tmux.assert_exits_cleanly("q");
     eprintln!("mute journey took {:?}", started.elapsed());

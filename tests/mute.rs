@@ -526,6 +526,71 @@ fn add_and_remove_keep_one_rule_per_target_and_drop_expired_ones() {
     assert_eq!(store.load().unwrap(), vec![]);
 }
 
+/// `u` in the site view: the rule the dashboard made goes from the file and
+/// stops applying; the configuration's rule for the same requirement, and
+/// the file's other rules, stay.
+#[test]
+fn unmuting_removes_the_dashboards_rule_and_leaves_the_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MuteStore::new(dir.path().join("mutes.toml"));
+    let on_borger = MuteRule {
+        env: Some("prod".into()),
+        site: Some("borger".into()),
+        ..rule("update_contrib")
+    };
+    let elsewhere = MuteRule {
+        site: Some("kultur".into()),
+        ..rule("update_contrib")
+    };
+    store.add(on_borger.clone(), NOW).unwrap();
+    store.add(elsewhere.clone(), NOW).unwrap();
+    let mut from_config = rule("cron");
+    from_config.origin = RuleOrigin::Config;
+    let setup = site_status::runtime::MuteSetup {
+        config_rules: vec![from_config.clone()],
+        store: Some(store.clone()),
+    };
+    let borger = site(
+        "borger",
+        "kk_borger",
+        Severity::Error,
+        &[
+            ("cron", Severity::Error),
+            ("update_contrib", Severity::Warning),
+        ],
+    );
+    let (before, _) = setup.load();
+    assert!(
+        before
+            .find("prod", "kk_borger", "borger", "update_contrib", NOW)
+            .is_some()
+    );
+
+    let after = setup.remove(&on_borger).unwrap();
+    assert!(
+        after
+            .find("prod", "kk_borger", "borger", "update_contrib", NOW)
+            .is_none(),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .find("prod", "kk_borger", "borger", "cron", NOW)
+            .is_some()
+    );
+    let shown = after.apply_to_summary("prod", &borger, NOW);
+    assert_eq!(
+        shown.failing,
+        vec![("update_contrib".to_string(), Severity::Warning)]
+    );
+    assert_eq!(
+        store.load().unwrap(),
+        vec![elsewhere],
+        "only the one rule left the file"
+    );
+    assert_eq!(setup.load().0.rules()[0], from_config);
+}
+
 #[test]
 fn config_and_dashboard_rules_apply_together() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,12 +8,9 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::model::{EnvFleet, ProfileGroup, SiteFilter, SortOrder, group_by_profile};
 
-/// A site as (environment index, index into that environment's sites).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SiteRef {
-    pub env: usize,
-    pub index: usize,
-}
+// A site's place in the fleets is model data (fleet questions answer in
+// it); the grid keeps its old path.
+pub use crate::model::SiteRef;
 
 #[derive(Debug, Clone)]
 pub struct Section {

@@ -38,6 +38,11 @@ pub enum Action {
     OpenTransitions,
     OpenPivot,
     Mute,
+    Unmute,
+    /// The mute prompt's Enter: the reason is taken, then the expiry and
+    /// the rule is stored.
+    SaveMute,
+    CancelMute,
     ToggleShowMuted,
     ToggleTimeline,
     OpenRollout,
@@ -214,6 +219,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Site, &[plain(KeyCode::PageDown)], A::ScrollTextDown, "Scroll the requirement's text down", Some("scroll text")),
     bind(S::Site, &[plain(KeyCode::Enter)], A::Open, "The selected requirement over time, and other sites failing it", Some("history")),
     bind(S::Site, &[ch('m')], A::Mute, "Mute the selected requirement on this site: asks for a reason and an expiry", Some("mute")),
+    bind(S::Site, &[ch('u')], A::Unmute, "Unmute the selected requirement: removes the dashboard's own rule (a rule from the configuration stays)", None),
     bind(S::Site, &[ch('l')], A::OpenReports, "The site's recent status reports (from Loki)", Some("reports")),
     bind(S::Site, &[ch('y')], A::Copy, "Copy the site's name (its URL when site_url is configured) to the clipboard", Some("copy")),
     bind(S::Site, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to where you came from", Some("back")),
@@ -270,8 +276,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Help, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Close help", Some("close")),
     bind(S::FilterInput, &[plain(KeyCode::Enter)], A::ApplyFilter, "Keep the filter and return to the grid", Some("keep")),
     bind(S::FilterInput, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filter", Some("clear")),
-    bind(S::Prompt, &[plain(KeyCode::Enter)], A::ApplyFilter, "Next: the reason, then the expiry (YYYY-MM-DD, empty for none), then save", Some("next")),
-    bind(S::Prompt, &[plain(KeyCode::Esc)], A::ClearFilter, "Cancel the mute", Some("cancel")),
+    bind(S::Prompt, &[plain(KeyCode::Enter)], A::SaveMute, "Next: the reason, then the expiry (YYYY-MM-DD, empty for none), then save", Some("next")),
+    bind(S::Prompt, &[plain(KeyCode::Esc)], A::CancelMute, "Cancel the mute", Some("cancel")),
 ];
 
 /// What the mouse does (unless `mouse = false`), for help and the README.

@@ -1,14 +1,13 @@
-//! The mouse and the clipboard: a click selects the site under the
-//! pointer, a second click on it soon after opens it, the wheel moves as
-//! the arrow keys do; `y` puts the site's name or address on the clipboard.
+//! The mouse: a click selects the site under the pointer (as the last
+//! frame drew it, `App::hit_map`), a second click on it soon after opens
+//! it, the wheel moves as the arrow keys do.
 
 use std::time::Duration;
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
-use super::grid::Line as GridLine;
 use super::keymap::{Action, Scope};
-use super::{App, Effect, FOOTER_LINES, HEADER_LINES};
+use super::{App, Effect};
 
 /// Two clicks on one site within this are a double-click.
 pub const DOUBLE_CLICK: Duration = Duration::from_millis(500);
@@ -24,7 +23,10 @@ impl App {
             MouseEventKind::ScrollDown => self.perform_action(scope, Action::Down),
             MouseEventKind::Down(MouseButton::Left) if scope == Scope::Grid => {
                 self.message = None;
-                let Some(index) = self.site_at(mouse.column, mouse.row) else {
+                let drawn = self.hit_map.site_at(mouse.column, mouse.row);
+                // A frame drawn before the layout last changed may name a
+                // site the layout no longer has.
+                let Some(index) = drawn.filter(|i| *i < self.grid.layout.sites.len()) else {
                     self.last_click = None;
                     return Vec::new();
                 };
@@ -46,81 +48,16 @@ impl App {
             _ => Vec::new(),
         }
     }
-
-    /// The site (index into the layout's sites) drawn at a terminal cell of
-    /// the grid, as `ui::grid` draws it: under the header and the timeline
-    /// strip, scrolled; in the dense layout, the upper site of a half-block
-    /// cell, or the lower one where there is no upper.
-    pub fn site_at(&self, column: u16, row: u16) -> Option<usize> {
-        if !self.stack.is_empty() {
-            return None;
-        }
-        let top = HEADER_LINES + self.timeline_lines();
-        let bottom = self.height.saturating_sub(FOOTER_LINES);
-        if row < top || row >= bottom {
-            return None;
-        }
-        let layout = &self.grid.layout;
-        let line = layout.lines.get(self.grid.scroll + (row - top) as usize)?;
-        let slot_in = |cell_row: usize, col: usize| -> Option<usize> {
-            let cells = layout.cell_rows.get(cell_row)?;
-            layout.slots.get(cells.slots.clone())?.get(col).copied()?
-        };
-        match *line {
-            GridLine::Cells { row } => {
-                let width = layout.cell_width.max(1);
-                slot_in(row, (column / width) as usize)
-            }
-            GridLine::Pair { upper, lower } => slot_in(upper, column as usize)
-                .or_else(|| lower.and_then(|l| slot_in(l, column as usize))),
-            _ => None,
-        }
-    }
-
-    /// `y`: the cursor's site (the grid) or the open site, as its address
-    /// when the environment has a `site_url`, else its name.
-    pub(super) fn copy_site(&mut self, scope: Scope) -> Vec<Effect> {
-        let key = match scope {
-            Scope::Site => match self.stack.last() {
-                Some(super::View::Site(view)) => Some(view.key.clone()),
-                _ => None,
-            },
-            _ => self.cursor_site().and_then(|s| self.site_key(s)),
-        };
-        let Some(key) = key else {
-            self.message = Some("no site to copy".into());
-            return Vec::new();
-        };
-        let text = match self.settings.site_urls.get(&key.env) {
-            Some(template) => template.fill(&key.env, &key.site),
-            None => key.site.clone(),
-        };
-        self.message = Some(format!(
-            "copied {text} (OSC 52: the terminal must allow clipboard writes)"
-        ));
-        vec![Effect::Copy(text)]
-    }
-}
-
-/// The escape sequence that asks the terminal (and tmux, and an SSH
-/// client's terminal beyond it) to put `text` on the system clipboard.
-/// Base64 keeps whatever the text holds from reaching the terminal as
-/// control characters.
-pub fn osc52(text: &str) -> String {
-    use base64::Engine;
-    format!(
-        "\x1b]52;c;{}\x07",
-        base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::app::Settings;
+    use crate::app::grid::Line as GridLine;
+    use crate::model::EnvReport;
     use crate::model::{Severity, SiteSummary};
     use crate::poller::{Fetched, Slot};
-    use crate::source::EnvReport;
     use crate::ui::Theme;
     use crossterm::event::{Event, KeyModifiers};
     use ratatui::Terminal;
@@ -156,11 +93,14 @@ mod tests {
         app
     }
 
-    fn render(app: &App) -> ratatui::buffer::Buffer {
+    /// Draws the app as the runtime does, keeping the frame's hit map.
+    fn render(app: &mut App) -> ratatui::buffer::Buffer {
         let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+        let mut hits = None;
         terminal
-            .draw(|f| crate::ui::draw(f, app, &Theme::dark()))
+            .draw(|f| hits = Some(crate::ui::draw_with_hit_map(f, app, &Theme::dark())))
             .unwrap();
+        app.hit_map = hits.unwrap_or_default();
         terminal.backend().buffer().clone()
     }
 
@@ -198,7 +138,7 @@ mod tests {
     #[test]
     fn a_click_selects_the_site_drawn_there_and_a_quick_second_one_opens_it() {
         let mut app = fleet_app(12, 100, 30, Settings::default());
-        let (x, y) = find(&render(&app), "prod-s0004");
+        let (x, y) = find(&render(&mut app), "prod-s0004");
         assert!(app.handle_event(&click(x + 3, y)).is_empty());
         assert_eq!(cursor_name(&app), "prod-s0004");
         assert_eq!(app.scope(), Scope::Grid);
@@ -212,15 +152,28 @@ mod tests {
         let effects = app.handle_event(&click(x, y));
         assert_eq!(app.scope(), Scope::Site);
         assert!(
-            effects.iter().any(|e| matches!(e, Effect::Watch(crate::poller::DetailKey::Site(k)) if k.site == "prod-s0004")),
+            effects.iter().any(|e| matches!(e, Effect::Watch(crate::model::DetailKey::Site(k)) if k.site == "prod-s0004")),
             "{effects:?}"
         );
     }
 
     #[test]
+    fn a_click_lands_on_what_the_last_frame_drew() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        let (x, y) = find(&render(&mut app), "prod-s0004");
+        let drawn = std::mem::take(&mut app.hit_map);
+        // No frame yet: nothing was drawn there to click.
+        app.handle_event(&click(x, y));
+        assert_eq!(cursor_name(&app), "dev-s0000");
+        app.hit_map = drawn;
+        app.handle_event(&click(x, y));
+        assert_eq!(cursor_name(&app), "prod-s0004");
+    }
+
+    #[test]
     fn a_double_click_needs_both_clicks_on_the_same_site() {
         let mut app = fleet_app(12, 100, 30, Settings::default());
-        let buffer = render(&app);
+        let buffer = render(&mut app);
         let (x1, y1) = find(&buffer, "dev-s0001");
         let (x2, y2) = find(&buffer, "dev-s0002");
         app.handle_event(&click(x1, y1));
@@ -233,7 +186,7 @@ mod tests {
     fn clicks_beside_the_cells_change_nothing() {
         let mut app = fleet_app(12, 100, 30, Settings::default());
         let before = cursor_name(&app);
-        let buffer = render(&app);
+        let buffer = render(&mut app);
         let (_, section) = find(&buffer, "── prod");
         for (x, y) in [(5, 0), (5, section), (99, section + 2), (5, 29)] {
             app.handle_event(&click(x, y));
@@ -268,10 +221,10 @@ mod tests {
             .any(|l| matches!(l, GridLine::Pair { .. }));
         assert!(has_pairs, "6,000 sites on 80x24 need half-blocks");
         let theme = Theme::dark();
-        let (_, section) = find(&render(&app), "── dev");
+        let (_, section) = find(&render(&mut app), "── dev");
         let (x, y) = (17, section + 3);
         app.handle_event(&click(x, y));
-        let buffer = render(&app);
+        let buffer = render(&mut app);
         assert_eq!(buffer[(x, y)].bg, theme.selection().bg.unwrap());
         assert_ne!(cursor_name(&app), "dev-s0000");
     }
@@ -283,40 +236,10 @@ mod tests {
             ..Settings::default()
         };
         let mut app = fleet_app(12, 100, 30, settings);
-        let (x, y) = find(&render(&app), "prod-s0004");
+        let (x, y) = find(&render(&mut app), "prod-s0004");
         app.handle_event(&click(x, y));
         app.handle_event(&click(x, y));
         assert_eq!(cursor_name(&app), "dev-s0000");
         assert_eq!(app.scope(), Scope::Grid);
-    }
-
-    #[test]
-    fn y_copies_the_name_or_the_configured_address() {
-        let mut app = fleet_app(3, 100, 30, Settings::default());
-        assert_eq!(
-            app.perform(Scope::Grid, Action::Copy),
-            vec![Effect::Copy("dev-s0000".into())]
-        );
-        let template: crate::config::SiteUrlTemplate =
-            toml::from_str::<toml::Value>("u = \"https://{site}.{env}.kk.dk/\"")
-                .unwrap()
-                .get("u")
-                .unwrap()
-                .clone()
-                .try_into()
-                .unwrap();
-        app.settings.site_urls.insert("dev".into(), template);
-        app.perform(Scope::Grid, Action::Open);
-        assert_eq!(
-            app.perform(Scope::Site, Action::Copy),
-            vec![Effect::Copy("https://dev-s0000.dev.kk.dk/".into())]
-        );
-    }
-
-    #[test]
-    fn osc52_carries_the_text_base64_encoded() {
-        assert_eq!(osc52("borger"), "\x1b]52;c;Ym9yZ2Vy\x07");
-        // Control characters cannot escape the sequence.
-        assert!(!osc52("a\x1b]0;x\x07").contains("\x1b]0"));
     }
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::model::{Detail, DetailKey, SiteKey};
 use crate::model::{History, Report, Reports, SiteDetail, SiteWorkloads, Window};
-use crate::poller::{Detail, DetailKey, SiteKey, Slot};
+use crate::poller::Slot;
 
 /// Data a view shows: the last good answer with its time, and the last
 /// error, like every other query.

@@ -6,10 +6,13 @@
 pub use site_status_contract::{drush_text, names, report, requirement, severity, text};
 
 pub mod alert;
+pub mod env_report;
 pub mod fleet;
 pub mod history;
+pub mod keys;
 pub mod kube;
 pub mod mute;
+pub mod questions;
 pub mod rollout;
 pub mod site;
 pub mod timeline;
@@ -17,16 +20,19 @@ pub mod tracker;
 pub mod transitions;
 
 pub use alert::{Alert, alerts_for, sort_alerts};
+pub use env_report::EnvReport;
 pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,
     count_states, group_by_profile, order_environments,
 };
 pub use history::{Change, History, Window};
+pub use keys::{Detail, DetailKey, SiteKey, SiteRef};
 pub use kube::{
     DiscoveredSite, MergedSites, PodInfo, PodProblem, PodReason, RolloutState, SiteWorkloads,
     WarningEvent, Workload, WorkloadKind, merge_discovered,
 };
 pub use mute::{MuteRule, MuteRules, Muted, RuleOrigin};
+pub use questions::{PivotRow, failing_sites, others_failing, pivot, profiles};
 pub use report::{
     Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
     format_rfc3339_utc, parse_report_line,

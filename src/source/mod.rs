@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::model::{
-    Alert, History, Reports, Rollout, SiteDetail, SiteSummary, SiteWorkloads, Timeline, Window,
-};
+use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -81,19 +79,8 @@ pub fn render_matcher(matcher: &crate::config::Matcher) -> String {
     )
 }
 
-/// One environment's sites as one poll saw them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EnvReport {
-    pub sites: Vec<SiteSummary>,
-    /// Non-fatal problems the backend reported (Prometheus' `warnings`),
-    /// and parts of the poll that failed without failing the grid (the
-    /// alerts request).
-    pub warnings: Vec<String>,
-    /// Alerts firing on this environment's sites, sorted by site then
-    /// name. Empty when the backend has none or could not say (then
-    /// `warnings` says why).
-    pub alerts: Vec<Alert>,
-}
+// The report is model data (app and ui read it); its old path stays.
+pub use crate::model::env_report::EnvReport;
 
 /// Everything the poller needs from one environment's backend.
 pub trait FleetSource: Send + Sync + 'static {

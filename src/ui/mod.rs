@@ -1,4 +1,5 @@
-//! Drawing only: every function here reads an immutable `App` and paints.
+//! Drawing only: every function here reads an immutable `App` and paints;
+//! the grid also notes where it drew each site (a `HitMap`) for the mouse.
 
 pub mod footer;
 pub mod glyphs;
@@ -25,7 +26,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, FOOTER_LINES, HEADER_LINES, View};
+use crate::app::{App, FOOTER_LINES, HEADER_LINES, HitMap, View};
 use crate::model::Counts;
 pub use glyphs::Glyphs;
 pub use theme::Theme;
@@ -41,6 +42,13 @@ pub struct Paint<'a> {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    draw_with_hit_map(frame, app, theme);
+}
+
+/// Draws a frame and returns where it drew what the mouse can click; the
+/// runtime keeps it for the next click (`App::hit_map`).
+pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap {
+    let mut hits = HitMap::default();
     let area = frame.area();
     let paint = Paint {
         theme,
@@ -64,7 +72,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 .wrap(ratatui::widgets::Wrap { trim: true }),
             area,
         );
-        return;
+        return hits;
     }
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(HEADER_LINES),
@@ -83,7 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         None => body,
     };
     match app.stack.last() {
-        None => grid::draw(frame, view_area, app, paint),
+        None => grid::draw(frame, view_area, app, paint, &mut hits),
         Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint),
         Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
         Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint),
@@ -102,13 +110,14 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Some(View::Help { scroll }) => help::draw(frame, view_area, *scroll, paint),
     }
     footer::draw(frame, bottom, app, paint);
+    hits
 }
 
 /// Where the operator is: `prod › kk_borger › borger › cron`.
 fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     let theme = paint.theme;
     let sep = paint.glyphs.breadcrumb_separator();
-    let site_crumbs = |key: &crate::poller::SiteKey| {
+    let site_crumbs = |key: &crate::model::SiteKey| {
         let profile = app.profile_of(key).unwrap_or_default();
         vec![key.env.clone(), profile, shown(&key.site)]
     };

@@ -10,8 +10,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Paint, format_age};
 use crate::app::{App, age};
+use crate::model::DetailKey;
 use crate::model::SiteState;
-use crate::poller::DetailKey;
 
 pub fn draw(
     frame: &mut Frame,

@@ -1,0 +1,55 @@
+//! Where the last frame drew what the mouse can click: the grid's site
+//! cells, each with the site it shows. Drawing (`ui::grid`) records it, the
+//! runtime keeps the last frame's in `App::hit_map`, and the mouse reads it,
+//! so a click lands on what the operator saw without the geometry being
+//! worked out twice. Pure data.
+
+use ratatui::layout::{Position, Rect};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HitMap {
+    /// Each drawn cell and its site, as an index into the grid layout's
+    /// sites; cells do not overlap.
+    sites: Vec<(Rect, usize)>,
+}
+
+impl HitMap {
+    /// Notes that the cell at `area` shows the layout's site `site`.
+    pub fn record_site(&mut self, area: Rect, site: usize) {
+        if !area.is_empty() {
+            self.sites.push((area, site));
+        }
+    }
+
+    /// The site drawn at a terminal cell, if any.
+    pub fn site_at(&self, column: u16, row: u16) -> Option<usize> {
+        let at = Position::new(column, row);
+        self.sites
+            .iter()
+            .find(|(area, _)| area.contains(at))
+            .map(|(_, site)| *site)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_point_finds_the_cell_drawn_around_it_and_nothing_beside_it() {
+        let mut map = HitMap::default();
+        map.record_site(Rect::new(10, 3, 8, 1), 4);
+        map.record_site(Rect::new(18, 3, 8, 1), 5);
+        map.record_site(Rect::new(0, 9, 0, 1), 6);
+        assert_eq!(map.site_at(10, 3), Some(4));
+        assert_eq!(map.site_at(17, 3), Some(4));
+        assert_eq!(map.site_at(18, 3), Some(5));
+        assert_eq!(map.site_at(9, 3), None);
+        assert_eq!(map.site_at(12, 4), None);
+        assert_eq!(map.site_at(0, 9), None, "an empty cell is not recorded");
+    }
+}

@@ -1,0 +1,200 @@
+//! Poll results coming in: a fleet report per environment and detail
+//! answers, applied at once or held while the view is frozen; mute rules
+//! changing, which rebuilds the fleets from their last reports. Records the
+//! transitions between polls. Touches the panes, the transition log and the
+//! layout; asks nothing of the network.
+
+use crate::model::{EnvFleet, EnvReport, MuteRules, transitions};
+use crate::poller::Slot;
+
+use super::grid::normal_cell_width;
+use super::{App, Detail, DetailKey, View, unix};
+
+impl App {
+    /// Takes a new poll outcome for one environment.
+    pub fn apply_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) {
+        if self.absorb_fleet(env, slot) {
+            self.relayout();
+        }
+    }
+
+    /// Takes several environments' outcomes and lays out once, as a poll
+    /// round often brings more than one.
+    pub fn apply_fleets(&mut self, changes: &[(usize, Slot<EnvReport>)]) {
+        let mut fresh = false;
+        for (env, slot) in changes {
+            fresh |= self.absorb_fleet(*env, slot);
+        }
+        if fresh {
+            self.relayout();
+        }
+    }
+
+    /// True when the environment has new sites, so the layout must change.
+    fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
+        let now = self.now;
+        let stale_after = self.settings.stale_after;
+        let Some(pane) = self.envs.get_mut(env) else {
+            return false;
+        };
+        pane.in_flight = slot.in_flight;
+        pane.error = slot
+            .last_error
+            .as_ref()
+            .map(|(e, at)| (e.message.clone(), *at));
+        if let Some(good) = &slot.last_good {
+            let first = pane.fetched_at.is_none();
+            let fresh = pane.fetched_at != Some(good.at);
+            pane.fetched_at = Some(good.at);
+            pane.warnings = good.value.warnings.clone();
+            if fresh {
+                pane.report = Some(good.value.clone());
+                let at = unix(now.max(good.at));
+                let mut sites = good.value.sites.clone();
+                if !self.show_muted {
+                    self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, at);
+                }
+                let fleet = EnvFleet::new(pane.fleet.name.clone(), sites, at, stale_after);
+                // The first poll is the baseline: nothing has changed yet.
+                if !first {
+                    let at = unix(good.at);
+                    let found = transitions(&pane.fleet, &fleet, at);
+                    for t in &found {
+                        pane.changed_at.insert(t.site.clone(), at);
+                    }
+                    let window = self.settings.change_marker.as_secs_f64();
+                    pane.changed_at.retain(|_, when| at - *when <= window);
+                    let added = found.len();
+                    for t in found {
+                        self.transitions.push_front(t);
+                    }
+                    self.transitions.truncate(self.settings.transition_log_size);
+                    // New lines arrive on top: an open log keeps its
+                    // cursor on the transition it was on, unless it was
+                    // following the newest at the top.
+                    let last = self.transitions.len().saturating_sub(1);
+                    for view in &mut self.stack {
+                        if let View::Transitions { selected } = view
+                            && *selected > 0
+                        {
+                            *selected = (*selected + added).min(last);
+                        }
+                    }
+                }
+                pane.fleet = fleet;
+                pane.counts = pane.fleet.counts();
+                self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &e.fleet));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Rebuilds every environment from its last report, e.g. after the mute
+    /// rules changed; no transitions are recorded for that.
+    pub fn rebuild_fleets(&mut self) {
+        let now = unix(self.now);
+        for pane in &mut self.envs {
+            let Some(report) = &pane.report else { continue };
+            let mut sites = report.sites.clone();
+            if !self.show_muted {
+                self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, now);
+            }
+            pane.fleet = EnvFleet::new(
+                pane.fleet.name.clone(),
+                sites,
+                now,
+                self.settings.stale_after,
+            );
+            pane.counts = pane.fleet.counts();
+        }
+        self.relayout();
+    }
+
+    pub fn set_mutes(&mut self, mutes: MuteRules) {
+        self.mutes = mutes;
+        self.rebuild_fleets();
+    }
+
+    /// New data from the poller: applied at once, or held while frozen.
+    pub fn offer_fleets(&mut self, changes: Vec<(usize, Slot<EnvReport>)>) {
+        if self.frozen {
+            self.held_updates += changes.len();
+            for (env, slot) in changes {
+                self.held_fleet.retain(|(e, _)| *e != env);
+                self.held_fleet.push((env, slot));
+            }
+        } else {
+            self.apply_fleets(&changes);
+        }
+    }
+
+    pub fn offer_detail(&mut self, key: DetailKey, slot: Slot<Detail>) {
+        if self.frozen {
+            self.held_updates += 1;
+            self.held_details.retain(|(k, _)| *k != key);
+            self.held_details.push((key, slot));
+        } else {
+            self.apply_detail(&key, &slot);
+        }
+    }
+
+    /// Freezes the view, or applies everything held while it was frozen.
+    pub fn toggle_freeze(&mut self) {
+        self.frozen = !self.frozen;
+        if !self.frozen {
+            let fleet = std::mem::take(&mut self.held_fleet);
+            self.apply_fleets(&fleet);
+            for (key, slot) in std::mem::take(&mut self.held_details) {
+                self.apply_detail(&key, &slot);
+            }
+            self.held_updates = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keymap::{Action, Scope};
+    use crate::app::test_fleets::failing_app;
+    use crate::model::{MuteRule, SiteState};
+
+    #[test]
+    fn a_muted_requirement_stops_counting_in_the_grid_and_the_pivot() {
+        let mut app = failing_app();
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+        assert_eq!(app.pivot()[0].requirement, "update_contrib");
+        let rules: MuteRules = [MuteRule::new(
+            "update_contrib",
+            "accepted until the next release",
+        )]
+        .into_iter()
+        .collect();
+        app.set_mutes(rules);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 0);
+        assert_eq!(app.envs[0].counts.get(SiteState::Ok), 1);
+        assert_eq!(
+            app.envs[0].counts.get(SiteState::Error),
+            1,
+            "cron still counts"
+        );
+        let pivot = app.pivot();
+        assert_eq!(pivot.len(), 1);
+        assert_eq!(pivot[0].requirement, "cron");
+        // M shows everything as it is, and back.
+        app.perform(Scope::Grid, Action::ToggleShowMuted);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+        app.perform(Scope::Grid, Action::ToggleShowMuted);
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 0);
+    }
+
+    #[test]
+    fn an_expired_rule_stops_applying() {
+        let mut app = failing_app();
+        let mut rule = MuteRule::new("update_contrib", "old");
+        rule.expires = Some(unix(app.now) as i64 - 1);
+        app.set_mutes([rule].into_iter().collect());
+        assert_eq!(app.envs[0].counts.get(SiteState::Warning), 1);
+    }
+}

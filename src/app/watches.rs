@@ -1,0 +1,137 @@
+//! Which detail queries run: the ones the views on the stack show (and the
+//! timeline strip), told to the runtime as `Watch` / `Unwatch` effects; and
+//! their answers, handed to every view that shows them.
+
+use std::sync::Arc;
+
+use crate::poller::Slot;
+
+use super::{App, Detail, DetailKey, Effect, View};
+
+impl App {
+    /// The queries the app needs from the start (the timeline); the
+    /// runtime starts them once.
+    pub fn initial_watches(&self) -> Vec<Effect> {
+        self.watching.iter().cloned().map(Effect::Watch).collect()
+    }
+
+    /// Takes a new outcome of a detail query into every view showing it.
+    pub fn apply_detail(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
+        if let DetailKey::Timeline { env } = key
+            && let Some(pane) = self.envs.iter_mut().find(|e| e.fleet.name == *env)
+            && let Some(good) = &slot.last_good
+            && let Detail::Timeline(t) = good.value.as_ref()
+        {
+            pane.timeline = Some((Arc::new(t.clone()), good.at));
+        }
+        if matches!(key, DetailKey::Rollout { .. }) && self.watching.contains(key) {
+            let loaded = self.rollouts.entry(key.clone()).or_default();
+            if let Some(good) = &slot.last_good
+                && let Detail::Rollout(r) = good.value.as_ref()
+            {
+                loaded.data = Some((Arc::new(r.clone()), good.at));
+            }
+            loaded.error = slot
+                .last_error
+                .as_ref()
+                .map(|(e, at)| (e.message.clone(), *at));
+        }
+        for view in &mut self.stack {
+            view.apply(key, slot);
+        }
+    }
+
+    /// Tells the poller what the stack now needs: new queries start, those
+    /// no view shows any more stop.
+    pub(super) fn sync_watches(&mut self) -> Vec<Effect> {
+        let mut wanted: Vec<DetailKey> = Vec::new();
+        if self.show_timeline {
+            for env in &self.envs {
+                wanted.push(DetailKey::Timeline {
+                    env: env.fleet.name.clone(),
+                });
+            }
+        }
+        for view in &self.stack {
+            let mut keys = view.watches();
+            if let View::Rollout { profile, .. } = view {
+                keys.extend(self.envs.iter().map(|e| DetailKey::Rollout {
+                    env: e.fleet.name.clone(),
+                    profile: profile.clone(),
+                }));
+            }
+            for key in keys {
+                // Only environments with a cluster have workloads to show.
+                if let DetailKey::Workloads(site) = &key
+                    && !self
+                        .envs
+                        .iter()
+                        .any(|e| e.fleet.name == site.env && e.kubernetes)
+                {
+                    continue;
+                }
+                if !wanted.contains(&key) {
+                    wanted.push(key);
+                }
+            }
+        }
+        self.rollouts.retain(|key, _| wanted.contains(key));
+        let mut effects: Vec<Effect> = self
+            .watching
+            .iter()
+            .filter(|k| !wanted.contains(k))
+            .map(|k| Effect::Unwatch(k.clone()))
+            .collect();
+        effects.extend(
+            wanted
+                .iter()
+                .filter(|k| !self.watching.contains(k))
+                .map(|k| Effect::Watch(k.clone())),
+        );
+        self.watching = wanted;
+        effects
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keymap::{Action, Scope};
+    use crate::app::test_fleets::{app, cursor_name};
+    use crate::model::SiteKey;
+
+    #[test]
+    fn opening_a_site_asks_the_poller_and_back_closes_it() {
+        let mut app = app(80, 24);
+        let effects = app.perform(Scope::Grid, Action::Open);
+        let site = DetailKey::Site(SiteKey {
+            env: "dev".into(),
+            site: "dev-alpha".into(),
+        });
+        assert_eq!(effects, vec![Effect::Watch(site.clone())]);
+        assert_eq!(app.scope(), Scope::Site);
+        assert_eq!(
+            app.perform(Scope::Site, Action::Back),
+            vec![Effect::Unwatch(site.clone())]
+        );
+        assert_eq!(app.scope(), Scope::Grid);
+        assert_eq!(cursor_name(&app), "dev-alpha");
+
+        // With a cluster, the site's workloads are watched too.
+        app.envs[0].kubernetes = true;
+        let workloads = DetailKey::Workloads(SiteKey {
+            env: "dev".into(),
+            site: "dev-alpha".into(),
+        });
+        let effects = app.perform(Scope::Grid, Action::Open);
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Watch(site.clone()),
+                Effect::Watch(workloads.clone())
+            ]
+        );
+        let effects = app.perform(Scope::Site, Action::Back);
+        assert!(effects.contains(&Effect::Unwatch(workloads)), "{effects:?}");
+    }
+}

@@ -1,0 +1,18 @@
+//! One environment's sites as one poll returned them, before mute rules.
+//! Pure data: sources build it, the poller carries it, the app keeps it.
+
+use super::{Alert, SiteSummary};
+
+/// One environment's sites as one poll saw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvReport {
+    pub sites: Vec<SiteSummary>,
+    /// Non-fatal problems the backend reported (Prometheus' `warnings`),
+    /// and parts of the poll that failed without failing the grid (the
+    /// alerts request).
+    pub warnings: Vec<String>,
+    /// Alerts firing on this environment's sites, sorted by site then
+    /// name. Empty when the backend has none or could not say (then
+    /// `warnings` says why).
+    pub alerts: Vec<Alert>,
+}
