@@ -14,10 +14,12 @@
 
 use std::fmt;
 
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{Offset, TimeZone};
+
 use super::severity::Severity;
 use super::site::SiteSummary;
-
-const DAY: i64 = 86_400;
 
 /// Where a rule comes from: the configuration file (read-only for the
 /// dashboard) or the dashboard's own rules file.
@@ -297,47 +299,6 @@ impl MuteRules {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date; Howard Hinnant's
-/// `days_from_civil`.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11], March first
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's
-/// `civil_from_days`.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-pub fn is_leap_year(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-pub fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 const EXPIRY_FORMATS: &str = "use a date (\"2026-03-01\", through that day UTC) or an RFC 3339 time (\"2026-03-01T12:00:00Z\")";
 
 /// Reads an expiry into the unix second before which the rule applies:
@@ -351,24 +312,24 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
     if b.len() < 10 {
         return Err(bad());
     }
-    let days = match parse_date(t.get(..10).unwrap_or("")) {
-        Some(Ok(days)) => days,
+    let date = match parse_date(t.get(..10).unwrap_or("")) {
+        Some(Ok(date)) => date,
         Some(Err(no_such_day)) => return Err(format!("{t:?}: {no_such_day}")),
         None => return Err(bad()),
     };
     if b.len() == 10 {
-        return Ok((days + 1) * DAY);
+        return Ok(midnight_utc(date.tomorrow().unwrap_or(date)));
     }
     if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 {
         return Err(bad());
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
+    let num = |from: usize, to: usize| -> Option<i8> {
         let s = t.get(from..to)?;
         s.bytes()
             .all(|c| c.is_ascii_digit())
             .then(|| s.parse().ok())?
     };
-    let (hour, minute, second) = match (num(11, 13), num(14, 16), num(17, 19)) {
+    let (hour, minute, second): (i8, i8, i8) = match (num(11, 13), num(14, 16), num(17, 19)) {
         (Some(h), Some(m), Some(s)) if b[13] == b':' && b[16] == b':' => (h, m, s),
         _ => return Err(bad()),
     };
@@ -400,7 +361,7 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
             };
             let (oh, om) = match (rest.get(1..3), rest.get(4..6)) {
                 (Some(h), Some(m)) if rest.len() == 6 && rb[3] == b':' => {
-                    match (h.parse::<i64>(), m.parse::<i64>()) {
+                    match (h.parse::<i32>(), m.parse::<i32>()) {
                         (Ok(h), Ok(m)) if h <= 23 && m <= 59 => (h, m),
                         _ => return Err(bad()),
                     }
@@ -410,12 +371,27 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    Ok(days * DAY + hour * 3600 + minute * 60 + second - offset)
+    // A leap second (`:60`) is the instant after `:59`; jiff's civil times
+    // stop at 59.
+    let leap = i64::from(second == 60);
+    let local = date.at(hour, minute, second.min(59), 0);
+    let offset = Offset::from_seconds(offset).map_err(|_| bad())?;
+    let at = offset.to_timestamp(local).map_err(|_| bad())?;
+    Ok(at.as_second() + leap)
 }
 
-/// `YYYY-MM-DD` to days since the epoch; `None` when not of that shape,
-/// an error when the day does not exist.
-fn parse_date(text: &str) -> Option<Result<i64, String>> {
+/// The first instant of a day, UTC, as unix seconds.
+fn midnight_utc(date: Date) -> i64 {
+    Offset::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .map(Timestamp::as_second)
+        // Four-digit years are all inside jiff's range.
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DD` to a date; `None` when not of that shape, an error when
+/// the day does not exist.
+fn parse_date(text: &str) -> Option<Result<Date, String>> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -423,40 +399,45 @@ fn parse_date(text: &str) -> Option<Result<i64, String>> {
     let digits = |s: &str| {
         s.bytes()
             .all(|c| c.is_ascii_digit())
-            .then(|| s.parse::<i64>().ok())
+            .then(|| s.parse::<i16>().ok())
             .flatten()
     };
     let year = digits(&text[0..4])?;
-    let month = u32::try_from(digits(&text[5..7])?).ok()?;
-    let day = u32::try_from(digits(&text[8..10])?).ok()?;
+    let month = i8::try_from(digits(&text[5..7])?).ok()?;
+    let day = i8::try_from(digits(&text[8..10])?).ok()?;
     if !(1..=12).contains(&month) {
         return Some(Err(format!("there is no month {month}")));
     }
-    let last = days_in_month(year, month);
-    if day == 0 || day > last {
-        return Some(Err(format!(
-            "no such day: {year:04}-{month:02} has {last} days"
-        )));
-    }
-    Some(Ok(days_from_civil(year, month, day)))
+    let Ok(first) = Date::new(year, month, 1) else {
+        return Some(Err(format!("there is no year {year}")));
+    };
+    Some(Date::new(year, month, day).map_err(|_| {
+        format!(
+            "no such day: {year:04}-{month:02} has {} days",
+            first.days_in_month()
+        )
+    }))
+}
+
+/// An instant in UTC; instants beyond jiff's years (±9999) are held at its
+/// ends, which no expiry read from a file reaches.
+fn utc(unix: i64) -> DateTime {
+    let at = Timestamp::from_second(unix.clamp(
+        Timestamp::MIN.as_second(),
+        Timestamp::MAX.as_second(),
+    ))
+    .unwrap_or(Timestamp::UNIX_EPOCH);
+    TimeZone::UTC.to_datetime(at)
 }
 
 /// The UTC date of an instant, `YYYY-MM-DD`.
 pub fn format_date(unix: i64) -> String {
-    let (y, m, d) = civil_from_days(unix.div_euclid(DAY));
-    format!("{y:04}-{m:02}-{d:02}")
+    utc(unix).strftime("%Y-%m-%d").to_string()
 }
 
 /// An instant as RFC 3339 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_rfc3339(unix: i64) -> String {
-    let sod = unix.rem_euclid(DAY);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        format_date(unix),
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    utc(unix).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The last day (UTC) on which a rule with this expiry applies: the inverse
@@ -469,7 +450,7 @@ pub fn format_expiry(expires: i64) -> String {
 /// An expiry as it is written to a file so that `parse_expiry` gives it back
 /// exactly: the date when it is a midnight UTC, else the RFC 3339 time.
 pub fn expiry_to_text(expires: i64) -> String {
-    if expires.rem_euclid(DAY) == 0 {
+    if utc(expires).time() == jiff::civil::Time::midnight() {
         format_expiry(expires)
     } else {
         format_rfc3339(expires)
@@ -496,36 +477,12 @@ mod tests {
     }
 
     #[test]
-    fn civil_days_round_trip_and_know_leap_years() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(
-            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
-            2
-        );
-        assert_eq!(
-            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
-            1
-        );
-        assert_eq!(
-            days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28),
-            2
-        );
-        assert_eq!(days_from_civil(2026, 3, 1) * DAY, MAR1);
-        for days in (-800_000..800_000).step_by(97) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert!(is_leap_year(2000) && is_leap_year(2024));
-        assert!(!is_leap_year(1900) && !is_leap_year(2100) && !is_leap_year(2026));
-    }
-
-    #[test]
     fn dates_mean_through_the_end_of_that_day_utc() {
         assert_eq!(parse_expiry("2026-02-28"), Ok(MAR1));
         assert_eq!(parse_expiry(" 2026-02-28 "), Ok(MAR1));
         assert_eq!(
             parse_expiry("2024-02-29"),
-            Ok(days_from_civil(2024, 3, 1) * DAY)
+            Ok(midnight_utc(jiff::civil::date(2024, 3, 1)))
         );
         assert!(parse_expiry("2026-02-29").is_err(), "not a leap year");
         assert!(parse_expiry("2100-02-29").is_err());
