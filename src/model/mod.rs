@@ -6,6 +6,7 @@
 pub use site_status_contract::{drush_text, names, report, requirement, severity, text};
 
 pub mod alert;
+pub mod clock;
 pub mod fleet;
 pub mod history;
 pub mod kube;
@@ -16,6 +17,7 @@ pub mod timeline;
 pub mod transitions;
 
 pub use alert::{Alert, alerts_for, sort_alerts};
+pub use clock::{Clock, TimeFormat, format_time, zone_abbreviation};
 pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,
     count_states, group_by_profile, order_environments,
