@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use site_status::app::{Settings, keymap};
 use site_status::check;
+use site_status::model::Clock;
 use site_status::config::{self, Config};
 use site_status::poller::PollSettings;
 use site_status::runtime;
@@ -432,10 +433,7 @@ async fn try_backends(config: &Config) -> bool {
         let loki = match s.loki() {
             Some(loki) => {
                 let started = Instant::now();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as i64)
-                    .unwrap_or(0);
+                let now = Clock::System.unix_nanos();
                 let outcome = loki.api.labels(now - 3_600_000_000_000, now).await;
                 Some((loki.api.endpoint.display(), outcome, started.elapsed()))
             }

@@ -4,10 +4,11 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::model::clock;
 use crate::model::{
     EnvFleet, MuteRules, Transition, crossing_summary, format_rfc3339_utc, transitions,
 };
@@ -118,9 +119,7 @@ impl Watcher {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    clock::unix_seconds(clock::timestamp_of_system_time(t))
 }
 
 /// Streams until interrupted (SIGINT, SIGTERM, SIGHUP) or stdout closes.

@@ -2,7 +2,7 @@
 //! and histories, and its Loki (when configured) for the status reports.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::http::{ByteBudget, SecretLookup};
 use super::kube::{ClientFactory, Forward};
@@ -55,10 +55,7 @@ impl LokiReports {
     /// The newest `count` reports, newest first, each parsed whatever its
     /// shape.
     pub async fn recent(&self, site: &str, count: usize) -> Result<Reports, SourceError> {
-        let end = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let end = crate::model::Clock::System.unix_nanos();
         let start = end - REPORT_WINDOW_SECONDS * 1_000_000_000;
         let answer = self
             .api
@@ -267,7 +264,7 @@ impl KubeDiscovery {
         report: &mut EnvReport,
         listed: Result<Vec<crate::model::kube::DiscoveredSite>, SourceError>,
     ) {
-        let now = SystemTime::now();
+        let now = crate::model::Clock::System.system_time();
         let (sites, note) = match listed {
             Ok(sites) => {
                 if let Ok(mut last) = self.last_good.lock() {
