@@ -3,6 +3,9 @@
 //! secrets are never read into this struct, only where to find them (an
 //! environment variable or a file), so nothing here can print one.
 
+pub mod terminal_env;
+pub mod theme_file;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -18,7 +18,8 @@ use site_status::source::{self, FleetSource};
 use site_status::ui::Theme;
 use site_status::ui::glyphs::locale_is_utf8;
 use site_status::ui::theme::ColorChoice;
-use site_status::ui::theme_file;
+use site_status::config::terminal_env;
+use site_status::config::theme_file;
 
 /// Live status of a fleet of Drupal sites across environments.
 #[derive(Parser)]
@@ -158,7 +159,7 @@ fn choose_theme(
         (None, None) => Ok(Theme::dark()),
     };
     theme
-        .map(|t| t.with_depth(cli.color.depth_from_env()))
+        .map(|t| t.with_depth(terminal_env::color_depth(cli.color)))
         .map_err(|e| e.to_string())
 }
 

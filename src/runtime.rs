@@ -63,9 +63,9 @@ pub async fn run(
     // same terminal: what `c` cycles through.
     let themes: Vec<Theme> = std::iter::once(theme.clone())
         .chain(
-            crate::ui::theme_file::built_in_names()
+            crate::config::theme_file::built_in_names()
                 .filter(|name| *name != theme.name)
-                .filter_map(crate::ui::theme_file::built_in)
+                .filter_map(crate::config::theme_file::built_in)
                 .map(|t| t.with_depth(theme.depth)),
         )
         .collect();

@@ -13,7 +13,6 @@ pub mod requirement;
 pub mod rollout;
 pub mod site;
 pub mod theme;
-pub mod theme_file;
 pub mod timeline;
 pub mod transitions;
 

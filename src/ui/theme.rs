@@ -1,7 +1,8 @@
 //! Semantic colour roles. Views ask for "the style of an error" or "a
 //! border", never for a colour, so a theme can change every one of them.
 //!
-//! Themes are TOML files (`themes/*.toml`, read by `theme_file`). Before
+//! Themes are TOML files (`themes/*.toml`, read by `config::theme_file`,
+//! which also gives `Theme::dark()`, the default). Before
 //! use a theme is fitted to the terminal: `Theme::with_depth` turns its
 //! 24-bit colours into the nearest xterm-256 or ANSI-16 colours, or into
 //! no colour at all (`NO_COLOR`), keeping every modifier.
@@ -39,10 +40,6 @@ pub struct Theme {
 }
 
 impl Theme {
-    /// The default theme, `themes/dark.toml`.
-    pub fn dark() -> Theme {
-        crate::ui::theme_file::built_in("dark").expect("the built-in dark theme is valid")
-    }
 
     pub fn state_color(&self, state: SiteState) -> Color {
         self.states[state.index()]
@@ -206,16 +203,6 @@ impl ColorChoice {
             ColorChoice::Ansi256 => ColorDepth::Ansi256,
             ColorChoice::Ansi16 => ColorDepth::Ansi16,
         }
-    }
-
-    /// The depth from this process's environment.
-    pub fn depth_from_env(self) -> ColorDepth {
-        let var = |name: &str| std::env::var(name).ok();
-        self.depth(
-            var("NO_COLOR").as_deref(),
-            var("COLORTERM").as_deref(),
-            var("TERM").as_deref(),
-        )
     }
 }
 
