@@ -66,7 +66,10 @@ pub async fn run(
             crate::config::theme_file::built_in_names()
                 .filter(|name| *name != theme.name)
                 .filter_map(crate::config::theme_file::built_in)
-                .map(|t| t.with_depth(theme.depth)),
+                .map(|t| {
+                    t.with_depth(theme.depth)
+                        .with_time_zone(theme.time_zone.clone())
+                }),
         )
         .collect();
     let mut theme_index = 0;

@@ -365,6 +365,7 @@ fn resolve(name: &str, file: ThemeFile, base: Option<Theme>) -> Result<Theme, Ve
         fill_background,
         env_accents,
         depth: ColorDepth::TrueColor,
+        time_zone: jiff::tz::TimeZone::UTC,
     })
 }
 

@@ -1,6 +1,6 @@
-//! The top line: fleet totals and how old the data is. The totals come
-//! first and are never covered; where the data comes from is shown only
-//! when there is room for it.
+//! The top line: fleet totals, how old the data is and the time zone the
+//! screen's times are in. The totals come first and are never covered;
+//! where the data comes from is shown only when there is room for it.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,6 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Paint, count_spans, format_age, truncate};
 use crate::app::{App, age};
+use crate::model::clock::{self, zone_abbreviation};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let theme = paint.theme;
@@ -46,7 +47,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             theme.state(crate::model::SiteState::Error),
         ));
     }
-    right.push(Span::styled(format!("{freshness} "), theme.header()));
+    // The zone's name as of now: a zone's abbreviation changes with the
+    // season (CET, CEST).
+    let zone = zone_abbreviation(
+        clock::timestamp_of_system_time(app.now),
+        &theme.time_zone,
+    );
+    right.push(Span::styled(
+        format!("{freshness} · {zone} "),
+        theme.header(),
+    ));
 
     let width = area.width as usize;
     let left_width = Line::from(left.clone()).width();

@@ -51,7 +51,7 @@ pub fn summary_line(
         theme.text()
     };
     let mut spans = vec![Span::styled(
-        format!(" {}  ", super::report_time(report)),
+        format!(" {}  ", super::report_time(report, paint)),
         base,
     )];
     match report.format {

@@ -100,9 +100,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         // Past a day, the time of day alone would read the same at both ends.
         let label = |t: f64| {
             if view.window.seconds() >= 86_400.0 {
-                crate::model::format_rfc3339_utc((t as i64) * 1_000_000_000)
+                super::show_time(t.floor(), crate::model::TimeFormat::DateTime, paint)
             } else {
-                clock(t)
+                clock(t, paint)
             }
         };
         let left = label(history.start);
@@ -142,7 +142,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
             let name = |s: Option<crate::model::Severity>| s.map(|s| s.label()).unwrap_or("absent");
             let to_state = severity_state(change.to);
             lines.push(Line::from(vec![
-                Span::styled(format!("{}  ", clock(change.at)), theme.muted()),
+                Span::styled(format!("{}  ", clock(change.at, paint)), theme.muted()),
                 Span::styled(format!("{} → ", name(change.from)), theme.text()),
                 Span::styled(
                     format!("{} {}", paint.glyphs.state(to_state), name(change.to)),

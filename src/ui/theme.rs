@@ -9,6 +9,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use jiff::tz::TimeZone;
+
 use crate::model::SiteState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,10 @@ pub struct Theme {
     pub env_accents: Vec<(String, Color)>,
     /// What the terminal can show; `None` when colour is off.
     pub depth: ColorDepth,
+    /// The zone times are shown in, named in the header. UTC unless the
+    /// caller sets another (`with_time_zone`): it travels with the theme
+    /// because the theme is what `ui` is handed, and `ui` looks nothing up.
+    pub time_zone: TimeZone,
 }
 
 impl Theme {
@@ -101,6 +107,14 @@ impl Theme {
     /// Whether colour is off: glyphs and reverse video carry everything.
     pub fn colourless(&self) -> bool {
         self.depth == ColorDepth::None
+    }
+
+    /// The same theme, showing times in `zone`.
+    pub fn with_time_zone(&self, zone: TimeZone) -> Theme {
+        Theme {
+            time_zone: zone,
+            ..self.clone()
+        }
     }
 
     /// The theme as a terminal of this depth can show it. With

@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
         let pad = name_width.saturating_sub(unicode_width::UnicodeWidthStr::width(site.as_str()));
         lines.push(Line::from(vec![
             Span::styled(
-                format!(" {} ", clock(t.time)),
+                format!(" {} ", clock(t.time, paint)),
                 if is_selected { base } else { theme.muted() },
             ),
             Span::styled(format!("{:<5} ", t.env), base),
