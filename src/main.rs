@@ -47,6 +47,10 @@ struct Cli {
             .map(|s| s.parse::<ColorChoice>().unwrap_or(ColorChoice::Auto)),
     )]
     color: ColorChoice,
+    /// Show times in UTC instead of the local time zone (TZ, else the
+    /// system's); also `utc = true` in the configuration. JSON is always UTC.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -145,8 +149,9 @@ fn ascii_wanted(flag: bool) -> bool {
 }
 
 /// The theme to draw with: `--theme`, else the configuration's `theme`,
-/// else dark; fitted to the colours the terminal shows. User themes by
-/// name live in the configuration file's directory, under `themes/`.
+/// else dark; fitted to the colours the terminal shows and carrying the
+/// zone times are shown in. User themes by name live in the configuration
+/// file's directory, under `themes/`.
 fn choose_theme(
     cli: &Cli,
     config: Option<&Config>,
@@ -158,8 +163,12 @@ fn choose_theme(
         (None, Some((spec, path))) => theme_file::load_for_config(spec, path),
         (None, None) => Ok(Theme::dark()),
     };
+    let utc = cli.utc || config.is_some_and(|c| c.utc);
     theme
-        .map(|t| t.with_depth(terminal_env::color_depth(cli.color)))
+        .map(|t| {
+            t.with_depth(terminal_env::color_depth(cli.color))
+                .with_time_zone(terminal_env::display_time_zone(utc))
+        })
         .map_err(|e| e.to_string())
 }
 
