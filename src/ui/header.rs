@@ -61,7 +61,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let width = area.width as usize;
     let left_width = Line::from(left.clone()).width();
     let right_width = Line::from(right.clone()).width();
-    let room = width.saturating_sub(left_width + right_width + 3);
+    // " · " before the origin and one blank before the right-hand side.
+    let room = width.saturating_sub(left_width + right_width + 4);
     if room >= 8 && !app.settings.origin.is_empty() {
         left.push(Span::styled(
             format!(

@@ -104,7 +104,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     footer::draw(frame, bottom, app, paint);
 }
 
-/// Where the operator is: `prod › kk_borger › borger › cron`.
+/// Where the operator is: `prod › kk_borger › borger › Cron maintenance tasks`.
 fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     let theme = paint.theme;
     let sep = paint.glyphs.breadcrumb_separator();
@@ -114,9 +114,10 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     };
     let crumbs: Vec<String> = match app.stack.last()? {
         View::Site(v) => site_crumbs(&v.key),
+        // The title reads better than the id; the view's heading gives both.
         View::Requirement(v) => {
             let mut c = site_crumbs(&v.site);
-            c.push(shown(&v.requirement));
+            c.push(shown(&v.title));
             c
         }
         View::Reports(v) => {

@@ -31,10 +31,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         };
         windows.push(Span::styled(format!(" {} {} ", i + 1, w.label()), style));
     }
+    // The breadcrumb names the requirement by its title; two requirements
+    // may share one, so the heading also gives the id.
     let mut status = vec![Span::styled(
         format!("{} ", view.title),
         theme.text().add_modifier(Modifier::BOLD),
     )];
+    if view.title != view.requirement {
+        status.push(Span::styled(
+            format!("({}) ", shown(&view.requirement)),
+            theme.muted(),
+        ));
+    }
     match (&view.history.data, &view.history.error) {
         (_, Some((e, at))) => status.push(Span::styled(
             format!(
@@ -173,10 +181,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
     let inner = block.inner(others_area);
     frame.render_widget(block, others_area);
     if others.is_empty() {
-        frame.render_widget(
-            Paragraph::new("None: this site is the only one.").style(theme.muted()),
-            inner,
-        );
+        let none = if failing_here(app, view) {
+            "None: this site is the only one.".to_string()
+        } else {
+            format!("None: no site in {} fails it.", view.site.env)
+        };
+        frame.render_widget(Paragraph::new(none).style(theme.muted()), inner);
         return;
     }
     let rows = inner.height as usize;
@@ -214,4 +224,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         ]));
     }
     frame.render_widget(Paragraph::new(lines).style(Style::new()), inner);
+}
+
+/// Whether the requirement fails on the viewed site itself, as the grid
+/// counts it (muted failures included, as in the list of other sites).
+fn failing_here(app: &App, view: &RequirementView) -> bool {
+    app.envs
+        .iter()
+        .find(|e| e.fleet.name == view.site.env)
+        .and_then(|e| {
+            let index = e.fleet.find(&view.site.site)?;
+            e.fleet.sites.get(index)
+        })
+        .is_some_and(|s| s.failing.iter().any(|(id, _)| *id == view.requirement))
 }
