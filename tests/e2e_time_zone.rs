@@ -53,6 +53,11 @@ fn the_header_names_the_local_zone_from_tz() {
         "local, not UTC: {}",
         screen.header()
     );
+    // The transition log's times are in the same zone, and it says so.
+    tmux.keys(&["t"]);
+    tmux.wait_for("the transition log in the local zone", |s| {
+        s.contains(&format!("Transitions, newest first ({expected})"))
+    });
     tmux.keys(&["q"]);
     tmux.assert_exits_cleanly("q");
 }
@@ -61,6 +66,10 @@ fn the_header_names_the_local_zone_from_tz() {
 fn utc_shows_utc_whatever_tz_says() {
     let (tmux, _, _home) = demo_in_zone("Europe/Copenhagen", &["--utc"]);
     let screen = tmux.wait_for("the header to name UTC", |s| s.header().contains("· UTC"));
+    tmux.keys(&["t"]);
+    tmux.wait_for("the transition log in UTC", |s| {
+        s.contains("Transitions, newest first (UTC)")
+    });
     let local = copenhagen_abbreviation_now();
     assert!(
         !screen.header().contains(&format!("· {local}")),

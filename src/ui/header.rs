@@ -10,7 +10,6 @@ use ratatui::widgets::Paragraph;
 
 use super::{Paint, count_spans, format_age, truncate};
 use crate::app::{App, age};
-use crate::model::clock::{self, zone_abbreviation};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
     let theme = paint.theme;
@@ -47,12 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             theme.state(crate::model::SiteState::Error),
         ));
     }
-    // The zone's name as of now: a zone's abbreviation changes with the
-    // season (CET, CEST).
-    let zone = zone_abbreviation(
-        clock::timestamp_of_system_time(app.now),
-        &theme.time_zone,
-    );
+    let zone = super::zone_name(app, paint);
     right.push(Span::styled(
         format!("{freshness} · {zone} "),
         theme.header(),

@@ -186,6 +186,15 @@ pub fn show_time(unix_seconds: f64, format: TimeFormat, paint: Paint<'_>) -> Str
     )
 }
 
+/// The name of the zone times are shown in, as of now: it changes with the
+/// season (CET, CEST).
+pub fn zone_name(app: &App, paint: Paint<'_>) -> String {
+    crate::model::zone_abbreviation(
+        clock::timestamp_of_system_time(app.now),
+        &paint.theme.time_zone,
+    )
+}
+
 /// Time of day: `22:04:13`, or `21:04:13Z` in UTC.
 pub fn clock(unix_seconds: f64, paint: Paint<'_>) -> String {
     show_time(unix_seconds, TimeFormat::Clock, paint)

@@ -95,7 +95,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ReportsView, paint:
     let theme = paint.theme;
     let mut lines = Vec::new();
     let mut status = vec![Span::styled(
-        "Recent status reports, newest first (UTC) ",
+        format!(
+            "Recent status reports, newest first ({}) ",
+            super::zone_name(app, paint)
+        ),
         theme.text().add_modifier(Modifier::BOLD),
     )];
     if let Some((_, at)) = &view.reports.data {

@@ -127,8 +127,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         let changes = history.changes();
         let mut lines = vec![Line::from(Span::styled(
             format!(
-                "Changes in the last {} (newest first, UTC)",
-                view.window.label()
+                "Changes in the last {} (newest first, {})",
+                view.window.label(),
+                super::zone_name(app, paint)
             ),
             theme.accent(),
         ))];

@@ -15,7 +15,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     let mut lines = vec![Line::from(vec![
         Span::styled(
             format!(
-                "Transitions, newest first (UTC) · {} kept",
+                "Transitions, newest first ({}) · {} kept",
+                super::zone_name(app, paint),
                 app.transitions.len()
             ),
             theme.text().add_modifier(Modifier::BOLD),
