@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use site_status::app::{Settings, keymap};
 use site_status::check;
-use site_status::model::Clock;
+use site_status::config::terminal_env;
+use site_status::config::theme_file;
 use site_status::config::{self, Config};
+use site_status::model::Clock;
 use site_status::poller::PollSettings;
 use site_status::runtime;
 use site_status::source::demo::{DEFAULT_SEED, DEFAULT_SITES, DemoClock, DemoFleet, DemoSource};
@@ -18,8 +20,6 @@ use site_status::source::{self, FleetSource};
 use site_status::ui::Theme;
 use site_status::ui::glyphs::locale_is_utf8;
 use site_status::ui::theme::ColorChoice;
-use site_status::config::terminal_env;
-use site_status::config::theme_file;
 
 /// Live status of a fleet of Drupal sites across environments.
 #[derive(Parser)]

@@ -14,8 +14,8 @@ use ratatui::style::Color;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use crate::ui::theme::{ColorDepth, Theme};
 use crate::model::SiteState;
+use crate::ui::theme::{ColorDepth, Theme};
 
 /// The themes compiled into the binary: name and file text.
 pub const BUILT_IN: [(&str, &str); 4] = [

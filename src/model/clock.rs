@@ -144,7 +144,10 @@ mod tests {
         // To the second: a float that far out has no nanoseconds to spare.
         let max = Timestamp::MAX.as_second();
         assert_eq!(timestamp_of_unix(f64::MAX).as_second(), max);
-        assert_eq!(timestamp_of_unix(f64::MIN).as_second(), Timestamp::MIN.as_second());
+        assert_eq!(
+            timestamp_of_unix(f64::MIN).as_second(),
+            Timestamp::MIN.as_second()
+        );
         assert_eq!(timestamp_of_unix(-1.5).as_millisecond(), -1500);
     }
 
@@ -175,6 +178,9 @@ mod tests {
         assert_eq!(zone_abbreviation(at(), &copenhagen), "CET");
         let july = Timestamp::from_second(1_783_000_000).unwrap();
         assert_eq!(zone_abbreviation(july, &copenhagen), "CEST");
-        assert_eq!(format_time(at(), &copenhagen, TimeFormat::Clock), "21:46:09");
+        assert_eq!(
+            format_time(at(), &copenhagen, TimeFormat::Clock),
+            "21:46:09"
+        );
     }
 }

@@ -422,11 +422,9 @@ fn parse_date(text: &str) -> Option<Result<Date, String>> {
 /// An instant in UTC; instants beyond jiff's years (±9999) are held at its
 /// ends, which no expiry read from a file reaches.
 fn utc(unix: i64) -> DateTime {
-    let at = Timestamp::from_second(unix.clamp(
-        Timestamp::MIN.as_second(),
-        Timestamp::MAX.as_second(),
-    ))
-    .unwrap_or(Timestamp::UNIX_EPOCH);
+    let at =
+        Timestamp::from_second(unix.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second()))
+            .unwrap_or(Timestamp::UNIX_EPOCH);
     TimeZone::UTC.to_datetime(at)
 }
 

@@ -46,7 +46,6 @@ pub struct Theme {
 }
 
 impl Theme {
-
     pub fn state_color(&self, state: SiteState) -> Color {
         self.states[state.index()]
     }
