@@ -14,9 +14,8 @@
 
 use std::fmt;
 
-use jiff::Timestamp;
-use jiff::civil::{Date, DateTime};
-use jiff::tz::{Offset, TimeZone};
+use jiff::Span;
+use jiff::civil::Date;
 
 use super::severity::Severity;
 use super::site::SiteSummary;
@@ -318,7 +317,7 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
         None => return Err(bad()),
     };
     if b.len() == 10 {
-        return Ok(midnight_utc(date.tomorrow().unwrap_or(date)));
+        return Ok((days_since_epoch(date) + 1) * SECONDS_PER_DAY);
     }
     if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 {
         return Err(bad());
@@ -371,22 +370,34 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    // A leap second (`:60`) is the instant after `:59`; jiff's civil times
-    // stop at 59.
-    let leap = i64::from(second == 60);
-    let local = date.at(hour, minute, second.min(59), 0);
-    let offset = Offset::from_seconds(offset).map_err(|_| bad())?;
-    let at = offset.to_timestamp(local).map_err(|_| bad())?;
-    Ok(at.as_second() + leap)
+    // Counted from the date's midnight rather than through jiff's
+    // Timestamp, whose range ends on 9999-12-30 in UTC: "9999-12-31" is a
+    // plausible "never", and a leap second (`:60`) is simply the next one.
+    let second_of_day = i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Ok(days_since_epoch(date) * SECONDS_PER_DAY + second_of_day - i64::from(offset))
 }
 
-/// The first instant of a day, UTC, as unix seconds.
-fn midnight_utc(date: Date) -> i64 {
-    Offset::UTC
-        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .map(Timestamp::as_second)
-        // Four-digit years are all inside jiff's range.
-        .unwrap_or(0)
+/// Unix time has no leap seconds: every UTC day is this long.
+const SECONDS_PER_DAY: i64 = 86_400;
+
+const EPOCH: Date = jiff::civil::date(1970, 1, 1);
+
+/// Days from 1970-01-01 to `date`, as jiff's calendar counts them.
+fn days_since_epoch(date: Date) -> i64 {
+    i64::from((date - EPOCH).get_days())
+}
+
+/// The UTC date of an instant and its second of that day; dates past
+/// jiff's calendar (years beyond ±9999) are held at its ends, which no
+/// expiry read from a file reaches.
+fn utc_parts(unix: i64) -> (Date, i64) {
+    let days = unix.div_euclid(SECONDS_PER_DAY);
+    let date = Span::new()
+        .try_days(days)
+        .ok()
+        .and_then(|span| EPOCH.checked_add(span).ok())
+        .unwrap_or(if days < 0 { Date::MIN } else { Date::MAX });
+    (date, unix.rem_euclid(SECONDS_PER_DAY))
 }
 
 /// `YYYY-MM-DD` to a date; `None` when not of that shape, an error when
@@ -419,23 +430,21 @@ fn parse_date(text: &str) -> Option<Result<Date, String>> {
     }))
 }
 
-/// An instant in UTC; instants beyond jiff's years (±9999) are held at its
-/// ends, which no expiry read from a file reaches.
-fn utc(unix: i64) -> DateTime {
-    let at =
-        Timestamp::from_second(unix.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second()))
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-    TimeZone::UTC.to_datetime(at)
-}
-
 /// The UTC date of an instant, `YYYY-MM-DD`.
 pub fn format_date(unix: i64) -> String {
-    utc(unix).strftime("%Y-%m-%d").to_string()
+    utc_parts(unix).0.strftime("%Y-%m-%d").to_string()
 }
 
 /// An instant as RFC 3339 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_rfc3339(unix: i64) -> String {
-    utc(unix).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let (date, second) = utc_parts(unix);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date.strftime("%Y-%m-%d"),
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
 }
 
 /// The last day (UTC) on which a rule with this expiry applies: the inverse
@@ -448,7 +457,7 @@ pub fn format_expiry(expires: i64) -> String {
 /// An expiry as it is written to a file so that `parse_expiry` gives it back
 /// exactly: the date when it is a midnight UTC, else the RFC 3339 time.
 pub fn expiry_to_text(expires: i64) -> String {
-    if utc(expires).time() == jiff::civil::Time::midnight() {
+    if expires.rem_euclid(SECONDS_PER_DAY) == 0 {
         format_expiry(expires)
     } else {
         format_rfc3339(expires)
@@ -480,7 +489,7 @@ mod tests {
         assert_eq!(parse_expiry(" 2026-02-28 "), Ok(MAR1));
         assert_eq!(
             parse_expiry("2024-02-29"),
-            Ok(midnight_utc(jiff::civil::date(2024, 3, 1)))
+            Ok(1_709_251_200) // 2024-03-01T00:00:00Z
         );
         assert!(parse_expiry("2026-02-29").is_err(), "not a leap year");
         assert!(parse_expiry("2100-02-29").is_err());
@@ -529,11 +538,16 @@ mod tests {
             MAR1 + 1,
             MAR1 - 1,
             0,
-            951_782_400, /* 2000-02-29 */
+            951_782_400,     /* 2000-02-29 */
+            253_402_300_800, /* 10000-01-01: the end of "9999-12-31" */
+            253_402_300_799,
         ] {
             assert_eq!(parse_expiry(&expiry_to_text(e)), Ok(e), "{e}");
         }
         assert_eq!(expiry_to_text(MAR1), "2026-02-28");
+        assert_eq!(parse_expiry("9999-12-31"), Ok(253_402_300_800));
+        assert_eq!(expiry_to_text(253_402_300_800), "9999-12-31");
+        assert_eq!(expiry_to_text(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(expiry_to_text(MAR1 + 1), "2026-03-01T00:00:01Z");
     }
 
