@@ -3,11 +3,11 @@
 
 use crate::model::text::shown;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{Attention, MuteRules, Severity, SiteState, SiteSummary, Tracker};
+use crate::model::{Attention, Clock, MuteRules, Severity, SiteState, SiteSummary, Tracker};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 pub const EXIT_OK: u8 = 0;
@@ -300,11 +300,9 @@ pub async fn poll_once(
     futures::future::join_all(polls).await
 }
 
+/// Now by the system clock, for callers that hold no [`Clock`] of their own.
 pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    Clock::System.unix_seconds()
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 //! secrets are never read into this struct, only where to find them (an
 //! environment variable or a file), so nothing here can print one.
 
+pub mod terminal_env;
+pub mod theme_file;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -48,6 +51,10 @@ pub struct Config {
     /// terminal's own mouse handling (selecting text) alone.
     #[serde(default = "default_mouse")]
     pub mouse: bool,
+    /// Times on screen in UTC rather than the local zone; `--utc` does the
+    /// same.
+    #[serde(default)]
+    pub utc: bool,
     #[serde(default)]
     pub labels: LabelNames,
     #[serde(default)]
@@ -927,6 +934,13 @@ selector = 'env="prod"'          # optional
 [environment.prometheus]
 url = "http://127.0.0.1:9090"
 "#;
+
+    #[test]
+    fn times_are_local_unless_utc_is_asked_for() {
+        assert!(!parse(SMALLEST).unwrap().utc);
+        assert!(parse(&format!("utc = true\n{SMALLEST}")).unwrap().utc);
+        assert!(parse(&format!("utc = \"yes\"\n{SMALLEST}")).is_err());
+    }
 
     #[test]
     fn mouse_and_site_url_have_defaults_and_are_checked() {

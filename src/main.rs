@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use site_status::app::{Settings, keymap};
 use site_status::check;
+use site_status::config::terminal_env;
+use site_status::config::theme_file;
 use site_status::config::{self, Config};
+use site_status::model::Clock;
 use site_status::poller::PollSettings;
 use site_status::runtime;
 use site_status::source::demo::{DEFAULT_SEED, DEFAULT_SITES, DemoClock, DemoFleet, DemoSource};
@@ -17,7 +20,6 @@ use site_status::source::{self, FleetSource};
 use site_status::ui::Theme;
 use site_status::ui::glyphs::locale_is_utf8;
 use site_status::ui::theme::ColorChoice;
-use site_status::ui::theme_file;
 
 /// Live status of a fleet of Drupal sites across environments.
 #[derive(Parser)]
@@ -45,6 +47,10 @@ struct Cli {
             .map(|s| s.parse::<ColorChoice>().unwrap_or(ColorChoice::Auto)),
     )]
     color: ColorChoice,
+    /// Show times in UTC instead of the local time zone (TZ, else the
+    /// system's); also `utc = true` in the configuration. JSON is always UTC.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -143,8 +149,9 @@ fn ascii_wanted(flag: bool) -> bool {
 }
 
 /// The theme to draw with: `--theme`, else the configuration's `theme`,
-/// else dark; fitted to the colours the terminal shows. User themes by
-/// name live in the configuration file's directory, under `themes/`.
+/// else dark; fitted to the colours the terminal shows and carrying the
+/// zone times are shown in. User themes by name live in the configuration
+/// file's directory, under `themes/`.
 fn choose_theme(
     cli: &Cli,
     config: Option<&Config>,
@@ -156,8 +163,12 @@ fn choose_theme(
         (None, Some((spec, path))) => theme_file::load_for_config(spec, path),
         (None, None) => Ok(Theme::dark()),
     };
+    let utc = cli.utc || config.is_some_and(|c| c.utc);
     theme
-        .map(|t| t.with_depth(cli.color.depth_from_env()))
+        .map(|t| {
+            t.with_depth(terminal_env::color_depth(cli.color))
+                .with_time_zone(terminal_env::display_time_zone(utc))
+        })
         .map_err(|e| e.to_string())
 }
 
@@ -432,10 +443,7 @@ async fn try_backends(config: &Config) -> bool {
         let loki = match s.loki() {
             Some(loki) => {
                 let started = Instant::now();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as i64)
-                    .unwrap_or(0);
+                let now = Clock::System.unix_nanos();
                 let outcome = loki.api.labels(now - 3_600_000_000_000, now).await;
                 Some((loki.api.endpoint.display(), outcome, started.elapsed()))
             }

@@ -35,7 +35,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -459,7 +459,7 @@ fn sweep_stale_temps(dir: &Path, name: &str) {
         return;
     };
     let prefix = format!(".{name}.");
-    let now = SystemTime::now();
+    let now = crate::model::Clock::System.system_time();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let file_name = file_name.to_string_lossy();

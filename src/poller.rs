@@ -135,7 +135,7 @@ where
         loop {
             tx.send_modify(|slot| slot.in_flight = true);
             let outcome = tokio::time::timeout(settings.timeout, fetch()).await;
-            let now = SystemTime::now();
+            let now = crate::model::Clock::System.system_time();
             let mut failures = 0;
             tx.send_modify(|slot| {
                 slot.in_flight = false;

@@ -2,7 +2,7 @@
 //! signals in; a redraw only when one of them changed something.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use crossterm::event::EventStream;
@@ -10,7 +10,7 @@ use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{App, Effect, Settings};
-use crate::model::{MuteRule, MuteRules};
+use crate::model::{Clock, MuteRule, MuteRules};
 use crate::mute_store::{MuteStore, load_rules};
 use crate::poller::{PollSettings, Poller};
 use crate::source::FleetSource;
@@ -44,10 +44,7 @@ impl MuteSetup {
         let Some(store) = &self.store else {
             return Err("no data directory to keep mute rules in".to_string());
         };
-        let now = SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = Clock::System.unix_seconds();
         let stored = store.add(rule, now).map_err(|e| e.to_string())?;
         let mut rules = MuteRules::new(self.config_rules.clone());
         rules.extend(stored);
@@ -60,10 +57,7 @@ impl MuteSetup {
         let Some(store) = &self.store else {
             return Err("no data directory to keep mute rules in".to_string());
         };
-        let now = SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = Clock::System.unix_seconds();
         let stored = store.remove(rule, now).map_err(|e| e.to_string())?;
         let mut rules = MuteRules::new(self.config_rules.clone());
         rules.extend(stored);
@@ -82,10 +76,13 @@ pub async fn run(
     // same terminal: what `c` cycles through.
     let themes: Vec<Theme> = std::iter::once(theme.clone())
         .chain(
-            crate::ui::theme_file::built_in_names()
+            crate::config::theme_file::built_in_names()
                 .filter(|name| *name != theme.name)
-                .filter_map(crate::ui::theme_file::built_in)
-                .map(|t| t.with_depth(theme.depth)),
+                .filter_map(crate::config::theme_file::built_in)
+                .map(|t| {
+                    t.with_depth(theme.depth)
+                        .with_time_zone(theme.time_zone.clone())
+                }),
         )
         .collect();
     let mut theme_index = 0;
@@ -123,7 +120,7 @@ pub async fn run(
     let mut dirty = true;
     loop {
         if dirty {
-            app.now = SystemTime::now();
+            app.now = Clock::System.system_time();
             let mut hits = None;
             guard
                 .terminal
@@ -144,7 +141,7 @@ pub async fn run(
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => {
-                    app.now = SystemTime::now();
+                    app.now = Clock::System.system_time();
                     for effect in app.handle_event(&event) {
                         match effect {
                             Effect::Watch(key) => poller.watch(key),
@@ -198,7 +195,7 @@ pub async fn run(
                 None => break,
             },
             _ = wake.notified() => {
-                app.now = SystemTime::now();
+                app.now = Clock::System.system_time();
                 let changed = poller.changed_fleet();
                 if !changed.is_empty() {
                     app.offer_fleets(changed);

@@ -4,10 +4,11 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::model::clock;
 use crate::model::{MuteRules, Tracker, Transition, crossing_summary, format_rfc3339_utc};
 use crate::poller::{PollSettings, Poller, Slot};
 use crate::source::{EnvReport, FleetSource};
@@ -81,9 +82,7 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    clock::unix_seconds(clock::timestamp_of_system_time(t))
 }
 
 /// What one outcome of a poll makes the stream say.

@@ -816,9 +816,10 @@ fn demo_journey(width: u16, height: u16) {
     let id = second.selected_id.clone();
     refreshes_live_keeping(&tmux, &crumbs, &id);
 
-    // 3. The requirement view, its windows, another site failing it.
+    // 3. The requirement view, its windows, another site failing it. The
+    // breadcrumb names the requirement by its title.
     tmux.keys(&["Enter"]);
-    let req_crumbs = with(&crumbs, &id);
+    let req_crumbs = with(&crumbs, &second.selected_title);
     let w = width as usize;
     let hour = wait_for_window(&tmux, &req_crumbs, w, "1 1h");
     assert!(!hour.changes.is_empty(), "no line under the changes");
@@ -840,7 +841,7 @@ fn demo_journey(width: u16, height: u16) {
             site_view(st, &crumbs).filter(|v| v.selected_id == first.selected_id)
         });
         tmux.keys(&["Enter"]);
-        let worst = with(&crumbs, &first.selected_id);
+        let worst = with(&crumbs, &first.selected_title);
         wait_for_window(&tmux, &worst, w, "1 1h");
         visited = visit_another_failing_site(&tmux, &worst, w, "1 1h");
         escape(&tmux, "Esc back to the site view", |st| {

@@ -263,6 +263,22 @@ fn requirement_view_80x24() {
     insta::assert_snapshot!(render(&app).backend());
 }
 
+/// A requirement the site passes and no other site in its environment
+/// fails: the list of others says so, not "this site is the only one".
+#[test]
+fn requirement_no_site_fails_says_so_80x24() {
+    let mut app = error_site_app(80, 24);
+    // The site view lists requirements worst first: the last one passes.
+    for _ in 0..100 {
+        press(&mut app, Action::Down);
+    }
+    app.perform(Scope::Site, Action::Open);
+    let screen = render(&app).backend().to_string();
+    assert!(screen.contains("None: no site in"), "{screen}");
+    assert!(!screen.contains("this site is the only one"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
 #[test]
 fn requirement_view_200x50() {
     let app = requirement_app(200, 50);

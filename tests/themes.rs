@@ -15,9 +15,9 @@ use ratatui::style::Color;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use site_status::app::App;
 use site_status::app::keymap::{Action, Scope};
+use site_status::config::theme_file::{self, BUILT_IN};
 use site_status::model::SiteState;
 use site_status::ui::theme::{ColorDepth, xterm256_rgb};
-use site_status::ui::theme_file::{self, BUILT_IN};
 use site_status::ui::{self, Theme};
 use support::scenes::demo_app;
 

@@ -6,6 +6,7 @@
 pub use site_status_contract::{drush_text, names, report, requirement, severity, text};
 
 pub mod alert;
+pub mod clock;
 pub mod env_report;
 pub mod fleet;
 pub mod history;
@@ -20,6 +21,7 @@ pub mod tracker;
 pub mod transitions;
 
 pub use alert::{Alert, alerts_for, sort_alerts};
+pub use clock::{Clock, TimeFormat, format_time, zone_abbreviation};
 pub use env_report::EnvReport;
 pub use fleet::{
     Counts, EnvFleet, ProfileGroup, SeverityFilter, SiteFilter, SortOrder, VanishedSites,

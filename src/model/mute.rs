@@ -14,10 +14,11 @@
 
 use std::fmt;
 
+use jiff::Span;
+use jiff::civil::Date;
+
 use super::severity::Severity;
 use super::site::SiteSummary;
-
-const DAY: i64 = 86_400;
 
 /// Where a rule comes from: the configuration file (read-only for the
 /// dashboard) or the dashboard's own rules file.
@@ -297,47 +298,6 @@ impl MuteRules {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date; Howard Hinnant's
-/// `days_from_civil`.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11], March first
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's
-/// `civil_from_days`.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-pub fn is_leap_year(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-pub fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 const EXPIRY_FORMATS: &str = "use a date (\"2026-03-01\", through that day UTC) or an RFC 3339 time (\"2026-03-01T12:00:00Z\")";
 
 /// Reads an expiry into the unix second before which the rule applies:
@@ -351,24 +311,24 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
     if b.len() < 10 {
         return Err(bad());
     }
-    let days = match parse_date(t.get(..10).unwrap_or("")) {
-        Some(Ok(days)) => days,
+    let date = match parse_date(t.get(..10).unwrap_or("")) {
+        Some(Ok(date)) => date,
         Some(Err(no_such_day)) => return Err(format!("{t:?}: {no_such_day}")),
         None => return Err(bad()),
     };
     if b.len() == 10 {
-        return Ok((days + 1) * DAY);
+        return Ok((days_since_epoch(date) + 1) * SECONDS_PER_DAY);
     }
     if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 {
         return Err(bad());
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
+    let num = |from: usize, to: usize| -> Option<i8> {
         let s = t.get(from..to)?;
         s.bytes()
             .all(|c| c.is_ascii_digit())
             .then(|| s.parse().ok())?
     };
-    let (hour, minute, second) = match (num(11, 13), num(14, 16), num(17, 19)) {
+    let (hour, minute, second): (i8, i8, i8) = match (num(11, 13), num(14, 16), num(17, 19)) {
         (Some(h), Some(m), Some(s)) if b[13] == b':' && b[16] == b':' => (h, m, s),
         _ => return Err(bad()),
     };
@@ -400,7 +360,7 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
             };
             let (oh, om) = match (rest.get(1..3), rest.get(4..6)) {
                 (Some(h), Some(m)) if rest.len() == 6 && rb[3] == b':' => {
-                    match (h.parse::<i64>(), m.parse::<i64>()) {
+                    match (h.parse::<i32>(), m.parse::<i32>()) {
                         (Ok(h), Ok(m)) if h <= 23 && m <= 59 => (h, m),
                         _ => return Err(bad()),
                     }
@@ -410,12 +370,39 @@ pub fn parse_expiry(text: &str) -> Result<i64, String> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    Ok(days * DAY + hour * 3600 + minute * 60 + second - offset)
+    // Counted from the date's midnight rather than through jiff's
+    // Timestamp, whose range ends on 9999-12-30 in UTC: "9999-12-31" is a
+    // plausible "never", and a leap second (`:60`) is simply the next one.
+    let second_of_day = i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Ok(days_since_epoch(date) * SECONDS_PER_DAY + second_of_day - i64::from(offset))
 }
 
-/// `YYYY-MM-DD` to days since the epoch; `None` when not of that shape,
-/// an error when the day does not exist.
-fn parse_date(text: &str) -> Option<Result<i64, String>> {
+/// Unix time has no leap seconds: every UTC day is this long.
+const SECONDS_PER_DAY: i64 = 86_400;
+
+const EPOCH: Date = jiff::civil::date(1970, 1, 1);
+
+/// Days from 1970-01-01 to `date`, as jiff's calendar counts them.
+fn days_since_epoch(date: Date) -> i64 {
+    i64::from((date - EPOCH).get_days())
+}
+
+/// The UTC date of an instant and its second of that day; dates past
+/// jiff's calendar (years beyond ±9999) are held at its ends, which no
+/// expiry read from a file reaches.
+fn utc_parts(unix: i64) -> (Date, i64) {
+    let days = unix.div_euclid(SECONDS_PER_DAY);
+    let date = Span::new()
+        .try_days(days)
+        .ok()
+        .and_then(|span| EPOCH.checked_add(span).ok())
+        .unwrap_or(if days < 0 { Date::MIN } else { Date::MAX });
+    (date, unix.rem_euclid(SECONDS_PER_DAY))
+}
+
+/// `YYYY-MM-DD` to a date; `None` when not of that shape, an error when
+/// the day does not exist.
+fn parse_date(text: &str) -> Option<Result<Date, String>> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -423,39 +410,40 @@ fn parse_date(text: &str) -> Option<Result<i64, String>> {
     let digits = |s: &str| {
         s.bytes()
             .all(|c| c.is_ascii_digit())
-            .then(|| s.parse::<i64>().ok())
+            .then(|| s.parse::<i16>().ok())
             .flatten()
     };
     let year = digits(&text[0..4])?;
-    let month = u32::try_from(digits(&text[5..7])?).ok()?;
-    let day = u32::try_from(digits(&text[8..10])?).ok()?;
+    let month = i8::try_from(digits(&text[5..7])?).ok()?;
+    let day = i8::try_from(digits(&text[8..10])?).ok()?;
     if !(1..=12).contains(&month) {
         return Some(Err(format!("there is no month {month}")));
     }
-    let last = days_in_month(year, month);
-    if day == 0 || day > last {
-        return Some(Err(format!(
-            "no such day: {year:04}-{month:02} has {last} days"
-        )));
-    }
-    Some(Ok(days_from_civil(year, month, day)))
+    let Ok(first) = Date::new(year, month, 1) else {
+        return Some(Err(format!("there is no year {year}")));
+    };
+    Some(Date::new(year, month, day).map_err(|_| {
+        format!(
+            "no such day: {year:04}-{month:02} has {} days",
+            first.days_in_month()
+        )
+    }))
 }
 
 /// The UTC date of an instant, `YYYY-MM-DD`.
 pub fn format_date(unix: i64) -> String {
-    let (y, m, d) = civil_from_days(unix.div_euclid(DAY));
-    format!("{y:04}-{m:02}-{d:02}")
+    utc_parts(unix).0.strftime("%Y-%m-%d").to_string()
 }
 
 /// An instant as RFC 3339 UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_rfc3339(unix: i64) -> String {
-    let sod = unix.rem_euclid(DAY);
+    let (date, second) = utc_parts(unix);
     format!(
         "{}T{:02}:{:02}:{:02}Z",
-        format_date(unix),
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
+        date.strftime("%Y-%m-%d"),
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
     )
 }
 
@@ -469,7 +457,7 @@ pub fn format_expiry(expires: i64) -> String {
 /// An expiry as it is written to a file so that `parse_expiry` gives it back
 /// exactly: the date when it is a midnight UTC, else the RFC 3339 time.
 pub fn expiry_to_text(expires: i64) -> String {
-    if expires.rem_euclid(DAY) == 0 {
+    if expires.rem_euclid(SECONDS_PER_DAY) == 0 {
         format_expiry(expires)
     } else {
         format_rfc3339(expires)
@@ -496,36 +484,12 @@ mod tests {
     }
 
     #[test]
-    fn civil_days_round_trip_and_know_leap_years() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(
-            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
-            2
-        );
-        assert_eq!(
-            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
-            1
-        );
-        assert_eq!(
-            days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28),
-            2
-        );
-        assert_eq!(days_from_civil(2026, 3, 1) * DAY, MAR1);
-        for days in (-800_000..800_000).step_by(97) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert!(is_leap_year(2000) && is_leap_year(2024));
-        assert!(!is_leap_year(1900) && !is_leap_year(2100) && !is_leap_year(2026));
-    }
-
-    #[test]
     fn dates_mean_through_the_end_of_that_day_utc() {
         assert_eq!(parse_expiry("2026-02-28"), Ok(MAR1));
         assert_eq!(parse_expiry(" 2026-02-28 "), Ok(MAR1));
         assert_eq!(
             parse_expiry("2024-02-29"),
-            Ok(days_from_civil(2024, 3, 1) * DAY)
+            Ok(1_709_251_200) // 2024-03-01T00:00:00Z
         );
         assert!(parse_expiry("2026-02-29").is_err(), "not a leap year");
         assert!(parse_expiry("2100-02-29").is_err());
@@ -574,11 +538,16 @@ mod tests {
             MAR1 + 1,
             MAR1 - 1,
             0,
-            951_782_400, /* 2000-02-29 */
+            951_782_400,     /* 2000-02-29 */
+            253_402_300_800, /* 10000-01-01: the end of "9999-12-31" */
+            253_402_300_799,
         ] {
             assert_eq!(parse_expiry(&expiry_to_text(e)), Ok(e), "{e}");
         }
         assert_eq!(expiry_to_text(MAR1), "2026-02-28");
+        assert_eq!(parse_expiry("9999-12-31"), Ok(253_402_300_800));
+        assert_eq!(expiry_to_text(253_402_300_800), "9999-12-31");
+        assert_eq!(expiry_to_text(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(expiry_to_text(MAR1 + 1), "2026-03-01T00:00:01Z");
     }
 

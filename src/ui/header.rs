@@ -1,6 +1,6 @@
-//! The top line: fleet totals and how old the data is. The totals come
-//! first and are never covered; where the data comes from is shown only
-//! when there is room for it.
+//! The top line: fleet totals, how old the data is and the time zone the
+//! screen's times are in. The totals come first and are never covered;
+//! where the data comes from is shown only when there is room for it.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -46,12 +46,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             theme.state(crate::model::SiteState::Error),
         ));
     }
-    right.push(Span::styled(format!("{freshness} "), theme.header()));
+    let zone = super::zone_name(app, paint);
+    right.push(Span::styled(
+        format!("{freshness} · {zone} "),
+        theme.header(),
+    ));
 
     let width = area.width as usize;
     let left_width = Line::from(left.clone()).width();
     let right_width = Line::from(right.clone()).width();
-    let room = width.saturating_sub(left_width + right_width + 3);
+    // " · " before the origin and one blank before the right-hand side.
+    let room = width.saturating_sub(left_width + right_width + 4);
     if room >= 8 && !app.settings.origin.is_empty() {
         left.push(Span::styled(
             format!(

@@ -14,7 +14,6 @@ pub mod requirement;
 pub mod rollout;
 pub mod site;
 pub mod theme;
-pub mod theme_file;
 pub mod timeline;
 pub mod transitions;
 
@@ -27,7 +26,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{App, FOOTER_LINES, HEADER_LINES, HitMap, View};
-use crate::model::Counts;
+use crate::model::clock;
+use crate::model::{Counts, TimeFormat, format_time};
 pub use glyphs::Glyphs;
 pub use theme::Theme;
 
@@ -113,7 +113,7 @@ pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap 
     hits
 }
 
-/// Where the operator is: `prod › kk_borger › borger › cron`.
+/// Where the operator is: `prod › kk_borger › borger › Cron maintenance tasks`.
 fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     let theme = paint.theme;
     let sep = paint.glyphs.breadcrumb_separator();
@@ -123,9 +123,10 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
     };
     let crumbs: Vec<String> = match app.stack.last()? {
         View::Site(v) => site_crumbs(&v.key),
+        // The title reads better than the id; the view's heading gives both.
         View::Requirement(v) => {
             let mut c = site_crumbs(&v.site);
-            c.push(shown(&v.requirement));
+            c.push(shown(&v.title));
             c
         }
         View::Reports(v) => {
@@ -136,7 +137,7 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
         View::Report(v) => {
             let mut c = site_crumbs(&v.site);
             c.push("reports".to_string());
-            c.push(report_time(&v.report));
+            c.push(report_time(&v.report, paint));
             if v.show_diff {
                 c.push("diff".to_string());
             }
@@ -180,16 +181,32 @@ pub fn severity_state(severity: Option<crate::model::Severity>) -> crate::model:
 }
 
 pub fn unix(t: std::time::SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    clock::unix_seconds(clock::timestamp_of_system_time(t))
 }
 
-/// Time of day in UTC, `21:04:13Z`: the jump host's zone is not the
-/// cluster's, and UTC is what the logs say.
-pub fn clock(unix_seconds: f64) -> String {
-    let s = unix_seconds.max(0.0) as u64 % 86_400;
-    format!("{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+/// A moment on screen, in the zone the theme carries (the local zone, or
+/// UTC with `--utc`, in tests and in screenshots): every time `ui` draws
+/// goes through here.
+pub fn show_time(unix_seconds: f64, format: TimeFormat, paint: Paint<'_>) -> String {
+    format_time(
+        clock::timestamp_of_unix(unix_seconds),
+        &paint.theme.time_zone,
+        format,
+    )
+}
+
+/// The name of the zone times are shown in, as of now: it changes with the
+/// season (CET, CEST).
+pub fn zone_name(app: &App, paint: Paint<'_>) -> String {
+    crate::model::zone_abbreviation(
+        clock::timestamp_of_system_time(app.now),
+        &paint.theme.time_zone,
+    )
+}
+
+/// Time of day: `22:04:13`, or `21:04:13Z` in UTC.
+pub fn clock(unix_seconds: f64, paint: Paint<'_>) -> String {
+    show_time(unix_seconds, TimeFormat::Clock, paint)
 }
 
 /// "✖3 ▲12 ●180", worst first, each in its state's colour.
@@ -254,8 +271,9 @@ pub fn put_line(frame: &mut Frame, area: Rect, line: Line<'_>) {
 }
 
 /// A report's time to the second: Loki's nanoseconds are noise on screen.
-pub fn report_time(report: &crate::model::Report) -> String {
-    crate::model::format_rfc3339_utc(report.time_ns - report.time_ns.rem_euclid(1_000_000_000))
+pub fn report_time(report: &crate::model::Report, paint: Paint<'_>) -> String {
+    let seconds = report.time_ns.div_euclid(1_000_000_000);
+    show_time(seconds as f64, TimeFormat::DateTime, paint)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &ReportView, paint:
     if view.show_diff {
         first.spans.push(Span::styled(
             match &view.previous {
-                Some(p) => format!("   diff against {}", super::report_time(p)),
+                Some(p) => format!("   diff against {}", super::report_time(p, paint)),
                 None => "   diff: no earlier report in the list".to_string(),
             },
             theme.accent().add_modifier(Modifier::BOLD),

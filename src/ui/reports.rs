@@ -51,7 +51,7 @@ pub fn summary_line(
         theme.text()
     };
     let mut spans = vec![Span::styled(
-        format!(" {}  ", super::report_time(report)),
+        format!(" {}  ", super::report_time(report, paint)),
         base,
     )];
     match report.format {
@@ -95,7 +95,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ReportsView, paint:
     let theme = paint.theme;
     let mut lines = Vec::new();
     let mut status = vec![Span::styled(
-        "Recent status reports, newest first (UTC) ",
+        format!(
+            "Recent status reports, newest first ({}) ",
+            super::zone_name(app, paint)
+        ),
         theme.text().add_modifier(Modifier::BOLD),
     )];
     if let Some((_, at)) = &view.reports.data {

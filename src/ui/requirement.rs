@@ -31,10 +31,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         };
         windows.push(Span::styled(format!(" {} {} ", i + 1, w.label()), style));
     }
+    // The breadcrumb names the requirement by its title; two requirements
+    // may share one, so the heading also gives the id.
     let mut status = vec![Span::styled(
         format!("{} ", view.title),
         theme.text().add_modifier(Modifier::BOLD),
     )];
+    if view.title != view.requirement {
+        status.push(Span::styled(
+            format!("({}) ", shown(&view.requirement)),
+            theme.muted(),
+        ));
+    }
     match (&view.history.data, &view.history.error) {
         (_, Some((e, at))) => status.push(Span::styled(
             format!(
@@ -100,9 +108,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         // Past a day, the time of day alone would read the same at both ends.
         let label = |t: f64| {
             if view.window.seconds() >= 86_400.0 {
-                crate::model::format_rfc3339_utc((t as i64) * 1_000_000_000)
+                super::show_time(t.floor(), crate::model::TimeFormat::DateTime, paint)
             } else {
-                clock(t)
+                clock(t, paint)
             }
         };
         let left = label(history.start);
@@ -119,8 +127,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         let changes = history.changes();
         let mut lines = vec![Line::from(Span::styled(
             format!(
-                "Changes in the last {} (newest first, UTC)",
-                view.window.label()
+                "Changes in the last {} (newest first, {})",
+                view.window.label(),
+                super::zone_name(app, paint)
             ),
             theme.accent(),
         ))];
@@ -142,7 +151,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
             let name = |s: Option<crate::model::Severity>| s.map(|s| s.label()).unwrap_or("absent");
             let to_state = severity_state(change.to);
             lines.push(Line::from(vec![
-                Span::styled(format!("{}  ", clock(change.at)), theme.muted()),
+                Span::styled(format!("{}  ", clock(change.at, paint)), theme.muted()),
                 Span::styled(format!("{} → ", name(change.from)), theme.text()),
                 Span::styled(
                     format!("{} {}", paint.glyphs.state(to_state), name(change.to)),
@@ -173,10 +182,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
     let inner = block.inner(others_area);
     frame.render_widget(block, others_area);
     if others.is_empty() {
-        frame.render_widget(
-            Paragraph::new("None: this site is the only one.").style(theme.muted()),
-            inner,
-        );
+        let none = if failing_here(app, view) {
+            "None: this site is the only one.".to_string()
+        } else {
+            format!("None: no site in {} fails it.", view.site.env)
+        };
+        frame.render_widget(Paragraph::new(none).style(theme.muted()), inner);
         return;
     }
     let rows = inner.height as usize;
@@ -214,4 +225,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &RequirementView, pa
         ]));
     }
     frame.render_widget(Paragraph::new(lines).style(Style::new()), inner);
+}
+
+/// Whether the requirement fails on the viewed site itself, as the grid
+/// counts it (muted failures included, as in the list of other sites).
+fn failing_here(app: &App, view: &RequirementView) -> bool {
+    app.envs
+        .iter()
+        .find(|e| e.fleet.name == view.site.env)
+        .and_then(|e| {
+            let index = e.fleet.find(&view.site.site)?;
+            e.fleet.sites.get(index)
+        })
+        .is_some_and(|s| s.failing.iter().any(|(id, _)| *id == view.requirement))
 }

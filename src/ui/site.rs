@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
                 let now = super::unix(app.now);
                 facts.push(format!(
                     "last run {} ({} ago)",
-                    clock(last),
+                    clock(last, paint),
                     format_age(std::time::Duration::from_secs_f64((now - last).max(0.0)))
                 ));
             }

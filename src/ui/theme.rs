@@ -1,12 +1,15 @@
 //! Semantic colour roles. Views ask for "the style of an error" or "a
 //! border", never for a colour, so a theme can change every one of them.
 //!
-//! Themes are TOML files (`themes/*.toml`, read by `theme_file`). Before
+//! Themes are TOML files (`themes/*.toml`, read by `config::theme_file`,
+//! which also gives `Theme::dark()`, the default). Before
 //! use a theme is fitted to the terminal: `Theme::with_depth` turns its
 //! 24-bit colours into the nearest xterm-256 or ANSI-16 colours, or into
 //! no colour at all (`NO_COLOR`), keeping every modifier.
 
 use ratatui::style::{Color, Modifier, Style};
+
+use jiff::tz::TimeZone;
 
 use crate::model::SiteState;
 
@@ -36,14 +39,13 @@ pub struct Theme {
     pub env_accents: Vec<(String, Color)>,
     /// What the terminal can show; `None` when colour is off.
     pub depth: ColorDepth,
+    /// The zone times are shown in, named in the header. UTC unless the
+    /// caller sets another (`with_time_zone`): it travels with the theme
+    /// because the theme is what `ui` is handed, and `ui` looks nothing up.
+    pub time_zone: TimeZone,
 }
 
 impl Theme {
-    /// The default theme, `themes/dark.toml`.
-    pub fn dark() -> Theme {
-        crate::ui::theme_file::built_in("dark").expect("the built-in dark theme is valid")
-    }
-
     pub fn state_color(&self, state: SiteState) -> Color {
         self.states[state.index()]
     }
@@ -104,6 +106,14 @@ impl Theme {
     /// Whether colour is off: glyphs and reverse video carry everything.
     pub fn colourless(&self) -> bool {
         self.depth == ColorDepth::None
+    }
+
+    /// The same theme, showing times in `zone`.
+    pub fn with_time_zone(&self, zone: TimeZone) -> Theme {
+        Theme {
+            time_zone: zone,
+            ..self.clone()
+        }
     }
 
     /// The theme as a terminal of this depth can show it. With
@@ -206,16 +216,6 @@ impl ColorChoice {
             ColorChoice::Ansi256 => ColorDepth::Ansi256,
             ColorChoice::Ansi16 => ColorDepth::Ansi16,
         }
-    }
-
-    /// The depth from this process's environment.
-    pub fn depth_from_env(self) -> ColorDepth {
-        let var = |name: &str| std::env::var(name).ok();
-        self.depth(
-            var("NO_COLOR").as_deref(),
-            var("COLORTERM").as_deref(),
-            var("TERM").as_deref(),
-        )
     }
 }
 

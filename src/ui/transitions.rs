@@ -15,7 +15,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     let mut lines = vec![Line::from(vec![
         Span::styled(
             format!(
-                "Transitions, newest first (UTC) · {} kept",
+                "Transitions, newest first ({}) · {} kept",
+                super::zone_name(app, paint),
                 app.transitions.len()
             ),
             theme.text().add_modifier(Modifier::BOLD),
@@ -51,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
         let pad = name_width.saturating_sub(unicode_width::UnicodeWidthStr::width(site.as_str()));
         lines.push(Line::from(vec![
             Span::styled(
-                format!(" {} ", clock(t.time)),
+                format!(" {} ", clock(t.time, paint)),
                 if is_selected { base } else { theme.muted() },
             ),
             Span::styled(format!("{:<5} ", t.env), base),

@@ -252,7 +252,7 @@ pub struct Shot {
 
 /// The README's screenshots, all from the demo (seed 1) at one instant.
 pub fn screenshots() -> Vec<Shot> {
-    let light = site_status::ui::theme_file::built_in("light").expect("the light theme");
+    let light = site_status::config::theme_file::built_in("light").expect("the light theme");
     let grid = || demo_app(320, 160, 45);
     let mut compact = demo_app(10_000, 200, 50);
     press(&mut compact, Action::ToggleCompact);

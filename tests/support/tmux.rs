@@ -99,7 +99,8 @@ impl Tmux {
     /// Starts a `width`×`height` session running `command` (a `sh` command
     /// line: quote its words with [`sh_quote`] or [`command_line`]; it may
     /// set variables, `HOME=/x '/path/to/bin' args`) without waiting for
-    /// anything. The locale is C.UTF-8. The shell around the command reports
+    /// anything. The locale is C.UTF-8 and the zone UTC (`TZ`; a command may
+    /// set its own). The shell around the command reports
     /// how it ended ("EXITED <status>") and the terminal modes it left
     /// behind, then keeps the pane open for inspection.
     pub fn start(width: u16, height: u16, command: &str) -> Tmux {
@@ -114,7 +115,7 @@ impl Tmux {
         };
         // LC_ALL and LC_CTYPE would override LANG and turn the app to ASCII.
         let script = format!(
-            "unset LC_ALL LC_CTYPE; LANG=C.UTF-8; export LANG; {command}; \
+            "unset LC_ALL LC_CTYPE; LANG=C.UTF-8; export LANG; TZ=UTC; export TZ; {command}; \
              echo \"EXITED $?\"; echo \"TTY $(stty -a | tr '\\n' ' ')\"; exec sleep 300"
         );
         let (w, h) = (width.to_string(), height.to_string());

@@ -6,7 +6,7 @@
 mod kube;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::model::{
@@ -1083,10 +1083,7 @@ impl DemoClock {
     fn read(&self) -> (f64, f64) {
         match *self {
             DemoClock::Running { started, offset } => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
+                let now = crate::model::Clock::System.unix_seconds();
                 (started.elapsed().as_secs_f64() + offset, now)
             }
             DemoClock::Fixed { t, now_unix } => (t, now_unix),

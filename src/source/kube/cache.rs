@@ -198,7 +198,7 @@ impl KubeDiscovery {
         report: &mut EnvReport,
         listed: Result<Vec<DiscoveredSite>, SourceError>,
     ) {
-        let now = SystemTime::now();
+        let now = crate::model::Clock::System.system_time();
         let (sites, note) = match listed {
             Ok(sites) => {
                 if let Ok(mut last) = self.last_good.lock() {

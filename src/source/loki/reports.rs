@@ -2,7 +2,6 @@
 //! to, and the newest of them read back and parsed (`model::report`),
 //! whatever their shape. Talks to Loki only through `LokiApi`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::api::LokiApi;
 use super::logql::stream_selector;
@@ -57,10 +56,7 @@ impl LokiReports {
     /// The newest `count` reports, newest first, each parsed whatever its
     /// shape.
     pub async fn recent(&self, site: &str, count: usize) -> Result<Reports, SourceError> {
-        let end = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let end = crate::model::Clock::System.unix_nanos();
         let start = end - REPORT_WINDOW_SECONDS * 1_000_000_000;
         let answer = self
             .api

@@ -18,7 +18,7 @@ mod test_fixtures;
 mod wire;
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use api::PromApi;
 pub use labels::Labels;
@@ -35,10 +35,7 @@ use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::{History, Rollout, Severity, SiteDetail, Timeline, VanishedSites, Window};
 
 fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    crate::model::Clock::System.unix_seconds()
 }
 
 struct GridAnswers {

@@ -1,5 +1,6 @@
 //! Theme files: the built-in themes (`themes/*.toml`, compiled in) and the
 //! user's, from the configuration directory (`themes/NAME.toml`) or a path.
+//! Reads those files; `ui` is handed the finished [`Theme`] and reads none.
 //!
 //! A file names roles only. A user theme may set some of them and takes the
 //! rest from the built-in theme it `inherits` (default: `dark`). An unknown
@@ -13,8 +14,8 @@ use ratatui::style::Color;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::theme::{ColorDepth, Theme};
 use crate::model::SiteState;
+use crate::ui::theme::{ColorDepth, Theme};
 
 /// The themes compiled into the binary: name and file text.
 pub const BUILT_IN: [(&str, &str); 4] = [
@@ -41,6 +42,14 @@ impl fmt::Display for ThemeError {
 }
 
 impl std::error::Error for ThemeError {}
+
+impl Theme {
+    /// The default theme, `themes/dark.toml`. Here rather than beside the
+    /// type because the built-in files are parsed here.
+    pub fn dark() -> Theme {
+        built_in(DEFAULT).expect("the built-in dark theme is valid")
+    }
+}
 
 /// The names of the built-in themes.
 pub fn built_in_names() -> impl Iterator<Item = &'static str> {
@@ -356,6 +365,7 @@ fn resolve(name: &str, file: ThemeFile, base: Option<Theme>) -> Result<Theme, Ve
         fill_background,
         env_accents,
         depth: ColorDepth::TrueColor,
+        time_zone: jiff::tz::TimeZone::UTC,
     })
 }
 
