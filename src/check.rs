@@ -122,7 +122,8 @@ pub fn build_report_with_mutes(
         .enumerate()
         .map(|(env, (name, outcome))| match outcome {
             Ok(report) => {
-                tracker.observe(env, report.sites.clone(), now_unix, now_unix);
+                let report = Arc::new(report);
+                tracker.observe(env, report.clone(), now_unix, now_unix);
                 let fleet = tracker.fleet(env).cloned().unwrap_or_default();
                 let mut sites: Vec<CheckSite> = fleet
                     .sites

@@ -99,7 +99,7 @@ pub async fn run(
         pane.kubernetes = kubernetes;
     }
     let (rules, error) = mutes.load();
-    app.mutes = rules;
+    app.set_mutes(rules);
     app.message = error;
     for effect in app.initial_watches() {
         if let Effect::Watch(key) = effect {

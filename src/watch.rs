@@ -149,7 +149,7 @@ impl WatchStream {
         }
         *seen_at = Some(good.at);
         let at = unix(good.at);
-        match self.tracker.observe(env, good.value.sites.clone(), at, at) {
+        match self.tracker.observe(env, good.value.clone(), at, at) {
             None => said.notes.push(format!(
                 "site-status: {name}: baseline of {} sites",
                 good.value.sites.len()
@@ -222,6 +222,13 @@ mod tests {
     use super::*;
     use crate::model::{Severity, SiteSummary};
 
+    fn poll(sites: Vec<SiteSummary>) -> Arc<EnvReport> {
+        Arc::new(EnvReport {
+            sites,
+            ..EnvReport::default()
+        })
+    }
+
     fn site(name: &str, worst: Severity, failing: &[(&str, Severity)]) -> SiteSummary {
         SiteSummary {
             worst: Some(worst),
@@ -239,13 +246,16 @@ mod tests {
             .collect();
         let mut w = Tracker::new(&["prod".into()], Duration::from_secs(1800), rules);
         let at = 1_800_000_000.0;
-        w.observe(0, vec![site("borger", Severity::Ok, &[])], at, at);
+        w.observe(0, poll(vec![site("borger", Severity::Ok, &[])]), at, at);
         let warned = vec![site(
             "borger",
             Severity::Warning,
             &[("update_contrib", Severity::Warning)],
         )];
-        assert_eq!(w.observe(0, warned, at + 15.0, at + 15.0), Some(vec![]));
+        assert_eq!(
+            w.observe(0, poll(warned), at + 15.0, at + 15.0),
+            Some(vec![])
+        );
     }
 
     #[test]
@@ -257,9 +267,9 @@ mod tests {
         );
         let fleet = vec![site("borger", Severity::Ok, &[])];
         let at = 1_800_000_000.0;
-        assert!(w.observe(0, fleet.clone(), at, at).is_none());
+        assert!(w.observe(0, poll(fleet.clone()), at, at).is_none());
         assert_eq!(
-            w.observe(0, fleet.clone(), at + 15.0, at + 15.0),
+            w.observe(0, poll(fleet.clone()), at + 15.0, at + 15.0),
             Some(vec![])
         );
         let broken = vec![site(
@@ -267,7 +277,7 @@ mod tests {
             Severity::Error,
             &[("update", Severity::Error)],
         )];
-        let t = w.observe(0, broken, at + 30.0, at + 30.0).unwrap();
+        let t = w.observe(0, poll(broken), at + 30.0, at + 30.0).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(
             format_transition(&t[0], WatchFormat::Text),

@@ -69,13 +69,13 @@ impl App {
     /// The rule muting a requirement of a site, if one applies now.
     pub fn mute_for(&self, key: &SiteKey, requirement: &str) -> Option<&crate::model::MuteRule> {
         let profile = self.profile_of(key).unwrap_or_default();
-        self.mutes
+        self.mutes()
             .find(&key.env, &profile, &key.site, requirement, unix(self.now))
     }
 
     /// Every environment's fleet, in `envs` order, for the fleet questions.
     pub fn fleets(&self) -> Vec<&EnvFleet> {
-        self.envs.iter().map(|e| &e.fleet).collect()
+        self.envs.iter().map(|e| &*e.fleet).collect()
     }
 
     /// Sites in an environment failing a requirement at warning or worse,

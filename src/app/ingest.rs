@@ -4,7 +4,7 @@
 //! transitions between polls. Touches the panes, the transition log and the
 //! layout; asks nothing of the network.
 
-use crate::model::{EnvFleet, EnvReport, MuteRules, transitions};
+use crate::model::{EnvReport, MuteRules};
 use crate::poller::Slot;
 
 use super::grid::normal_cell_width;
@@ -33,7 +33,6 @@ impl App {
     /// True when the environment has new sites, so the layout must change.
     fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
         let now = self.now;
-        let stale_after = self.settings.stale_after;
         let Some(pane) = self.envs.get_mut(env) else {
             return false;
         };
@@ -42,78 +41,89 @@ impl App {
             .last_error
             .as_ref()
             .map(|(e, at)| (e.message.clone(), *at));
-        if let Some(good) = &slot.last_good {
-            let first = pane.fetched_at.is_none();
-            let fresh = pane.fetched_at != Some(good.at);
-            pane.fetched_at = Some(good.at);
-            pane.warnings = good.value.warnings.clone();
-            if fresh {
-                pane.report = Some(good.value.clone());
-                let at = unix(now.max(good.at));
-                let mut sites = good.value.sites.clone();
-                if !self.show_muted {
-                    self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, at);
+        let Some(good) = &slot.last_good else {
+            return false;
+        };
+        let fresh = pane.fetched_at != Some(good.at);
+        pane.fetched_at = Some(good.at);
+        pane.warnings = good.value.warnings.clone();
+        if !fresh {
+            return false;
+        }
+        pane.report = Some(good.value.clone());
+        let at = unix(good.at);
+        // None for the first poll: the baseline, nothing has changed yet.
+        let found = self.tracker.observe(env, good.value.clone(), at, unix(now));
+        if let Some(fleet) = self.tracker.fleet(env) {
+            pane.fleet = fleet.clone();
+        }
+        pane.counts = pane.fleet.counts();
+        if let Some(found) = found {
+            for t in &found {
+                pane.changed_at.insert(t.site.clone(), at);
+            }
+            let window = self.settings.change_marker.as_secs_f64();
+            pane.changed_at.retain(|_, when| at - *when <= window);
+            let added = found.len();
+            for t in found {
+                self.transitions.push_front(t);
+            }
+            self.transitions.truncate(self.settings.transition_log_size);
+            // New lines arrive on top: an open log keeps its cursor on the
+            // transition it was on, unless it was following the newest at
+            // the top.
+            let last = self.transitions.len().saturating_sub(1);
+            for view in &mut self.stack {
+                if let View::Transitions { selected } = view
+                    && *selected > 0
+                {
+                    *selected = (*selected + added).min(last);
                 }
-                let fleet = EnvFleet::new(pane.fleet.name.clone(), sites, at, stale_after);
-                // The first poll is the baseline: nothing has changed yet.
-                if !first {
-                    let at = unix(good.at);
-                    let found = transitions(&pane.fleet, &fleet, at);
-                    for t in &found {
-                        pane.changed_at.insert(t.site.clone(), at);
-                    }
-                    let window = self.settings.change_marker.as_secs_f64();
-                    pane.changed_at.retain(|_, when| at - *when <= window);
-                    let added = found.len();
-                    for t in found {
-                        self.transitions.push_front(t);
-                    }
-                    self.transitions.truncate(self.settings.transition_log_size);
-                    // New lines arrive on top: an open log keeps its
-                    // cursor on the transition it was on, unless it was
-                    // following the newest at the top.
-                    let last = self.transitions.len().saturating_sub(1);
-                    for view in &mut self.stack {
-                        if let View::Transitions { selected } = view
-                            && *selected > 0
-                        {
-                            *selected = (*selected + added).min(last);
-                        }
-                    }
-                }
-                pane.fleet = fleet;
-                pane.counts = pane.fleet.counts();
-                self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &e.fleet));
-                return true;
             }
         }
-        false
+        self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &*e.fleet));
+        true
     }
 
-    /// Rebuilds every environment from its last report, e.g. after the mute
-    /// rules changed; no transitions are recorded for that.
-    pub fn rebuild_fleets(&mut self) {
-        let now = unix(self.now);
-        for pane in &mut self.envs {
-            let Some(report) = &pane.report else { continue };
-            let mut sites = report.sites.clone();
-            if !self.show_muted {
-                self.mutes.apply_to_sites(&pane.fleet.name, &mut sites, now);
+    /// Takes every environment's fleet again from the tracker, after it
+    /// interpreted the last polls anew (the rules or "show muted"
+    /// changed); that records no transition.
+    fn refresh_fleets(&mut self) {
+        for (env, pane) in self.envs.iter_mut().enumerate() {
+            if let Some(fleet) = self.tracker.fleet(env) {
+                pane.fleet = fleet.clone();
+                pane.counts = pane.fleet.counts();
             }
-            pane.fleet = EnvFleet::new(
-                pane.fleet.name.clone(),
-                sites,
-                now,
-                self.settings.stale_after,
-            );
-            pane.counts = pane.fleet.counts();
         }
         self.relayout();
     }
 
+    /// Interprets every environment's last poll again, now: a mute rule
+    /// may have expired.
+    pub fn rebuild_fleets(&mut self) {
+        self.tracker.reinterpret(unix(self.now));
+        self.refresh_fleets();
+    }
+
     pub fn set_mutes(&mut self, mutes: MuteRules) {
-        self.mutes = mutes;
-        self.rebuild_fleets();
+        self.tracker.set_mutes(mutes, unix(self.now));
+        self.refresh_fleets();
+    }
+
+    /// Accepted requirements that do not count toward a site's state.
+    pub fn mutes(&self) -> &MuteRules {
+        self.tracker.mutes()
+    }
+
+    /// Everything shown as it is, mute rules ignored.
+    pub fn show_muted(&self) -> bool {
+        self.tracker.show_muted()
+    }
+
+    pub fn toggle_show_muted(&mut self) {
+        let show = !self.tracker.show_muted();
+        self.tracker.set_show_muted(show, unix(self.now));
+        self.refresh_fleets();
     }
 
     /// New data from the poller: applied at once, or held while frozen.

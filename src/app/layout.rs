@@ -54,7 +54,7 @@ impl App {
     /// Rebuilds the layout and puts the cursor back on the same site (or
     /// its nearest neighbour when the filter hid it).
     pub fn relayout(&mut self) {
-        let envs: Vec<&EnvFleet> = self.envs.iter().map(|e| &e.fleet).collect();
+        let envs: Vec<&EnvFleet> = self.envs.iter().map(|e| &*e.fleet).collect();
         let filter = self.filter();
         self.grid.layout = GridLayout::build(&LayoutRequest {
             envs: &envs,

@@ -20,15 +20,15 @@ mod watches;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crossterm::event::{Event, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use crate::model::{
-    Counts, EnvFleet, EnvReport, MuteRule, MuteRules, SeverityFilter, SiteFilter, SortOrder,
-    Transition,
+    Clock, Counts, EnvFleet, EnvReport, MuteRule, MuteRules, SeverityFilter, SiteFilter, SortOrder,
+    Tracker, Transition,
 };
 use crate::model::{Detail, DetailKey, SiteKey};
 use crate::poller::Slot;
@@ -79,7 +79,8 @@ impl Default for Settings {
 /// One environment as last polled.
 #[derive(Debug, Clone, Default)]
 pub struct EnvPane {
-    pub fleet: EnvFleet,
+    /// As the tracker interpreted the last poll; shared with it.
+    pub fleet: Arc<EnvFleet>,
     pub counts: Counts,
     pub fetched_at: Option<SystemTime>,
     pub error: Option<(String, SystemTime)>,
@@ -129,9 +130,7 @@ pub fn age(now: SystemTime, then: SystemTime) -> Duration {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    crate::model::clock::unix_seconds(crate::model::clock::timestamp_of_system_time(t))
 }
 
 pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
@@ -172,10 +171,10 @@ pub struct App {
     held_details: Vec<(DetailKey, Slot<Detail>)>,
     /// Poll results that arrived while frozen.
     pub held_updates: usize,
-    /// Accepted requirements that do not count toward a site's state.
-    pub mutes: MuteRules,
-    /// Show everything as it is, mute rules ignored.
-    pub show_muted: bool,
+    /// The one interpretation of each poll (mute rules, states,
+    /// transitions), shared with `check` and `watch`; the panes draw the
+    /// fleets it made.
+    tracker: Tracker,
     /// The fleet timeline strip over the grid.
     pub show_timeline: bool,
     /// Rollout answers for the rollout view, by query.
@@ -200,15 +199,16 @@ impl App {
         let envs = environments
             .iter()
             .map(|name| EnvPane {
-                fleet: EnvFleet {
+                fleet: Arc::new(EnvFleet {
                     name: name.clone(),
                     ..EnvFleet::default()
-                },
+                }),
                 ..EnvPane::default()
             })
             .collect();
+        let settings_stale_after = settings.stale_after;
         let mut app = App {
-            now: SystemTime::now(),
+            now: Clock::System.system_time(),
             settings,
             envs,
             grid: GridState {
@@ -238,8 +238,7 @@ impl App {
             held_fleet: Vec::new(),
             held_details: Vec::new(),
             held_updates: 0,
-            mutes: MuteRules::default(),
-            show_muted: false,
+            tracker: Tracker::new(environments, settings_stale_after, MuteRules::default()),
             show_timeline: true,
             rollouts: HashMap::new(),
             prompt: None,
@@ -338,10 +337,7 @@ impl App {
                 self.show_timeline = !self.show_timeline;
                 self.relayout();
             }
-            (_, Action::ToggleShowMuted) => {
-                self.show_muted = !self.show_muted;
-                self.rebuild_fleets();
-            }
+            (_, Action::ToggleShowMuted) => self.toggle_show_muted(),
             (Scope::Help, Action::Help) => {
                 self.stack.pop();
             }

@@ -7,8 +7,10 @@
 //! so they cannot disagree on what state a site is in. Pure: the caller
 //! says what time it is.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::env_report::EnvReport;
 use super::fleet::EnvFleet;
 use super::mute::MuteRules;
 use super::site::SiteSummary;
@@ -29,8 +31,10 @@ pub struct Tracker {
 struct Tracked {
     /// The poll as the backend answered it, before any mute rule: kept so
     /// that a change of rules can be interpreted again without a new poll.
-    polled: Option<Vec<SiteSummary>>,
-    fleet: EnvFleet,
+    /// Shared with whoever handed it over (the poller's last good result).
+    polled: Option<Arc<EnvReport>>,
+    /// Shared with the grid, which draws it: one copy of a large fleet.
+    fleet: Arc<EnvFleet>,
 }
 
 impl Tracker {
@@ -43,10 +47,10 @@ impl Tracker {
                 .iter()
                 .map(|name| Tracked {
                     polled: None,
-                    fleet: EnvFleet {
+                    fleet: Arc::new(EnvFleet {
                         name: name.clone(),
                         ..EnvFleet::default()
-                    },
+                    }),
                 })
                 .collect(),
         }
@@ -60,21 +64,21 @@ impl Tracker {
     pub fn observe(
         &mut self,
         env: usize,
-        sites: Vec<SiteSummary>,
+        polled: Arc<EnvReport>,
         polled_at: f64,
         now: f64,
     ) -> Option<Vec<Transition>> {
-        let fleet = self.interpret(env, &sites, now.max(polled_at))?;
+        let fleet = self.interpret(env, &polled.sites, now.max(polled_at))?;
         let tracked = self.envs.get_mut(env)?;
         let baseline = tracked.polled.is_none();
         let found = (!baseline).then(|| transitions(&tracked.fleet, &fleet, polled_at));
-        tracked.polled = Some(sites);
-        tracked.fleet = fleet;
+        tracked.polled = Some(polled);
+        tracked.fleet = Arc::new(fleet);
         found
     }
 
     /// The environment as last interpreted; empty before its first poll.
-    pub fn fleet(&self, env: usize) -> Option<&EnvFleet> {
+    pub fn fleet(&self, env: usize) -> Option<&Arc<EnvFleet>> {
         self.envs.get(env).map(|tracked| &tracked.fleet)
     }
 
@@ -109,13 +113,12 @@ impl Tracker {
     /// mute rule expires.
     pub fn reinterpret(&mut self, now: f64) {
         for env in 0..self.envs.len() {
-            let Some(sites) = self.envs[env].polled.take() else {
+            let Some(polled) = self.envs[env].polled.clone() else {
                 continue;
             };
-            if let Some(fleet) = self.interpret(env, &sites, now) {
-                self.envs[env].fleet = fleet;
+            if let Some(fleet) = self.interpret(env, &polled.sites, now) {
+                self.envs[env].fleet = Arc::new(fleet);
             }
-            self.envs[env].polled = Some(sites);
         }
     }
 
@@ -162,6 +165,13 @@ mod tests {
         }
     }
 
+    fn poll(sites: Vec<SiteSummary>) -> Arc<EnvReport> {
+        Arc::new(EnvReport {
+            sites,
+            ..EnvReport::default()
+        })
+    }
+
     fn tracker(rules: Vec<MuteRule>) -> Tracker {
         Tracker::new(&["prod".to_string()], STALE, MuteRules::new(rules))
     }
@@ -170,13 +180,22 @@ mod tests {
     fn the_first_poll_is_the_baseline_and_the_next_says_what_changed() {
         let mut t = tracker(vec![]);
         assert!(
-            t.observe(0, vec![site("a", Severity::Ok, &[])], 1_000.0, 1_000.0)
-                .is_none()
+            t.observe(
+                0,
+                poll(vec![site("a", Severity::Ok, &[])]),
+                1_000.0,
+                1_000.0
+            )
+            .is_none()
         );
         let found = t
             .observe(
                 0,
-                vec![site("a", Severity::Error, &[("cron", Severity::Error)])],
+                poll(vec![site(
+                    "a",
+                    Severity::Error,
+                    &[("cron", Severity::Error)],
+                )]),
                 1_060.0,
                 1_060.0,
             )
@@ -193,10 +212,14 @@ mod tests {
     #[test]
     fn a_muted_requirement_does_not_count_until_muted_ones_are_shown() {
         let mut t = tracker(vec![MuteRule::new("cron", "accepted")]);
-        let polled = vec![site("a", Severity::Error, &[("cron", Severity::Error)])];
+        let polled = poll(vec![site(
+            "a",
+            Severity::Error,
+            &[("cron", Severity::Error)],
+        )]);
         t.observe(0, polled.clone(), 1_000.0, 1_000.0);
         assert_eq!(t.fleet(0).unwrap().states, [SiteState::Ok]);
-        assert_eq!(t.muted_requirements(0, &polled[0], 1_000.0), ["cron"]);
+        assert_eq!(t.muted_requirements(0, &polled.sites[0], 1_000.0), ["cron"]);
         t.set_show_muted(true, 1_000.0);
         assert_eq!(t.fleet(0).unwrap().states, [SiteState::Error]);
         // Showing them is no change of the site: the next poll finds none.
@@ -206,11 +229,11 @@ mod tests {
     #[test]
     fn new_rules_reinterpret_the_last_poll_without_a_transition() {
         let mut t = tracker(vec![]);
-        let polled = vec![site(
+        let polled = poll(vec![site(
             "a",
             Severity::Warning,
             &[("update", Severity::Warning)],
-        )];
+        )]);
         t.observe(0, polled.clone(), 1_000.0, 1_000.0);
         t.set_mutes(
             MuteRules::new(vec![MuteRule::new("update", "later")]),
@@ -225,13 +248,13 @@ mod tests {
         let mut t = tracker(vec![]);
         t.observe(
             0,
-            vec![site("a", Severity::Ok, &[])],
+            poll(vec![site("a", Severity::Ok, &[])]),
             1_000.0,
             1_000.0 + 3_600.0,
         );
         assert_eq!(t.fleet(0).unwrap().states, [SiteState::Stale]);
         assert!(
-            t.observe(5, vec![], 0.0, 0.0).is_none(),
+            t.observe(5, poll(vec![]), 0.0, 0.0).is_none(),
             "unknown environment"
         );
     }

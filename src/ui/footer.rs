@@ -142,7 +142,7 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
 
 fn modes(app: &App) -> String {
     let mut parts = Vec::new();
-    if app.show_muted {
+    if app.show_muted() {
         parts.push("showing muted requirements".to_string());
     }
     if !app.grid.filter_text.is_empty() {

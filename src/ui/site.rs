@@ -192,7 +192,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         let note_text = muted.get(view.selected).cloned().flatten().map(|why| {
             format!(
                 " muted: {why}{}",
-                if app.show_muted {
+                if app.show_muted() {
                     ""
                 } else {
                     " · M shows it as it is"

@@ -98,10 +98,11 @@ impl App {
         let profile = self.profile_of(&key).unwrap_or_default();
         let now = unix(self.now);
         let (ours, elsewhere): (Vec<_>, Vec<_>) = self
-            .mutes
+            .mutes()
             .rules()
             .iter()
             .filter(|r| r.matches(&key.env, &profile, &key.site, &requirement, now))
+            .cloned()
             .partition(|r| r.origin == RuleOrigin::Dashboard);
         // A rule from elsewhere would keep it muted whatever is taken out
         // here, so nothing is: the operator learns where that rule is.
@@ -116,9 +117,7 @@ impl App {
         if ours.is_empty() {
             self.message = Some(format!("{requirement} is not muted"));
         }
-        ours.into_iter()
-            .map(|rule| Effect::RemoveMute(rule.clone()))
-            .collect()
+        ours.into_iter().map(Effect::RemoveMute).collect()
     }
 }
 

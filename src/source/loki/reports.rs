@@ -2,7 +2,6 @@
 //! to, and the newest of them read back and parsed (`model::report`),
 //! whatever their shape. Talks to Loki only through `LokiApi`.
 
-
 use super::api::LokiApi;
 use super::logql::stream_selector;
 use super::wire::Direction;
