@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use site_status::app::{App, Settings};
-use site_status::check::build_report_with_mutes;
+use site_status::cli::check::build_report_with_mutes;
+use site_status::cli::watch::{WatchFormat, WatchStream};
 use site_status::model::{MuteRule, MuteRules, Severity, SiteSummary};
 use site_status::poller::{Fetched, Slot};
 use site_status::source::EnvReport;
-use site_status::watch::{WatchFormat, WatchStream};
 
 const T0: f64 = 1_800_000_000.0;
 const STALE: Duration = Duration::from_secs(1800);

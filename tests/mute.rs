@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use site_status::check::{EXIT_CRITICAL, EXIT_OK, build_report, build_report_with_mutes};
+use site_status::cli::check::{build_report, build_report_with_mutes};
+use site_status::cli::exit::{CHECK_CRITICAL as EXIT_CRITICAL, OK as EXIT_OK};
 use site_status::config::Config;
 use site_status::model::mute::parse_expiry;
 use site_status::model::{

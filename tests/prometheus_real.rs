@@ -639,7 +639,10 @@ async fn a_site_whose_series_vanish_stays_as_no_data() {
     let gone = second.sites.iter().find(|s| s.name == victim).unwrap();
     assert_eq!(gone.worst, None);
     assert_eq!(
-        gone.state(site_status::check::unix_now(), Duration::from_secs(1800)),
+        gone.state(
+            site_status::model::Clock::System.unix_seconds(),
+            Duration::from_secs(1800)
+        ),
         SiteState::NoData
     );
 }
@@ -676,7 +679,7 @@ async fn a_requirement_history_comes_from_a_range_query() {
             .any(|c| c.to == Some(site_status::model::Severity::Error)),
         "{changes:?}"
     );
-    let now = site_status::check::unix_now();
+    let now = site_status::model::Clock::System.unix_seconds();
     assert!((now - history.end()).abs() < 30.0, "the band ends now");
 
     // A requirement the site never had stays absent throughout.

@@ -93,7 +93,7 @@ async fn the_timeline_counts_what_the_fleet_served_over_time() {
         assert_eq!(timeline.step, 60.0);
         assert_eq!(timeline.start % 60.0, 0.0, "aligned");
         assert_eq!(timeline.end() - timeline.start, 3600.0);
-        let now = site_status::check::unix_now();
+        let now = site_status::model::Clock::System.unix_seconds();
         assert!(timeline.end() >= now - 1.0 && timeline.end() < now + 60.0);
         let served = served_counts(&exporter.fleet(), env);
         assert_eq!(timeline.last(), Some(served), "{env}: the last step");

@@ -1,19 +1,17 @@
 //! `site-status check`: poll every environment once and report, for
 //! scripts and pipelines. The exit code carries the verdict.
 
-use crate::model::text::shown;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::exit::{self, BACKEND_FAILED, CHECK_CRITICAL, CHECK_WARNING, OK};
+use super::{Format, load_config, load_mutes, poll_settings, runtime, selected_sources};
+use crate::model::text::shown;
 use crate::model::{Attention, Clock, MuteRules, Severity, SiteState, SiteSummary, Tracker};
 use crate::source::{EnvReport, FleetSource, SourceError};
-
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_WARNING: u8 = 1;
-pub const EXIT_CRITICAL: u8 = 2;
-pub const EXIT_BACKEND: u8 = 3;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CheckSite {
@@ -194,12 +192,12 @@ impl CheckReport {
     /// the sites' states, as the grid colours them.
     pub fn exit_code(&self) -> u8 {
         if self.environments.iter().any(|e| !e.ok) {
-            return EXIT_BACKEND;
+            return BACKEND_FAILED;
         }
         match self.summary.worst {
-            Attention::Critical => EXIT_CRITICAL,
-            Attention::Warning => EXIT_WARNING,
-            Attention::Fine => EXIT_OK,
+            Attention::Critical => CHECK_CRITICAL,
+            Attention::Warning => CHECK_WARNING,
+            Attention::Fine => OK,
         }
     }
 
@@ -301,9 +299,35 @@ pub async fn poll_once(
     futures::future::join_all(polls).await
 }
 
-/// Now by the system clock, for callers that hold no [`Clock`] of their own.
-pub fn unix_now() -> f64 {
-    Clock::System.unix_seconds()
+/// `site-status check`: polls the selected environments once, prints the
+/// report, exits with its verdict.
+pub fn run(path: Option<&std::path::Path>, only: &[String], format: Format) -> ExitCode {
+    let Some(config) = load_config(path) else {
+        return ExitCode::from(exit::BACKEND_FAILED);
+    };
+    let sources = match selected_sources(&config, only) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(exit::BACKEND_FAILED);
+        }
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(exit::BACKEND_FAILED);
+    };
+    let outcomes = rt.block_on(poll_once(&sources, poll_settings(&config).timeout));
+    let mutes = load_mutes(&config);
+    let report = build_report_with_mutes(
+        outcomes,
+        Clock::System.unix_seconds(),
+        config.stale_after.0,
+        &mutes,
+    );
+    match format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    ExitCode::from(report.exit_code())
 }
 
 #[cfg(test)]

@@ -3,11 +3,15 @@
 //! baseline and prints nothing.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::{
+    StreamFormat, exit, load_config, load_mutes, poll_settings, runtime, selected_sources,
+};
 use crate::model::clock;
 use crate::model::{MuteRules, Tracker, Transition, crossing_summary, format_rfc3339_utc};
 use crate::poller::{PollSettings, Poller, Slot};
@@ -213,6 +217,41 @@ pub async fn run(
             if out.flush().is_err() {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// `site-status watch`: streams the selected environments' transitions.
+pub fn command(path: Option<&std::path::Path>, only: &[String], format: StreamFormat) -> ExitCode {
+    let Some(config) = load_config(path) else {
+        return ExitCode::from(exit::BAD_CONFIGURATION);
+    };
+    let sources = match selected_sources(&config, only) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(exit::BAD_CONFIGURATION);
+        }
+    };
+    let format = match format {
+        StreamFormat::Text => WatchFormat::Text,
+        StreamFormat::Jsonl => WatchFormat::Jsonl,
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(exit::FAILURE);
+    };
+    let mutes = load_mutes(&config);
+    match rt.block_on(run(
+        sources,
+        poll_settings(&config),
+        config.stale_after.0,
+        format,
+        mutes,
+    )) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("site-status: {e:#}");
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

@@ -1,10 +1,15 @@
 //! `site-status report ENV SITE`: a site's latest status reports, parsed,
 //! for people and for scripts.
 
+use std::process::ExitCode;
+
 use serde::Serialize;
 
+use super::{Format, exit, load_config, runtime};
 use crate::model::text::{MAX_FIELD_CHARS, clean_multiline, terminal_safe_json};
 use crate::model::{Report, Reports};
+use crate::source::FleetSource;
+use crate::source::http::ProcessSecrets;
 
 #[derive(Serialize)]
 struct JsonRequirement<'a> {
@@ -117,6 +122,50 @@ pub fn to_text(env: &str, site: &str, reports: &Reports) -> String {
         }
     }
     out
+}
+
+/// `site-status report ENV SITE`: the site's latest reports from Loki.
+pub fn run(
+    path: Option<&std::path::Path>,
+    env: &str,
+    site: &str,
+    last: usize,
+    format: Format,
+) -> ExitCode {
+    let Some(config) = load_config(path) else {
+        return ExitCode::from(exit::BAD_CONFIGURATION);
+    };
+    let sources = match crate::source::from_config(&config, &ProcessSecrets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            return ExitCode::from(exit::BAD_CONFIGURATION);
+        }
+    };
+    let Some(source) = sources.iter().find(|s| s.environment() == env) else {
+        let names: Vec<&str> = sources.iter().map(|s| s.environment()).collect();
+        eprintln!(
+            "site-status: no environment {env:?} in the configuration (there are: {})",
+            names.join(", ")
+        );
+        return ExitCode::from(exit::BAD_CONFIGURATION);
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::from(exit::FAILURE);
+    };
+    match rt.block_on(source.fetch_reports(site, last)) {
+        Ok(reports) => {
+            match format {
+                Format::Json => println!("{}", to_json(env, site, &reports)),
+                Format::Text => print!("{}", to_text(env, site, &reports)),
+            }
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("site-status: {e}");
+            ExitCode::from(exit::BACKEND_FAILED)
+        }
+    }
 }
 
 #[cfg(test)]
