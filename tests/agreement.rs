@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use site_status::app::{App, Settings};
-use site_status::cli::check::build_report_with_mutes;
+use site_status::cli::check::build_report;
 use site_status::cli::watch::{WatchFormat, WatchStream};
 use site_status::model::{MuteRule, MuteRules, Severity, SiteSummary};
 use site_status::poller::{Fetched, Slot};
@@ -138,7 +138,7 @@ fn the_grid_check_and_watch_agree_on_every_state_and_transition() {
                 )
             })
             .collect();
-        let check = build_report_with_mutes(outcomes, now, STALE, &mutes());
+        let check = build_report(outcomes, now, STALE, &mutes());
         for (env, pane) in app.envs.iter().enumerate() {
             let grid: BTreeMap<&str, &str> = pane
                 .fleet

@@ -98,13 +98,6 @@ impl App {
         self.relayout();
     }
 
-    /// Interprets every environment's last poll again, now: a mute rule
-    /// may have expired.
-    pub fn rebuild_fleets(&mut self) {
-        self.tracker.reinterpret(unix(self.now));
-        self.refresh_fleets();
-    }
-
     pub fn set_mutes(&mut self, mutes: MuteRules) {
         self.tracker.set_mutes(mutes, unix(self.now));
         self.refresh_fleets();

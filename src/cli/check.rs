@@ -92,21 +92,12 @@ fn check_site(
     }
 }
 
-/// Builds the report from each environment's outcome, without mute rules.
-pub fn build_report(
-    outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
-    now_unix: f64,
-    stale_after: Duration,
-) -> CheckReport {
-    build_report_with_mutes(outcomes, now_unix, stale_after, &MuteRules::default())
-}
-
 /// Builds the report from each environment's outcome, read through the
 /// same [`Tracker`] as the grid and `watch`: a failing requirement that a
 /// rule mutes does not count toward its site's state (a site whose only
 /// failing requirements are muted is ok) and is listed under `muted`
 /// instead of `failing`.
-pub fn build_report_with_mutes(
+pub fn build_report(
     outcomes: Vec<(String, Result<EnvReport, SourceError>)>,
     now_unix: f64,
     stale_after: Duration,
@@ -317,7 +308,7 @@ pub fn run(path: Option<&std::path::Path>, only: &[String], format: Format) -> E
     };
     let outcomes = rt.block_on(poll_once(&sources, poll_settings(&config).timeout));
     let mutes = load_mutes(&config);
-    let report = build_report_with_mutes(
+    let report = build_report(
         outcomes,
         Clock::System.unix_seconds(),
         config.stale_after.0,
@@ -357,7 +348,13 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_worst_finding() {
         let code = |sites: Vec<SiteSummary>| {
-            build_report(vec![("prod".into(), report(sites))], NOW, STALE).exit_code()
+            build_report(
+                vec![("prod".into(), report(sites))],
+                NOW,
+                STALE,
+                &MuteRules::default(),
+            )
+            .exit_code()
         };
         assert_eq!(
             code(vec![
@@ -389,6 +386,7 @@ mod tests {
             ],
             NOW,
             STALE,
+            &MuteRules::default(),
         );
         assert_eq!(r.exit_code(), 3, "a backend failure wins");
     }
@@ -408,7 +406,7 @@ mod tests {
             )
         };
         let run = |rules: &MuteRules| {
-            build_report_with_mutes(
+            build_report(
                 vec![("prod".into(), report(vec![s.clone()]))],
                 NOW,
                 STALE,
@@ -447,6 +445,7 @@ mod tests {
             ],
             NOW,
             STALE,
+            &MuteRules::default(),
         );
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(

@@ -166,10 +166,6 @@ impl MuteRules {
         &self.rules
     }
 
-    pub fn into_rules(self) -> Vec<MuteRule> {
-        self.rules
-    }
-
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
@@ -289,12 +285,6 @@ impl MuteRules {
             .max()
             .unwrap_or(Severity::Ok);
         site.worst = Some(worst.min(remaining));
-    }
-
-    /// When the next active rule expires: the moment a view must recount
-    /// even if no new data arrives.
-    pub fn next_expiry(&self, now_unix: f64) -> Option<i64> {
-        self.active(now_unix).filter_map(|r| r.expires).min()
     }
 }
 
@@ -606,8 +596,6 @@ mod tests {
             rules.find("e", "p", "s", "cron", 0.0).unwrap().reason,
             "forever"
         );
-        assert_eq!(rules.next_expiry(0.0), Some(100));
-        assert_eq!(rules.next_expiry(150.0), Some(200));
     }
 
     #[test]

@@ -73,22 +73,6 @@ impl Rollout {
         self.versions.first().map(|(v, _)| v.as_str())
     }
 
-    /// The version a site runs, if it is in the rollout.
-    pub fn version_of(&self, site: &str) -> Option<&str> {
-        self.sites
-            .iter()
-            .find(|(s, _)| s == site)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The sites on one version, in name order.
-    pub fn sites_on<'a>(&'a self, version: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.sites
-            .iter()
-            .filter(move |(_, v)| v == version)
-            .map(|(s, _)| s.as_str())
-    }
-
     /// Whether every site runs the same version.
     pub fn is_settled(&self) -> bool {
         self.versions.len() <= 1
@@ -210,8 +194,6 @@ mod tests {
             ]
         );
         assert_eq!(r.newest(), Some("3.14.10"));
-        assert_eq!(r.version_of("c"), Some("3.14.9"));
-        assert_eq!(r.sites_on("3.14.9").collect::<Vec<_>>(), vec!["b", "c"]);
         assert!(!r.is_settled());
     }
 

@@ -82,11 +82,6 @@ impl Tracker {
         self.envs.get(env).map(|tracked| &tracked.fleet)
     }
 
-    /// Whether the environment has had a poll yet.
-    pub fn has_polled(&self, env: usize) -> bool {
-        self.envs.get(env).is_some_and(|t| t.polled.is_some())
-    }
-
     pub fn mutes(&self) -> &MuteRules {
         &self.mutes
     }
@@ -109,9 +104,8 @@ impl Tracker {
         self.reinterpret(now);
     }
 
-    /// Interprets every environment's last poll again at `now`, as when a
-    /// mute rule expires.
-    pub fn reinterpret(&mut self, now: f64) {
+    /// Interprets every environment's last poll again at `now`.
+    fn reinterpret(&mut self, now: f64) {
         for env in 0..self.envs.len() {
             let Some(polled) = self.envs[env].polled.clone() else {
                 continue;

@@ -21,7 +21,7 @@ use crate::model::text::shown;
 use std::time::Duration;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -259,15 +259,6 @@ pub fn truncate(text: &str, width: usize, ellipsis: &str) -> String {
         out.push_str(ellipsis);
     }
     out
-}
-
-pub fn line_width(line: &Line<'_>) -> usize {
-    line.width()
-}
-
-/// Paints a line clipped to an area's first row.
-pub fn put_line(frame: &mut Frame, area: Rect, line: Line<'_>) {
-    frame.render_widget(Paragraph::new(line), area);
 }
 
 /// A report's time to the second: Loki's nanoseconds are noise on screen.
