@@ -1,0 +1,5 @@
+//! The `site-status-agent` binary.
+
+fn main() {
+    println!("site-status-agent {}", env!("CARGO_PKG_VERSION"));
+}
