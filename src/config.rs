@@ -111,6 +111,9 @@ pub struct MetricNames {
     pub requirement_severity: MetricName,
     pub report_success: MetricName,
     pub last_run_timestamp: MetricName,
+    /// When the last run that parsed ran: how old the last good report
+    /// is, for a site whose runs keep failing.
+    pub last_success_timestamp: MetricName,
     pub run_duration: MetricName,
     pub info: MetricName,
     /// The scrape job of the status workloads, for `up`.
@@ -123,6 +126,7 @@ impl Default for MetricNames {
             requirement_severity: MetricName(names::REQUIREMENT_SEVERITY.into()),
             report_success: MetricName(names::REPORT_SUCCESS.into()),
             last_run_timestamp: MetricName(names::LAST_RUN_TIMESTAMP.into()),
+            last_success_timestamp: MetricName(names::LAST_SUCCESS_TIMESTAMP.into()),
             run_duration: MetricName(names::RUN_DURATION.into()),
             info: MetricName(names::INFO.into()),
             job: names::JOB.into(),

@@ -211,6 +211,7 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
         requirements: reports[0].requirements.clone(),
         run_duration: Some(1.0),
         info: None,
+        last_success: None,
     };
     app.apply_detail(
         &DetailKey::Site(site.clone()),

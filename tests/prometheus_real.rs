@@ -694,3 +694,29 @@ async fn a_requirement_history_comes_from_a_range_query() {
     assert!(none.points.iter().all(Option::is_none));
     assert!(none.changes().is_empty());
 }
+
+#[tokio::test]
+async fn a_site_whose_runs_fail_says_how_old_its_last_good_report_is() {
+    let calm = Site::new("calm-1", "prod", "kk_base");
+    let failing = Site::new("failing-1", "prod", "kk_base");
+    let exporter = FleetExporter::start(Fleet::new(vec![calm, failing]));
+    exporter.set_success("failing-1", false);
+    let prom = TestPrometheus::scraping(&exporter).await;
+    prom.wait_for_fleet(&exporter).await;
+
+    let config = parse(&config_text(&[("prod", &prom.url())], "5s"));
+    let source = sources(&config).remove(0);
+    let failed = source.fetch_site("failing-1").await.unwrap();
+    assert_eq!(failed.summary.run_success, Some(false));
+    let (last_run, last_good) = (
+        failed.summary.last_run.unwrap(),
+        failed.last_success.unwrap(),
+    );
+    // Both come back as ages from time(): allow for the query's rounding.
+    assert!(
+        (last_run - last_good - support::fleet::LAST_GOOD_BEFORE_FAILING).abs() < 2.0,
+        "last run {last_run}, last good {last_good}"
+    );
+    let fine = source.fetch_site("calm-1").await.unwrap();
+    assert!((fine.summary.last_run.unwrap() - fine.last_success.unwrap()).abs() < 2.0);
+}

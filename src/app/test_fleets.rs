@@ -100,6 +100,7 @@ pub(super) fn failing_app_with_site_open() -> App {
         }],
         run_duration: None,
         info: None,
+        last_success: None,
     };
     app.apply_detail(
         &DetailKey::Site(key),

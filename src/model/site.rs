@@ -108,6 +108,9 @@ pub struct SiteDetail {
     pub requirements: Vec<Requirement>,
     pub run_duration: Option<f64>,
     pub info: Option<DrupalInfo>,
+    /// Unix time of the last run that parsed; `None` when not reported
+    /// (an older agent) or never.
+    pub last_success: Option<f64>,
 }
 
 #[cfg(test)]

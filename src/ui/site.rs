@@ -122,12 +122,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
             second.push(Span::styled(facts.join(" · "), theme.muted()));
             match s.run_success {
                 Some(true) => second.push(Span::styled(" · run ok", theme.muted())),
-                Some(false) => second.push(Span::styled(
-                    " · last run FAILED",
-                    theme
-                        .state(SiteState::RunFailed)
-                        .add_modifier(Modifier::BOLD),
-                )),
+                Some(false) => {
+                    second.push(Span::styled(
+                        " · last run FAILED",
+                        theme
+                            .state(SiteState::RunFailed)
+                            .add_modifier(Modifier::BOLD),
+                    ));
+                    // What the requirements below are worth: as old as
+                    // the last run that worked.
+                    let now = super::unix(app.now);
+                    let good = match detail.last_success {
+                        Some(t) if t > 0.0 => format!(
+                            " · last good report {} ago",
+                            format_age(std::time::Duration::from_secs_f64((now - t).max(0.0)))
+                        ),
+                        Some(_) => " · no good report yet".to_string(),
+                        None => String::new(),
+                    };
+                    second.push(Span::styled(good, theme.state(SiteState::RunFailed)));
+                }
                 None => {}
             }
             second.push(Span::styled(

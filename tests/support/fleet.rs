@@ -205,8 +205,11 @@ pub struct Fleet {
     pub sites: Vec<Site>,
 }
 
+/// How long before its last (failed) run a failing site last ran well.
+pub const LAST_GOOD_BEFORE_FAILING: f64 = 3.0 * 3600.0;
+
 /// A metric family of the contract, with its help text.
-const FAMILIES: [(&str, &str); 5] = [
+const FAMILIES: [(&str, &str); 6] = [
     (
         "drupal_requirement_severity",
         "Severity (sid) of a Drupal status report requirement: -1 info, 0 ok, 1 warning, 2 error.",
@@ -218,6 +221,10 @@ const FAMILIES: [(&str, &str); 5] = [
     (
         "drupal_status_report_last_run_timestamp_seconds",
         "Unix time of the last status report run.",
+    ),
+    (
+        "drupal_status_report_last_success_timestamp_seconds",
+        "Unix time of the last status report run that parsed.",
     ),
     (
         "drupal_status_report_duration_seconds",
@@ -352,6 +359,15 @@ fn site_samples(site: &Site, family: &str) -> Vec<(Labels, f64)> {
             .collect(),
         "drupal_status_report_success" => vec![(base, if site.success { 1.0 } else { 0.0 })],
         "drupal_status_report_last_run_timestamp_seconds" => vec![(base, site.last_run)],
+        // A site whose runs fail has not had a good one for three hours.
+        "drupal_status_report_last_success_timestamp_seconds" => vec![(
+            base,
+            if site.success {
+                site.last_run
+            } else {
+                site.last_run - LAST_GOOD_BEFORE_FAILING
+            },
+        )],
         "drupal_status_report_duration_seconds" => vec![(base, site.duration)],
         "drupal_info" => {
             let mut labels = base;

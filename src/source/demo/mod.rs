@@ -859,10 +859,20 @@ impl DemoFleet {
             sort_requirements_worst_first(&mut reqs);
             reqs
         };
+        // A site whose runs fail has failed for a while: its last good
+        // report is hours old.
+        let last_success = summary.last_run.map(|last| {
+            if summary.run_success == Some(false) {
+                last - 3.0 * 3600.0 - demo_site.phase * 20.0
+            } else {
+                last
+            }
+        });
         Some(SiteDetail {
             summary,
             requirements,
             run_duration: Some(demo_site.run_duration),
+            last_success,
             info: Some(DrupalInfo {
                 drupal_version: "10.3.6".into(),
                 php_version: "8.3.12".into(),

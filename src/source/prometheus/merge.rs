@@ -139,7 +139,7 @@ pub fn merge_site(
     queries: &FleetQueries,
     site: &str,
     severities: &[Sample],
-    [success, age, duration, info]: [Option<Vec<Sample>>; 4],
+    [success, age, duration, info, success_age]: [Option<Vec<Sample>>; 5],
     now_unix: f64,
 ) -> SiteDetail {
     let mut summary = SiteSummary::from_label(site, String::new());
@@ -207,6 +207,7 @@ pub fn merge_site(
         requirements,
         run_duration,
         info,
+        last_success: first(&success_age).map(|age| now_unix - age),
     }
 }
 

@@ -208,17 +208,18 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
         Box::pin(async move {
-            let [q0, q1, q2, q3, q4] = self.queries.site(site);
-            let (a0, a1, a2, a3, a4) = tokio::join!(
+            let [q0, q1, q2, q3, q4, q5] = self.queries.site(site);
+            let (a0, a1, a2, a3, a4, a5) = tokio::join!(
                 self.api.query(&q0),
                 self.api.query(&q1),
                 self.api.query(&q2),
                 self.api.query(&q3),
                 self.api.query(&q4),
+                self.api.query(&q5),
             );
             let severities = a0?.into_vector()?;
             // Only the severities must answer; the rest shows what it can.
-            let rest = [a1, a2, a3, a4].map(|a| a.ok().and_then(|a| a.into_vector().ok()));
+            let rest = [a1, a2, a3, a4, a5].map(|a| a.ok().and_then(|a| a.into_vector().ok()));
             Ok(merge_site(
                 &self.queries,
                 site,

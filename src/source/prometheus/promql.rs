@@ -22,6 +22,7 @@ pub struct FleetQueries {
     severity: String,
     success: String,
     last_run: String,
+    last_success: String,
     duration: String,
     info: String,
     job: String,
@@ -76,6 +77,7 @@ impl FleetQueries {
             severity: config.metrics.requirement_severity.0.clone(),
             success: config.metrics.report_success.0.clone(),
             last_run: config.metrics.last_run_timestamp.0.clone(),
+            last_success: config.metrics.last_success_timestamp.0.clone(),
             duration: config.metrics.run_duration.0.clone(),
             info: config.metrics.info.0.clone(),
             job: config.metrics.job.clone(),
@@ -165,7 +167,7 @@ impl FleetQueries {
     }
 
     /// One site's raw series.
-    pub fn site(&self, site: &str) -> [String; 5] {
+    pub fn site(&self, site: &str) -> [String; 6] {
         let m = self.matchers(&[format!("{}={}", self.site, quote(site))]);
         [
             format!("{}{m}", self.severity),
@@ -173,6 +175,7 @@ impl FleetQueries {
             format!("time() - {}{m}", self.last_run),
             format!("{}{m}", self.duration),
             format!("{}{m}", self.info),
+            format!("time() - {}{m}", self.last_success),
         ]
     }
 }
