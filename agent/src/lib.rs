@@ -5,3 +5,5 @@
 //! (`spool`, `loki`). What it publishes is the contract crate's.
 
 pub mod outcome;
+pub mod config;
+pub mod runner;
