@@ -526,10 +526,10 @@ mod tests {
     fn bad_values_name_flag_and_variable() {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
         for (args, wanted) in [
-            (vec!["--interval", "5 minutes"], "--interval (SITE_STATUS_INTERVAL)"),
+            (vec!["--interval", "5x"], "--interval (SITE_STATUS_INTERVAL)"),
             (vec!["--interval", "0"], "--interval (SITE_STATUS_INTERVAL)"),
             (vec!["--interval", "1d"], "--interval (SITE_STATUS_INTERVAL)"),
-            (vec!["--timeout", "-5s"], "--timeout (SITE_STATUS_TIMEOUT)"),
+            (vec!["--timeout=-5s"], "--timeout (SITE_STATUS_TIMEOUT)"),
             (vec!["--splay", "sometimes"], "--splay (SITE_STATUS_SPLAY)"),
             (vec!["--listen", "9101"], "--listen (SITE_STATUS_LISTEN)"),
             (vec!["--loki-url", "loki:3100"], "--loki-url (SITE_STATUS_LOKI_URL)"),
@@ -543,7 +543,7 @@ mod tests {
             ),
             (vec!["--log-level", "loud"], "--log-level (SITE_STATUS_LOG_LEVEL)"),
         ] {
-            let err = parse_base(&args).unwrap_err();
+            let err = parse_base(&args).expect_err(&format!("{args:?}"));
             assert!(err.contains(wanted), "{args:?}: {err}");
         }
         let err = parse(&["--env", "prod"]).unwrap_err();
