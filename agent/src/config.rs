@@ -190,11 +190,13 @@ impl Config {
         let env = required(args.env, "env")?;
         let profile = args.profile.unwrap_or_default().trim().to_string();
 
-        let listen = args
-            .listen
-            .trim()
-            .parse::<SocketAddr>()
-            .map_err(|_| bad("listen", &args.listen, "an address and port like 0.0.0.0:9101"))?;
+        let listen = args.listen.trim().parse::<SocketAddr>().map_err(|_| {
+            bad(
+                "listen",
+                &args.listen,
+                "an address and port like 0.0.0.0:9101",
+            )
+        })?;
         let interval = parse_duration(&args.interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| bad("interval", &args.interval, DURATION_HINT))?;
@@ -308,7 +310,10 @@ fn name(flag: &str) -> String {
 fn bad(flag: &str, value: &str, expected: &str) -> String {
     // The value is an operator's own setting, shown so a typo is visible;
     // Debug formatting keeps control characters from reaching the terminal.
-    format!("invalid value {value:?} for {}: expected {expected}", name(flag))
+    format!(
+        "invalid value {value:?} for {}: expected {expected}",
+        name(flag)
+    )
 }
 
 fn required(value: Option<String>, flag: &str) -> Result<String, String> {
@@ -350,9 +355,9 @@ pub fn format_duration(d: Duration) -> String {
     if d.subsec_nanos() != 0 {
         return format!("{}s", d.as_secs_f64());
     }
-    if secs != 0 && secs % 3600 == 0 {
+    if secs != 0 && secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs != 0 && secs % 60 == 0 {
+    } else if secs != 0 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
@@ -363,9 +368,7 @@ pub fn format_duration(d: Duration) -> String {
 /// `1GiB` (powers of 1024); case-insensitive, a space allowed.
 pub fn parse_bytes(raw: &str) -> Option<u64> {
     let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(raw.len());
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
     let number: u64 = number.parse().ok()?;
     let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -526,13 +529,22 @@ mod tests {
     fn bad_values_name_flag_and_variable() {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
         for (args, wanted) in [
-            (vec!["--interval", "5x"], "--interval (SITE_STATUS_INTERVAL)"),
+            (
+                vec!["--interval", "5x"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
             (vec!["--interval", "0"], "--interval (SITE_STATUS_INTERVAL)"),
-            (vec!["--interval", "1d"], "--interval (SITE_STATUS_INTERVAL)"),
+            (
+                vec!["--interval", "1d"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
             (vec!["--timeout=-5s"], "--timeout (SITE_STATUS_TIMEOUT)"),
             (vec!["--splay", "sometimes"], "--splay (SITE_STATUS_SPLAY)"),
             (vec!["--listen", "9101"], "--listen (SITE_STATUS_LISTEN)"),
-            (vec!["--loki-url", "loki:3100"], "--loki-url (SITE_STATUS_LOKI_URL)"),
+            (
+                vec!["--loki-url", "loki:3100"],
+                "--loki-url (SITE_STATUS_LOKI_URL)",
+            ),
             (
                 vec!["--spool-max-reports", "0"],
                 "--spool-max-reports (SITE_STATUS_SPOOL_MAX_REPORTS)",
@@ -541,13 +553,19 @@ mod tests {
                 vec!["--spool-max-bytes", "50 parsecs"],
                 "--spool-max-bytes (SITE_STATUS_SPOOL_MAX_BYTES)",
             ),
-            (vec!["--log-level", "loud"], "--log-level (SITE_STATUS_LOG_LEVEL)"),
+            (
+                vec!["--log-level", "loud"],
+                "--log-level (SITE_STATUS_LOG_LEVEL)",
+            ),
         ] {
             let err = parse_base(&args).expect_err(&format!("{args:?}"));
             assert!(err.contains(wanted), "{args:?}: {err}");
         }
         let err = parse(&["--env", "prod"]).unwrap_err();
-        assert!(err.contains("--site (SITE_STATUS_SITE) is required"), "{err}");
+        assert!(
+            err.contains("--site (SITE_STATUS_SITE) is required"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -479,7 +479,10 @@ mod tests {
     fn versions_come_from_the_drupal_and_php_requirements() {
         let v = versions_of(&[
             req("drupal", "10.3.6\n"),
-            req("php", "8.3.12 (more information [1])\n\n[1] https://x/php\n"),
+            req(
+                "php",
+                "8.3.12 (more information [1])\n\n[1] https://x/php\n",
+            ),
         ]);
         assert_eq!((v.drupal.as_str(), v.php.as_str()), ("10.3.6", "8.3.12"));
         // Drush 10 rows are keyed by title.
