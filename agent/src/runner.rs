@@ -6,6 +6,7 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct Runner {
     /// Held for the whole of a run: the guarantee that runs never overlap.
     running: Mutex<()>,
     last: StdMutex<Option<Arc<Outcome>>>,
+    /// Runs finished so far: tells a caller who waited whether the run it
+    /// waited for finished or was cancelled.
+    finished: AtomicU64,
 }
 
 impl Runner {
@@ -70,6 +74,7 @@ impl Runner {
             sink,
             running: Mutex::new(()),
             last: StdMutex::new(None),
+            finished: AtomicU64::new(0),
         }
     }
 
@@ -79,10 +84,13 @@ impl Runner {
         let guard = match self.running.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
+                let finished_before = self.finished.load(Ordering::SeqCst);
                 let guard = self.running.lock().await;
                 // The run we waited for may have been cancelled before it
                 // finished: then this caller runs one itself.
-                if let Some(last) = self.last() {
+                if self.finished.load(Ordering::SeqCst) != finished_before
+                    && let Some(last) = self.last()
+                {
                     return last;
                 }
                 guard
@@ -91,6 +99,7 @@ impl Runner {
         let outcome = Arc::new(run_once(&self.spec).await);
         (self.sink)(&outcome);
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.clone());
+        self.finished.fetch_add(1, Ordering::SeqCst);
         drop(guard);
         outcome
     }

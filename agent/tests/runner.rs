@@ -230,12 +230,7 @@ async fn a_hung_drush_is_killed_with_its_children_at_the_timeout() {
     assert!(took >= Duration::from_secs(1), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 
-    let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    assert_eq!(pids.len(), 2, "{pids:?}");
+    let pids = read_pids(&pidfile);
     // SIGKILL is delivered asynchronously: allow the kernel a moment.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !pids.iter().all(|p| is_gone(*p)) && Instant::now() < deadline {
@@ -244,6 +239,45 @@ async fn a_hung_drush_is_killed_with_its_children_at_the_timeout() {
     for pid in pids {
         assert!(is_gone(pid), "process {pid} of the group survived");
     }
+}
+
+#[tokio::test]
+async fn a_cancelled_run_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let (sink, count) = counting_sink();
+    let runner = Runner::new(
+        spec(
+            &["hang", pidfile.to_str().unwrap()],
+            Duration::from_secs(60),
+        ),
+        sink,
+    );
+    // The caller gives up (a dropped request, shutdown) long before drush's
+    // timeout.
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), runner.run_now()).await;
+    assert!(gave_up.is_err());
+    assert!(!runner.is_running());
+    assert!(runner.last().is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    let pids = read_pids(&pidfile);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pids.iter().all(|p| is_gone(*p)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in pids {
+        assert!(is_gone(pid), "process {pid} of the group survived");
+    }
+}
+
+fn read_pids(pidfile: &Path) -> Vec<u32> {
+    let pids: Vec<u32> = std::fs::read_to_string(pidfile)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    pids
 }
 
 fn counting_sink() -> (Sink, Arc<AtomicUsize>) {
