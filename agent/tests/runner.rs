@@ -1,0 +1,441 @@
+//! The runner against a fake drush (`tests/fake-drush`): each way drush can
+//! answer gives the documented outcome, a hung drush dies with its children
+//! at the timeout, runs never overlap, and the splay spreads a fleet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use site_status_agent::config::{Config, Splay};
+use site_status_agent::outcome::Outcome;
+use site_status_agent::runner::{
+    NO_REQUIREMENTS, RunSpec, Runner, Sink, first_delay, run_once, splay_offset,
+};
+use site_status_contract::Severity;
+use site_status_contract::report::{ReportFormat, parse_report_line};
+
+fn fake_drush() -> String {
+    format!("{}/tests/fake-drush", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/drush")
+        .join(name)
+}
+
+fn spec(args: &[&str], timeout: Duration) -> RunSpec {
+    let mut command = vec!["sh".to_string(), fake_drush()];
+    command.extend(args.iter().map(|a| a.to_string()));
+    RunSpec {
+        command,
+        timeout,
+        site: "borger".into(),
+        env: "prod".into(),
+        profile: "kk_borger".into(),
+    }
+}
+
+async fn run(args: &[&str]) -> Outcome {
+    run_once(&spec(args, Duration::from_secs(30))).await
+}
+
+fn fixture_json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_healthy_report_is_a_success_with_drushs_json_unchanged() {
+    let path = fixture("drush13-healthy.json");
+    let o = run(&["fixture", path.to_str().unwrap()]).await;
+    assert!(o.success, "{:?}", o.failure);
+    assert_eq!(o.failure, None);
+    assert!(o.requirements.len() > 5);
+    assert_eq!(o.versions.drupal, "10.3.6");
+    assert!(!o.versions.php.is_empty());
+    assert_eq!(o.line.requirements, fixture_json("drush13-healthy.json"));
+    assert_eq!(o.line.drush_exit_code, Some(0));
+    assert_eq!(o.line.drupal_version.as_deref(), Some("10.3.6"));
+    assert_eq!(o.line.stderr_tail, "");
+    assert_eq!(
+        (o.line.site.as_str(), o.line.env.as_str()),
+        ("borger", "prod")
+    );
+    assert!(o.duration_seconds > 0.0 && o.duration_seconds < 30.0);
+    assert_eq!(o.line.duration_seconds, o.duration_seconds);
+    // generated_at is the start, in UTC, and agrees with the Loki timestamp.
+    let at: jiff::Timestamp = o.line.generated_at.parse().unwrap();
+    assert!(o.line.generated_at.ends_with('Z'));
+    assert_eq!(at.as_nanosecond(), i128::from(o.started_unix_ns));
+    let age = jiff::Timestamp::now().as_second() - at.as_second();
+    assert!((0..30).contains(&age), "{age}");
+
+    // What the dashboard reads back from Loki is the same report.
+    let back = parse_report_line(&o.line.to_json(), o.started_unix_ns);
+    assert_eq!(back.format, ReportFormat::Contract);
+    assert_eq!(back.requirements.len(), o.requirements.len());
+}
+
+#[tokio::test]
+async fn red_requirements_with_exit_0_are_a_successful_run() {
+    let path = fixture("drush13-broken-full.json");
+    let o = run(&["fixture", path.to_str().unwrap()]).await;
+    assert!(o.success, "{:?}", o.failure);
+    assert!(
+        o.requirements
+            .iter()
+            .any(|r| r.severity == Some(Severity::Error))
+    );
+}
+
+#[tokio::test]
+async fn every_drush_shape_parses() {
+    for name in [
+        "drush10-list.json",
+        "drush10-filtered-object.json",
+        "drush11-default-fields.json",
+        "drush13-danish.json",
+        "drush13-severity2.json",
+    ] {
+        let path = fixture(name);
+        let o = run(&["fixture", path.to_str().unwrap()]).await;
+        assert!(o.success, "{name}: {:?}", o.failure);
+        assert!(!o.requirements.is_empty(), "{name}");
+        assert_eq!(o.line.requirements, fixture_json(name), "{name}");
+    }
+    // Drush 10 keys rows by number: Drupal's version is found by title.
+    let path = fixture("drush10-list.json");
+    let o = run(&["fixture", path.to_str().unwrap()]).await;
+    assert_eq!(o.versions.drupal, "10.3.6");
+}
+
+#[tokio::test]
+async fn drush_10_string_sids_give_severities() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drush10-sid-strings.json");
+    std::fs::write(
+        &path,
+        r#"{
+    "cron": {"title": "Cron maintenance tasks", "severity": "Error", "sid": "2",
+             "description": "Cron has not run recently.\n", "value": "Never run\n"},
+    "drupal": {"title": "Drupal", "severity": "Info", "sid": "-1", "description": "", "value": "9.5.11\n"},
+    "update_contrib": {"title": "Module and theme update status", "severity": "Warning",
+             "sid": "1", "description": "", "value": "Updates available\n"}
+}"#,
+    )
+    .unwrap();
+    let o = run(&["fixture", path.to_str().unwrap()]).await;
+    assert!(o.success, "{:?}", o.failure);
+    let severity = |label: &str| {
+        o.requirements
+            .iter()
+            .find(|r| r.label == label)
+            .and_then(|r| r.severity)
+    };
+    assert_eq!(severity("cron"), Some(Severity::Error));
+    assert_eq!(severity("update_contrib"), Some(Severity::Warning));
+    assert_eq!(severity("drupal"), Some(Severity::Info));
+    assert_eq!(o.versions.drupal, "9.5.11");
+}
+
+#[tokio::test]
+async fn an_empty_report_is_a_failed_run() {
+    let o = run(&["empty"]).await;
+    assert!(!o.success);
+    assert_eq!(o.failure.as_deref(), Some(NO_REQUIREMENTS));
+    assert!(o.requirements.is_empty());
+    assert_eq!(o.line.requirements, Value::Null);
+    assert_eq!(o.line.drush_exit_code, Some(0));
+    // drush said nothing on stderr: the report says why it failed.
+    assert_eq!(o.line.stderr_tail, format!("{NO_REQUIREMENTS}\n"));
+    assert_eq!(o.versions.drupal, "");
+}
+
+#[tokio::test]
+async fn a_non_zero_exit_keeps_its_code_and_a_bounded_sanitized_stderr_tail() {
+    let o = run(&["fail"]).await;
+    assert!(!o.success);
+    assert_eq!(o.failure.as_deref(), Some("drush exited with code 1"));
+    assert_eq!(o.line.drush_exit_code, Some(1));
+    assert_eq!(o.line.requirements, Value::Null);
+    let tail = &o.line.stderr_tail;
+    assert!(
+        tail.ends_with("SQLSTATE[HY000] [2002] Connection refused\n"),
+        "{tail}"
+    );
+    assert!(tail.contains("In Connection.php line 79:"), "{tail}");
+    assert!(!tail.contains('\u{1b}'), "{tail:?}");
+    assert!(tail.lines().count() <= 20, "{tail}");
+    assert!(!tail.contains("noise line 1\n"), "{tail}");
+    assert!(tail.len() <= 4096);
+}
+
+#[tokio::test]
+async fn garbage_on_stdout_is_a_failed_run() {
+    let o = run(&["garbage"]).await;
+    assert!(!o.success);
+    assert_eq!(
+        o.failure.as_deref(),
+        Some("drush printed something that is not a status report")
+    );
+    assert_eq!(o.line.requirements, Value::Null);
+    assert_eq!(o.line.drush_exit_code, Some(0));
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_failed_run_without_exit_code() {
+    let mut s = spec(&[], Duration::from_secs(5));
+    s.command = vec!["/nonexistent/drush".into()];
+    let o = run_once(&s).await;
+    assert!(!o.success);
+    assert!(
+        o.failure.as_deref().unwrap().starts_with("could not start"),
+        "{:?}",
+        o.failure
+    );
+    assert_eq!(o.line.drush_exit_code, None);
+}
+
+/// A process is gone when /proc has no entry for it, or only a zombie
+/// (its parent is dead; whoever adopted it may not reap it).
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            // The state follows the command name's closing parenthesis.
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+            state == Some(Some('Z'))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hung_drush_is_killed_with_its_children_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let started = Instant::now();
+    let o = run_once(&spec(
+        &["hang", pidfile.to_str().unwrap()],
+        Duration::from_secs(1),
+    ))
+    .await;
+    let took = started.elapsed();
+    assert!(!o.success);
+    assert_eq!(o.failure.as_deref(), Some("timed out after 1s"));
+    assert_eq!(o.line.drush_exit_code, None);
+    assert_eq!(o.line.requirements, Value::Null);
+    assert_eq!(o.line.stderr_tail, "timed out after 1s\n");
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    let pids = read_pids(&pidfile);
+    // SIGKILL is delivered asynchronously: allow the kernel a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pids.iter().all(|p| is_gone(*p)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in pids {
+        assert!(is_gone(pid), "process {pid} of the group survived");
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_run_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let (sink, count) = counting_sink();
+    let runner = Runner::new(
+        spec(
+            &["hang", pidfile.to_str().unwrap()],
+            Duration::from_secs(60),
+        ),
+        sink,
+    );
+    // The caller gives up (a dropped request, shutdown) long before drush's
+    // timeout.
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), runner.run_now()).await;
+    assert!(gave_up.is_err());
+    assert!(!runner.is_running());
+    assert!(runner.last().is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    let pids = read_pids(&pidfile);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pids.iter().all(|p| is_gone(*p)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in pids {
+        assert!(is_gone(pid), "process {pid} of the group survived");
+    }
+}
+
+fn read_pids(pidfile: &Path) -> Vec<u32> {
+    let pids: Vec<u32> = std::fs::read_to_string(pidfile)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    pids
+}
+
+fn counting_sink() -> (Sink, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let sink: Sink = Arc::new(move |_: &Outcome| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    (sink, count)
+}
+
+/// (start, end) pairs from the fake drush's log, in the order written.
+fn runs_in(log: &Path) -> Vec<(u128, u128)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut runs = Vec::new();
+    let mut start = None;
+    for line in text.lines() {
+        let (what, ns) = line.split_once(' ').unwrap();
+        let ns: u128 = ns.parse().unwrap();
+        match what {
+            "start" => {
+                assert_eq!(start, None, "a run started while another ran:\n{text}");
+                start = Some(ns);
+            }
+            "end" => runs.push((start.take().unwrap(), ns)),
+            other => panic!("unexpected log line {other}"),
+        }
+    }
+    assert_eq!(start, None, "a run did not end:\n{text}");
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_asked_for_at_once_never_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let path = fixture("drush13-healthy.json");
+    let (sink, count) = counting_sink();
+    let runner = Arc::new(Runner::new(
+        spec(
+            &["slow", log.to_str().unwrap(), path.to_str().unwrap()],
+            Duration::from_secs(30),
+        ),
+        sink,
+    ));
+    assert!(runner.last().is_none());
+
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let r = runner.clone();
+            tokio::spawn(async move { r.run_now().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(runner.is_running());
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.push(call.await.unwrap());
+    }
+    assert!(!runner.is_running());
+    // The calls that came while a run was going got that run's outcome.
+    assert!(outcomes.iter().all(|o| o.success));
+    assert!(outcomes.iter().all(|o| Arc::ptr_eq(o, &outcomes[0])));
+    assert_eq!(runs_in(&log).len(), 1);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+
+    // A later call starts a run of its own, after the first one ended.
+    let later = runner.run_now().await;
+    assert!(!Arc::ptr_eq(&later, &outcomes[0]));
+    assert!(later.started_unix_ns > outcomes[0].started_unix_ns);
+    let runs = runs_in(&log);
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].1 <= runs[1].0, "{runs:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert!(Arc::ptr_eq(&runner.last().unwrap(), &later));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_runs_at_its_slots_one_at_a_time() {
+    let path = fixture("drush13-healthy.json");
+    let (sink, count) = counting_sink();
+    let runner = Arc::new(Runner::new(
+        spec(
+            &["fixture", path.to_str().unwrap()],
+            Duration::from_secs(30),
+        ),
+        sink,
+    ));
+    let scheduled = runner.clone();
+    let task = tokio::spawn(async move {
+        scheduled
+            .schedule(Duration::from_millis(300), Duration::from_millis(400))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 0, "ran before its slot");
+    // Slots at 0.3, 0.7 and 1.1 s.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    task.abort();
+    let runs = count.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&runs), "{runs} runs");
+    assert!(runner.last().unwrap().success);
+}
+
+fn config(args: &[&str]) -> Config {
+    let mut all = vec!["site-status-agent", "--site", "borger", "--env", "prod"];
+    all.extend_from_slice(args);
+    Config::try_parse_from(all).unwrap()
+}
+
+/// FNV-1a of "prod\0borger", splitmix64-finalized, modulo 300 000 ms:
+/// computed independently (Python) so a change of hash is caught.
+const PINNED_MS: u64 = 211_329;
+
+#[test]
+fn the_first_run_is_at_a_stable_slot_within_the_interval() {
+    let five_min = Duration::from_secs(300);
+    let a = splay_offset("prod", "borger", five_min);
+    assert_eq!(a, splay_offset("prod", "borger", five_min));
+    assert!(a < five_min);
+    assert_ne!(a, splay_offset("test", "borger", five_min));
+    // Pinned: the slot must not move between builds or versions.
+    assert_eq!(a, Duration::from_millis(PINNED_MS));
+    assert_eq!(
+        splay_offset("prod", "borger", Duration::ZERO),
+        Duration::ZERO
+    );
+
+    let auto = config(&["--interval", "5m"]);
+    assert_eq!(auto.splay, Splay::Auto);
+    assert_eq!(first_delay(&auto), a);
+    assert_eq!(first_delay(&config(&["--splay", "0"])), Duration::ZERO);
+    let within = first_delay(&config(&["--splay", "30s"]));
+    assert!(within < Duration::from_secs(30));
+    assert_eq!(
+        within,
+        splay_offset("prod", "borger", Duration::from_secs(30))
+    );
+}
+
+#[test]
+fn a_fleet_spreads_over_the_interval() {
+    let interval = Duration::from_secs(300);
+    let mut per_second = vec![0usize; 300];
+    for i in 0..320 {
+        let site = format!("site-{i:03}");
+        let offset = splay_offset("prod", &site, interval);
+        per_second[offset.as_secs() as usize] += 1;
+    }
+    let busiest = per_second.windows(2).map(|w| w[0] + w[1]).max().unwrap();
+    // 320 over 300 s is about 2 per two seconds; a hash spreads like
+    // chance does, so some windows hold a few more, and none holds many
+    // (everyone at once would be 320).
+    assert!(busiest <= 10, "a two-second window holds {busiest} sites");
+    // Each minute gets its share (64 on average).
+    let thin_minutes = per_second
+        .chunks(60)
+        .filter(|m| m.iter().sum::<usize>() < 40)
+        .count();
+    assert_eq!(thin_minutes, 0, "{per_second:?}");
+}
