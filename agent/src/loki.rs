@@ -238,6 +238,10 @@ enum Credentials {
 
 pub const PUSH_PATH: &str = "/loki/api/v1/push";
 
+/// The longest `Retry-After` obeyed: a server asking for hours is
+/// retried sooner rather than holding every newer report that long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 /// How much of an error answer's body goes to the log.
 const DETAIL_CHARS: usize = 300;
 
@@ -561,7 +565,7 @@ impl Sender {
                 } => {
                     self.events.pushed(result);
                     let delay = match after {
-                        Some(after) => after.min(self.backoff.max),
+                        Some(after) => after.min(MAX_RETRY_AFTER),
                         None => self.backoff.delay(attempt),
                     };
                     attempt = attempt.saturating_add(1);
