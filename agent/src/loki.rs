@@ -1,0 +1,658 @@
+//! The Loki push: the client that sends one spooled report to
+//! `/loki/api/v1/push` with its original nanosecond timestamp (so Loki
+//! deduplicates a retry after a lost answer), and the one sender task that
+//! drains the spool oldest first, retrying 429, 5xx, timeouts and
+//! connection errors with capped, jittered exponential backoff and moving
+//! what Loki refuses for good (400, 413) to `rejected/`. Also the
+//! `PushEvents` hook the metrics count with, and the JSON log lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use serde_json::{Map, Value, json};
+
+use crate::spool::{Entry, Spool};
+
+/// What the metrics count: push attempts by result, reports dropped by
+/// reason, and the spool's size. Called from the sender task and from
+/// whoever writes to the spool; must not block.
+pub trait PushEvents: Send + Sync {
+    /// One push attempt ended with `result`, one of [`result`]'s names.
+    fn pushed(&self, result: &str);
+    /// `n` reports will never reach Loki, for `reason`, one of
+    /// [`drop_reason`]'s names.
+    fn dropped(&self, reason: &str, n: u64);
+    /// The spool now holds `depth` reports of `bytes` bytes in all.
+    fn spool(&self, depth: usize, bytes: u64);
+}
+
+/// For an agent without metrics, and for tests.
+pub struct NoEvents;
+
+impl PushEvents for NoEvents {
+    fn pushed(&self, _result: &str) {}
+    fn dropped(&self, _reason: &str, _n: u64) {}
+    fn spool(&self, _depth: usize, _bytes: u64) {}
+}
+
+/// Results of one push attempt, as [`PushEvents::pushed`] names them.
+pub mod result {
+    /// Loki answered 2xx.
+    pub const OK: &str = "ok";
+    /// 400 or 413: moved to `rejected/`, never retried.
+    pub const REJECTED: &str = "rejected";
+    /// 429: retried.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// 5xx: retried.
+    pub const SERVER_ERROR: &str = "server_error";
+    /// No answer within the timeout: retried.
+    pub const TIMEOUT: &str = "timeout";
+    /// Could not connect, or the connection broke: retried.
+    pub const CONNECTION_ERROR: &str = "connection_error";
+    /// Anything else (another status, an unreadable credentials file):
+    /// retried, since it is usually configuration an operator can fix.
+    pub const ERROR: &str = "error";
+}
+
+/// Why reports were dropped, as [`PushEvents::dropped`] names them.
+pub mod drop_reason {
+    /// The spool was full; the oldest went.
+    pub const SPOOL_FULL: &str = "spool_full";
+    /// Loki refused it for good (400, 413): kept in `rejected/`.
+    pub const REJECTED: &str = "rejected";
+    /// The spooled file could not be read back: moved to `rejected/`.
+    pub const UNREADABLE: &str = "unreadable";
+    /// The report could not be written to the spool at all.
+    pub const WRITE_FAILED: &str = "spool_write_failed";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" => Ok(LogLevel::Debug),
+            "info" => Ok(LogLevel::Info),
+            "warn" | "warning" => Ok(LogLevel::Warn),
+            "error" => Ok(LogLevel::Error),
+            _ => Err(format!(
+                "unknown log level {s:?} (debug, info, warn, error)"
+            )),
+        }
+    }
+}
+
+/// One JSON object per line on stderr, at or above a level. Callers put
+/// no secrets in `fields`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Log {
+    pub level: LogLevel,
+}
+
+impl Log {
+    pub fn new(level: LogLevel) -> Self {
+        Log { level }
+    }
+
+    pub fn emit(&self, level: LogLevel, msg: &str, fields: Value) {
+        if level < self.level {
+            return;
+        }
+        let mut line = Map::new();
+        line.insert("ts".into(), jiff::Timestamp::now().to_string().into());
+        line.insert("level".into(), level.name().into());
+        line.insert("msg".into(), msg.into());
+        if let Value::Object(fields) = fields {
+            line.extend(fields);
+        }
+        // One write of the whole line, so lines of concurrent tasks do not
+        // interleave; a closed stderr is no reason to stop pushing.
+        let mut text = Value::Object(line).to_string();
+        text.push('\n');
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+/// How the push authenticates. Files are read on every push, so a rotated
+/// token or password is picked up without a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// A file holding the bearer token.
+    BearerTokenFile(PathBuf),
+    /// A file holding `user:password`.
+    BasicAuthFile(PathBuf),
+}
+
+/// The stream's labels besides `job="site-status"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLabels {
+    pub site: String,
+    pub env: String,
+    pub profile: String,
+}
+
+/// Capped exponential backoff with jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            min: Duration::from_millis(500),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before retry number `attempt + 1`: `min · 2^attempt`,
+    /// capped at `max`, of which a random half is taken off so that agents
+    /// failing together (a Loki outage) do not retry together.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(31));
+        let base = self.min.saturating_mul(factor).min(self.max);
+        let half = base / 2;
+        let jitter_ns = fastrand::u64(0..=half.as_nanos().min(u64::MAX as u128) as u64);
+        half + Duration::from_nanos(jitter_ns)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LokiConfig {
+    /// Loki's base URL (`https://loki.example:3100`) or the full push URL.
+    pub url: String,
+    /// `X-Scope-OrgID`, for a multi-tenant Loki.
+    pub tenant: Option<String>,
+    pub auth: Auth,
+    /// A PEM file of CA certificates trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+    pub labels: StreamLabels,
+    /// For one push, connection included.
+    pub timeout: Duration,
+    pub backoff: Backoff,
+}
+
+impl LokiConfig {
+    pub fn new(url: impl Into<String>, labels: StreamLabels) -> Self {
+        LokiConfig {
+            url: url.into(),
+            tenant: None,
+            auth: Auth::None,
+            ca_file: None,
+            labels,
+            timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// How one push attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Accepted,
+    /// Worth retrying: `result` is one of [`result`]'s names; `after` is
+    /// the server's `Retry-After`, if it gave one on 429 or 503.
+    Retry {
+        result: &'static str,
+        after: Option<Duration>,
+        detail: String,
+    },
+    /// Never worth retrying (400, 413).
+    Rejected {
+        status: u16,
+        detail: String,
+    },
+}
+
+enum Credentials {
+    Bearer(String),
+    Basic(String, String),
+}
+
+pub const PUSH_PATH: &str = "/loki/api/v1/push";
+
+/// The longest `Retry-After` obeyed: a server asking for hours is
+/// retried sooner rather than holding every newer report that long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// How much of an error answer's body goes to the log.
+const DETAIL_CHARS: usize = 300;
+
+pub struct LokiClient {
+    http: reqwest::Client,
+    push_url: reqwest::Url,
+    tenant: Option<HeaderValue>,
+    auth: Auth,
+    labels: StreamLabels,
+}
+
+impl LokiClient {
+    /// Checks everything that can be checked before the first push, so a
+    /// bad URL, tenant or CA file fails at start. The message names what
+    /// is wrong and holds no secret.
+    pub fn new(config: &LokiConfig) -> Result<Self, String> {
+        let base = config.url.trim_end_matches('/');
+        let full = if base.ends_with(PUSH_PATH) {
+            base.to_string()
+        } else {
+            format!("{base}{PUSH_PATH}")
+        };
+        let push_url =
+            reqwest::Url::parse(&full).map_err(|e| format!("the Loki URL is not a URL: {e}"))?;
+        if !matches!(push_url.scheme(), "http" | "https") {
+            return Err("the Loki URL must start with http:// or https://".into());
+        }
+        let tenant = match &config.tenant {
+            Some(t) => Some(
+                HeaderValue::from_str(t)
+                    .map_err(|_| "the Loki tenant is not a valid header value".to_string())?,
+            ),
+            None => None,
+        };
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // Proxy settings from the environment would be a surprise in a
+            // site's pod; the push goes where the URL says.
+            .no_proxy();
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the Loki CA file {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                format!(
+                    "the Loki CA file {} holds no PEM certificates: {e}",
+                    path.display()
+                )
+            })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "the Loki CA file {} holds no PEM certificates",
+                    path.display()
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot set up the Loki client: {}", e.without_url()))?;
+        Ok(LokiClient {
+            http,
+            push_url,
+            tenant,
+            auth: config.auth.clone(),
+            labels: config.labels.clone(),
+        })
+    }
+
+    /// The push body for one report: one stream, one entry, the timestamp
+    /// as a string of nanoseconds (Loki answers 400 to a number).
+    pub fn body(&self, ts_ns: i64, line: &str) -> Vec<u8> {
+        json!({"streams": [{
+            "stream": {
+                "job": "site-status",
+                "site": self.labels.site,
+                "env": self.labels.env,
+                "profile": self.labels.profile,
+            },
+            "values": [[ts_ns.to_string(), line]],
+        }]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn credentials(&self) -> Result<Option<Credentials>, String> {
+        let (path, basic) = match &self.auth {
+            Auth::None => return Ok(None),
+            Auth::BearerTokenFile(p) => (p, false),
+            Auth::BasicAuthFile(p) => (p, true),
+        };
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
+        let secret = raw.trim();
+        if secret.is_empty() {
+            return Err(format!("{} is empty", path.display()));
+        }
+        if !basic {
+            return Ok(Some(Credentials::Bearer(secret.to_string())));
+        }
+        let Some((user, password)) = secret.split_once(':') else {
+            return Err(format!("{} does not hold user:password", path.display()));
+        };
+        Ok(Some(Credentials::Basic(
+            user.to_string(),
+            password.to_string(),
+        )))
+    }
+
+    /// One attempt to push one report.
+    pub async fn push(&self, ts_ns: i64, line: &str) -> Attempt {
+        let credentials = match self.credentials() {
+            Ok(a) => a,
+            Err(detail) => {
+                return Attempt::Retry {
+                    result: result::ERROR,
+                    after: None,
+                    detail,
+                };
+            }
+        };
+        let mut request = self
+            .http
+            .post(self.push_url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(self.body(ts_ns, line));
+        if let Some(tenant) = &self.tenant {
+            request = request.header("X-Scope-OrgID", tenant.clone());
+        }
+        // reqwest marks both headers sensitive, so they stay out of its
+        // Debug output.
+        request = match credentials {
+            Some(Credentials::Bearer(token)) => request.bearer_auth(token),
+            Some(Credentials::Basic(user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return transport_failure(e),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Attempt::Accepted;
+        }
+        let after = if status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::SERVICE_UNAVAILABLE
+        {
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        } else {
+            None
+        };
+        let detail = match response.bytes().await {
+            Ok(body) => format!(
+                "{}: {}",
+                status.as_u16(),
+                site_status_contract::text::clean_bytes_line(&body, DETAIL_CHARS)
+            ),
+            Err(_) => status.as_u16().to_string(),
+        };
+        match status.as_u16() {
+            400 | 413 => Attempt::Rejected {
+                status: status.as_u16(),
+                detail,
+            },
+            429 => Attempt::Retry {
+                result: result::RATE_LIMITED,
+                after,
+                detail,
+            },
+            500..=599 => Attempt::Retry {
+                result: result::SERVER_ERROR,
+                after,
+                detail,
+            },
+            _ => Attempt::Retry {
+                result: result::ERROR,
+                after: None,
+                detail,
+            },
+        }
+    }
+}
+
+fn transport_failure(e: reqwest::Error) -> Attempt {
+    let result = if e.is_timeout() {
+        result::TIMEOUT
+    } else {
+        result::CONNECTION_ERROR
+    };
+    // The URL may carry userinfo: keep it out of the log.
+    let e = e.without_url();
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    Attempt::Retry {
+        result,
+        after: None,
+        detail,
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The one task that sends the spool to Loki, strictly oldest first: the
+/// next report is not sent before the one in hand got an answer that
+/// settles it (2xx, or a refusal for good).
+pub struct Sender {
+    client: LokiClient,
+    spool: Arc<Spool>,
+    events: Arc<dyn PushEvents>,
+    backoff: Backoff,
+    log: Log,
+}
+
+impl Sender {
+    pub fn new(
+        client: LokiClient,
+        spool: Arc<Spool>,
+        events: Arc<dyn PushEvents>,
+        backoff: Backoff,
+        log: Log,
+    ) -> Self {
+        Sender {
+            client,
+            spool,
+            events,
+            backoff,
+            log,
+        }
+    }
+
+    /// Sends for ever: what the spool holds now, then each report as it
+    /// is pushed. Spawn it once.
+    pub async fn run(&self) {
+        loop {
+            match self.spool.oldest() {
+                Some(entry) => self.settle(entry).await,
+                None => self.spool.changed().await,
+            }
+        }
+    }
+
+    /// Sends until the spool is empty, then returns (for a shutdown that
+    /// may wait, and for tests).
+    pub async fn drain(&self) {
+        while let Some(entry) = self.spool.oldest() {
+            self.settle(entry).await;
+        }
+    }
+
+    /// Pushes one report until Loki settles it, retrying as long as it
+    /// takes; returns early if the spool dropped it for room meanwhile.
+    async fn settle(&self, entry: Entry) {
+        let ts = entry.ts_ns.to_string();
+        let line = match self.spool.read(&entry) {
+            Ok(line) => line,
+            Err(e) => {
+                self.log.emit(
+                    LogLevel::Error,
+                    "spool: cannot read a report back; moved to rejected/",
+                    json!({"ts": ts, "file": entry.file_name(), "error": e.to_string()}),
+                );
+                self.events.dropped(drop_reason::UNREADABLE, 1);
+                self.move_aside(&entry);
+                return;
+            }
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            let outcome = self.client.push(entry.ts_ns, &line).await;
+            match outcome {
+                Attempt::Accepted => {
+                    self.events.pushed(result::OK);
+                    self.log.emit(
+                        LogLevel::Info,
+                        "loki: report pushed",
+                        json!({"ts": ts, "attempts": attempt + 1, "bytes": entry.bytes}),
+                    );
+                    if let Err(e) = self.spool.remove(&entry) {
+                        // Sent again after a restart, with its timestamp:
+                        // Loki deduplicates it.
+                        self.log.emit(
+                            LogLevel::Warn,
+                            "spool: cannot remove a pushed report",
+                            json!({"ts": ts, "error": e.to_string()}),
+                        );
+                    }
+                    return;
+                }
+                Attempt::Rejected { status, detail } => {
+                    self.events.pushed(result::REJECTED);
+                    self.events.dropped(drop_reason::REJECTED, 1);
+                    self.log.emit(
+                        LogLevel::Error,
+                        "loki: report refused, not retried; moved to rejected/",
+                        json!({"ts": ts, "status": status, "detail": detail}),
+                    );
+                    self.move_aside(&entry);
+                    return;
+                }
+                Attempt::Retry {
+                    result,
+                    after,
+                    detail,
+                } => {
+                    self.events.pushed(result);
+                    let delay = match after {
+                        Some(after) => after.min(MAX_RETRY_AFTER),
+                        None => self.backoff.delay(attempt),
+                    };
+                    attempt = attempt.saturating_add(1);
+                    self.log.emit(
+                        LogLevel::Warn,
+                        "loki: push failed, retrying",
+                        json!({
+                            "ts": ts,
+                            "result": result,
+                            "detail": detail,
+                            "attempt": attempt,
+                            "retry_in_ms": delay.as_millis() as u64,
+                        }),
+                    );
+                    tokio::time::sleep(delay).await;
+                    if self.spool.oldest().as_ref() != Some(&entry) {
+                        // Dropped for room while we waited (the spool
+                        // counted it), or an older report arrived (the
+                        // clock stepped back): either way the caller
+                        // takes the oldest again.
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn move_aside(&self, entry: &Entry) {
+        if let Err(e) = self.spool.reject(entry) {
+            self.log.emit(
+                LogLevel::Error,
+                "spool: cannot move a report to rejected/",
+                json!({"file": entry.file_name(), "error": e.to_string()}),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_at_most_half_off() {
+        let b = Backoff::default();
+        for _ in 0..50 {
+            let first = b.delay(0);
+            assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+            let third = b.delay(2);
+            assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2));
+            let late = b.delay(40);
+            assert!(late >= Duration::from_secs(150) && late <= Duration::from_secs(300));
+        }
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn the_body_is_one_stream_with_a_string_timestamp() {
+        let client = LokiClient::new(&LokiConfig::new(
+            "http://loki:3100/",
+            StreamLabels {
+                site: "borger".into(),
+                env: "prod".into(),
+                profile: "kk".into(),
+            },
+        ))
+        .unwrap();
+        assert_eq!(
+            client.push_url.as_str(),
+            "http://loki:3100/loki/api/v1/push"
+        );
+        let body: Value = serde_json::from_slice(&client.body(17, "{\"a\":1}")).unwrap();
+        assert_eq!(
+            body,
+            json!({"streams": [{"stream": {"job": "site-status", "site": "borger", "env": "prod", "profile": "kk"},
+                                "values": [["17", "{\"a\":1}"]]}]})
+        );
+    }
+}
