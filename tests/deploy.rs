@@ -152,7 +152,12 @@ impl Rendered {
 
     fn one(&self, kind: &str) -> &Value {
         let found: Vec<&Value> = self.objects.iter().filter(|o| o["kind"] == kind).collect();
-        assert_eq!(found.len(), 1, "{}: one {kind} expected", self.dir.display());
+        assert_eq!(
+            found.len(),
+            1,
+            "{}: one {kind} expected",
+            self.dir.display()
+        );
         found[0]
     }
 
@@ -263,10 +268,7 @@ fn bytes(quantity: &str) -> u64 {
 }
 
 fn both() -> [Rendered; 2] {
-    [
-        Rendered::of("base"),
-        Rendered::of("overlays/example-site"),
-    ]
+    [Rendered::of("base"), Rendered::of("overlays/example-site")]
 }
 
 #[test]
@@ -293,7 +295,11 @@ fn every_kustomization_renders_and_validates_against_the_kubernetes_schemas() {
             .map(|o| o["kind"].as_str().unwrap().to_string())
             .collect();
         for kind in ["Deployment", "Service", "PodMonitor"] {
-            assert!(kinds.iter().any(|k| k == kind), "{}: {kinds:?}", dir.display());
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{}: {kinds:?}",
+                dir.display()
+            );
         }
         for version in KUBERNETES_VERSIONS {
             let result = validate(&yaml, version);
@@ -330,7 +336,11 @@ fn the_validator_rejects_what_the_cluster_would() {
     for broken in [wrong_type, unknown_field] {
         assert_ne!(broken, yaml);
         let result = validate(&broken, KUBERNETES_VERSIONS[1]);
-        assert!(!result.passed, "accepted a broken manifest:\n{}", result.output);
+        assert!(
+            !result.passed,
+            "accepted a broken manifest:\n{}",
+            result.output
+        );
     }
 }
 
@@ -339,7 +349,10 @@ fn the_pod_runs_restricted() {
     for r in both() {
         let spec = r.pod_spec();
         assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
-        assert_eq!(spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            spec["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         // scratch has no /etc/passwd: runAsNonRoot needs a numeric user.
         assert!(spec["securityContext"]["runAsUser"].as_u64().unwrap() > 0);
         // No RBAC: the agent never calls the API server.
@@ -353,7 +366,13 @@ fn the_pod_runs_restricted() {
             assert!(sc["capabilities"]["add"].is_null(), "{name}");
             assert!(sc["privileged"] != true, "{name}");
         }
-        for kind in ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"] {
+        for kind in [
+            "Role",
+            "ClusterRole",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ServiceAccount",
+        ] {
             assert!(
                 r.objects.iter().all(|o| o["kind"] != kind),
                 "{}: the agent needs no {kind}",
@@ -380,7 +399,10 @@ fn the_init_container_copies_the_agent_image_binary_into_the_drupal_container() 
         .collect::<Vec<_>>();
     assert_eq!(
         copy[1..],
-        ["target/x86_64-unknown-linux-gnu/release/site-status-agent", "/site-status-agent"]
+        [
+            "target/x86_64-unknown-linux-gnu/release/site-status-agent",
+            "/site-status-agent"
+        ]
     );
     assert!(dockerfile.contains(
         "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p site-status-agent --target x86_64-unknown-linux-gnu"
@@ -398,7 +420,8 @@ fn the_init_container_copies_the_agent_image_binary_into_the_drupal_container() 
         let bin_dir = installed.parent().unwrap().to_str().unwrap();
         // The same emptyDir, writable in the init container, at the same
         // place in the agent's container.
-        let (volume, read_only) = volume_at(init, bin_dir).expect("init mounts the binary's folder");
+        let (volume, read_only) =
+            volume_at(init, bin_dir).expect("init mounts the binary's folder");
         assert!(!read_only);
         assert!(r.volume(volume)["emptyDir"].is_object());
         assert_eq!(mount(agent, volume).map(|m| m.0), Some(bin_dir));
@@ -406,7 +429,12 @@ fn the_init_container_copies_the_agent_image_binary_into_the_drupal_container() 
         assert_eq!(strings(&agent["args"]), AGENT_ARGS);
         // The two images: the agent image for the copy, the site's for drush.
         assert_ne!(init["image"], agent["image"]);
-        assert!(init["image"].as_str().unwrap().contains("site-status-agent"));
+        assert!(
+            init["image"]
+                .as_str()
+                .unwrap()
+                .contains("site-status-agent")
+        );
     }
     let overlay = Rendered::of("overlays/example-site");
     assert_eq!(
@@ -432,7 +460,8 @@ fn probes_ports_and_scrape_discovery_agree() {
         assert_eq!(agent["livenessProbe"]["httpGet"]["path"], "/healthz");
         assert_eq!(agent["livenessProbe"]["httpGet"]["port"], "metrics");
 
-        let annotations = string_map(&r.deployment()["spec"]["template"]["metadata"]["annotations"]);
+        let annotations =
+            string_map(&r.deployment()["spec"]["template"]["metadata"]["annotations"]);
         assert_eq!(annotations["prometheus.io/scrape"], "true");
         assert_eq!(annotations["prometheus.io/port"], "9101");
         assert_eq!(annotations["prometheus.io/path"], "/metrics");
@@ -442,7 +471,10 @@ fn probes_ports_and_scrape_discovery_agree() {
         assert!(is_subset(&selector, &pod_labels));
 
         let service = r.one("Service");
-        assert!(is_subset(&string_map(&service["spec"]["selector"]), &pod_labels));
+        assert!(is_subset(
+            &string_map(&service["spec"]["selector"]),
+            &pod_labels
+        ));
         let service_port = &service["spec"]["ports"][0];
         assert_eq!(service_port["name"], "metrics");
         assert_eq!(service_port["port"], 9101);
@@ -455,20 +487,35 @@ fn probes_ports_and_scrape_discovery_agree() {
         let spec = monitor["spec"].as_object().unwrap();
         for key in spec.keys() {
             assert!(
-                ["jobLabel", "selector", "podMetricsEndpoints", "namespaceSelector"]
-                    .contains(&key.as_str()),
+                [
+                    "jobLabel",
+                    "selector",
+                    "podMetricsEndpoints",
+                    "namespaceSelector"
+                ]
+                .contains(&key.as_str()),
                 "unexpected PodMonitor field {key}"
             );
         }
         let matched = string_map(&monitor["spec"]["selector"]["matchLabels"]);
-        assert!(is_subset(&matched, &pod_labels), "{matched:?} ⊄ {pod_labels:?}");
+        assert!(
+            is_subset(&matched, &pod_labels),
+            "{matched:?} ⊄ {pod_labels:?}"
+        );
         let job_label = monitor["spec"]["jobLabel"].as_str().unwrap();
-        assert_eq!(pod_labels[job_label], names::JOB, "up{{job=...}} of the contract");
+        assert_eq!(
+            pod_labels[job_label],
+            names::JOB,
+            "up{{job=...}} of the contract"
+        );
         let endpoints = monitor["spec"]["podMetricsEndpoints"].as_array().unwrap();
         assert_eq!(endpoints.len(), 1);
         assert_eq!(endpoints[0]["port"], port["name"]);
         assert_eq!(endpoints[0]["path"], "/metrics");
-        assert_eq!(monitor["metadata"]["namespace"], r.deployment()["metadata"]["namespace"]);
+        assert_eq!(
+            monitor["metadata"]["namespace"],
+            r.deployment()["metadata"]["namespace"]
+        );
     }
 }
 
@@ -496,7 +543,10 @@ fn the_site_identity_comes_from_the_pod_labels() {
     // A Deployment's selector cannot change once applied: the site labels
     // stay out of it (and so out of the Service's and PodMonitor's).
     let selector = string_map(&overlay.deployment()["spec"]["selector"]["matchLabels"]);
-    assert!(selector.keys().all(|k| !k.starts_with("site-status/")), "{selector:?}");
+    assert!(
+        selector.keys().all(|k| !k.starts_with("site-status/")),
+        "{selector:?}"
+    );
 }
 
 #[test]
@@ -510,7 +560,9 @@ fn the_agent_has_room_for_php_a_writable_spool_and_the_site_settings() {
         assert!(limit >= bytes(requests["memory"].as_str().unwrap()));
         assert!(requests["cpu"].is_string());
 
-        let spool = env_value(agent, "SITE_STATUS_SPOOL")["value"].as_str().unwrap();
+        let spool = env_value(agent, "SITE_STATUS_SPOOL")["value"]
+            .as_str()
+            .unwrap();
         let (volume, read_only) = volume_at(agent, spool).expect("the spool is a volume");
         assert!(!read_only);
         let size = r.volume(volume)["emptyDir"]["sizeLimit"].as_str().unwrap();
@@ -526,7 +578,10 @@ fn the_agent_has_room_for_php_a_writable_spool_and_the_site_settings() {
             .find_map(|e| e["configMapRef"]["name"].as_str())
             .unwrap();
         let map = r.one("ConfigMap");
-        assert_eq!(map["metadata"]["name"], config, "the generated ConfigMap, hash and all");
+        assert_eq!(
+            map["metadata"]["name"], config,
+            "the generated ConfigMap, hash and all"
+        );
         assert!(string_map(&map["data"]).contains_key("SITE_STATUS_LOKI_URL"));
         assert!(env_from.iter().any(|e| e["secretRef"]["name"].is_string()));
     }
@@ -548,7 +603,12 @@ fn the_agent_has_room_for_php_a_writable_spool_and_the_site_settings() {
     );
     for object in &overlay.objects {
         assert_eq!(object["metadata"]["namespace"], "site-borger", "{object}");
-        assert!(object["metadata"]["name"].as_str().unwrap().starts_with("borger-"));
+        assert!(
+            object["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("borger-")
+        );
     }
     let map = overlay.one("ConfigMap");
     assert_eq!(map["data"]["SITE_STATUS_LOKI_TENANT"], "kk-prod");
@@ -559,7 +619,10 @@ fn platform_section() -> String {
     let heading = "## The status agent (for the platform team)\n";
     let start = readme.find(heading).expect("the platform section");
     let code_map = readme.find("\n## Code map").expect("the code map");
-    assert!(start < code_map, "the platform section comes before the code map");
+    assert!(
+        start < code_map,
+        "the platform section comes before the code map"
+    );
     let end = readme[start + heading.len()..]
         .find("\n## ")
         .map_or(readme.len(), |i| start + heading.len() + i);
@@ -587,7 +650,11 @@ fn the_readme_platform_section_shows_the_commands_metrics_and_flags() {
         names::INFO,
     ] {
         let row = format!("| `{metric}` |");
-        assert_eq!(section.matches(&row).count(), 1, "README metrics table: {row}");
+        assert_eq!(
+            section.matches(&row).count(),
+            1,
+            "README metrics table: {row}"
+        );
     }
     for label in names::INFO_LABELS {
         assert!(section.contains(&format!("`{label}`")), "{label}");
