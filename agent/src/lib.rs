@@ -5,6 +5,7 @@
 //! (`spool`, `loki`). What it publishes is the contract crate's.
 
 pub mod config;
+pub mod install;
 pub mod loki;
 pub mod outcome;
 pub mod runner;
