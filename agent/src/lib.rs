@@ -4,4 +4,5 @@
 //! full report to Loki through an on-disk spool that loses nothing
 //! (`spool`, `loki`). What it publishes is the contract crate's.
 
+pub mod metrics;
 pub mod outcome;
