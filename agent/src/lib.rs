@@ -4,5 +4,7 @@
 //! full report to Loki through an on-disk spool that loses nothing
 //! (`spool`, `loki`). What it publishes is the contract crate's.
 
+pub mod http;
 pub mod metrics;
 pub mod outcome;
+pub mod shared;
