@@ -48,7 +48,11 @@ pub async fn serve(
 }
 
 async fn metrics(State(agent): State<Arc<Agent>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], agent.metrics().encode()).into_response()
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        agent.metrics().encode(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> Response {
@@ -83,7 +87,10 @@ async fn run(
     match agent.start_manual() {
         Ok(handle) if wait => match handle.await {
             Ok(outcome) => line(&outcome),
-            Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the run did not finish\n"),
+            Err(_) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the run did not finish\n",
+            ),
         },
         Ok(_) => text(StatusCode::ACCEPTED, "run started\n"),
         Err(NotStarted::Running) if wait => {
@@ -93,7 +100,10 @@ async fn run(
             }
             match agent.last() {
                 Some(outcome) => line(&outcome),
-                None => text(StatusCode::INTERNAL_SERVER_ERROR, "the run did not finish\n"),
+                None => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the run did not finish\n",
+                ),
             }
         }
         Err(NotStarted::Running) => text(StatusCode::ACCEPTED, "a run is already running\n"),

@@ -332,12 +332,10 @@ impl Inner {
             );
             let v = &last.versions;
             let mut labels = String::new();
-            for (name, value) in names::INFO_LABELS.iter().zip([
-                &v.drupal,
-                &v.php,
-                &v.drush,
-                &v.profile,
-            ]) {
+            for (name, value) in names::INFO_LABELS
+                .iter()
+                .zip([&v.drupal, &v.php, &v.drush, &v.profile])
+            {
                 push_label(&mut labels, name, value);
             }
             sample(out, names::INFO, t, &labels, 1.0);
@@ -621,7 +619,10 @@ mod tests {
             format!("site_status_agent_run_duration_seconds_bucket{{{t},le=\"+Inf\"}} 1"),
             format!("site_status_agent_run_duration_seconds_sum{{{t}}} 3.25"),
         ] {
-            assert!(text.contains(&format!("{line}\n")), "missing {line} in\n{text}");
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "missing {line} in\n{text}"
+            );
         }
     }
 
@@ -672,7 +673,10 @@ mod tests {
     #[test]
     fn every_help_says_drupal_values_are_cached() {
         let m = Metrics::new(&target(), true, "0.1.0");
-        m.record_run(&outcome(true, vec![requirement("cron", Some(Severity::Ok))]));
+        m.record_run(&outcome(
+            true,
+            vec![requirement("cron", Some(Severity::Ok))],
+        ));
         let text = m.encode();
         for name in [
             names::REQUIREMENT_SEVERITY,

@@ -110,7 +110,9 @@ fn promtool(text: &str) -> Option<(bool, String)> {
     {
         Ok(child) => child,
         Err(e) => {
-            eprintln!("SKIPPED promtool check: promtool could not be started ({e}); install Debian's prometheus package");
+            eprintln!(
+                "SKIPPED promtool check: promtool could not be started ({e}); install Debian's prometheus package"
+            );
             return None;
         }
     };
@@ -168,7 +170,9 @@ fn every_fixture_gives_its_requirements_and_passes_promtool() {
         let text = m.encode();
         assert_eq!(severity_lines(&text).len(), o.requirements.len(), "{name}");
         for r in &o.requirements {
-            let value = r.severity.map_or("NaN".to_string(), |s| s.sid().to_string());
+            let value = r
+                .severity
+                .map_or("NaN".to_string(), |s| s.sid().to_string());
             let mut label = String::new();
             for c in r.label.chars() {
                 match c {
@@ -178,7 +182,8 @@ fn every_fixture_gives_its_requirements_and_passes_promtool() {
                     c => label.push(c),
                 }
             }
-            let line = format!("drupal_requirement_severity{{{T},requirement=\"{label}\"}} {value}\n");
+            let line =
+                format!("drupal_requirement_severity{{{T},requirement=\"{label}\"}} {value}\n");
             assert!(text.contains(&line), "{name}: missing {line}");
         }
         assert!(text.contains(&format!("drupal_status_report_success{{{T}}} 1\n")));
@@ -339,7 +344,11 @@ async fn a_failed_first_run_makes_the_agent_ready() {
     agent.run_once().await.unwrap();
     let c = client();
     assert_eq!(
-        c.get(format!("{base}/readyz")).send().await.unwrap().status(),
+        c.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let report = c.get(format!("{base}/report")).send().await.unwrap();
@@ -357,7 +366,11 @@ async fn post_run_is_rate_limited_with_retry_after() {
 
     let first = c.post(format!("{base}/run")).send().await.unwrap();
     assert_eq!(first.status(), 202);
-    let second = c.post(format!("{base}/run?wait=true")).send().await.unwrap();
+    let second = c
+        .post(format!("{base}/run?wait=true"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(second.status(), 429);
     let retry: u64 = second.headers()["retry-after"]
         .to_str()
@@ -422,7 +435,9 @@ struct Held {
     order: Mutex<Vec<i64>>,
 }
 
-fn held_trigger(held: Arc<Held>) -> impl Fn() -> site_status_agent::shared::BoxFuture<Outcome> + Send + Sync {
+fn held_trigger(
+    held: Arc<Held>,
+) -> impl Fn() -> site_status_agent::shared::BoxFuture<Outcome> + Send + Sync {
     move || {
         let held = held.clone();
         Box::pin(async move {
