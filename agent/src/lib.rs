@@ -5,8 +5,11 @@
 //! (`spool`, `loki`). What it publishes is the contract crate's.
 
 pub mod config;
+pub mod http;
 pub mod install;
 pub mod loki;
+pub mod metrics;
 pub mod outcome;
 pub mod runner;
+pub mod shared;
 pub mod spool;
