@@ -86,6 +86,10 @@ pub enum DropReason {
     SpoolFull,
     /// Loki answered 400/413: the report was moved to `rejected/`.
     Rejected,
+    /// The spooled file could not be read back: moved to `rejected/`.
+    Unreadable,
+    /// The report could not be written to the spool at all.
+    WriteFailed,
 }
 
 impl DropReason {
@@ -93,6 +97,8 @@ impl DropReason {
         match self {
             DropReason::SpoolFull => "spool_full",
             DropReason::Rejected => "rejected",
+            DropReason::Unreadable => "unreadable",
+            DropReason::WriteFailed => "spool_write_failed",
         }
     }
 }
@@ -132,6 +138,8 @@ struct Inner {
     spool_bytes: u64,
     dropped_spool_full: u64,
     dropped_rejected: u64,
+    dropped_unreadable: u64,
+    dropped_write_failed: u64,
 }
 
 #[derive(Debug)]
@@ -179,6 +187,8 @@ impl Metrics {
                 spool_bytes: 0,
                 dropped_spool_full: 0,
                 dropped_rejected: 0,
+                dropped_unreadable: 0,
+                dropped_write_failed: 0,
             }),
         }
     }
@@ -251,6 +261,8 @@ impl Metrics {
         match reason {
             DropReason::SpoolFull => inner.dropped_spool_full += count,
             DropReason::Rejected => inner.dropped_rejected += count,
+            DropReason::Unreadable => inner.dropped_unreadable += count,
+            DropReason::WriteFailed => inner.dropped_write_failed += count,
         }
     }
 
@@ -418,6 +430,8 @@ impl Inner {
         for (reason, count) in [
             (DropReason::SpoolFull, self.dropped_spool_full),
             (DropReason::Rejected, self.dropped_rejected),
+            (DropReason::Unreadable, self.dropped_unreadable),
+            (DropReason::WriteFailed, self.dropped_write_failed),
         ] {
             let mut labels = String::new();
             push_label(&mut labels, "reason", reason.label());
