@@ -79,12 +79,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // The logger knows no trace level: trace shows what debug shows.
     let log = Log::new(
         config
             .log_level
             .as_str()
             .parse()
-            .unwrap_or(loki::LogLevel::Info),
+            .unwrap_or(loki::LogLevel::Debug),
     );
     let target = Target {
         site: config.site.clone(),
@@ -140,7 +141,24 @@ async fn serve(config: Config) -> Result<(), String> {
             let runner = runner.clone();
             let spool = spool.clone();
             async move {
+                log.emit(loki::LogLevel::Debug, "run started", serde_json::json!({}));
                 let outcome = runner.run_now().await;
+                let level = if outcome.success {
+                    loki::LogLevel::Info
+                } else {
+                    loki::LogLevel::Warn
+                };
+                log.emit(
+                    level,
+                    "run finished",
+                    serde_json::json!({
+                        "success": outcome.success,
+                        "duration_seconds": outcome.duration_seconds,
+                        "requirements": outcome.requirements.len(),
+                        "drush_exit_code": outcome.line.drush_exit_code,
+                        "failure": outcome.failure,
+                    }),
+                );
                 if let Some(spool) = spool {
                     let (at, line) = (outcome.started_unix_ns, outcome.line.to_json());
                     // Two fsyncs: off the async workers. The spool logs and
