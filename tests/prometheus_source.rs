@@ -379,9 +379,13 @@ async fn the_selector_reaches_every_query_sent_with_each_operator() {
         .filter(|r| r.url.path() != "/api/v1/alerts")
         .map(query_of)
         .collect();
-    assert_eq!(queries.len(), 10, "{queries:?}");
+    // Five for the grid, six for the site (the last one: its last good run).
+    assert_eq!(queries.len(), 11, "{queries:?}");
     assert!(queries.contains(&format!(
         "max by (site, profile) (drupal_requirement_severity{{{selector}}})"
+    )));
+    assert!(queries.contains(&format!(
+        "time() - drupal_status_report_last_success_timestamp_seconds{{{selector}, site=\"borger\"}}"
     )));
     assert!(queries.contains(&format!(
         "min by (site, profile) (up{{{selector}, job=\"site-status\"}})"
