@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
-/// The stripped binary may be at most this large (the 10 MB, read
-/// as MiB; BENCHMARKS.md has the measured size).
-const MAX_STRIPPED_BYTES: u64 = 10 * 1024 * 1024;
+/// The stripped binary may be at most this large (the 10 MB, in SI
+/// units; BENCHMARKS.md has the measured size).
+const MAX_STRIPPED_BYTES: u64 = 10_000_000;
 
 #[test]
 fn the_static_agent_runs_alone_in_an_empty_root() {
@@ -24,7 +24,15 @@ fn the_static_agent_runs_alone_in_an_empty_root() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let built = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-q", "-p", "site-status-agent"])
+        // The profile the image ships (Cargo.toml's `[profile.agent]`).
+        .args([
+            "build",
+            "--profile",
+            "agent",
+            "-q",
+            "-p",
+            "site-status-agent",
+        ])
         .args(["--bin", "site-status-agent", "--target", TARGET])
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .current_dir(root)
@@ -34,7 +42,7 @@ fn the_static_agent_runs_alone_in_an_empty_root() {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let binary = target_dir.join(TARGET).join("release/site-status-agent");
+    let binary = target_dir.join(TARGET).join("agent/site-status-agent");
 
     let empty = tempfile::tempdir().unwrap();
     let inside = empty.path().join("site-status-agent");

@@ -400,12 +400,12 @@ fn the_init_container_copies_the_agent_image_binary_into_the_drupal_container() 
     assert_eq!(
         copy[1..],
         [
-            "target/x86_64-unknown-linux-gnu/release/site-status-agent",
+            "target/x86_64-unknown-linux-gnu/agent/site-status-agent",
             "/site-status-agent"
         ]
     );
     assert!(dockerfile.contains(
-        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p site-status-agent --target x86_64-unknown-linux-gnu"
+        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --profile agent -p site-status-agent --target x86_64-unknown-linux-gnu"
     ));
     let ignore =
         std::fs::read_to_string(root().join("deploy/agent.Dockerfile.dockerignore")).unwrap();
@@ -635,7 +635,7 @@ fn the_readme_platform_section_shows_the_commands_metrics_and_flags() {
     for command in [
         "kubectl kustomize deploy/kubernetes/overlays/example-site",
         "kubectl apply -k deploy/kubernetes/overlays/example-site",
-        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p site-status-agent --target x86_64-unknown-linux-gnu",
+        "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --profile agent -p site-status-agent --target x86_64-unknown-linux-gnu",
         "docker build -f deploy/agent.Dockerfile",
     ] {
         assert!(section.contains(command), "README lacks `{command}`");

@@ -348,6 +348,28 @@ fn stderr_tail(raw: &[u8]) -> String {
     clean_multiline(&tail, MAX_FIELD_CHARS)
 }
 
+/// What a finished command's output means: the same reading a run does
+/// after drush exits, without running anything (the benchmark's, and a
+/// caller's that already holds the output).
+pub fn outcome_from_output(
+    spec: &RunSpec,
+    started_unix_ns: i64,
+    duration_seconds: f64,
+    output: std::process::Output,
+) -> Outcome {
+    let stdout_overflow = output.stdout.len() > MAX_STDOUT_BYTES;
+    let mut stderr = output.stderr;
+    stderr.drain(..stderr.len().saturating_sub(STDERR_TAIL_BYTES));
+    let finished = Finished {
+        exit: Some(output.status),
+        stdout: output.stdout,
+        stdout_overflow,
+        stderr_tail: stderr,
+        error: None,
+    };
+    outcome_of(spec, started_unix_ns, duration_seconds, finished)
+}
+
 fn outcome_of(spec: &RunSpec, started_unix_ns: i64, duration: f64, f: Finished) -> Outcome {
     let exit_code = f.exit.and_then(|s| s.code());
     let mut failure = f.error;
