@@ -229,6 +229,60 @@ pub struct KubeConfig {
     /// (the profile then comes from the metrics only).
     #[serde(default)]
     pub profile_label: Option<LabelKey>,
+    /// The Service of the status agent in each site namespace, which the
+    /// site view's `r` asks for a run through the API server's service
+    /// proxy; default `site-status-agent` (deploy/kubernetes/base).
+    #[serde(default = "AgentService::default_service")]
+    pub agent_service: AgentService,
+    /// That Service's port, by name or number; default `metrics`.
+    #[serde(default = "AgentService::default_port")]
+    pub agent_port: AgentService,
+}
+
+/// A Service's name or port as it goes into the API server's proxy path
+/// (`services/NAME:PORT/proxy`): a DNS label (lowercase letters, digits
+/// and `-`, at most 63) or a port number, so nothing else can reach the
+/// path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentService(pub String);
+
+impl AgentService {
+    fn default_service() -> AgentService {
+        AgentService("site-status-agent".into())
+    }
+
+    fn default_port() -> AgentService {
+        AgentService("metrics".into())
+    }
+}
+
+impl<'de> Deserialize<'de> for AgentService {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum NameOrNumber {
+            Name(String),
+            Number(u16),
+        }
+        let text = match NameOrNumber::deserialize(d)? {
+            NameOrNumber::Name(name) => name,
+            NameOrNumber::Number(n) => n.to_string(),
+        };
+        let b = text.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 63
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "{text:?} is not a Service name or port: lowercase letters, digits and '-', \
+                 at most 63, starting and ending with a letter or digit"
+            )));
+        }
+        Ok(AgentService(text))
+    }
 }
 
 /// A kubeconfig context name.
@@ -1251,6 +1305,34 @@ url = "http://127.0.0.1:9090"
         assert_eq!(kube.context.as_ref().unwrap().0, "aks-prod");
         assert_eq!(kube.site_label.as_ref().unwrap().0, "sitefactory.dk/site");
         assert_eq!(kube.profile_label.as_ref().unwrap().0, "profile");
+    }
+
+    #[test]
+    fn the_agent_service_defaults_to_the_deployed_one_and_takes_a_port_number() {
+        let block = "[environment.kube]\nnamespace_selector = \"type=site\"\n";
+        let c = parse(&format!("{SMALLEST}{block}")).unwrap();
+        let kube = c.environments[0].kube.as_ref().unwrap();
+        assert_eq!(kube.agent_service.0, "site-status-agent");
+        assert_eq!(kube.agent_port.0, "metrics");
+
+        let c = parse(&format!(
+            "{SMALLEST}{block}agent_service = \"status\"\nagent_port = 9101\n"
+        ))
+        .unwrap();
+        let kube = c.environments[0].kube.as_ref().unwrap();
+        assert_eq!(kube.agent_service.0, "status");
+        assert_eq!(kube.agent_port.0, "9101");
+
+        // Nothing that could change the proxy path gets in.
+        for bad in ["a/b", "Agent", "a:b", "", "-a", "x?y"] {
+            let e = parse(&format!("{SMALLEST}{block}agent_service = \"{bad}\"\n"))
+                .unwrap_err()
+                .0;
+            assert!(
+                e.contains(":10:") && e.contains("agent_service"),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]

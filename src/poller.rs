@@ -9,13 +9,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use std::collections::HashMap;
 
 // The keys and details live in the model, where app and ui read them; the
 // old paths stay so callers need not change.
+use crate::model::Report;
 pub use crate::model::keys::{Detail, DetailKey, SiteKey};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
@@ -212,12 +213,36 @@ pub const FLEET_FOLLOW_MIN_GAP: Duration = Duration::from_secs(5);
 /// How many recent reports a site's report list shows.
 pub const REPORTS_SHOWN: usize = 20;
 
+/// However a source bounds a run it asked an agent for, the poller stops
+/// waiting after this, so a site can be asked again.
+pub const RUN_LIMIT: Duration = Duration::from_secs(200);
+
+/// A run asked of a site's agent (`r`), and what came of it.
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    pub key: SiteKey,
+    pub result: Result<Arc<Report>, SourceError>,
+    pub at: SystemTime,
+}
+
 pub struct Poller {
     settings: PollSettings,
     wake: Arc<Notify>,
     sources: Vec<Arc<dyn FleetSource>>,
     fleet: Vec<Query<EnvReport>>,
     details: HashMap<DetailKey, Query<Detail>>,
+    /// Runs asked of agents: at most one in flight per site.
+    runs: HashMap<SiteKey, JoinHandle<()>>,
+    finished_tx: mpsc::UnboundedSender<FinishedRun>,
+    finished_rx: mpsc::UnboundedReceiver<FinishedRun>,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        for run in self.runs.values() {
+            run.abort();
+        }
+    }
 }
 
 impl Poller {
@@ -242,12 +267,16 @@ impl Poller {
                 query
             })
             .collect();
+        let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         Poller {
             settings,
             wake,
             sources,
             fleet,
             details: HashMap::new(),
+            runs: HashMap::new(),
+            finished_tx,
+            finished_rx,
         }
     }
 
@@ -360,6 +389,55 @@ impl Poller {
         self.details.len()
     }
 
+    /// Asks the site's agent for a run now; its outcome comes back through
+    /// [`Poller::finished_runs`], with a wake-up. A site whose run is still
+    /// going is not asked twice: `false`.
+    pub fn run_report(&mut self, key: SiteKey) -> bool {
+        self.runs.retain(|_, run| !run.is_finished());
+        if self.runs.contains_key(&key) {
+            return false;
+        }
+        let source = self
+            .sources
+            .iter()
+            .find(|s| s.environment() == key.env)
+            .cloned();
+        let (tx, wake, asked) = (self.finished_tx.clone(), self.wake.clone(), key.clone());
+        let task = tokio::spawn(async move {
+            let result = match source {
+                None => Err(SourceError::new(format!("no environment {}", asked.env))),
+                Some(source) => {
+                    match tokio::time::timeout(RUN_LIMIT, source.run_report(&asked.site)).await {
+                        Ok(result) => result.map(Arc::new),
+                        Err(_) => Err(SourceError::new(format!(
+                            "no report within {} s",
+                            RUN_LIMIT.as_secs()
+                        ))),
+                    }
+                }
+            };
+            let at = crate::model::Clock::System.system_time();
+            // The receiver lives as long as the poller, which owns this task.
+            let _ = tx.send(FinishedRun {
+                key: asked,
+                result,
+                at,
+            });
+            wake.notify_one();
+        });
+        self.runs.insert(key, task);
+        true
+    }
+
+    /// Runs asked of agents that have ended since the last call.
+    pub fn finished_runs(&mut self) -> Vec<FinishedRun> {
+        let mut finished = Vec::new();
+        while let Ok(run) = self.finished_rx.try_recv() {
+            finished.push(run);
+        }
+        finished
+    }
+
     /// Polls every query now instead of waiting for its interval. A query
     /// already in flight is not doubled: it simply polls again once done.
     pub fn refresh_now(&self) {
@@ -446,6 +524,43 @@ mod tests {
         ) -> BoxFuture<'a, Result<History, SourceError>> {
             Box::pin(async { Err(SourceError::new("not scripted")) })
         }
+        /// A run takes as long as a fetch; counted with the fetches.
+        fn run_report<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<Report, SourceError>> {
+            Box::pin(async move {
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let _guard = InFlight(&self.in_flight);
+                tokio::time::sleep(self.delay).await;
+                let line = format!(
+                    r#"{{"site":"{site}","generated_at":"2026-12-01T12:00:00Z","requirements":[]}}"#
+                );
+                Ok(crate::model::parse_report_line(&line, 1))
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_site_is_asked_for_one_run_at_a_time_and_each_outcome_comes_back_once() {
+        // No fleet answers are scripted: only the runs matter here.
+        let source = Scripted::new(vec![], Duration::from_secs(5));
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        let key = SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        };
+        assert!(poller.run_report(key.clone()));
+        assert!(!poller.run_report(key.clone()), "asked twice while it runs");
+        assert!(poller.finished_runs().is_empty());
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        wake.notified().await;
+        let finished = poller.finished_runs();
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].key, key);
+        assert!(finished[0].result.is_ok());
+        assert!(poller.finished_runs().is_empty(), "said once");
+        // Done: the site may be asked again.
+        assert!(poller.run_report(key));
     }
 
     fn report(n: usize) -> EnvReport {

@@ -147,6 +147,12 @@ pub async fn run(
                             Effect::Watch(key) => poller.watch(key),
                             Effect::Unwatch(key) => poller.unwatch(&key),
                             Effect::Refresh => poller.refresh_now(),
+                            Effect::RunReport(key) => {
+                                // Whatever else it finds, the operator
+                                // expects `r` to poll too.
+                                poller.refresh_now();
+                                poller.run_report(key);
+                            }
                             Effect::Copy(text) => {
                                 use std::io::Write;
                                 let out = guard.terminal.backend_mut();
@@ -203,6 +209,16 @@ pub async fn run(
                 }
                 for (key, slot) in poller.changed_details() {
                     app.offer_detail(key, slot);
+                    dirty = true;
+                }
+                let finished = poller.finished_runs();
+                if !finished.is_empty() {
+                    for run in finished {
+                        app.offer_run(run);
+                    }
+                    // The run's metrics are Prometheus's at its next
+                    // scrape; asking now costs little and may catch it.
+                    poller.refresh_now();
                     dirty = true;
                 }
             }

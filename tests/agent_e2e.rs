@@ -5,103 +5,21 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::TestPrometheus;
-
-/// The agent binary, built if this test runs before the agent's own
-/// tests did (`cargo test -p site-status` alone).
-fn agent_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "site-status-agent",
-            "--bin",
-            "site-status-agent",
-        ])
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p site-status-agent failed");
-    Path::new(env!("CARGO_BIN_EXE_site-status")).with_file_name("site-status-agent")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-/// Kills the agent when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_agent(port: u16, fixture: &str, spool: &Path) -> Running {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let child = Command::new(agent_binary())
-        .args([
-            "--site",
-            "borger",
-            "--env",
-            "prod",
-            "--profile",
-            "kk_borger",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--splay", "0", "--interval", "5s"])
-        .arg("--spool")
-        .arg(spool)
-        .arg("--")
-        .arg("sh")
-        .arg(root.join("agent/tests/fake-drush"))
-        .arg("fixture")
-        .arg(root.join("tests/fixtures/drush").join(fixture))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the agent");
-    Running(child)
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-}
+use support::agent::TestAgent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_scraped_by_prometheus_is_what_check_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _agent = start_agent(port, "drush13-broken-full.json", &dir.path().join("spool"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(port, "/readyz").is_none() {
-        assert!(Instant::now() < deadline, "the agent never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let agent = TestAgent::start(dir.path(), "drush13-broken-full.json", "5s");
+    let port = agent.port;
+    tokio::task::block_in_place(|| agent.wait_ready());
 
     // promtool lints what the agent serves.
-    let metrics = get(port, "/metrics").unwrap();
+    let metrics = agent.get("/metrics").unwrap();
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

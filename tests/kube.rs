@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use http::{Request, Response};
 use kube::client::Body;
 use serde_json::{Value, json};
-use site_status::config::{KubeConfig, LabelKey, LabelSelector};
+use site_status::config::{AgentService, KubeConfig, LabelKey, LabelSelector};
 use site_status::model::{
     DiscoveredSite, PodReason, RolloutState, Severity, SiteSummary, WorkloadKind, merge_discovered,
 };
@@ -100,6 +100,8 @@ fn kube_config(site_label: Option<&str>, profile_label: Option<&str>) -> KubeCon
         namespace_selector: LabelSelector("sitefactory.dk/type=site".into()),
         site_label: site_label.map(|l| LabelKey(l.into())),
         profile_label: profile_label.map(|l| LabelKey(l.into())),
+        agent_service: AgentService("site-status-agent".into()),
+        agent_port: AgentService("metrics".into()),
     }
 }
 

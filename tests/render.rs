@@ -490,3 +490,46 @@ fn alert_badges_mark_cells_and_the_site_view_lists_them() {
     let screen = format!("{}", render(&app).backend());
     assert!(screen.contains('⚑'), "{screen}");
 }
+
+/// The site view's `r`: "running…" under the site's facts while the
+/// agent runs, then the fresh report it made on top, said to be fresh.
+#[test]
+fn run_now_shows_running_then_the_fresh_report() {
+    use site_status::app::Effect;
+    use site_status::poller::FinishedRun;
+    use std::sync::Arc;
+
+    let mut app = error_site_app(100, 30);
+    let effects = app.perform(Scope::Site, Action::RunReport);
+    let key = match &effects[..] {
+        [Effect::RunReport(key)] => key.clone(),
+        other => panic!("unexpected effects {other:?}"),
+    };
+    app.now = now() + Duration::from_secs(3);
+    let running = render(&app);
+    let screen = format!("{}", running.backend());
+    assert!(
+        screen.contains("running… the status report, on the site's agent (3s so far)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("run_now_running", running.backend());
+
+    let fleet = DemoFleet::new(320, 1);
+    let lines = fleet
+        .report_lines(&key.env, &key.site, 1, DEMO_T, NOW_UNIX as f64)
+        .unwrap();
+    let report = site_status::model::parse_report_line(&lines[0].1, lines[0].0);
+    app.offer_run(FinishedRun {
+        key,
+        result: Ok(Arc::new(report)),
+        at: now() + Duration::from_secs(4),
+    });
+    let fresh = render(&app);
+    let screen = format!("{}", fresh.backend());
+    assert!(screen.contains("› run now ›"), "{screen}");
+    assert!(
+        screen.contains("made just now by the site's agent"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("run_now_fresh_report", fresh.backend());
+}

@@ -48,6 +48,8 @@ pub enum Action {
     OpenRollout,
     CycleTheme,
     Copy,
+    /// The site view's `r`: a run of the status report now, on the agent.
+    RunReport,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -186,7 +188,7 @@ use Scope as S;
 pub const BINDINGS: &[Binding] = &[
     bind(S::Global, &[ch('q'), ctrl('c')], A::Quit, "Quit", Some("quit")),
     bind(S::Global, &[ch('?')], A::Help, "Show this help", Some("help")),
-    bind(S::Global, &[ch('r')], A::Refresh, "Poll every backend now", None),
+    bind(S::Global, &[ch('r')], A::Refresh, "Poll every backend now (in the site view, r also runs its status report)", None),
     bind(S::Global, &[ch('c')], A::CycleTheme, "Next colour theme: dark, light, high-contrast, colorblind", None),
     bind(S::Global, &[ch('M')], A::ToggleShowMuted, "Show muted requirements as they are, or hide them again", None),
     bind(S::Global, &[ch(' ')], A::ToggleFreeze, "Freeze the view while polling goes on; again to apply what came in", Some("freeze")),
@@ -221,6 +223,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Site, &[ch('m')], A::Mute, "Mute the selected requirement on this site: asks for a reason and an expiry", Some("mute")),
     bind(S::Site, &[ch('u')], A::Unmute, "Unmute the selected requirement: removes the dashboard's own rule (a rule from the configuration stays)", None),
     bind(S::Site, &[ch('l')], A::OpenReports, "The site's recent status reports (from Loki)", Some("reports")),
+    bind(S::Site, &[ch('r')], A::RunReport, "Run the status report now on the site's agent and show the fresh report (polls too)", Some("run now")),
     bind(S::Site, &[ch('y')], A::Copy, "Copy the site's name (its URL when site_url is configured) to the clipboard", Some("copy")),
     bind(S::Site, &[plain(KeyCode::Esc), plain(KeyCode::Backspace)], A::Back, "Back to where you came from", Some("back")),
     bind(S::Requirement, &[ch('1')], A::Window1h, "Show the last hour", Some("1h")),
@@ -286,6 +289,11 @@ pub struct MouseBinding {
     pub scope: Scope,
     pub description: &'static str,
 }
+
+/// Scope keys that take over a global key on purpose, because they do
+/// what the global one does and more: the site view's `r` polls every
+/// backend too, and asks the site's agent for a run.
+pub const DELIBERATE_SHADOWS: &[(Scope, Action)] = &[(S::Site, A::RunReport)];
 
 pub const MOUSE: &[MouseBinding] = &[
     MouseBinding {
@@ -428,7 +436,8 @@ mod tests {
             for k in b.keys {
                 assert!(
                     !globals.contains(&k.label())
-                        || matches!(b.scope, Scope::FilterInput | Scope::Prompt),
+                        || matches!(b.scope, Scope::FilterInput | Scope::Prompt)
+                        || DELIBERATE_SHADOWS.contains(&(b.scope, b.action)),
                     "{} in {:?} shadows a global key",
                     k.label(),
                     b.scope

@@ -151,6 +151,9 @@ pub enum Effect {
     NextTheme,
     /// Put this text on the clipboard (the runtime writes OSC 52).
     Copy(String),
+    /// Ask the site's status agent for a run now; the runtime answers with
+    /// `offer_run`.
+    RunReport(SiteKey),
 }
 
 pub struct App {

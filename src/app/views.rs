@@ -57,6 +57,16 @@ pub struct SiteView {
     /// does not move the cursor to another requirement.
     pub selected_id: Option<String>,
     pub text_scroll: u16,
+    /// A run asked of the site's agent with `r`, while it goes on or after
+    /// it failed; a run that made a report opens that report instead.
+    pub run: Option<ManualRun>,
+}
+
+/// The site view's `r`, as far as it has come.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ManualRun {
+    Running { since: SystemTime },
+    Failed { error: String, at: SystemTime },
 }
 
 impl SiteView {
@@ -68,6 +78,7 @@ impl SiteView {
             selected: 0,
             selected_id: None,
             text_scroll: 0,
+            run: None,
         }
     }
 
@@ -198,6 +209,8 @@ pub struct ReportView {
     pub selected: usize,
     pub text_scroll: u16,
     pub show_diff: bool,
+    /// Made just now by a run asked of the agent (`r`), not read from Loki.
+    pub fresh: bool,
 }
 
 impl ReportView {

@@ -12,7 +12,9 @@ use super::loki::LokiReports;
 use super::prometheus::PrometheusSource;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
-use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
+use crate::model::{
+    History, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+};
 
 pub struct EnvironmentSource {
     prometheus: PrometheusSource,
@@ -239,6 +241,15 @@ impl FleetSource for EnvironmentSource {
                     "no Kubernetes configured for {}",
                     self.environment()
                 ))),
+            }
+        })
+    }
+
+    fn run_report<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<Report, SourceError>> {
+        Box::pin(async move {
+            match &self.kube {
+                Some(kube) => kube.run_report(site).await,
+                None => Err(super::cannot_run_without_kubernetes(self.environment())),
             }
         })
     }

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::model::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
+use crate::model::{
+    History, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -81,6 +83,15 @@ pub fn render_matcher(matcher: &crate::config::Matcher) -> String {
 
 // The report is model data (app and ui read it); its old path stays.
 pub use crate::model::env_report::EnvReport;
+
+/// Why `r` cannot ask an agent for a run in an environment without a
+/// cluster.
+pub fn cannot_run_without_kubernetes(env: &str) -> SourceError {
+    SourceError::new(format!(
+        "cannot run the status report from here: {env} has no Kubernetes configured \
+         ([environment.kube]), and the site's agent is reached through its cluster"
+    ))
+}
 
 /// Everything the poller needs from one environment's backend.
 pub trait FleetSource: Send + Sync + 'static {
@@ -163,6 +174,16 @@ pub trait FleetSource: Send + Sync + 'static {
                 self.environment()
             )))
         })
+    }
+
+    /// Asks the site's status agent to run drush now and answers with the
+    /// report that run made (the site view's `r`): an operator who fixed
+    /// something sees the result in seconds, not at the next interval.
+    /// The agent is reached through the cluster, so an environment without
+    /// one says why it cannot.
+    fn run_report<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<Report, SourceError>> {
+        let _ = site;
+        Box::pin(async move { Err(cannot_run_without_kubernetes(self.environment())) })
     }
 
     /// Runs for as long as the dashboard does, notifying `changed` when the

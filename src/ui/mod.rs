@@ -136,7 +136,7 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
         }
         View::Report(v) => {
             let mut c = site_crumbs(&v.site);
-            c.push("reports".to_string());
+            c.push(if v.fresh { "run now" } else { "reports" }.to_string());
             c.push(report_time(&v.report, paint));
             if v.show_diff {
                 c.push("diff".to_string());

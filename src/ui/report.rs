@@ -18,7 +18,11 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &ReportView, paint:
     let theme = paint.theme;
     let report = &view.report;
     let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
-    let mut facts = vec![format!("format {}", report.format.label())];
+    let mut facts = Vec::new();
+    if view.fresh {
+        facts.push("made just now by the site's agent (r)".to_string());
+    }
+    facts.push(format!("format {}", report.format.label()));
     if let Some(d) = report.duration_seconds {
         facts.push(format!("took {d:.1}s"));
     }

@@ -8,8 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{Paint, clock, format_age, severity_state, truncate};
+use crate::app::views::ManualRun;
 use crate::app::{App, SiteView, age};
 use crate::model::drush_text::readable;
+use crate::model::text::{MAX_FIELD_CHARS, clean_line};
 use crate::model::{Requirement, SiteState};
 
 /// First line of a drush value, without the footnote block.
@@ -34,8 +36,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
     let alert_lines = (alerts.len() as u16).min(3);
     let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
     let not_in_cluster = summary.is_some_and(|s| s.not_in_cluster);
+    let head_lines = 2 + u16::from(view.run.is_some());
     let [head, alert_area, body] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(head_lines),
         Constraint::Length(alert_lines),
         Constraint::Min(1),
     ])
@@ -95,13 +98,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
         ));
     }
     if let Some(info) = detail.and_then(|d| d.info.as_ref()) {
-        first.push(Span::styled(
-            format!(
-                " · Drupal {} · PHP {} · profile {} · drush {}",
-                info.drupal_version, info.php_version, info.profile_version, info.drush_version
-            ),
-            theme.text(),
-        ));
+        // An agent that could not read a version exports it empty.
+        let versions: String = [
+            ("Drupal", &info.drupal_version),
+            ("PHP", &info.php_version),
+            ("profile", &info.profile_version),
+            ("drush", &info.drush_version),
+        ]
+        .iter()
+        .filter(|(_, version)| !version.is_empty())
+        .map(|(what, version)| format!(" · {what} {version}"))
+        .collect();
+        first.push(Span::styled(versions, theme.text()));
     }
     let mut second = Vec::new();
     match &view.detail.data {
@@ -166,10 +174,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
             theme.state(SiteState::Error),
         ));
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        head,
-    );
+    let mut head_text = vec![Line::from(first), Line::from(second)];
+    if let Some(run) = &view.run {
+        head_text.push(run_line(run, app, paint));
+    }
+    frame.render_widget(Paragraph::new(head_text), head);
 
     let Some(detail) = detail else {
         return;
@@ -261,6 +270,29 @@ fn split_for_kube(area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) -> (
 /// The requirement table: glyph, title, value's first line; the selected
 /// row kept in sight. `muted` says, per requirement, whether a mute rule
 /// applies (empty when nothing is muted).
+/// The site view's `r` as it goes: running (and for how long), or why
+/// it could not run.
+fn run_line(run: &ManualRun, app: &App, paint: Paint<'_>) -> Line<'static> {
+    let theme = paint.theme;
+    match run {
+        ManualRun::Running { since } => Line::from(Span::styled(
+            format!(
+                "running… the status report, on the site's agent ({} so far)",
+                format_age(age(app.now, *since))
+            ),
+            theme.accent().add_modifier(Modifier::BOLD),
+        )),
+        ManualRun::Failed { error, at } => Line::from(Span::styled(
+            format!(
+                "run now failed {} ago: {}",
+                format_age(age(app.now, *at)),
+                clean_line(error, MAX_FIELD_CHARS)
+            ),
+            theme.state(SiteState::Error),
+        )),
+    }
+}
+
 pub fn draw_list(
     frame: &mut Frame,
     area: Rect,

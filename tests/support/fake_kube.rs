@@ -35,6 +35,13 @@ pub struct ApiState {
     /// Refuse port-forwards with a 403, as RBAC without
     /// `pods/portforward` would.
     pub forbid_portforward: bool,
+    /// `namespace/service:port` → the address of what plays the Service
+    /// (a real agent), for the API server's service proxy
+    /// (`…/services/NAME:PORT/proxy/PATH`).
+    pub proxies: HashMap<String, SocketAddr>,
+    /// Refuse the service proxy with a 403, as RBAC without `create` on
+    /// `services/proxy` would.
+    pub forbid_service_proxy: bool,
     /// Every request, `METHOD path?query`.
     pub log: Vec<String>,
 }
@@ -143,6 +150,17 @@ impl FakeApiServer {
         }));
     }
 
+    /// The site's status agent Service (`site-status-agent`, port
+    /// `metrics`, as deploy/kubernetes/base has it) in `site-{site}`, served
+    /// through the service proxy by `agent`.
+    pub fn add_agent(&self, site: &str, agent: SocketAddr) {
+        let namespace = format!("site-{site}");
+        self.add_service(&namespace, "site-status-agent", "metrics", 9101);
+        self.state()
+            .proxies
+            .insert(format!("{namespace}/site-status-agent:metrics"), agent);
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
@@ -176,17 +194,33 @@ async fn serve_connection(
         let mut parts = request_line.split(' ');
         let method = parts.next().unwrap_or_default().to_string();
         let target = parts.next().unwrap_or_default().to_string();
+        let mut body = Vec::new();
         if let Some(len) = headers
             .get("content-length")
             .and_then(|l| l.parse::<usize>().ok())
         {
-            let mut body = vec![0; len];
+            body = vec![0; len];
             if stream.read_exact(&mut body).await.is_err() {
                 return;
             }
         }
         state.lock().unwrap().log.push(format!("{method} {target}"));
         let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+        if let Some(proxied) = service_proxy(path) {
+            let (code, headers, body) =
+                proxy_to_service(&method, &proxied, query, body, &state).await;
+            let mut head = format!("HTTP/1.1 {code} X\r\ncontent-length: {}\r\n", body.len());
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            if stream.write_all(head.as_bytes()).await.is_err()
+                || stream.write_all(&body).await.is_err()
+            {
+                return;
+            }
+            continue;
+        }
         if headers
             .get("upgrade")
             .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
@@ -211,6 +245,117 @@ async fn serve_connection(
         {
             return;
         }
+    }
+}
+
+/// `/api/v1/namespaces/NS/services/NAME:PORT/proxy/REST`, taken apart.
+struct Proxied {
+    namespace: String,
+    service: String,
+    port: String,
+    rest: String,
+}
+
+fn service_proxy(path: &str) -> Option<Proxied> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (namespace, rest) = rest.split_once("/services/")?;
+    let (name_port, rest) = rest.split_once("/proxy")?;
+    let (service, port) = name_port.split_once(':').unwrap_or((name_port, ""));
+    Some(Proxied {
+        namespace: namespace.to_string(),
+        service: service.to_string(),
+        port: port.to_string(),
+        rest: if rest.is_empty() {
+            "/".into()
+        } else {
+            rest.to_string()
+        },
+    })
+}
+
+/// What the real API server does with a proxied request: refuses it
+/// without RBAC, answers 404 for a missing Service and 503 when nothing
+/// serves it, and otherwise relays it and the answer (its status, type
+/// and Retry-After) as they are.
+async fn proxy_to_service(
+    method: &str,
+    proxied: &Proxied,
+    query: &str,
+    body: Vec<u8>,
+    state: &Mutex<ApiState>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let json_status = |(code, value): (u16, Value)| {
+        (
+            code,
+            vec![("content-type".to_string(), "application/json".to_string())],
+            serde_json::to_vec(&value).unwrap(),
+        )
+    };
+    let Proxied {
+        namespace: ns,
+        service,
+        port,
+        rest,
+    } = proxied;
+    let backend = {
+        let state = state.lock().unwrap();
+        if state.forbid_service_proxy {
+            return json_status(status(
+                403,
+                "Forbidden",
+                &format!(
+                    "services \"{service}\" is forbidden: User \"system:serviceaccount:ops:site-status\" cannot create resource \"services/proxy\" in API group \"\" in the namespace \"{ns}\""
+                ),
+            ));
+        }
+        if !state.services.contains_key(&format!("{ns}/{service}")) {
+            return json_status(status(
+                404,
+                "NotFound",
+                &format!("services \"{service}\" not found"),
+            ));
+        }
+        state
+            .proxies
+            .get(&format!("{ns}/{service}:{port}"))
+            .copied()
+    };
+    let Some(backend) = backend else {
+        return json_status(status(
+            503,
+            "ServiceUnavailable",
+            &format!("no endpoints available for service \"{service}\""),
+        ));
+    };
+    let url = if query.is_empty() {
+        format!("http://{backend}{rest}")
+    } else {
+        format!("http://{backend}{rest}?{query}")
+    };
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let answer = reqwest::Client::new()
+        .request(method, url)
+        .body(body)
+        .send()
+        .await;
+    match answer {
+        Ok(answer) => {
+            let code = answer.status().as_u16();
+            let headers = ["content-type", "retry-after"]
+                .iter()
+                .filter_map(|name| {
+                    let value = answer.headers().get(*name)?.to_str().ok()?;
+                    Some((name.to_string(), value.to_string()))
+                })
+                .collect();
+            let body = answer.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            (code, headers, body)
+        }
+        Err(e) => json_status(status(
+            503,
+            "ServiceUnavailable",
+            &format!("error trying to reach service: {e}"),
+        )),
     }
 }
 

@@ -27,6 +27,7 @@
 // Each test binary uses a different part of the support code.
 #![allow(dead_code, unused_imports)]
 
+pub mod agent;
 pub mod exporter;
 pub mod fake_kube;
 pub mod fleet;

@@ -10,4 +10,5 @@ pub mod prompts;
 mod reports;
 mod requirement;
 mod rollout;
+mod run;
 mod site;

@@ -35,6 +35,7 @@ impl App {
                     selected: 0,
                     text_scroll: 0,
                     show_diff: action == Action::ToggleDiff,
+                    fresh: false,
                 };
                 self.stack.push(View::Report(opened));
             }

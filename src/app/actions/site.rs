@@ -17,6 +17,9 @@ impl App {
         if action == Action::Unmute {
             return self.unmute_selected();
         }
+        if action == Action::RunReport {
+            return self.run_report();
+        }
         let profile = match self.stack.last() {
             Some(View::Site(site)) => self
                 .find_site(&site.key)

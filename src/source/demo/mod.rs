@@ -1217,6 +1217,31 @@ impl FleetSource for DemoSource {
         true
     }
 
+    /// The demo's agents answer as real ones would, after a drush's while:
+    /// the site's report as of now.
+    fn run_report<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> BoxFuture<'a, Result<crate::model::Report, SourceError>> {
+        Box::pin(async move {
+            if !matches!(self.clock, DemoClock::Fixed { .. }) {
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            }
+            let (t, now) = self.clock.read();
+            let lines = self
+                .fleet
+                .report_lines(&self.env, site, 1, t, now)
+                .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))?;
+            let (_, line) = lines
+                .first()
+                .ok_or_else(|| SourceError::new(format!("{site} has no report yet")))?;
+            let now_ns = (now * 1e9) as i64;
+            let mut report = parse_report_line(line, now_ns);
+            report.generated_at = Some(crate::model::format_rfc3339_utc(now_ns));
+            Ok(report)
+        })
+    }
+
     fn fetch_workloads<'a>(
         &'a self,
         site: &'a str,

@@ -138,6 +138,37 @@ impl KubeDiscovery {
         Ok(workloads)
     }
 
+    /// Asks the site's status agent for a run now, through the API
+    /// server's service proxy, and waits for its report (at most
+    /// [`super::RUN_WAIT`]).
+    pub(crate) async fn run_report(&self, site: &str) -> Result<crate::model::Report, SourceError> {
+        let namespace = self.namespace_of(site).await?;
+        let client = self.client().await?;
+        let address = super::AgentAddress {
+            namespace: &namespace,
+            service: &self.config.agent_service.0,
+            port: &self.config.agent_port.0,
+        };
+        match tokio::time::timeout(super::RUN_WAIT, super::run_agent_report(&client, address)).await
+        {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) => {
+                if matches!(
+                    e,
+                    super::KubeError::Unreachable { .. } | super::KubeError::Credentials { .. }
+                ) {
+                    self.drop_client().await;
+                }
+                Err(e.into())
+            }
+            Err(_) => Err(SourceError::new(format!(
+                "the agent in {namespace} sent no report within {} min; the run goes on, \
+                 and its report will reach the metrics",
+                super::RUN_WAIT.as_secs() / 60
+            ))),
+        }
+    }
+
     /// Watches the site's namespace for as long as the pane is open; a
     /// failed watch is said in the pane (it is then only polled) and tried
     /// again after a while.

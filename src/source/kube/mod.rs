@@ -1,5 +1,7 @@
-//! Kubernetes, read-only: which sites exist (their namespaces) and why a
-//! site is failing right now (its workloads, pods and Warning events).
+//! Kubernetes: which sites exist (their namespaces) and why a site is
+//! failing right now (its workloads, pods and Warning events), all read
+//! only; and the one write, asking a site's status agent for a run now
+//! (`agent`).
 //!
 //! Every function takes a [`kube::Client`], so tests hand in one that talks
 //! to a mock service instead of an API server. [`connect`] makes the real
@@ -7,6 +9,7 @@
 //! sanitized here (`model::text`) before it reaches the model; errors are
 //! [`KubeError`]s worded for the operator, which never carry a credential.
 
+mod agent;
 mod cache;
 mod discover;
 mod error;
@@ -14,6 +17,7 @@ mod follow;
 mod forward;
 mod workloads;
 
+pub use agent::{AgentAddress, RUN_WAIT, read_report, run_agent_report};
 pub use cache::KubeDiscovery;
 pub use discover::{KubeSites, site_of_namespace};
 pub use error::{Attempt, KubeError, classify};
@@ -78,6 +82,11 @@ pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 fn client_from(mut kube_config: kube::Config) -> Result<Client, KubeError> {
     register_credentials(&kube_config.auth_info);
+    // kube retries 429 and 503 itself, up to 15 times and for minutes:
+    // the poller already retries with its own backoff, an error the
+    // operator should read would turn into a timeout, and the one POST
+    // (a run asked of an agent) must not be repeated behind their back.
+    kube_config.default_retry = false;
     kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
     kube_config.write_timeout = Some(WRITE_TIMEOUT);
     Client::try_from(kube_config).map_err(|e| classify(e, &Attempt::connect()))
