@@ -186,8 +186,11 @@ async fn r_in_the_site_view_runs_the_report_and_shows_it() {
         fixing.set_drush_delay(3);
         tmux.keys(&["r"]);
         tmux.wait_for("running…", |s| s.contains("running… the status report"));
+        // Whole frames only: a capture may fall between two draws.
         let fresh = tmux.wait_for("the fresh report", |s| {
             s.contains("made just now by the site's agent")
+                && s.contains("fresh report of borger:")
+                && !s.contains("Kubernetes namespace")
         });
         let text = fresh.body().join("\n");
         assert!(text.contains("run now"), "{}", fresh.framed());
