@@ -512,6 +512,34 @@ fn probes_ports_and_scrape_discovery_agree() {
         assert_eq!(endpoints.len(), 1);
         assert_eq!(endpoints[0]["port"], port["name"]);
         assert_eq!(endpoints[0]["path"], "/metrics");
+        // `up` names its site: the pod's identity labels become target
+        // labels, as the rules' target-down state needs.
+        assert_eq!(endpoints[0]["honorLabels"], true);
+        let relabelled: Vec<(String, String)> = endpoints[0]["relabelings"]
+            .as_array()
+            .expect("relabelings")
+            .iter()
+            .map(|r| {
+                (
+                    r["sourceLabels"][0].as_str().unwrap().to_string(),
+                    r["targetLabel"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (pod_label, target) in [
+            ("site-status/site", "site"),
+            ("site-status/env", "env"),
+            ("site-status/profile", "profile"),
+        ] {
+            let meta = format!(
+                "__meta_kubernetes_pod_label_{}",
+                pod_label.replace(['/', '-', '.'], "_")
+            );
+            assert!(
+                relabelled.contains(&(meta.clone(), target.to_string())),
+                "{meta} → {target} missing: {relabelled:?}"
+            );
+        }
         assert_eq!(
             monitor["metadata"]["namespace"],
             r.deployment()["metadata"]["namespace"]

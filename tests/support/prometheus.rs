@@ -60,6 +60,9 @@ pub struct PrometheusBuilder {
     evaluation_interval: Option<Duration>,
     /// `(file name, YAML)`, written beside prometheus.yml.
     rule_files: Vec<(String, String)>,
+    /// Targets of their own with target labels, as one site's status
+    /// workload is scraped: `(host:port, [(label, value)])`.
+    labelled_targets: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl Default for PrometheusBuilder {
@@ -73,6 +76,7 @@ impl Default for PrometheusBuilder {
             job_extra: String::new(),
             evaluation_interval: None,
             rule_files: Vec::new(),
+            labelled_targets: Vec::new(),
         }
     }
 }
@@ -81,6 +85,20 @@ impl PrometheusBuilder {
     /// Adds a scrape target, `host:port` (e.g. [`FleetExporter::target`]).
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.targets.push(target.into());
+        self
+    }
+
+    /// A target of its own, carrying target labels (`env`, `site`,
+    /// `profile`), as a site's status workload is scraped: its `up` then
+    /// names the site.
+    pub fn labelled_target(mut self, target: impl Into<String>, labels: &[(&str, &str)]) -> Self {
+        self.labelled_targets.push((
+            target.into(),
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ));
         self
     }
 
@@ -170,6 +188,18 @@ impl PrometheusBuilder {
             yaml.push_str("      - targets:\n");
             for target in &self.targets {
                 yaml.push_str(&format!("          - '{}'\n", target.replace('\'', "''")));
+            }
+        }
+        for (target, labels) in &self.labelled_targets {
+            yaml.push_str(&format!(
+                "      - targets: ['{}']\n        labels:\n",
+                target.replace('\'', "''")
+            ));
+            for (name, value) in labels {
+                yaml.push_str(&format!(
+                    "          {name}: '{}'\n",
+                    value.replace('\'', "''")
+                ));
             }
         }
         for line in self.job_extra.lines() {

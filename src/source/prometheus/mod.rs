@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use api::PromApi;
 pub use labels::Labels;
 pub use merge::{MergedGrid, NO_PROFILE, merge_grid, merge_site};
-pub use promql::{FleetQueries, MatchOp, Matcher, quote};
+pub use promql::{FleetQueries, MatchOp, Matcher, quote, recorded};
 pub use wire::{
     AlertsAnswer, Answer, PromAlert, QueryData, Sample, Series, parse_alerts, parse_response,
     parse_sample,

@@ -32,6 +32,21 @@ pub struct FleetQueries {
     /// The selector's matchers, to tell which alerts are this
     /// environment's.
     pub(super) selector_matchers: Vec<Matcher>,
+    /// Read the grid from the recorded series of
+    /// deploy/prometheus/site-status.rules.yml.
+    recorded: bool,
+}
+
+/// What deploy/prometheus/site-status.rules.yml records, in the order of
+/// the grid's queries; `tests/rules.rs` holds the two equal.
+pub mod recorded {
+    pub const WORST: &str = "site:drupal_requirement_severity:max";
+    pub const FAILING: &str = "site_requirement:drupal_requirement_severity:failing";
+    pub const SUCCESS: &str = "site:drupal_status_report_success:min";
+    pub const LAST_RUN: &str = "site:drupal_status_report_last_run_timestamp_seconds:max";
+    pub const UP: &str = "site:up:min";
+    /// One series per site, its state as the `state` label.
+    pub const STATE: &str = "site:site_status_state:code";
 }
 
 /// What one matcher says of one alert's labels.
@@ -83,6 +98,7 @@ impl FleetQueries {
             job: config.metrics.job.clone(),
             selector: selector_matchers.iter().map(render_matcher).collect(),
             selector_matchers,
+            recorded: env.use_recording_rules,
         }
     }
 
@@ -103,6 +119,17 @@ impl FleetQueries {
     /// The five grid queries, in the order `fetch_fleet` reads them.
     pub fn grid(&self) -> [String; 5] {
         let m = self.matchers(&[]);
+        if self.recorded {
+            // Already aggregated by (env, site, profile): only the
+            // environment's selector is left to apply.
+            return [
+                format!("{}{m}", recorded::WORST),
+                format!("{}{m}", recorded::FAILING),
+                format!("{}{m}", recorded::SUCCESS),
+                format!("time() - {}{m}", recorded::LAST_RUN),
+                format!("{}{m}", recorded::UP),
+            ];
+        }
         let by = self.by();
         [
             format!("max by ({by}) ({}{m})", self.severity),
