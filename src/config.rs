@@ -55,6 +55,10 @@ pub struct Config {
     /// same.
     #[serde(default)]
     pub utc: bool,
+    /// Who the operator is, for the silences `m` makes (`createdBy`);
+    /// default: `$USER`.
+    #[serde(default)]
+    pub operator: Option<String>,
     #[serde(default)]
     pub labels: LabelNames,
     #[serde(default)]
@@ -144,6 +148,10 @@ pub struct EnvironmentConfig {
     pub prometheus: BackendConfig,
     #[serde(default)]
     pub loki: Option<BackendConfig>,
+    /// The environment's Alertmanager: mutes are its silences, shared by
+    /// the team, instead of the dashboard's own mutes file.
+    #[serde(default)]
+    pub alertmanager: Option<BackendConfig>,
     /// Where the environment's sites live in Kubernetes (optional).
     #[serde(default)]
     pub kube: Option<KubeConfig>,
@@ -837,6 +845,15 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub const MAX_CONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Config {
+    /// Who makes the silences: `operator`, else `$USER`, else "site-status".
+    pub fn operator_name(&self) -> String {
+        self.operator
+            .clone()
+            .filter(|o| !o.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "site-status".to_string())
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = crate::small_file::read_text(path, MAX_CONFIG_FILE_BYTES)
             .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
@@ -902,6 +919,7 @@ impl Config {
             for (which, backend) in [
                 ("prometheus", Some(&env.prometheus)),
                 ("loki", env.loki.as_ref()),
+                ("alertmanager", env.alertmanager.as_ref()),
             ] {
                 let Some(b) = backend else { continue };
                 if b.url.kube_target().is_some() && env.kube.is_none() {

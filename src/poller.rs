@@ -570,6 +570,7 @@ mod tests {
                 .collect(),
             warnings: vec![],
             alerts: vec![],
+            silences: None,
         }
     }
 

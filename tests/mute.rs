@@ -374,6 +374,7 @@ fn outcome(sites: Vec<SiteSummary>) -> Vec<(String, Result<EnvReport, SourceErro
             sites,
             warnings: vec![],
             alerts: vec![],
+            silences: None,
         }),
     )]
 }
@@ -600,7 +601,7 @@ fn config_and_dashboard_rules_apply_together() {
     let out = rules.apply_to_summary("prod", &s, NOW);
     assert_eq!(out.worst, Some(Severity::Ok));
     let muted = rules.muted("prod", &s, NOW);
-    let origins: Vec<_> = muted.iter().map(|m| m.rule.origin).collect();
+    let origins: Vec<_> = muted.iter().map(|m| m.rule.origin.clone()).collect();
     assert_eq!(origins, [RuleOrigin::Dashboard, RuleOrigin::Config]);
     assert_eq!(
         muted[0].rule.describe(),

@@ -349,6 +349,7 @@ mod tests {
             sites,
             warnings: vec![],
             alerts: vec![],
+            silences: None,
         })
     }
 

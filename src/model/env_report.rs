@@ -1,7 +1,7 @@
 //! One environment's sites as one poll returned them, before mute rules.
 //! Pure data: sources build it, the poller carries it, the app keeps it.
 
-use super::{Alert, SiteSummary};
+use super::{Alert, MuteRule, SiteSummary};
 
 /// One environment's sites as one poll saw them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,4 +15,8 @@ pub struct EnvReport {
     /// name. Empty when the backend has none or could not say (then
     /// `warnings` says why).
     pub alerts: Vec<Alert>,
+    /// The environment's Alertmanager silences that are mutes, as read
+    /// with this poll (or the last that could be read; `warnings` says
+    /// so). `None` when the environment has no Alertmanager.
+    pub silences: Option<Vec<MuteRule>>,
 }

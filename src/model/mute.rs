@@ -21,18 +21,26 @@ use super::severity::Severity;
 use super::site::SiteSummary;
 
 /// Where a rule comes from: the configuration file (read-only for the
-/// dashboard) or the dashboard's own rules file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// dashboard), the dashboard's own rules file, or a silence in the
+/// environment's Alertmanager, shared by the whole team.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RuleOrigin {
     Config,
     Dashboard,
+    Silence {
+        /// Alertmanager's id, to expire it with `u`.
+        id: String,
+        /// Who made it (`createdBy`), as Alertmanager has it, sanitized.
+        created_by: String,
+    },
 }
 
 impl RuleOrigin {
-    pub fn label(self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             RuleOrigin::Config => "config",
             RuleOrigin::Dashboard => "dashboard",
+            RuleOrigin::Silence { .. } => "silence",
         }
     }
 }
@@ -116,9 +124,13 @@ impl MuteRule {
     /// What the site view shows next to a muted requirement:
     /// `"accepted by ops (until 2026-03-01)"`.
     pub fn describe(&self) -> String {
+        let by = match &self.origin {
+            RuleOrigin::Silence { created_by, .. } => format!(" · silenced by {created_by}"),
+            _ => String::new(),
+        };
         match self.expiry_label() {
-            Some(day) => format!("{} (until {day})", self.reason),
-            None => format!("{} (no expiry)", self.reason),
+            Some(day) => format!("{}{by} (until {day})", self.reason),
+            None => format!("{}{by} (no expiry)", self.reason),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Backends. Each returns model types and knows nothing of the terminal.
 
+pub mod alertmanager;
 pub mod demo;
 pub mod environment;
 pub mod http;

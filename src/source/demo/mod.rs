@@ -650,6 +650,7 @@ impl DemoFleet {
             sites,
             warnings: Vec::new(),
             alerts: self.alerts(env, t, now_unix),
+            silences: None,
         })
     }
 

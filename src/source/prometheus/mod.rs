@@ -202,6 +202,7 @@ impl FleetSource for PrometheusSource {
                 sites,
                 warnings,
                 alerts,
+                silences: None,
             })
         })
     }
