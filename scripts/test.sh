@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 need_packages=()
 command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
 [ -x /usr/bin/prometheus ] || need_packages+=(prometheus)
+# Mutes as silences: the tests start their own Alertmanager and use amtool.
+[ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
 # The time-zone end-to-end test shows the demo in Europe/Copenhagen.
 [ -e /usr/share/zoneinfo/Europe/Copenhagen ] || need_packages+=(tzdata)
 if [ ${#need_packages[@]} -gt 0 ]; then

@@ -225,6 +225,22 @@ pub struct FinishedRun {
     pub at: SystemTime,
 }
 
+/// A mute made or taken out in an environment whose mutes are its
+/// Alertmanager's silences.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SilenceChange {
+    Create(crate::model::MuteRule),
+    Expire(crate::model::MuteRule),
+}
+
+/// What came of a [`SilenceChange`]: the new silence's id, or why not.
+#[derive(Debug, Clone)]
+pub struct FinishedSilence {
+    pub env: String,
+    pub change: SilenceChange,
+    pub result: Result<Option<String>, SourceError>,
+}
+
 pub struct Poller {
     settings: PollSettings,
     wake: Arc<Notify>,
@@ -235,6 +251,8 @@ pub struct Poller {
     runs: HashMap<SiteKey, JoinHandle<()>>,
     finished_tx: mpsc::UnboundedSender<FinishedRun>,
     finished_rx: mpsc::UnboundedReceiver<FinishedRun>,
+    silences_tx: mpsc::UnboundedSender<FinishedSilence>,
+    silences_rx: mpsc::UnboundedReceiver<FinishedSilence>,
 }
 
 impl Drop for Poller {
@@ -268,6 +286,7 @@ impl Poller {
             })
             .collect();
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+        let (silences_tx, silences_rx) = mpsc::unbounded_channel();
         Poller {
             settings,
             wake,
@@ -277,6 +296,8 @@ impl Poller {
             runs: HashMap::new(),
             finished_tx,
             finished_rx,
+            silences_tx,
+            silences_rx,
         }
     }
 
@@ -427,6 +448,73 @@ impl Poller {
         });
         self.runs.insert(key, task);
         true
+    }
+
+    /// Whether the environment's mutes are its Alertmanager's silences.
+    pub fn has_alertmanager(&self, env: &str) -> bool {
+        self.sources
+            .iter()
+            .any(|s| s.environment() == env && s.has_alertmanager())
+    }
+
+    /// Makes or expires a silence in the environment's Alertmanager; the
+    /// outcome comes back through [`Poller::finished_silences`], and every
+    /// query is polled again so the silences are read back.
+    pub fn change_silence(&mut self, env: &str, change: SilenceChange) {
+        let source = self
+            .sources
+            .iter()
+            .find(|s| s.environment() == env)
+            .cloned();
+        let (tx, wake, env) = (self.silences_tx.clone(), self.wake.clone(), env.to_string());
+        let kicks: Vec<Arc<Notify>> = self.fleet.iter().map(|q| q.kick.clone()).collect();
+        let timeout = self.settings.timeout;
+        tokio::spawn(async move {
+            let result = match &source {
+                None => Err(SourceError::new(format!("no environment {env}"))),
+                Some(source) => {
+                    let asked = async {
+                        match &change {
+                            SilenceChange::Create(rule) => {
+                                source.create_silence(rule).await.map(Some)
+                            }
+                            SilenceChange::Expire(rule) => match &rule.origin {
+                                crate::model::RuleOrigin::Silence { id, .. } => {
+                                    source.expire_silence(id).await.map(|()| None)
+                                }
+                                _ => Err(SourceError::new("not a silence")),
+                            },
+                        }
+                    };
+                    tokio::time::timeout(timeout, asked)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(SourceError::new(format!(
+                                "Alertmanager gave no answer within {}s",
+                                timeout.as_secs_f64()
+                            )))
+                        })
+                }
+            };
+            let _ = tx.send(FinishedSilence {
+                env,
+                change,
+                result,
+            });
+            for kick in kicks {
+                kick.notify_one();
+            }
+            wake.notify_one();
+        });
+    }
+
+    /// Silence changes that have ended since the last call.
+    pub fn finished_silences(&mut self) -> Vec<FinishedSilence> {
+        let mut finished = Vec::new();
+        while let Ok(done) = self.silences_rx.try_recv() {
+            finished.push(done);
+        }
+        finished
     }
 
     /// Runs asked of agents that have ended since the last call.

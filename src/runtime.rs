@@ -10,9 +10,9 @@ use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{App, Effect, Settings};
-use crate::model::{Clock, MuteRule, MuteRules};
+use crate::model::{Clock, MuteRule, MuteRules, RuleOrigin};
 use crate::mute_store::{MuteStore, load_rules};
-use crate::poller::{PollSettings, Poller};
+use crate::poller::{PollSettings, Poller, SilenceChange};
 use crate::source::FleetSource;
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, Theme};
@@ -170,6 +170,16 @@ pub async fn run(
                                     app.message = Some(format!("theme: {}", theme.name));
                                 }
                             }
+                            Effect::AddMute(rule) if poller.has_alertmanager(rule.env.as_deref().unwrap_or_default()) => {
+                                let env = rule.env.clone().unwrap_or_default();
+                                app.message = Some(format!("muting {}: asking {env}'s Alertmanager…", rule.requirement));
+                                poller.change_silence(&env, SilenceChange::Create(rule));
+                            }
+                            Effect::RemoveMute(rule) if matches!(rule.origin, RuleOrigin::Silence { .. }) => {
+                                let env = rule.env.clone().unwrap_or_default();
+                                app.message = Some(format!("unmuting {}: asking {env}'s Alertmanager…", rule.requirement));
+                                poller.change_silence(&env, SilenceChange::Expire(rule));
+                            }
                             Effect::AddMute(rule) => {
                                 let what = format!("muted {} on {}", rule.requirement, rule.site.clone().unwrap_or_default());
                                 match mutes.add(rule) {
@@ -209,6 +219,10 @@ pub async fn run(
                 }
                 for (key, slot) in poller.changed_details() {
                     app.offer_detail(key, slot);
+                    dirty = true;
+                }
+                for done in poller.finished_silences() {
+                    app.offer_silence(done);
                     dirty = true;
                 }
                 let finished = poller.finished_runs();

@@ -67,10 +67,19 @@ impl App {
     }
 
     /// The rule muting a requirement of a site, if one applies now.
-    pub fn mute_for(&self, key: &SiteKey, requirement: &str) -> Option<&crate::model::MuteRule> {
+    pub fn mute_for(&self, key: &SiteKey, requirement: &str) -> Option<crate::model::MuteRule> {
         let profile = self.profile_of(key).unwrap_or_default();
-        self.mutes()
+        self.mutes_of(&key.env)
             .find(&key.env, &profile, &key.site, requirement, unix(self.now))
+            .cloned()
+    }
+
+    /// Every rule in force in the environment, its silences included.
+    pub fn mutes_of(&self, env: &str) -> crate::model::MuteRules {
+        match self.envs.iter().position(|e| e.fleet.name == env) {
+            Some(index) => self.tracker_mutes_in(index),
+            None => self.mutes().clone(),
+        }
     }
 
     /// Every environment's fleet, in `envs` order, for the fleet questions.

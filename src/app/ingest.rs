@@ -103,9 +103,14 @@ impl App {
         self.refresh_fleets();
     }
 
-    /// Accepted requirements that do not count toward a site's state.
+    /// Accepted requirements that do not count toward a site's state:
+    /// the configured and the dashboard's own (silences: `mutes_of`).
     pub fn mutes(&self) -> &MuteRules {
         self.tracker.mutes()
+    }
+
+    pub(in crate::app) fn tracker_mutes_in(&self, env: usize) -> MuteRules {
+        self.tracker.mutes_in(env).into_owned()
     }
 
     /// Everything shown as it is, mute rules ignored.

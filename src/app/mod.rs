@@ -186,6 +186,9 @@ pub struct App {
     pub prompt: Option<MutePrompt>,
     /// One line for the status bar: the outcome of the last action.
     pub message: Option<String>,
+    /// A mute Alertmanager did not take: offered again (its reason filled
+    /// in) when the operator mutes the same requirement of the same site.
+    pub refused_mute: Option<MuteRule>,
     pub width: u16,
     pub height: u16,
     pub quit: bool,
@@ -246,6 +249,7 @@ impl App {
             rollouts: HashMap::new(),
             prompt: None,
             message: None,
+            refused_mute: None,
             width,
             height,
             quit: false,

@@ -118,7 +118,7 @@ pub fn build_report(
                 // The sites as polled, by label, for what the rules muted:
                 // only built when there are rules (250,000 sites and none
                 // is the common case).
-                let polled: HashMap<&str, &SiteSummary> = if mutes.is_empty() {
+                let polled: HashMap<&str, &SiteSummary> = if tracker.mutes_in(env).is_empty() {
                     HashMap::new()
                 } else {
                     report.sites.iter().map(|s| (s.label.as_str(), s)).collect()

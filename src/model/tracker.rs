@@ -7,6 +7,7 @@
 //! so they cannot disagree on what state a site is in. Pure: the caller
 //! says what time it is.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ impl Tracker {
         polled_at: f64,
         now: f64,
     ) -> Option<Vec<Transition>> {
-        let fleet = self.interpret(env, &polled.sites, now.max(polled_at))?;
+        let fleet = self.interpret(env, &polled, now.max(polled_at))?;
         let tracked = self.envs.get_mut(env)?;
         let baseline = tracked.polled.is_none();
         let found = (!baseline).then(|| transitions(&tracked.fleet, &fleet, polled_at));
@@ -82,8 +83,27 @@ impl Tracker {
         self.envs.get(env).map(|tracked| &tracked.fleet)
     }
 
+    /// The configured rules and the dashboard's own; not the silences.
     pub fn mutes(&self) -> &MuteRules {
         &self.mutes
+    }
+
+    /// Every rule in force in environment `env`: [`Tracker::mutes`] and
+    /// the environment's Alertmanager silences as last polled.
+    pub fn mutes_in(&self, env: usize) -> Cow<'_, MuteRules> {
+        let polled = self.envs.get(env).and_then(|t| t.polled.as_deref());
+        self.rules_with(polled)
+    }
+
+    fn rules_with(&self, polled: Option<&EnvReport>) -> Cow<'_, MuteRules> {
+        match polled.and_then(|p| p.silences.as_ref()) {
+            Some(silences) if !silences.is_empty() => {
+                let mut rules = self.mutes.clone();
+                rules.extend(silences.iter().cloned());
+                Cow::Owned(rules)
+            }
+            _ => Cow::Borrowed(&self.mutes),
+        }
     }
 
     pub fn show_muted(&self) -> bool {
@@ -110,7 +130,7 @@ impl Tracker {
             let Some(polled) = self.envs[env].polled.clone() else {
                 continue;
             };
-            if let Some(fleet) = self.interpret(env, &polled.sites, now) {
+            if let Some(fleet) = self.interpret(env, &polled, now) {
                 self.envs[env].fleet = Arc::new(fleet);
             }
         }
@@ -122,7 +142,7 @@ impl Tracker {
         let Some(tracked) = self.envs.get(env) else {
             return Vec::new();
         };
-        self.mutes
+        self.mutes_in(env)
             .muted(&tracked.fleet.name, site, now)
             .into_iter()
             .map(|m| m.requirement)
@@ -131,11 +151,12 @@ impl Tracker {
 
     /// The one place where mute rules are applied and severities rolled
     /// up into states.
-    fn interpret(&self, env: usize, sites: &[SiteSummary], now: f64) -> Option<EnvFleet> {
+    fn interpret(&self, env: usize, polled: &EnvReport, now: f64) -> Option<EnvFleet> {
         let name = &self.envs.get(env)?.fleet.name;
-        let mut sites = sites.to_vec();
+        let mut sites = polled.sites.clone();
         if !self.show_muted {
-            self.mutes.apply_to_sites(name, &mut sites, now);
+            self.rules_with(Some(polled))
+                .apply_to_sites(name, &mut sites, now);
         }
         Some(EnvFleet::new(name.clone(), sites, now, self.stale_after))
     }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::alertmanager::{AlertmanagerApi, rule_to_silence, silence_to_rule};
 use super::http::{ByteBudget, SecretLookup};
 use super::kube::{ClientFactory, Forward, KubeDiscovery};
 use super::loki::LokiReports;
@@ -13,12 +14,18 @@ use super::prometheus::PrometheusSource;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
 use crate::model::{
-    History, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+    History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
 };
 
 pub struct EnvironmentSource {
     prometheus: PrometheusSource,
     loki: Option<LokiReports>,
+    alertmanager: Option<AlertmanagerApi>,
+    /// The last silences read, and when: an Alertmanager that does not
+    /// answer must not unmute what the team accepted.
+    last_silences: std::sync::Mutex<Option<(Vec<MuteRule>, std::time::SystemTime)>>,
+    /// Who the silences `m` makes are by.
+    operator: String,
     kube: Option<Arc<KubeDiscovery>>,
     /// Local stand-ins for `kube://` backends.
     forwards: Vec<Arc<Forward>>,
@@ -64,6 +71,20 @@ impl EnvironmentSource {
             Some(loki) => forward_for(loki, &format!("{name} loki"))?,
             None => None,
         };
+        let alertmanager_forward = match local.alertmanager.as_mut() {
+            Some(am) => forward_for(am, &format!("{name} alertmanager"))?,
+            None => None,
+        };
+        let alertmanager = match &local.alertmanager {
+            Some(am) => {
+                let mut api = AlertmanagerApi::new(am, &format!("{name} alertmanager"), secrets)?;
+                if let Some(f) = &alertmanager_forward {
+                    api.endpoint.shown_as = Some(shown_as(f));
+                }
+                Some(api)
+            }
+            None => None,
+        };
         // One budget for everything the environment's backends answer.
         let budget = ByteBudget::new(env.max_poll_mib, format!("max_poll_mib of {name}"));
         let mut prometheus = PrometheusSource::new(config, &local, secrets)?;
@@ -81,8 +102,15 @@ impl EnvironmentSource {
         Ok(EnvironmentSource {
             prometheus,
             loki,
+            alertmanager,
+            last_silences: std::sync::Mutex::new(None),
+            operator: config.operator_name(),
             kube: env.kube.clone().map(|k| Arc::new(KubeDiscovery::new(k))),
-            forwards: prometheus_forward.into_iter().chain(loki_forward).collect(),
+            forwards: prometheus_forward
+                .into_iter()
+                .chain(loki_forward)
+                .chain(alertmanager_forward)
+                .collect(),
         })
     }
 
@@ -138,6 +166,44 @@ impl EnvironmentSource {
         self.kube.as_ref().map(|k| k.config())
     }
 
+    /// The environment's silences that are mutes, with a warning when
+    /// Alertmanager did not answer (then the last ones read, or none);
+    /// `None` without an Alertmanager.
+    async fn read_silences(&self) -> Option<(Vec<MuteRule>, Option<String>)> {
+        let api = self.alertmanager.as_ref()?;
+        let env = self.environment().to_string();
+        let now = crate::model::Clock::System.system_time();
+        match api.silences().await {
+            Ok(silences) => {
+                let at = jiff::Timestamp::now();
+                let rules: Vec<MuteRule> = silences
+                    .iter()
+                    .filter_map(|s| silence_to_rule(s, &env, at))
+                    .collect();
+                if let Ok(mut last) = self.last_silences.lock() {
+                    *last = Some((rules.clone(), now));
+                }
+                Some((rules, None))
+            }
+            Err(e) => {
+                let last = self.last_silences.lock().ok().and_then(|l| l.clone());
+                Some(match last {
+                    Some((rules, at)) => {
+                        let age = now.duration_since(at).unwrap_or_default().as_secs();
+                        (
+                            rules,
+                            Some(format!("Alertmanager STALE ({age}s old): {}", e.message)),
+                        )
+                    }
+                    None => (
+                        Vec::new(),
+                        Some(format!("Alertmanager: {}; no silences known", e.message)),
+                    ),
+                })
+            }
+        }
+    }
+
     /// Said once at start: TLS checks turned off, and the like.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.prometheus.warnings().to_vec();
@@ -163,8 +229,16 @@ impl FleetSource for EnvironmentSource {
                 }
             };
             self.start_forwarding();
-            let (report, listed) = tokio::join!(self.prometheus.fetch_fleet(), discovery);
+            let (report, listed, silences) = tokio::join!(
+                self.prometheus.fetch_fleet(),
+                discovery,
+                self.read_silences()
+            );
             let mut report = self.explain(report)?;
+            if let Some((silences, warning)) = silences {
+                report.silences = Some(silences);
+                report.warnings.extend(warning);
+            }
             if let Some(l) = &self.loki {
                 report.warnings.extend(l.api.warnings().iter().cloned());
             }
@@ -251,6 +325,41 @@ impl FleetSource for EnvironmentSource {
                 Some(kube) => kube.run_report(site).await,
                 None => Err(super::cannot_run_without_kubernetes(self.environment())),
             }
+        })
+    }
+
+    fn has_alertmanager(&self) -> bool {
+        self.alertmanager.is_some()
+    }
+
+    fn create_silence<'a>(
+        &'a self,
+        rule: &'a MuteRule,
+    ) -> BoxFuture<'a, Result<String, SourceError>> {
+        Box::pin(async move {
+            let Some(api) = &self.alertmanager else {
+                return Err(super::no_alertmanager(self.environment()));
+            };
+            self.start_forwarding();
+            let silence = rule_to_silence(
+                rule,
+                self.environment(),
+                &self.operator,
+                jiff::Timestamp::now(),
+            );
+            self.explain(api.create(&silence).await)
+                .map_err(|e| SourceError::new(format!("Alertmanager {}", e.message)))
+        })
+    }
+
+    fn expire_silence<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            let Some(api) = &self.alertmanager else {
+                return Err(super::no_alertmanager(self.environment()));
+            };
+            self.start_forwarding();
+            self.explain(api.expire(id).await)
+                .map_err(|e| SourceError::new(format!("Alertmanager {}", e.message)))
         })
     }
 

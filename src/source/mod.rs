@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::model::{
-    History, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+    History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -84,6 +84,12 @@ pub fn render_matcher(matcher: &crate::config::Matcher) -> String {
 
 // The report is model data (app and ui read it); its old path stays.
 pub use crate::model::env_report::EnvReport;
+
+pub(crate) fn no_alertmanager(env: &str) -> SourceError {
+    SourceError::new(format!(
+        "{env} has no Alertmanager configured ([environment.alertmanager])"
+    ))
+}
 
 /// Why `r` cannot ask an agent for a run in an environment without a
 /// cluster.
@@ -185,6 +191,27 @@ pub trait FleetSource: Send + Sync + 'static {
     fn run_report<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<Report, SourceError>> {
         let _ = site;
         Box::pin(async move { Err(cannot_run_without_kubernetes(self.environment())) })
+    }
+
+    /// Whether mutes of this environment are its Alertmanager's silences.
+    fn has_alertmanager(&self) -> bool {
+        false
+    }
+
+    /// Makes the rule a silence in the environment's Alertmanager, by the
+    /// configured operator; answers with the silence's id.
+    fn create_silence<'a>(
+        &'a self,
+        rule: &'a MuteRule,
+    ) -> BoxFuture<'a, Result<String, SourceError>> {
+        let _ = rule;
+        Box::pin(async move { Err(no_alertmanager(self.environment())) })
+    }
+
+    /// Expires the silence `id` in the environment's Alertmanager.
+    fn expire_silence<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SourceError>> {
+        let _ = id;
+        Box::pin(async move { Err(no_alertmanager(self.environment())) })
     }
 
     /// Runs for as long as the dashboard does, notifying `changed` when the

@@ -28,6 +28,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod agent;
+pub mod alertmanager;
 pub mod exporter;
 pub mod fake_kube;
 pub mod fleet;

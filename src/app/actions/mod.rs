@@ -11,4 +11,5 @@ mod reports;
 mod requirement;
 mod rollout;
 mod run;
+mod silences;
 mod site;

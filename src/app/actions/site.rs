@@ -49,11 +49,20 @@ impl App {
                     .value()
                     .and_then(|d| d.requirements.get(site.selected))
                 {
+                    // A mute Alertmanager refused is offered again, as typed.
+                    let offered = self
+                        .refused_mute
+                        .as_ref()
+                        .filter(|r| {
+                            r.requirement == req.label
+                                && r.site.as_deref() == Some(site.key.site.as_str())
+                        })
+                        .map(|r| r.reason.clone());
                     self.prompt = Some(MutePrompt {
                         site: site.key.clone(),
                         requirement: req.label.clone(),
                         reason: None,
-                        input: Input::default(),
+                        input: offered.map(Input::new).unwrap_or_default(),
                         error: None,
                     });
                 }
@@ -100,13 +109,15 @@ impl App {
         let key = site.key.clone();
         let profile = self.profile_of(&key).unwrap_or_default();
         let now = unix(self.now);
+        // The dashboard's own rules and the team's silences can be taken
+        // out here; the configuration's cannot.
         let (ours, elsewhere): (Vec<_>, Vec<_>) = self
-            .mutes()
+            .mutes_of(&key.env)
             .rules()
             .iter()
             .filter(|r| r.matches(&key.env, &profile, &key.site, &requirement, now))
             .cloned()
-            .partition(|r| r.origin == RuleOrigin::Dashboard);
+            .partition(|r| r.origin != RuleOrigin::Config);
         // A rule from elsewhere would keep it muted whatever is taken out
         // here, so nothing is: the operator learns where that rule is.
         if let Some(other) = elsewhere.first() {

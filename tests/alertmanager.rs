@@ -1,0 +1,220 @@
+//! Mutes the whole team shares: with `[environment.alertmanager]`, a mute
+//! is a silence in a real Alertmanager (Debian's, started here on a free
+//! port with a temporary storage path). Made by the dashboard or by
+//! `amtool`, it mutes the requirement in the grid and in `check`; expiring
+//! it unmutes; an Alertmanager that is down is said and loses nothing.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use site_status::config::Config;
+use site_status::model::{MuteRule, RuleOrigin};
+use site_status::source::FleetSource;
+use site_status::source::http::ProcessSecrets;
+use support::alertmanager::TestAlertmanager;
+use support::{FleetBuilder, FleetExporter, TestPrometheus};
+
+fn config_text(prometheus: &str, alertmanager: &str) -> String {
+    format!(
+        "operator = \"jane\"\n[[environment]]\nname = \"prod\"\nselector = 'env=\"prod\"'\n[environment.prometheus]\nurl = \"{prometheus}\"\n[environment.alertmanager]\nurl = \"{alertmanager}\"\ntimeout = \"3s\"\n"
+    )
+}
+
+/// `site` → (failing, muted), as `check --format json` lists them.
+type Checked = std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>;
+
+/// Two sites with a failing requirement, as `check` sees them, and
+/// those requirements.
+fn two_failing(sites: &Checked) -> [(String, String); 2] {
+    let mut found = sites
+        .iter()
+        .filter_map(|(site, (failing, _))| failing.first().map(|r| (site.clone(), r.clone())));
+    [found.next().unwrap(), found.next().unwrap()]
+}
+
+/// The JSON of `check --format json`, and its sites.
+fn checked(config: &Path, home: &Path) -> (serde_json::Value, Checked) {
+    let out = Command::new(env!("CARGO_BIN_EXE_site-status"))
+        .arg("--config")
+        .arg(config)
+        .args(["check", "--format", "json"])
+        .env("HOME", home)
+        .env_remove("SITE_STATUS_MUTES")
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    };
+    let sites = json["environments"][0]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["site"].as_str().unwrap().to_string(),
+                (list(&s["failing"]), list(&s["muted"])),
+            )
+        })
+        .collect();
+    (json, sites)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutes_are_silences_read_back_from_alertmanager() {
+    let exporter = FleetExporter::start(FleetBuilder::new(40).build());
+    let prometheus = TestPrometheus::scraping(&exporter).await;
+    prometheus.wait_for_fleet(&exporter).await;
+    let mut am = TestAlertmanager::start().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config_text(&prometheus.url(), &am.url())).unwrap();
+    let config = Config::parse(
+        &std::fs::read_to_string(&config_path).unwrap(),
+        &config_path,
+    )
+    .unwrap();
+    let source: Arc<dyn FleetSource> = site_status::source::from_config(&config, &ProcessSecrets)
+        .unwrap()
+        .remove(0);
+    assert!(source.has_alertmanager());
+    let (_, before) = checked(&config_path, dir.path());
+    let [(site_a, req_a), (site_b, req_b)] = two_failing(&before);
+
+    // The dashboard's mute (what `m` hands the runtime) becomes a silence.
+    let mut rule = MuteRule::new(req_a.clone(), "vendor fix due on Friday");
+    rule.env = Some("prod".into());
+    rule.site = Some(site_a.clone());
+    let ends = jiff::Timestamp::now().as_second() + 3 * 86_400;
+    rule.expires = Some(ends);
+    let id = source.create_silence(&rule).await.unwrap();
+    let active = am.active_silences().await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let silence = &active[0];
+    assert_eq!(silence["id"], id.as_str());
+    assert_eq!(silence["comment"], "vendor fix due on Friday");
+    assert_eq!(silence["createdBy"], "jane");
+    let ends_at: jiff::Timestamp = silence["endsAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ends_at.as_second(), ends);
+    let mut matchers: Vec<(String, String, bool, bool)> = silence["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["value"].as_str().unwrap().to_string(),
+                m["isEqual"].as_bool().unwrap(),
+                m["isRegex"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    matchers.sort();
+    assert_eq!(
+        matchers,
+        [
+            ("env".into(), "prod".into(), true, false),
+            ("requirement".into(), req_a.clone(), true, false),
+            ("site".into(), site_a.clone(), true, false),
+        ]
+    );
+
+    // Read back with the next poll, and muted in `check`.
+    let report = source.fetch_fleet().await.unwrap();
+    let silences = report.silences.clone().unwrap();
+    assert_eq!(silences.len(), 1);
+    assert_eq!(
+        silences[0].origin,
+        RuleOrigin::Silence {
+            id: id.clone(),
+            created_by: "jane".into()
+        }
+    );
+    let (_, sites) = checked(&config_path, dir.path());
+    assert!(sites[&site_a].1.contains(&req_a), "{:?}", sites[&site_a]);
+    assert!(!sites[&site_a].0.contains(&req_a), "{:?}", sites[&site_a]);
+    assert!(sites[&site_b].0.contains(&req_b), "not muted yet");
+
+    // A silence made with amtool is a mute just the same.
+    am.amtool_silence(
+        &[
+            &format!("requirement={req_b}"),
+            &format!("site={site_b}"),
+            "env=prod",
+        ],
+        "bob",
+        "accepted: legacy module",
+    );
+    let (_, sites) = checked(&config_path, dir.path());
+    assert!(sites[&site_b].1.contains(&req_b), "{:?}", sites[&site_b]);
+    let report = source.fetch_fleet().await.unwrap();
+    assert!(
+        report.silences.as_ref().unwrap().iter().any(|r| matches!(
+            &r.origin,
+            RuleOrigin::Silence { created_by, .. } if created_by == "bob"
+        ) && r.reason
+            == "accepted: legacy module"),
+        "{:?}",
+        report.silences
+    );
+
+    // `u` expires the dashboard's silence: the requirement counts again.
+    source.expire_silence(&id).await.unwrap();
+    let active = am.active_silences().await;
+    assert!(active.iter().all(|s| s["id"] != id.as_str()), "{active:#?}");
+    let (_, sites) = checked(&config_path, dir.path());
+    assert!(sites[&site_a].0.contains(&req_a), "{:?}", sites[&site_a]);
+    let report = source.fetch_fleet().await.unwrap();
+    assert_eq!(report.silences.as_ref().unwrap().len(), 1, "bob's is left");
+
+    // Alertmanager down: the poll keeps the last silences and says so;
+    // a new mute is refused with the reason, nothing half-made.
+    am.stop();
+    let report = source.fetch_fleet().await.unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("Alertmanager STALE")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(report.silences.as_ref().unwrap().len(), 1, "bob's is kept");
+    let refused = source.create_silence(&rule).await.unwrap_err().message;
+    assert!(
+        refused.starts_with(&format!("Alertmanager {}", am.url())),
+        "{refused}"
+    );
+    assert!(refused.contains("cannot connect"), "{refused}");
+    let (json, _) = checked(&config_path, dir.path());
+    let warnings = json["environments"][0]["warnings"].to_string();
+    assert!(warnings.contains("Alertmanager"), "{json:#}");
+
+    // Back up (killed, it lost what it had not stored yet): what it holds
+    // now is what counts, and the warning is gone.
+    am.restart().await;
+    let report = source.fetch_fleet().await.unwrap();
+    assert!(report.silences.is_some());
+    assert!(!report.warnings.iter().any(|w| w.contains("Alertmanager")));
+    let id = source.create_silence(&rule).await.unwrap();
+    assert!(
+        am.active_silences()
+            .await
+            .iter()
+            .any(|s| s["id"] == id.as_str())
+    );
+}
