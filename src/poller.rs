@@ -319,6 +319,12 @@ impl Poller {
         self.sources.iter().map(|s| s.has_kubernetes()).collect()
     }
 
+    /// Per environment, as [`Poller::kubernetes`]: whether its mutes are
+    /// its Alertmanager's silences.
+    pub fn alertmanagers(&self) -> Vec<bool> {
+        self.sources.iter().map(|s| s.has_alertmanager()).collect()
+    }
+
     /// The fleet slots that changed since the last call, by environment index.
     pub fn changed_fleet(&mut self) -> Vec<(usize, Slot<EnvReport>)> {
         let mut changed = Vec::new();

@@ -95,8 +95,14 @@ pub async fn run(
     let mut poller = Poller::start(sources, poll);
     let wake = poller.wake();
     let mut app = App::new(settings, &poller.environments(), size.width, size.height);
-    for (pane, kubernetes) in app.envs.iter_mut().zip(poller.kubernetes()) {
+    for ((pane, kubernetes), alertmanager) in app
+        .envs
+        .iter_mut()
+        .zip(poller.kubernetes())
+        .zip(poller.alertmanagers())
+    {
         pane.kubernetes = kubernetes;
+        pane.alertmanager = alertmanager;
     }
     let (rules, error) = mutes.load();
     app.set_mutes(rules);

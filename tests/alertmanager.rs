@@ -218,3 +218,154 @@ async fn mutes_are_silences_read_back_from_alertmanager() {
             .any(|s| s["id"] == id.as_str())
     );
 }
+
+/// The real binary as an operator runs it: `m` on a site's failing
+/// requirement makes the silence (matchers, comment, author, end), the
+/// site view shows it muted, `u` expires it, and with Alertmanager down
+/// `m` says the mute was not made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m_and_u_in_the_dashboard_make_and_expire_the_silence() {
+    use support::tmux::{Tmux, command_line, sh_quote};
+
+    let exporter = FleetExporter::start(FleetBuilder::new(40).build());
+    let prometheus = TestPrometheus::scraping(&exporter).await;
+    prometheus.wait_for_fleet(&exporter).await;
+    let am = TestAlertmanager::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh_interval = \"2s\"\n{}",
+            config_text(&prometheus.url(), &am.url())
+        ),
+    )
+    .unwrap();
+    let (_, before) = checked(&config, dir.path());
+    let [(site, _), _] = two_failing(&before);
+    let failing = before[&site].0.clone();
+    let command = format!(
+        "HOME={} SITE_STATUS_CONFIG={} {}",
+        sh_quote(&dir.path().display().to_string()),
+        sh_quote(&config.display().to_string()),
+        command_line(&[env!("CARGO_BIN_EXE_site-status")])
+    );
+
+    let am = Arc::new(tokio::sync::Mutex::new(am));
+    let handle = tokio::runtime::Handle::current();
+    let alertmanager = am.clone();
+    tokio::task::spawn_blocking(move || {
+        let silences = || handle.block_on(async { alertmanager.lock().await.silences().await });
+        let tmux = Tmux::start(140, 40, &command);
+        tmux.wait_for("the grid", |s| s.contains("── prod "));
+        tmux.keys(&["/"]);
+        tmux.type_text(&site);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the filter kept", |s| {
+            s.contains(&format!("filter \"{site}\""))
+        });
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the site view", |s| {
+            s.contains(&format!("› {site}")) && s.key_line().contains("m mute")
+        });
+
+        tmux.keys(&["m"]);
+        tmux.wait_for("the reason prompt", |s| s.status().contains(": reason>"));
+        tmux.type_text("vendor fix due on Friday");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the silence's end asked", |s| {
+            s.status()
+                .starts_with("silence until (YYYY-MM-DD, empty for 30 days)>")
+        });
+        tmux.type_text("2031-01-15");
+        tmux.keys(&["Enter"]);
+        let said = tmux.wait_for("the silence made", |s| {
+            s.status()
+                .contains("in prod's Alertmanager, for the whole team")
+        });
+        let status = said.status().to_string();
+        let requirement = status
+            .strip_prefix("muted ")
+            .and_then(|r| r.split(" on ").next())
+            .unwrap_or_else(|| panic!("{status}"))
+            .to_string();
+        assert!(
+            failing.contains(&requirement),
+            "{requirement} not in {failing:?}"
+        );
+
+        let made: Vec<serde_json::Value> = silences()
+            .into_iter()
+            .filter(|s| s["status"]["state"] == "active")
+            .collect();
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let silence = &made[0];
+        assert_eq!(silence["comment"], "vendor fix due on Friday");
+        assert_eq!(silence["createdBy"], "jane");
+        // Through 2031-01-15, UTC: it ends at the next midnight.
+        let ends: jiff::Timestamp = silence["endsAt"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            ends,
+            "2031-01-16T00:00:00Z".parse::<jiff::Timestamp>().unwrap()
+        );
+        let mut matchers: Vec<(String, String)> = silence["matchers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["value"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        matchers.sort();
+        assert_eq!(
+            matchers,
+            [
+                ("env".to_string(), "prod".to_string()),
+                ("requirement".to_string(), requirement.clone()),
+                ("site".to_string(), site.clone()),
+            ]
+        );
+
+        // Read back with the next poll: the site view says who silenced it.
+        tmux.wait_for("the requirement shown muted", |s| {
+            s.contains("silenced by jane")
+        });
+
+        tmux.keys(&["u"]);
+        tmux.wait_for("the silence expired", |s| {
+            s.status().contains(&format!(
+                "unmuted {requirement} on {site}: its silence (by jane) is expired"
+            ))
+        });
+        let id = silence["id"].as_str().unwrap().to_string();
+        let after = silences();
+        let expired = after.iter().find(|s| s["id"] == id.as_str()).unwrap();
+        assert_eq!(expired["status"]["state"], "expired", "{expired:#}");
+
+        // Alertmanager down: the mute is refused, and says so.
+        handle.block_on(async { alertmanager.lock().await.stop() });
+        tmux.keys(&["m"]);
+        tmux.wait_for("the reason prompt", |s| s.status().contains(": reason>"));
+        tmux.type_text("while it is down");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the end asked", |s| s.status().starts_with("silence until"));
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the refusal", |s| {
+            s.status().starts_with("NOT muted: Alertmanager")
+                && s.status().contains("cannot connect")
+        });
+        // Offered again, as typed.
+        tmux.keys(&["m"]);
+        tmux.wait_for("the reason offered again", |s| {
+            s.status().ends_with("reason> while it is down")
+        });
+        tmux.keys(&["Escape"]);
+        tmux.keys(&["q"]);
+        tmux.assert_exits_cleanly("q");
+    })
+    .await
+    .unwrap();
+}

@@ -74,6 +74,13 @@ impl App {
             .cloned()
     }
 
+    /// Whether the environment's mutes are its Alertmanager's silences.
+    pub fn has_alertmanager(&self, env: &str) -> bool {
+        self.envs
+            .iter()
+            .any(|e| e.fleet.name == env && e.alertmanager)
+    }
+
     /// Every rule in force in the environment, its silences included.
     pub fn mutes_of(&self, env: &str) -> crate::model::MuteRules {
         match self.envs.iter().position(|e| e.fleet.name == env) {

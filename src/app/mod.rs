@@ -97,6 +97,8 @@ pub struct EnvPane {
     /// The environment has a cluster configured: site views show its
     /// Kubernetes pane.
     pub kubernetes: bool,
+    /// The environment's mutes are its Alertmanager's silences.
+    pub alertmanager: bool,
 }
 
 impl EnvPane {

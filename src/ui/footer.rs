@@ -28,6 +28,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
                 shown(&prompt.requirement),
                 shown(&prompt.site.site)
             ),
+            // A silence must end: Alertmanager's mutes default to a month.
+            Some(_) if app.has_alertmanager(&prompt.site.env) => format!(
+                "silence until (YYYY-MM-DD, empty for {} days)> ",
+                crate::source::alertmanager::DEFAULT_SILENCE_DAYS
+            ),
             Some(_) => "expires (YYYY-MM-DD, empty for never)> ".to_string(),
         };
         let mut spans = vec![
