@@ -533,3 +533,33 @@ fn run_now_shows_running_then_the_fresh_report() {
     );
     insta::assert_snapshot!("run_now_fresh_report", fresh.backend());
 }
+
+/// `a`: the fleet's alerts by name, firing first, then silenced (with
+/// who), then pending; the demo simulates all three.
+#[test]
+fn alerts_view_groups_the_fleets_alerts() {
+    let mut app = demo_app(320, 140, 40);
+    press(&mut app, Action::OpenAlerts);
+    let terminal = render(&app);
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("alerts"), "{screen}");
+    assert!(screen.contains("silenced by ops-oncall"), "{screen}");
+    assert!(screen.contains("pending"), "{screen}");
+    assert!(screen.contains("firing"), "{screen}");
+    insta::assert_snapshot!(terminal.backend());
+
+    // Enter opens the selected alert's site.
+    let alerts = app.fleet_alerts();
+    let (env, first) = alerts[0];
+    let (env_name, site) = (app.envs[env].fleet.name.clone(), first.site.clone());
+    press(&mut app, Action::Open);
+    match app.stack.last() {
+        Some(site_status::app::View::Site(view)) => {
+            assert_eq!(
+                (view.key.env.as_str(), view.key.site.as_str()),
+                (env_name.as_str(), site.as_str())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -74,6 +74,16 @@ impl App {
             .cloned()
     }
 
+    /// Every alert of the fleet, as the alerts view lists them.
+    pub fn fleet_alerts(&self) -> Vec<(usize, &crate::model::Alert)> {
+        crate::model::fleet_alerts(self.envs.iter().map(|e| {
+            e.report
+                .as_ref()
+                .map(|r| r.alerts.as_slice())
+                .unwrap_or(&[])
+        }))
+    }
+
     /// Whether the environment's mutes are its Alertmanager's silences.
     pub fn has_alertmanager(&self, env: &str) -> bool {
         self.envs

@@ -50,6 +50,7 @@ pub enum Action {
     Copy,
     /// The site view's `r`: a run of the status report now, on the agent.
     RunReport,
+    OpenAlerts,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -65,6 +66,7 @@ pub enum Scope {
     Transitions,
     Pivot,
     PivotSites,
+    Alerts,
     Rollout,
     Help,
     FilterInput,
@@ -82,6 +84,7 @@ impl Scope {
             Scope::Report => "One report",
             Scope::Transitions => "Transition log",
             Scope::Pivot => "Requirement pivot",
+            Scope::Alerts => "Alerts",
             Scope::PivotSites => "Sites failing a requirement",
             Scope::Rollout => "Rollout progress",
             Scope::Help => "Help",
@@ -212,6 +215,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Grid, &[ch('T')], A::ToggleTimeline, "Show or hide the fleet timeline: errors and warnings over the last hour", None),
     bind(S::Grid, &[ch('v')], A::OpenRollout, "Rollout progress of the cursor's profile: which versions run where", Some("rollout")),
     bind(S::Grid, &[ch('p')], A::OpenPivot, "Requirement pivot: requirements by how many sites fail them", Some("pivot")),
+    bind(S::Grid, &[ch('a')], A::OpenAlerts, "Alerts: every firing and pending alert of the fleet, by name, and who silenced it", Some("alerts")),
     bind(S::Grid, &[ch('y')], A::Copy, "Copy the site's name (its URL when site_url is configured) to the clipboard (OSC 52, works over SSH)", None),
     bind(S::Site, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Site, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
@@ -257,6 +261,12 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Transitions, &[ch('G'), plain(KeyCode::End)], A::Last, "Oldest", None),
     bind(S::Transitions, &[plain(KeyCode::Enter)], A::Open, "Open the transition's site", Some("open site")),
     bind(S::Transitions, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('t')], A::Back, "Back to the grid", Some("back")),
+    bind(S::Alerts, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous alert", None),
+    bind(S::Alerts, &[plain(KeyCode::Down), ch('j')], A::Down, "Next alert", None),
+    bind(S::Alerts, &[ch('g'), plain(KeyCode::Home)], A::First, "First alert", None),
+    bind(S::Alerts, &[ch('G'), plain(KeyCode::End)], A::Last, "Last alert", None),
+    bind(S::Alerts, &[plain(KeyCode::Enter)], A::Open, "Open the alert's site", Some("site")),
+    bind(S::Alerts, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('a')], A::Back, "Back to the grid", Some("back")),
     bind(S::Pivot, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Pivot, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
     bind(S::Pivot, &[ch('g'), plain(KeyCode::Home)], A::First, "Most failed requirement", None),
@@ -357,7 +367,7 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 13] = [
+pub const SCOPES: [Scope; 14] = [
     S::Global,
     S::Grid,
     S::Site,
@@ -367,6 +377,7 @@ pub const SCOPES: [Scope; 13] = [
     S::Transitions,
     S::Pivot,
     S::PivotSites,
+    S::Alerts,
     S::Rollout,
     S::Help,
     S::FilterInput,

@@ -278,6 +278,7 @@ impl App {
             Some(View::Report(_)) => Scope::Report,
             Some(View::Transitions { .. }) => Scope::Transitions,
             Some(View::Pivot { .. }) => Scope::Pivot,
+            Some(View::Alerts { .. }) => Scope::Alerts,
             Some(View::PivotSites { .. }) => Scope::PivotSites,
             Some(View::Rollout { .. }) => Scope::Rollout,
             Some(View::Help { .. }) => Scope::Help,
@@ -358,7 +359,7 @@ impl App {
             (Scope::Reports, action) => self.reports_action(action),
             (Scope::Report, action) => self.report_action(action),
             (Scope::Rollout, action) => self.rollout_action(action),
-            (Scope::Transitions | Scope::Pivot | Scope::PivotSites, action) => {
+            (Scope::Transitions | Scope::Pivot | Scope::PivotSites | Scope::Alerts, action) => {
                 self.list_action(action)
             }
             (Scope::Help, action) => self.help_action(action),

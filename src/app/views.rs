@@ -241,6 +241,10 @@ pub enum View {
     Pivot {
         selected: usize,
     },
+    /// Every firing and pending alert of the fleet, by alert name.
+    Alerts {
+        selected: usize,
+    },
     PivotSites {
         requirement: String,
         selected: usize,
@@ -274,6 +278,7 @@ impl View {
             View::Report(_)
             | View::Transitions { .. }
             | View::Pivot { .. }
+            | View::Alerts { .. }
             | View::PivotSites { .. }
             | View::Help { .. } => Vec::new(),
         }

@@ -21,6 +21,15 @@ pub struct Alert {
     /// When the alert became active (`activeAt`, RFC 3339 as Prometheus
     /// sends it).
     pub active_since: Option<String>,
+    /// Still within its rule's `for:`: not firing yet. The grid's badge is
+    /// for firing alerts only; the alerts view lists both.
+    pub pending: bool,
+    /// The `requirement` and `profile` labels, when the alert has them.
+    pub requirement: Option<String>,
+    pub profile: Option<String>,
+    /// Who silenced it (the silence's `createdBy`), when an Alertmanager
+    /// silence matches it.
+    pub silenced_by: Option<String>,
 }
 
 impl Alert {
@@ -43,7 +52,27 @@ impl Alert {
             severity: optional(severity, MAX_NAME_CHARS),
             summary: optional(summary, MAX_SUMMARY_CHARS),
             active_since: optional(active_since, 64),
+            pending: false,
+            requirement: None,
+            profile: None,
+            silenced_by: None,
         }
+    }
+
+    /// The `requirement` and `profile` labels, sanitized.
+    pub fn with_labels(mut self, requirement: Option<&str>, profile: Option<&str>) -> Alert {
+        let clean = |t: Option<&str>| {
+            t.map(|t| clean_line(t, MAX_NAME_CHARS))
+                .filter(|t| !t.is_empty())
+        };
+        self.requirement = clean(requirement);
+        self.profile = clean(profile);
+        self
+    }
+
+    /// Firing and not silenced: what the grid's badge calls for.
+    pub fn is_loud(&self) -> bool {
+        !self.pending && self.silenced_by.is_none()
     }
 }
 
@@ -60,9 +89,64 @@ pub fn sort_alerts(alerts: &mut Vec<Alert>) {
     alerts.dedup();
 }
 
+/// Every alert of the fleet for the alerts view, `(environment index,
+/// alert)`: by alert name, then firing and loud first, silenced next,
+/// pending last, then by environment and site. One list, so the view's
+/// groups and its cursor agree.
+pub fn fleet_alerts<'a>(per_env: impl IntoIterator<Item = &'a [Alert]>) -> Vec<(usize, &'a Alert)> {
+    let mut all: Vec<(usize, &Alert)> = per_env
+        .into_iter()
+        .enumerate()
+        .flat_map(|(env, alerts)| alerts.iter().map(move |a| (env, a)))
+        .collect();
+    let rank = |a: &Alert| (a.pending, a.silenced_by.is_some());
+    all.sort_by(|(ea, a), (eb, b)| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| rank(a).cmp(&rank(b)))
+            .then_with(|| ea.cmp(eb))
+            .then_with(|| a.site.cmp(&b.site))
+            .then_with(|| a.requirement.cmp(&b.requirement))
+    });
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fleet_alerts_group_by_name_loud_first() {
+        let a = |name: &str, site: &str| Alert::sanitized(name, site, None, None, None);
+        let prod = vec![
+            Alert {
+                pending: true,
+                ..a("B", "p1")
+            },
+            a("B", "p2"),
+            Alert {
+                silenced_by: Some("jane".into()),
+                ..a("B", "p0")
+            },
+            a("A", "p3"),
+        ];
+        let dev = vec![a("B", "d1")];
+        let all = fleet_alerts([prod.as_slice(), dev.as_slice()]);
+        let order: Vec<(usize, &str, &str)> = all
+            .iter()
+            .map(|(e, x)| (*e, x.name.as_str(), x.site.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (0, "A", "p3"),
+                (0, "B", "p2"),
+                (1, "B", "d1"),
+                (0, "B", "p0"),
+                (0, "B", "p1")
+            ]
+        );
+    }
 
     #[test]
     fn hostile_text_is_cleaned_and_empty_fields_are_none() {

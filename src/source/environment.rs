@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use super::alertmanager::{AlertmanagerApi, rule_to_silence, silence_to_rule};
+use super::alertmanager::{
+    AlertmanagerApi, Silence, SilenceState, mark_silenced, rule_to_silence, silence_to_rule,
+};
 use super::http::{ByteBudget, SecretLookup};
 use super::kube::{ClientFactory, Forward, KubeDiscovery};
 use super::loki::LokiReports;
@@ -23,7 +25,7 @@ pub struct EnvironmentSource {
     alertmanager: Option<AlertmanagerApi>,
     /// The last silences read, and when: an Alertmanager that does not
     /// answer must not unmute what the team accepted.
-    last_silences: std::sync::Mutex<Option<(Vec<MuteRule>, std::time::SystemTime)>>,
+    last_silences: std::sync::Mutex<Option<(Vec<Silence>, std::time::SystemTime)>>,
     /// Who the silences `m` makes are by.
     operator: String,
     kube: Option<Arc<KubeDiscovery>>,
@@ -166,24 +168,20 @@ impl EnvironmentSource {
         self.kube.as_ref().map(|k| k.config())
     }
 
-    /// The environment's silences that are mutes, with a warning when
+    /// The environment's active silences, with a warning when
     /// Alertmanager did not answer (then the last ones read, or none);
     /// `None` without an Alertmanager.
-    async fn read_silences(&self) -> Option<(Vec<MuteRule>, Option<String>)> {
+    async fn read_silences(&self) -> Option<(Vec<Silence>, Option<String>)> {
         let api = self.alertmanager.as_ref()?;
-        let env = self.environment().to_string();
         let now = crate::model::Clock::System.system_time();
         match api.silences().await {
-            Ok(silences) => {
-                let at = jiff::Timestamp::now();
-                let rules: Vec<MuteRule> = silences
-                    .iter()
-                    .filter_map(|s| silence_to_rule(s, &env, at))
-                    .collect();
+            Ok(mut silences) => {
+                // Expired ones are history: never a mute, never silencing.
+                silences.retain(|s| s.state == SilenceState::Active);
                 if let Ok(mut last) = self.last_silences.lock() {
-                    *last = Some((rules.clone(), now));
+                    *last = Some((silences.clone(), now));
                 }
-                Some((rules, None))
+                Some((silences, None))
             }
             Err(e) => {
                 let last = self.last_silences.lock().ok().and_then(|l| l.clone());
@@ -236,7 +234,15 @@ impl FleetSource for EnvironmentSource {
             );
             let mut report = self.explain(report)?;
             if let Some((silences, warning)) = silences {
-                report.silences = Some(silences);
+                let now = jiff::Timestamp::now();
+                let env = self.environment();
+                mark_silenced(&mut report.alerts, &silences, env, now);
+                report.silences = Some(
+                    silences
+                        .iter()
+                        .filter_map(|s| silence_to_rule(s, env, now))
+                        .collect(),
+                );
                 report.warnings.extend(warning);
             }
             if let Some(l) = &self.loki {

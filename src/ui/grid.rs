@@ -251,8 +251,16 @@ fn cell_row(
             // this cell and not of its neighbour. A firing alert says more
             // than a missing namespace; the site view shows both.
             let badge_x = x + 1;
-            let badge = if env.alerts_for(name).next().is_some() {
+            // Firing tells apart from silenced: a silenced alert's badge is
+            // quiet, a pending one has none yet.
+            let firing = env.alerts_for(name).filter(|a| !a.pending);
+            let (loud, silenced) = firing.fold((false, false), |(l, s), a| {
+                (l || a.is_loud(), s || a.silenced_by.is_some())
+            });
+            let badge = if loud {
                 Some((paint.glyphs.alert_badge(), SiteState::Error))
+            } else if silenced {
+                Some((paint.glyphs.alert_badge(), SiteState::Info))
             } else if env.fleet.sites[site.index].not_in_cluster {
                 Some((paint.glyphs.not_in_cluster_badge(), SiteState::Warning))
             } else {

@@ -1,6 +1,7 @@
 //! Drawing only: every function here reads an immutable `App` and paints;
 //! the grid also notes where it drew each site (a `HitMap`) for the mouse.
 
+pub mod alerts;
 pub mod footer;
 pub mod glyphs;
 pub mod grid;
@@ -100,6 +101,7 @@ pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap 
             transitions::draw(frame, view_area, app, *selected, paint)
         }
         Some(View::Pivot { selected }) => pivot::draw(frame, view_area, app, *selected, paint),
+        Some(View::Alerts { selected }) => alerts::draw(frame, view_area, app, *selected, paint),
         Some(View::PivotSites {
             requirement,
             selected,
@@ -146,6 +148,7 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
         View::Transitions { .. } => vec!["transitions".to_string()],
         View::Rollout { profile, .. } => vec!["rollout".to_string(), profile.clone()],
         View::Pivot { .. } => vec!["pivot".to_string()],
+        View::Alerts { .. } => vec!["alerts".to_string()],
         View::PivotSites { requirement, .. } => vec!["pivot".to_string(), requirement.clone()],
         View::Help { .. } => vec!["help".to_string()],
     };

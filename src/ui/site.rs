@@ -71,7 +71,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
                             .as_deref()
                             .map(|t| format!(" · since {t}"))
                             .unwrap_or_default()
-                    ),
+                    ) + &alert_status(a),
                     theme.text(),
                 ),
             ])
@@ -270,6 +270,18 @@ fn split_for_kube(area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) -> (
 /// The requirement table: glyph, title, value's first line; the selected
 /// row kept in sight. `muted` says, per requirement, whether a mute rule
 /// applies (empty when nothing is muted).
+/// What an alert's line adds when it is not simply firing.
+fn alert_status(alert: &crate::model::Alert) -> String {
+    let mut said = String::new();
+    if alert.pending {
+        said.push_str(" · pending");
+    }
+    if let Some(by) = &alert.silenced_by {
+        said.push_str(&format!(" · silenced by {by}"));
+    }
+    said
+}
+
 /// The site view's `r` as it goes: running (and for how long), or why
 /// it could not run.
 fn run_line(run: &ManualRun, app: &App, paint: Paint<'_>) -> Line<'static> {

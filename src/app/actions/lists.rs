@@ -41,13 +41,26 @@ impl App {
                         .map(|key| View::Site(SiteView::new(key))),
                 )
             }
+            Some(View::Alerts { selected }) => {
+                let alerts = self.fleet_alerts();
+                (
+                    alerts.len(),
+                    alerts.get(*selected).map(|(env, alert)| {
+                        View::Site(SiteView::new(SiteKey {
+                            env: self.envs[*env].fleet.name.clone(),
+                            site: alert.site.clone(),
+                        }))
+                    }),
+                )
+            }
             _ => return,
         };
         let last = len.saturating_sub(1);
         let selected = match self.stack.last_mut() {
             Some(View::Transitions { selected })
             | Some(View::Pivot { selected })
-            | Some(View::PivotSites { selected, .. }) => selected,
+            | Some(View::PivotSites { selected, .. })
+            | Some(View::Alerts { selected }) => selected,
             _ => return,
         };
         match action {

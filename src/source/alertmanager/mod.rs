@@ -151,6 +151,59 @@ pub fn silence_to_rule(silence: &Silence, env: &str, now: Timestamp) -> Option<M
     })
 }
 
+/// Whether the silence, active at `now`, silences the alert of
+/// environment `env`. Only equality matchers on the labels the dashboard
+/// keeps of an alert are judged; a silence with any other matcher is not
+/// taken to silence it (Alertmanager may still: the view then errs on the
+/// loud side).
+pub fn silences_alert(
+    silence: &Silence,
+    alert: &crate::model::Alert,
+    env: &str,
+    now: Timestamp,
+) -> bool {
+    if silence.state != SilenceState::Active || silence.ends_at <= now {
+        return false;
+    }
+    silence.matchers.iter().all(|m| {
+        if m.is_regex || !m.is_equal {
+            return false;
+        }
+        let value = match m.name.as_str() {
+            "alertname" => Some(alert.name.as_str()),
+            "site" => Some(alert.site.as_str()),
+            "env" => Some(env),
+            "profile" => alert.profile.as_deref(),
+            "requirement" => alert.requirement.as_deref(),
+            "severity" => alert.severity.as_deref(),
+            _ => None,
+        };
+        value == Some(m.value.as_str())
+    })
+}
+
+/// Marks the alerts the silences silence, with who made the silence.
+pub fn mark_silenced(
+    alerts: &mut [crate::model::Alert],
+    silences: &[Silence],
+    env: &str,
+    now: Timestamp,
+) {
+    for alert in alerts {
+        alert.silenced_by = silences
+            .iter()
+            .find(|s| silences_alert(s, alert, env, now))
+            .map(|s| clean_line(s.created_by.trim(), MAX_NAME_CHARS))
+            .map(|by| {
+                if by.is_empty() {
+                    "(unknown)".to_string()
+                } else {
+                    by
+                }
+            });
+    }
+}
+
 /// The silence `m` makes for a rule: matchers `env` (the environment's
 /// name), `requirement`, and the site or profile when the rule names them;
 /// from now until the rule's expiry (or [`DEFAULT_SILENCE_DAYS`]).
@@ -256,6 +309,40 @@ mod tests {
             ("requirement", "cron", false),
         ]);
         assert!(silence_to_rule(&amtool, "prod", now()).is_some());
+    }
+
+    #[test]
+    fn a_silence_silences_the_alerts_its_matchers_name() {
+        let alert = crate::model::Alert::sanitized(
+            "DrupalRequirementError",
+            "borger",
+            Some("critical"),
+            None,
+            None,
+        )
+        .with_labels(Some("cron"), Some("kk_borger"));
+        let mut alerts = vec![alert.clone()];
+        let on_cron = silence(&[("site", "borger", false), ("requirement", "cron", false)]);
+        mark_silenced(&mut alerts, std::slice::from_ref(&on_cron), "prod", now());
+        let by = alerts[0].silenced_by.clone().unwrap();
+        assert!(by.starts_with("jane") && !by.contains('\u{1b}'), "{by:?}");
+        for other in [
+            silence(&[("site", "borger", false), ("requirement", "update", false)]),
+            silence(&[("site", "borger", false), ("team", "x", false)]),
+            silence(&[("site", "bor.*", true)]),
+            silence(&[("env", "test", false)]),
+        ] {
+            assert!(!silences_alert(&other, &alert, "prod", now()), "{other:?}");
+        }
+        assert!(silences_alert(
+            &silence(&[
+                ("alertname", "DrupalRequirementError", false),
+                ("env", "prod", false)
+            ]),
+            &alert,
+            "prod",
+            now()
+        ));
     }
 
     #[test]

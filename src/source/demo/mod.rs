@@ -664,13 +664,28 @@ impl DemoFleet {
             let mut add = |name: &str, severity: &str, summary: String, salt: u64| {
                 let before = 3600.0 + unit(mix(site.hash ^ salt)) * 3.0 * 86_400.0;
                 let since = ((started - before) / 60.0).floor() * 60.0;
-                alerts.push(Alert::sanitized(
+                // Some alerts are still pending, some silenced by the
+                // on-call: the alerts view has all three kinds to show.
+                let kind = unit(mix(site.hash ^ salt ^ 0x5EED));
+                let mut alert = Alert::sanitized(
                     name,
                     &site.name,
                     Some(severity),
                     Some(&summary),
                     Some(&format_rfc3339_utc((since * 1e9) as i64)),
-                ));
+                )
+                .with_labels(None, Some(site.profile));
+                alert.pending = kind < 0.15;
+                if alert.pending {
+                    // Pending is the first minutes of an alert's `for:`:
+                    // since shortly before the demo started.
+                    let recent = ((started - 60.0 - kind * 3600.0) / 60.0).floor() * 60.0;
+                    alert.active_since = Some(format_rfc3339_utc((recent * 1e9) as i64));
+                }
+                if (0.15..0.3).contains(&kind) {
+                    alert.silenced_by = Some("ops-oncall".into());
+                }
+                alerts.push(alert);
             };
             match site.temper {
                 Temper::RunFails => add(

@@ -212,8 +212,8 @@ pub fn merge_site(
 }
 
 impl FleetQueries {
-    /// The firing alerts that name a site of this environment, sanitized
-    /// and sorted.
+    /// The firing and pending alerts that name a site of this environment,
+    /// sanitized and sorted.
     ///
     /// Several environments may share one Prometheus, so an alert is kept
     /// only if the environment's selector could have matched it: for each
@@ -233,9 +233,11 @@ impl FleetQueries {
         let mut grid_sites = Some(grid_sites);
         let mut out = Vec::new();
         for alert in alerts {
-            if alert.state != "firing" {
-                continue;
-            }
+            let pending = match alert.state.as_str() {
+                "firing" => false,
+                "pending" => true,
+                _ => continue,
+            };
             let Some(site) = alert.labels.get(&self.site) else {
                 continue;
             };
@@ -262,7 +264,12 @@ impl FleetQueries {
                 alert.labels.get("severity"),
                 summary,
                 alert.active_at.as_deref(),
+            )
+            .with_labels(
+                alert.labels.get(&self.requirement),
+                alert.labels.get(&self.profile),
             );
+            let built = Alert { pending, ..built };
             if unsure {
                 let known = known.get_or_insert_with(|| {
                     grid_sites
@@ -392,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn only_firing_alerts_of_this_environment_are_kept() {
+    fn firing_and_pending_alerts_of_this_environment_are_kept() {
         let c = config();
         let q = FleetQueries::new(&c, &c.environments[0]);
         let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
@@ -400,31 +407,42 @@ mod tests {
         assert_eq!(
             alerts,
             vec![
+                Alert::sanitized(
+                    "DrupalCronStale",
+                    "borger",
+                    Some("warning"),
+                    Some("Cron is late on borger"),
+                    Some("2026-11-23T21:00:00.123456789Z"),
+                ),
+                // Pending: kept, and said to be.
                 Alert {
-                    name: "DrupalCronStale".into(),
-                    site: "borger".into(),
-                    severity: Some("warning".into()),
-                    summary: Some("Cron is late on borger".into()),
-                    active_since: Some("2026-11-23T21:00:00.123456789Z".into()),
+                    pending: true,
+                    ..Alert::sanitized(
+                        "DrupalCronStale",
+                        "kultur",
+                        None,
+                        Some("pending"),
+                        Some("2026-11-23T21:00:00Z"),
+                    )
                 },
                 // No env label: kept because park is one of prod's sites…
-                Alert {
-                    name: "DrupalDown".into(),
-                    site: "park".into(),
-                    severity: None,
-                    summary: Some("no env label".into()),
-                    active_since: Some("2026-11-23T21:00:00Z".into()),
-                },
+                Alert::sanitized(
+                    "DrupalDown",
+                    "park",
+                    None,
+                    Some("no env label"),
+                    Some("2026-11-23T21:00:00Z"),
+                ),
             ],
-            "dev's borger, the pending alert, the site-less Watchdog and \
-             (no env label, not in the grid) elsewhere are left out"
+            "dev's borger, the site-less Watchdog and (no env label, not in \
+             the grid) elsewhere are left out"
         );
 
         // Without a selector every firing alert naming a site is prod's.
         let c = config_with_selector(None);
         let q = FleetQueries::new(&c, &c.environments[0]);
         let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
-        assert_eq!(alerts.len(), 4);
+        assert_eq!(alerts.len(), 5);
         assert_eq!(alerts[0].site, "borger");
         assert_eq!(alerts[1].site, "borger");
         assert_eq!(alerts[2].site, "elsewhere");
@@ -441,7 +459,7 @@ mod tests {
         let q = FleetQueries::new(&c, &c.environments[0]);
         let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
         let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
-        assert_eq!(sites, vec!["borger", "elsewhere", "park"]);
+        assert_eq!(sites, vec!["borger", "elsewhere", "kultur", "park"]);
     }
 
     #[test]
