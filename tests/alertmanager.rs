@@ -369,3 +369,113 @@ async fn m_and_u_in_the_dashboard_make_and_expire_the_silence() {
     .await
     .unwrap();
 }
+
+/// The alerts view against the real servers: a real Prometheus fires an
+/// alert for a site, `amtool` silences it in a real Alertmanager, and the
+/// dashboard's `a` lists it as silenced by whoever did, beside one still
+/// firing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_view_shows_who_silenced_a_real_alert() {
+    use support::fleet::Fleet;
+    use support::tmux::{Tmux, command_line, sh_quote};
+
+    const RULES: &str = "groups:\n  - name: drupal\n    rules:\n      - alert: DrupalRequirementError\n        expr: drupal_requirement_severity >= 2\n        for: 0s\n        labels:\n          severity: critical\n        annotations:\n          summary: \"{{ $labels.requirement }} is in error on {{ $labels.site }}\"\n";
+    let mut fleet = Fleet::new(vec![
+        support::Site::new("borger", "prod", "kk_borger"),
+        support::Site::new("kultur", "prod", "kk_culture"),
+    ]);
+    fleet.site_in_mut("prod", "borger").set_severity("cron", 2);
+    fleet.site_in_mut("prod", "kultur").set_severity("cron", 2);
+    let exporter = FleetExporter::start(fleet);
+    let prometheus = TestPrometheus::builder()
+        .target(exporter.target())
+        .rule_file(RULES)
+        .start()
+        .await;
+    prometheus.wait_for_fleet(&exporter).await;
+    prometheus
+        .wait_for("ALERTS{alertstate=\"firing\"}", |s| s.len() == 2)
+        .await;
+    let am = TestAlertmanager::start().await;
+    am.amtool_silence(
+        &["alertname=DrupalRequirementError", "site=borger"],
+        "bob",
+        "known: cron moves to the new scheduler",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh_interval = \"2s\"\n{}",
+            config_text(&prometheus.url(), &am.url())
+        ),
+    )
+    .unwrap();
+
+    // The source marks the silenced one.
+    let parsed = Config::parse(&std::fs::read_to_string(&config).unwrap(), &config).unwrap();
+    let source = site_status::source::from_config(&parsed, &ProcessSecrets)
+        .unwrap()
+        .remove(0);
+    let report = source.fetch_fleet().await.unwrap();
+    let by_site: Vec<(&str, Option<&str>, Option<&str>)> = report
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a.site.as_str(),
+                a.requirement.as_deref(),
+                a.silenced_by.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_site,
+        [
+            ("borger", Some("cron"), Some("bob")),
+            ("kultur", Some("cron"), None)
+        ]
+    );
+
+    let command = format!(
+        "HOME={} SITE_STATUS_CONFIG={} {}",
+        sh_quote(&dir.path().display().to_string()),
+        sh_quote(&config.display().to_string()),
+        command_line(&[env!("CARGO_BIN_EXE_site-status")])
+    );
+    tokio::task::spawn_blocking(move || {
+        let tmux = Tmux::start(140, 30, &command);
+        tmux.wait_for("the grid", |s| s.contains("── prod "));
+        tmux.keys(&["a"]);
+        let shown = tmux.wait_for("the alerts view", |s| {
+            s.contains("Alerts: 1 firing, 0 pending, 1 silenced")
+        });
+        let text = shown.body().join("\n");
+        assert!(
+            text.contains("DrupalRequirementError 2 site(s)"),
+            "{}",
+            shown.framed()
+        );
+        let silenced = shown
+            .body()
+            .iter()
+            .find(|l| l.contains("borger"))
+            .unwrap_or_else(|| panic!("{}", shown.framed()));
+        assert!(
+            silenced.contains("silenced") && silenced.contains("silenced by bob"),
+            "{silenced}"
+        );
+        let firing = shown.body().iter().find(|l| l.contains("kultur")).unwrap();
+        assert!(firing.trim_start().starts_with("firing"), "{firing}");
+        // Enter opens the first: the firing one, kultur.
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("kultur's site view", |s| {
+            s.contains("prod › kk_culture › kultur")
+        });
+        tmux.keys(&["q"]);
+        tmux.assert_exits_cleanly("q");
+    })
+    .await
+    .unwrap();
+}
