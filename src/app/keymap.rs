@@ -51,6 +51,8 @@ pub enum Action {
     /// The site view's `r`: a run of the status report now, on the agent.
     RunReport,
     OpenAlerts,
+    /// The mute prompt's Tab: this site, or every site of its profile.
+    CycleMuteScope,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -290,6 +292,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::FilterInput, &[plain(KeyCode::Enter)], A::ApplyFilter, "Keep the filter and return to the grid", Some("keep")),
     bind(S::FilterInput, &[plain(KeyCode::Esc)], A::ClearFilter, "Clear the filter", Some("clear")),
     bind(S::Prompt, &[plain(KeyCode::Enter)], A::SaveMute, "Next: the reason, then the expiry (YYYY-MM-DD, empty for none), then save", Some("next")),
+    bind(S::Prompt, &[plain(KeyCode::Tab)], A::CycleMuteScope, "Mute on this site, or on every site of its profile", Some("scope")),
     bind(S::Prompt, &[plain(KeyCode::Esc)], A::CancelMute, "Cancel the mute", Some("cancel")),
 ];
 

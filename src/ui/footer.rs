@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             None => format!(
                 "mute {} on {}: reason> ",
                 shown(&prompt.requirement),
-                shown(&prompt.site.site)
+                shown(&prompt.scope_label())
             ),
             // A silence must end: Alertmanager's mutes default to a month.
             Some(_) if app.has_alertmanager(&prompt.site.env) => format!(

@@ -14,9 +14,25 @@ use crate::model::MuteRule;
 pub struct MutePrompt {
     pub site: SiteKey,
     pub requirement: String,
+    /// The site's install profile, when known: Tab widens the mute to
+    /// every site of it.
+    pub profile: Option<String>,
+    /// The mute is for every site of `profile`, not only this one.
+    pub whole_profile: bool,
     pub reason: Option<String>,
     pub input: Input,
     pub error: Option<String>,
+}
+
+impl MutePrompt {
+    /// Where the mute will apply, for the prompt: `borger`, or `every
+    /// kk_borger site`.
+    pub fn scope_label(&self) -> String {
+        match (&self.profile, self.whole_profile) {
+            (Some(profile), true) => format!("every {profile} site"),
+            _ => self.site.site.clone(),
+        }
+    }
 }
 
 impl App {
@@ -42,6 +58,9 @@ impl App {
         };
         match action {
             Action::CancelMute | Action::Back => self.prompt = None,
+            Action::CycleMuteScope if prompt.profile.is_some() => {
+                prompt.whole_profile = !prompt.whole_profile;
+            }
             Action::SaveMute => {
                 let text = prompt.input.value().trim().to_string();
                 match &prompt.reason {
@@ -66,7 +85,10 @@ impl App {
                         };
                         let mut rule = MuteRule::new(prompt.requirement.clone(), reason.clone());
                         rule.env = Some(prompt.site.env.clone());
-                        rule.site = Some(prompt.site.site.clone());
+                        match (&prompt.profile, prompt.whole_profile) {
+                            (Some(profile), true) => rule.profile = Some(profile.clone()),
+                            _ => rule.site = Some(prompt.site.site.clone()),
+                        }
                         rule.expires = expires;
                         self.prompt = None;
                         return vec![Effect::AddMute(rule)];
@@ -86,6 +108,32 @@ mod tests {
     use crate::app::keymap::{Action, Scope};
     use crate::app::test_fleets::{failing_app_with_site_open, type_text};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn tab_widens_the_mute_to_every_site_of_the_profile() {
+        let mut app = failing_app_with_site_open();
+        app.perform(Scope::Site, Action::Mute);
+        let profile = app.prompt.as_ref().unwrap().profile.clone().unwrap();
+        app.perform(Scope::Prompt, Action::CycleMuteScope);
+        assert_eq!(
+            app.prompt.as_ref().unwrap().scope_label(),
+            format!("every {profile} site")
+        );
+        type_text(&mut app, "known everywhere");
+        app.perform(Scope::Prompt, Action::SaveMute);
+        let effects = app.perform(Scope::Prompt, Action::SaveMute);
+        let Some(Effect::AddMute(rule)) = effects.first() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(rule.profile.as_deref(), Some(profile.as_str()));
+        assert_eq!(rule.site, None);
+        // Tab again: back to the one site.
+        app.perform(Scope::Site, Action::Mute);
+        app.perform(Scope::Prompt, Action::CycleMuteScope);
+        app.perform(Scope::Prompt, Action::CycleMuteScope);
+        let prompt = app.prompt.as_ref().unwrap();
+        assert_eq!(prompt.scope_label(), prompt.site.site);
+    }
 
     #[test]
     fn m_asks_for_a_reason_and_an_expiry_and_asks_to_store_the_rule() {

@@ -61,6 +61,8 @@ impl App {
                     self.prompt = Some(MutePrompt {
                         site: site.key.clone(),
                         requirement: req.label.clone(),
+                        profile: (!profile.is_empty()).then(|| profile.clone()),
+                        whole_profile: false,
                         reason: None,
                         input: offered.map(Input::new).unwrap_or_default(),
                         error: None,
