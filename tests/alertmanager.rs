@@ -92,6 +92,21 @@ async fn mutes_are_silences_read_back_from_alertmanager() {
         .unwrap()
         .remove(0);
     assert!(source.has_alertmanager());
+    let checked_config = Command::new(env!("CARGO_BIN_EXE_site-status"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["config", "check"])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked_config.stdout);
+    assert!(
+        said.contains(&format!(
+            "alertmanager {}: reachable, 0 active silences",
+            am.url()
+        )),
+        "{said}"
+    );
     let (_, before) = checked(&config_path, dir.path());
     let [(site_a, req_a), (site_b, req_b)] = two_failing(&before);
 

@@ -103,10 +103,15 @@ async fn try_backends(config: &Config) -> bool {
             .check_kubernetes()
             .await
             .map(|outcome| (outcome, started.elapsed()));
-        (s, outcome, prometheus_took, loki, kube)
+        let started = Instant::now();
+        let alertmanager = s
+            .check_alertmanager()
+            .await
+            .map(|(target, outcome)| (target, outcome, started.elapsed()));
+        (s, outcome, prometheus_took, loki, kube, alertmanager)
     });
     let mut all_ok = true;
-    for (s, outcome, took, loki, kube) in futures::future::join_all(probes).await {
+    for (s, outcome, took, loki, kube, alertmanager) in futures::future::join_all(probes).await {
         let target = s.prometheus().api().endpoint.display();
         for w in s.warnings() {
             println!("  warning: {w}");
@@ -142,6 +147,25 @@ async fn try_backends(config: &Config) -> bool {
             }
             None => println!(
                 "  {:<10} loki: not configured (reports unavailable)",
+                s.environment()
+            ),
+        }
+        match alertmanager {
+            Some((target, Ok(active), took)) => println!(
+                "  {:<10} alertmanager {target}: reachable, {active} active silences, {} ms",
+                s.environment(),
+                took.as_millis()
+            ),
+            Some((_, Err(e), took)) => {
+                all_ok = false;
+                println!(
+                    "  {:<10} alertmanager: FAILED after {} ms: {e}",
+                    s.environment(),
+                    took.as_millis()
+                );
+            }
+            None => println!(
+                "  {:<10} alertmanager: not configured (mutes are the dashboard's own)",
                 s.environment()
             ),
         }

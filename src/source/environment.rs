@@ -163,6 +163,18 @@ impl EnvironmentSource {
         Some(kube.discover().await.map(|sites| sites.len()))
     }
 
+    /// For `config check`: reads the silences once. `None` without an
+    /// Alertmanager; else how many are active, or why none could be read.
+    pub async fn check_alertmanager(&self) -> Option<(String, Result<usize, SourceError>)> {
+        let api = self.alertmanager.as_ref()?;
+        let read = api.silences().await.map(|all| {
+            all.iter()
+                .filter(|s| s.state == SilenceState::Active)
+                .count()
+        });
+        Some((api.endpoint.display(), read))
+    }
+
     /// The cluster's settings, for messages.
     pub fn kube_config(&self) -> Option<&crate::config::KubeConfig> {
         self.kube.as_ref().map(|k| k.config())
