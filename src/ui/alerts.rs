@@ -129,22 +129,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
                 base,
             ));
         }
-        let since = active_for(alert, app);
-        if !since.is_empty() {
-            spans.push(Span::styled(format!(" for {since}"), base));
-        }
-        if let Some(severity) = &alert.severity {
-            spans.push(Span::styled(format!(" [{}]", shown(severity)), base));
-        }
+        // Who holds it matters more than how long: first, for narrow
+        // terminals.
         if let Some(by) = &alert.silenced_by {
             spans.push(Span::styled(
-                format!(" · silenced by {}", shown(by)),
+                format!(" by {}", shown(by)),
                 if is_selected {
                     base
                 } else {
                     theme.state(SiteState::Info)
                 },
             ));
+        }
+        let since = active_for(alert, app);
+        if !since.is_empty() {
+            spans.push(Span::styled(format!(" for {since}"), base));
+        }
+        if let Some(severity) = &alert.severity {
+            spans.push(Span::styled(format!(" [{}]", shown(severity)), base));
         }
         if let Some(summary) = &alert.summary {
             spans.push(Span::styled(format!("  {}", shown(summary)), theme.muted()));
