@@ -280,8 +280,11 @@ async fn m_and_u_in_the_dashboard_make_and_expire_the_silence() {
             s.contains(&format!("filter \"{site}\""))
         });
         tmux.keys(&["Enter"]);
+        // Its requirements loaded ("fetched …"): m needs one selected.
         tmux.wait_for("the site view", |s| {
-            s.contains(&format!("› {site}")) && s.key_line().contains("m mute")
+            s.contains(&format!("› {site}"))
+                && s.key_line().contains("m mute")
+                && s.contains("fetched ")
         });
 
         tmux.keys(&["m"]);

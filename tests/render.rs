@@ -543,7 +543,10 @@ fn alerts_view_groups_the_fleets_alerts() {
     let terminal = render(&app);
     let screen = format!("{}", terminal.backend());
     assert!(screen.contains("alerts"), "{screen}");
-    assert!(screen.contains("silenced prod   erhverv                  by ops-oncall"), "{screen}");
+    assert!(
+        screen.contains("silenced prod   erhverv                  by ops-oncall"),
+        "{screen}"
+    );
     assert!(screen.contains("pending"), "{screen}");
     assert!(screen.contains("firing"), "{screen}");
     insta::assert_snapshot!(terminal.backend());
