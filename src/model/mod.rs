@@ -9,6 +9,7 @@ pub mod alert;
 pub mod clock;
 pub mod env_report;
 pub mod fleet;
+pub mod gate;
 pub mod history;
 pub mod keys;
 pub mod kube;
