@@ -26,6 +26,28 @@ fn config_text(prometheus: &str, alertmanager: &str) -> String {
 /// `site` → (failing, muted), as `check --format json` lists them.
 type Checked = std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>;
 
+/// The dashboard's configuration in `dir` (polling every 2 s), and the
+/// shell command that runs the real binary on it with `dir` as HOME.
+fn dashboard(dir: &Path, prometheus: &str, alertmanager: &str) -> (std::path::PathBuf, String) {
+    use support::tmux::{command_line, sh_quote};
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh_interval = \"2s\"\n{}",
+            config_text(prometheus, alertmanager)
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "HOME={} SITE_STATUS_CONFIG={} {}",
+        sh_quote(&dir.display().to_string()),
+        sh_quote(&config.display().to_string()),
+        command_line(&[env!("CARGO_BIN_EXE_site-status")])
+    );
+    (config, command)
+}
+
 /// Two sites with a failing requirement, as `check` sees them, and
 /// those requirements.
 fn two_failing(sites: &Checked) -> [(String, String); 2] {
@@ -240,31 +262,17 @@ async fn mutes_are_silences_read_back_from_alertmanager() {
 /// `m` says the mute was not made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn m_and_u_in_the_dashboard_make_and_expire_the_silence() {
-    use support::tmux::{Tmux, command_line, sh_quote};
+    use support::tmux::Tmux;
 
     let exporter = FleetExporter::start(FleetBuilder::new(40).build());
     let prometheus = TestPrometheus::scraping(&exporter).await;
     prometheus.wait_for_fleet(&exporter).await;
     let am = TestAlertmanager::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "refresh_interval = \"2s\"\n{}",
-            config_text(&prometheus.url(), &am.url())
-        ),
-    )
-    .unwrap();
+    let (config, command) = dashboard(dir.path(), &prometheus.url(), &am.url());
     let (_, before) = checked(&config, dir.path());
     let [(site, _), _] = two_failing(&before);
     let failing = before[&site].0.clone();
-    let command = format!(
-        "HOME={} SITE_STATUS_CONFIG={} {}",
-        sh_quote(&dir.path().display().to_string()),
-        sh_quote(&config.display().to_string()),
-        command_line(&[env!("CARGO_BIN_EXE_site-status")])
-    );
 
     let am = Arc::new(tokio::sync::Mutex::new(am));
     let handle = tokio::runtime::Handle::current();
@@ -395,7 +403,7 @@ async fn m_and_u_in_the_dashboard_make_and_expire_the_silence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_alerts_view_shows_who_silenced_a_real_alert() {
     use support::fleet::Fleet;
-    use support::tmux::{Tmux, command_line, sh_quote};
+    use support::tmux::Tmux;
 
     const RULES: &str = "groups:\n  - name: drupal\n    rules:\n      - alert: DrupalRequirementError\n        expr: drupal_requirement_severity >= 2\n        for: 0s\n        labels:\n          severity: critical\n        annotations:\n          summary: \"{{ $labels.requirement }} is in error on {{ $labels.site }}\"\n";
     let mut fleet = Fleet::new(vec![
@@ -421,15 +429,7 @@ async fn the_alerts_view_shows_who_silenced_a_real_alert() {
         "known: cron moves to the new scheduler",
     );
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "refresh_interval = \"2s\"\n{}",
-            config_text(&prometheus.url(), &am.url())
-        ),
-    )
-    .unwrap();
+    let (config, command) = dashboard(dir.path(), &prometheus.url(), &am.url());
 
     // The source marks the silenced one.
     let parsed = Config::parse(&std::fs::read_to_string(&config).unwrap(), &config).unwrap();
@@ -456,12 +456,6 @@ async fn the_alerts_view_shows_who_silenced_a_real_alert() {
         ]
     );
 
-    let command = format!(
-        "HOME={} SITE_STATUS_CONFIG={} {}",
-        sh_quote(&dir.path().display().to_string()),
-        sh_quote(&config.display().to_string()),
-        command_line(&[env!("CARGO_BIN_EXE_site-status")])
-    );
     tokio::task::spawn_blocking(move || {
         let tmux = Tmux::start(140, 30, &command);
         tmux.wait_for("the grid", |s| s.contains("── prod "));

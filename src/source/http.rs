@@ -301,6 +301,16 @@ impl Endpoint {
         url.as_str().trim_end_matches('/').to_string()
     }
 
+    /// Sends the request and reads its answer: the status and the body
+    /// (bounded as [`Endpoint::read_body`] bounds it), or a transport error
+    /// in the operator's words.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Body), SourceError> {
+        let response = request.send().await.map_err(|e| self.describe(&e))?;
+        let status = response.status().as_u16();
+        let body = self.read_body(response).await?;
+        Ok((status, body))
+    }
+
     /// Reads a body up to `MAX_BODY_BYTES`, and within what the
     /// environment's budget has left.
     pub async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, SourceError> {

@@ -49,7 +49,7 @@ impl AlertmanagerApi {
     /// Every silence Alertmanager holds (active, pending and expired).
     pub async fn silences(&self) -> Result<Vec<Silence>, SourceError> {
         let url = self.endpoint.url("api/v2/silences")?;
-        let (status, body) = self.send(self.endpoint.client.get(url)).await?;
+        let (status, body) = self.endpoint.send(self.endpoint.client.get(url)).await?;
         if status != 200 {
             return Err(self.refused(status, &body));
         }
@@ -60,6 +60,7 @@ impl AlertmanagerApi {
     pub async fn create(&self, silence: &wire::PostableSilence) -> Result<String, SourceError> {
         let url = self.endpoint.url("api/v2/silences")?;
         let (status, body) = self
+            .endpoint
             .send(self.endpoint.client.post(url).json(silence))
             .await?;
         if status != 200 {
@@ -74,24 +75,11 @@ impl AlertmanagerApi {
         url.path_segments_mut()
             .map_err(|_| SourceError::new(format!("{}: not a base URL", self.endpoint.display())))?
             .push(id);
-        let (status, body) = self.send(self.endpoint.client.delete(url)).await?;
+        let (status, body) = self.endpoint.send(self.endpoint.client.delete(url)).await?;
         if status != 200 {
             return Err(self.refused(status, &body));
         }
         Ok(())
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(u16, crate::source::http::Body), SourceError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.endpoint.describe(&e))?;
-        let status = response.status().as_u16();
-        let body = self.endpoint.read_body(response).await?;
-        Ok((status, body))
     }
 
     fn refused(&self, status: u16, body: &[u8]) -> SourceError {

@@ -163,13 +163,7 @@ impl LokiApi {
         if categorize {
             request = request.header(ENCODING_FLAGS_HEADER, CATEGORIZE_LABELS);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.endpoint.describe(&e))?;
-        let status = response.status().as_u16();
-        let body = self.endpoint.read_body(response).await?;
-        Ok((status, body))
+        Ok(self.endpoint.send(request).await?)
     }
 
     fn located(&self, error: SourceError) -> SourceError {

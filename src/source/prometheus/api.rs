@@ -89,12 +89,6 @@ impl PromApi {
         } else {
             self.endpoint.client.get(url).query(&params)
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.endpoint.describe(&e))?;
-        let status = response.status().as_u16();
-        let body = self.endpoint.read_body(response).await?;
-        Ok((status, body))
+        self.endpoint.send(request).await
     }
 }
