@@ -73,8 +73,12 @@ pub struct Config {
 fn default_refresh() -> RefreshInterval {
     RefreshInterval(Duration::from_secs(15))
 }
+/// A site whose last run is older than this is stale, unless the
+/// configuration says otherwise.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+
 fn default_stale_after() -> Seconds {
-    Seconds(Duration::from_secs(30 * 60))
+    Seconds(DEFAULT_STALE_AFTER)
 }
 fn default_forget_after() -> Seconds {
     Seconds(Duration::from_secs(24 * 3600))

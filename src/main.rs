@@ -25,6 +25,30 @@ fn main() -> ExitCode {
             last,
             format,
         }) => cli::report::run(path, &env, &site, last as usize, format),
+        Some(Command::Rollout {
+            env,
+            profile,
+            version,
+            sites,
+            timeout,
+            max_failing,
+            format,
+            no_run_now,
+            demo,
+        }) => cli::rollout::command(
+            path,
+            &cli::rollout::RolloutArgs {
+                env: &env,
+                profile: &profile,
+                version: &version,
+                sites: &sites,
+                timeout,
+                max_failing,
+                format,
+                run_now: !no_run_now,
+                demo,
+            },
+        ),
         Some(Command::Config { action }) => cli::config::run(&action, path),
         Some(Command::Keys { markdown }) => {
             cli::keys::print(markdown);

@@ -17,3 +17,10 @@ pub const CHECK_CRITICAL: u8 = 2;
 /// `check`: a backend could not be queried (or the configuration could not
 /// be read); wins over the sites' verdict. `report`: Loki failed.
 pub const BACKEND_FAILED: u8 = 3;
+/// `rollout`: more sites regressed on the new version than allowed.
+pub const ROLLOUT_REGRESSED: u8 = 1;
+/// `rollout`: the timeout came with sites not on the version, or not
+/// reported on it. (A backend down at the deadline is `BACKEND_FAILED`.)
+pub const ROLLOUT_TIMED_OUT: u8 = 2;
+/// Stopped by SIGINT or SIGTERM before it finished (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;

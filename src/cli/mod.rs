@@ -10,6 +10,7 @@ pub mod demo;
 pub mod exit;
 pub mod keys;
 pub mod report;
+pub mod rollout;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -126,6 +127,41 @@ pub enum Command {
         last: u64,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Gate a deploy: wait until every site of PROFILE in ENV runs VERSION
+    /// and has reported on it, then exit 0 (at most --max-failing
+    /// regressed), 1 (more regressed), 2 (timed out: sites named) or 3 (the
+    /// backend was down). Progress on stderr, the result on stdout.
+    Rollout {
+        /// Environment, as named in the configuration (dev, test, prod in
+        /// the demo).
+        #[arg(long, value_name = "NAME")]
+        env: String,
+        /// Install profile being rolled out.
+        #[arg(long)]
+        profile: String,
+        /// The `profile_version` every site must report.
+        #[arg(long)]
+        version: String,
+        /// Only sites matching this glob (`*`, `?`, `[a-z]`; repeatable).
+        #[arg(long = "site", value_name = "GLOB")]
+        sites: Vec<String>,
+        /// How long to wait for every site to report on the version.
+        #[arg(long, default_value = "30m", value_parser = rollout::parse_timeout)]
+        timeout: Duration,
+        /// How many sites may regress and the gate still pass.
+        #[arg(long, default_value_t = 0)]
+        max_failing: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Do not ask the agents of sites that switched to run now (by
+        /// default they are asked, where Kubernetes is configured).
+        #[arg(long)]
+        no_run_now: bool,
+        /// Against the demo's simulated fleet, where a pipeline starts
+        /// deploying VERSION of PROFILE to ENV as the gate starts.
+        #[arg(long)]
+        demo: bool,
     },
     /// Where the configuration lives, an example to start from, and a check of it.
     Config {

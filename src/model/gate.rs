@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use glob::{MatchOptions, Pattern};
+
 use super::fleet::EnvFleet;
 use super::rollout::Rollout;
 use super::severity::SiteState;
@@ -99,29 +101,133 @@ impl GateProgress {
     }
 }
 
+/// The sites a gate judges: all of the profile, or those matching any of
+/// the `--site` globs (`*`, `?`, `[a-z]`, case-sensitive as site names
+/// are).
+#[derive(Debug, Clone, Default)]
+pub struct SiteSelection {
+    patterns: Vec<Pattern>,
+}
+
+impl SiteSelection {
+    pub fn parse(globs: &[String]) -> Result<SiteSelection, String> {
+        let patterns = globs
+            .iter()
+            .map(|g| Pattern::new(g).map_err(|e| format!("--site {g:?}: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok(SiteSelection { patterns })
+    }
+
+    pub fn admits(&self, site: &str) -> bool {
+        let options = MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: false,
+            require_literal_leading_dot: false,
+        };
+        self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches_with(site, options))
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The globs as given, for messages.
+    pub fn globs(&self) -> Vec<&str> {
+        self.patterns.iter().map(Pattern::as_str).collect()
+    }
+}
+
 /// The gate for one profile of one environment and the version it waits
 /// for.
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub profile: String,
     pub version: String,
+    selection: SiteSelection,
     baseline: BTreeMap<String, Before>,
     switched: BTreeMap<String, f64>,
+    /// Per site, the newest run seen while it was not on the version: a
+    /// report counts for the version only when it is newer.
+    old_runs: BTreeMap<String, f64>,
+}
+
+/// How a gate ended, and so its exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Every site is on the version and at most the allowed number
+    /// regressed.
+    Passed,
+    /// More sites regressed than allowed.
+    Regressed,
+    /// The time ran out with sites not on the version or not reported on
+    /// it.
+    TimedOut,
+    /// The backend was failing when the time ran out, or never answered:
+    /// the gate does not pass on missing data.
+    BackendDown { error: String },
+}
+
+impl Verdict {
+    /// What the gate says once every site has reported on the version.
+    pub fn of_complete(progress: &GateProgress, max_failing: usize) -> Verdict {
+        if progress.regressed().len() > max_failing {
+            Verdict::Regressed
+        } else {
+            Verdict::Passed
+        }
+    }
+
+    /// What the gate says when its time runs out: `progress` is `None`
+    /// before a baseline could be taken; `backend_error` is the failure of
+    /// the latest attempt to query the backend, if it failed.
+    pub fn at_deadline(
+        progress: Option<&GateProgress>,
+        max_failing: usize,
+        backend_error: Option<&str>,
+    ) -> Verdict {
+        match (progress, backend_error) {
+            (_, Some(error)) => Verdict::BackendDown {
+                error: error.to_string(),
+            },
+            (None, None) => Verdict::BackendDown {
+                error: "no answer from the backend yet".to_string(),
+            },
+            (Some(p), None) if p.complete() => Verdict::of_complete(p, max_failing),
+            (Some(_), None) => Verdict::TimedOut,
+        }
+    }
+
+    /// The word for it in text and JSON.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Regressed => "regressed",
+            Verdict::TimedOut => "timed_out",
+            Verdict::BackendDown { .. } => "backend_down",
+        }
+    }
 }
 
 impl Gate {
     /// Takes the baseline: each site of `profile` in `fleet` (interpreted,
-    /// mutes applied), with its version from `rollout`.
-    pub fn start(profile: &str, version: &str, fleet: &EnvFleet, rollout: &Rollout) -> Gate {
+    /// mutes applied) that `selection` admits, with its version from
+    /// `rollout`.
+    pub fn start(
+        profile: &str,
+        version: &str,
+        selection: SiteSelection,
+        fleet: &EnvFleet,
+        rollout: &Rollout,
+    ) -> Gate {
         let versions: BTreeMap<&str, &str> = rollout
             .sites
             .iter()
             .map(|(s, v)| (s.as_str(), v.as_str()))
             .collect();
-        let baseline = fleet
+        let baseline: BTreeMap<String, Before> = fleet
             .sites
             .iter()
-            .filter(|s| s.profile == profile)
+            .filter(|s| s.profile == profile && selection.admits(&s.label))
             .map(|s| {
                 (
                     s.label.clone(),
@@ -133,12 +239,23 @@ impl Gate {
                 )
             })
             .collect();
+        let old_runs = baseline
+            .iter()
+            .filter_map(|(site, b)| b.last_run.map(|r| (site.clone(), r)))
+            .collect();
         Gate {
             profile: profile.to_string(),
             version: version.to_string(),
+            selection,
             baseline,
             switched: BTreeMap::new(),
+            old_runs,
         }
+    }
+
+    /// How many sites the baseline had.
+    pub fn baseline_size(&self) -> usize {
+        self.baseline.len()
     }
 
     /// Takes a poll made at `now`: the interpreted fleet and the profile's
@@ -155,7 +272,7 @@ impl Gate {
             fleet
                 .sites
                 .iter()
-                .filter(|s| s.profile == self.profile)
+                .filter(|s| s.profile == self.profile && self.selection.admits(&s.label))
                 .map(|s| s.label.as_str()),
         );
         let mut sites = Vec::new();
@@ -169,12 +286,16 @@ impl Gate {
             let current = fleet.find(label);
             let summary = current.map(|i| &fleet.sites[i]);
             let state = current.and_then(|i| fleet.states.get(i).copied());
+            let last_run = summary.and_then(|s| s.last_run);
+            if !on_version && let Some(run) = last_run {
+                let seen = self.old_runs.entry(label.to_string()).or_insert(run);
+                *seen = seen.max(run);
+            }
             // A report made on the new version: the site was already on it
-            // at the start, or it ran since.
-            let ran_since = match (summary.and_then(|s| s.last_run), before) {
-                (Some(now_run), Some(b)) => b.last_run.is_none_or(|then| now_run > then),
-                (Some(_), None) => true,
-                (None, _) => false,
+            // at the start, or it ran after every run seen on the old one.
+            let ran_since = match last_run {
+                Some(run) => self.old_runs.get(label).is_none_or(|old| run > *old),
+                None => false,
             };
             let was_on_version =
                 before.and_then(|b| b.version.as_deref()) == Some(self.version.as_str());
@@ -251,6 +372,7 @@ mod tests {
         let mut gate = Gate::start(
             "kk_borger",
             "3.15",
+            SiteSelection::default(),
             &start,
             &rollout(&[("a", "3.14"), ("b", "3.14")]),
         );
@@ -287,7 +409,13 @@ mod tests {
         let t0 = 1_000.0;
         let start = fleet(vec![site("a", t0, &[]), site("b", t0, &[])], t0);
         let before = rollout(&[("a", "3.14"), ("b", "3.14")]);
-        let mut gate = Gate::start("kk_borger", "3.15", &start, &before);
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &start,
+            &before,
+        );
         let mut failed = site("b", t0 + 20.0, &[]);
         failed.run_success = Some(false);
         let p = gate.observe(
@@ -312,7 +440,13 @@ mod tests {
     fn a_site_already_on_the_version_counts_as_reported_and_a_new_one_joins() {
         let t0 = 1_000.0;
         let start = fleet(vec![site("a", t0, &[])], t0);
-        let mut gate = Gate::start("kk_borger", "3.15", &start, &rollout(&[("a", "3.15")]));
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &start,
+            &rollout(&[("a", "3.15")]),
+        );
         let p = gate.observe(
             &fleet(
                 vec![site("a", t0, &[]), site("new", t0 + 5.0, &[])],
@@ -325,5 +459,114 @@ mod tests {
         assert!(p.sites[0].reported);
         assert_eq!(p.waiting().len(), 1);
         assert_eq!(p.waiting()[0].site, "new");
+    }
+
+    #[test]
+    fn site_globs_narrow_the_gate_and_a_bad_glob_is_named() {
+        let t0 = 1_000.0;
+        let start = fleet(
+            vec![
+                site("borger", t0, &[]),
+                site("borger-test", t0, &[]),
+                site("skole", t0, &[]),
+            ],
+            t0,
+        );
+        let only = SiteSelection::parse(&["borger*".to_string()]).unwrap();
+        let gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            only,
+            &start,
+            &rollout(&[
+                ("borger", "3.14"),
+                ("borger-test", "3.14"),
+                ("skole", "3.14"),
+            ]),
+        );
+        assert_eq!(gate.baseline_size(), 2);
+        let error = SiteSelection::parse(&["[borger".to_string()]).unwrap_err();
+        assert!(error.starts_with("--site \"[borger\""), "{error}");
+    }
+
+    #[test]
+    fn the_verdict_never_passes_on_missing_data() {
+        let t0 = 1_000.0;
+        let start = fleet(vec![site("a", t0, &[]), site("b", t0, &[])], t0);
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &start,
+            &rollout(&[("a", "3.14"), ("b", "3.14")]),
+        );
+        let one_regressed = gate.observe(
+            &fleet(
+                vec![site("a", t0 + 9.0, &["update"]), site("b", t0 + 9.0, &[])],
+                t0 + 10.0,
+            ),
+            &rollout(&[("a", "3.15"), ("b", "3.15")]),
+            t0 + 10.0,
+        );
+        assert_eq!(Verdict::of_complete(&one_regressed, 0), Verdict::Regressed);
+        assert_eq!(Verdict::of_complete(&one_regressed, 1), Verdict::Passed);
+        // The same, judged at the deadline, unless the backend is failing.
+        assert_eq!(
+            Verdict::at_deadline(Some(&one_regressed), 1, None),
+            Verdict::Passed
+        );
+        assert!(matches!(
+            Verdict::at_deadline(Some(&one_regressed), 1, Some("connection refused")),
+            Verdict::BackendDown { error } if error == "connection refused"
+        ));
+        assert!(matches!(
+            Verdict::at_deadline(None, 0, None),
+            Verdict::BackendDown { .. }
+        ));
+        let halfway = gate.observe(
+            &fleet(
+                vec![site("a", t0 + 9.0, &[]), site("b", t0, &[])],
+                t0 + 20.0,
+            ),
+            &rollout(&[("a", "3.15"), ("b", "3.14")]),
+            t0 + 20.0,
+        );
+        assert_eq!(
+            Verdict::at_deadline(Some(&halfway), 5, None),
+            Verdict::TimedOut
+        );
+    }
+
+    #[test]
+    fn a_run_seen_on_the_old_version_does_not_count_for_the_new_one() {
+        let t0 = 1_000.0;
+        let start = fleet(vec![site("a", t0, &[])], t0);
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &start,
+            &rollout(&[("a", "3.14")]),
+        );
+        // A scheduled run, still on 3.14.
+        let p = gate.observe(
+            &fleet(vec![site("a", t0 + 30.0, &[])], t0 + 40.0),
+            &rollout(&[("a", "3.14")]),
+            t0 + 40.0,
+        );
+        assert!(!p.sites[0].reported);
+        // The switch: the last run is the one seen on 3.14.
+        let p = gate.observe(
+            &fleet(vec![site("a", t0 + 30.0, &[])], t0 + 50.0),
+            &rollout(&[("a", "3.15")]),
+            t0 + 50.0,
+        );
+        assert!(p.sites[0].switched_at.is_some() && !p.sites[0].reported);
+        let p = gate.observe(
+            &fleet(vec![site("a", t0 + 55.0, &[])], t0 + 60.0),
+            &rollout(&[("a", "3.15")]),
+            t0 + 60.0,
+        );
+        assert!(p.sites[0].reported);
     }
 }

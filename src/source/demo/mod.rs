@@ -5,7 +5,8 @@
 
 mod kube;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
@@ -453,8 +454,28 @@ struct Wave {
     seed: u64,
 }
 
-/// The simulated fleet: site traits fixed at creation, states a pure
-/// function of simulated time.
+/// A release a pipeline deploys through one profile of one environment
+/// (`site-status rollout --demo`): it rolls like a wave, but to the version
+/// asked for, and most sites come through it clean.
+#[derive(Debug, Clone)]
+struct PipelineDeploy {
+    start: f64,
+    env: usize,
+    profile: usize,
+    version: String,
+    seed: u64,
+}
+
+/// A pipeline's deploy takes this long to reach its last site: slower than
+/// a wave, so a gate has something to watch.
+const PIPELINE_ROLL: f64 = 40.0;
+/// The share of sites whose database update fails on a pipeline's release
+/// (the pipeline runs the others' updates before it switches them).
+const PIPELINE_UPDATE_FAILS: f64 = 0.15;
+
+/// The simulated fleet: site traits fixed at creation, states a function
+/// of simulated time, of the releases pipelines deployed and of the runs
+/// asked of its agents.
 #[derive(Debug)]
 pub struct DemoFleet {
     seed: u64,
@@ -463,6 +484,16 @@ pub struct DemoFleet {
     /// Per environment and profile (index in `PROFILES`), the indices of
     /// its sites in `envs`, in the order a wave reaches them.
     slices: Vec<Vec<Vec<usize>>>,
+    deploys: Mutex<Vec<PipelineDeploy>>,
+    /// (environment, site index) → Unix time of the last run asked of the
+    /// site's agent.
+    asked_runs: Mutex<HashMap<(usize, usize), f64>>,
+}
+
+/// A lock whose holder panicked still holds good data: the fleet's state
+/// is only ever replaced whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The major version of every simulated install profile.
@@ -503,7 +534,71 @@ impl DemoFleet {
                 slices
             })
             .collect();
-        DemoFleet { seed, envs, slices }
+        DemoFleet {
+            seed,
+            envs,
+            slices,
+            deploys: Mutex::new(Vec::new()),
+            asked_runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A pipeline starts deploying `version` of `profile` to `env` at
+    /// simulated time `at`: it reaches the slice's sites one by one over
+    /// [`PIPELINE_ROLL`] seconds; each site's updates are pending for a
+    /// moment, and on a few of them (fixed by the seed) the update fails
+    /// and stays failing.
+    pub fn deploy(&self, env: &str, profile: &str, version: &str, at: f64) -> Result<(), String> {
+        let env_index = ENVIRONMENTS
+            .iter()
+            .position(|e| *e == env)
+            .ok_or_else(|| format!("the demo has no environment {env:?} (dev, test, prod)"))?;
+        let profile_index = PROFILES.iter().position(|p| *p == profile).ok_or_else(|| {
+            format!(
+                "the demo has no profile {profile:?}; it has {}",
+                PROFILES.join(", ")
+            )
+        })?;
+        let mut deploys = lock(&self.deploys);
+        let seed = mix(self.seed ^ mix(0xDE91_0000 + deploys.len() as u64));
+        deploys.push(PipelineDeploy {
+            start: at,
+            env: env_index,
+            profile: profile_index,
+            version: version.to_string(),
+            seed,
+        });
+        Ok(())
+    }
+
+    /// Whether a pipeline deploys to the slice: its own waves stop, so
+    /// what the gate sees is the pipeline's doing.
+    fn has_pipeline(&self, env: usize, profile: usize) -> bool {
+        lock(&self.deploys)
+            .iter()
+            .any(|d| d.env == env && d.profile == profile)
+    }
+
+    /// When a pipeline's deploy reaches a site of its slice.
+    fn deploy_hits(deploy: &PipelineDeploy, site: &DemoSite) -> f64 {
+        deploy.start + PIPELINE_ROLL * site.slice_position as f64 / site.slice_size.max(1) as f64
+    }
+
+    /// The newest pipeline release that has reached the site by `t`.
+    fn deployed_version(&self, env: usize, site: &DemoSite, t: f64) -> Option<String> {
+        lock(&self.deploys)
+            .iter()
+            .rev()
+            .find(|d| {
+                d.env == env && d.profile == site.profile_index && Self::deploy_hits(d, site) <= t
+            })
+            .map(|d| d.version.clone())
+    }
+
+    /// Records a run asked of a site's agent at `now_unix`: its next
+    /// fleet polls see a report made then.
+    fn record_asked_run(&self, env: usize, index: usize, now_unix: f64) {
+        lock(&self.asked_runs).insert((env, index), now_unix);
     }
 
     pub fn environments(&self) -> impl Iterator<Item = &'static str> {
@@ -556,6 +651,9 @@ impl DemoFleet {
     /// simulated time `t`, oldest first. Cheap: one hash per wave since
     /// the demo started.
     fn slice_waves(&self, env: usize, profile: usize, t: f64) -> Vec<Wave> {
+        if self.has_pipeline(env, profile) {
+            return Vec::new();
+        }
         let last = ((t + WAVE_JITTER) / WAVE_SPACING).floor().max(0.0) as u64 + 1;
         (0..=last)
             .map(|k| self.wave(k))
@@ -567,7 +665,10 @@ impl DemoFleet {
     /// slice's release, one patch up for each deploy wave that has
     /// reached it (the wave's `hit_at`), so a rollout shows in progress
     /// while a wave rolls.
-    fn profile_version_with(&self, waves: &[Wave], site: &DemoSite, t: f64) -> String {
+    fn profile_version_with(&self, env: usize, waves: &[Wave], site: &DemoSite, t: f64) -> String {
+        if let Some(version) = self.deployed_version(env, site, t) {
+            return version;
+        }
         let (minor, patch) = RELEASE_BEFORE_THE_FIRST_WAVE;
         let passed = waves.iter().filter(|w| Self::hit_at(w, site) <= t).count() as u32;
         format!("{PROFILE_MAJOR}.{minor}.{}", patch + passed)
@@ -576,7 +677,7 @@ impl DemoFleet {
     fn profile_version(&self, env: usize, index: usize, t: f64) -> String {
         let site = &self.envs[env][index];
         let waves = self.slice_waves(env, site.profile_index, t);
-        self.profile_version_with(&waves, site, t)
+        self.profile_version_with(env, &waves, site, t)
     }
 
     fn faults(&self, env: usize, index: usize, t: f64) -> Vec<Fault> {
@@ -595,8 +696,9 @@ impl DemoFleet {
                 faults.push(Fault::SearchDown);
             }
         }
+        let piped = self.has_pipeline(env, site.profile_index);
         for wave in self.waves_during(from, to) {
-            if wave.env != env || wave.profile != site.profile_index {
+            if wave.env != env || wave.profile != site.profile_index || piped {
                 continue;
             }
             let hit_at = Self::hit_at(&wave, site);
@@ -606,6 +708,15 @@ impl DemoFleet {
                 if unit(mix(wave.seed ^ site.hash ^ 3)) < 0.3 {
                     faults.push(Fault::EntityMismatch);
                 }
+            }
+        }
+        for deploy in lock(&self.deploys).iter() {
+            if deploy.env != env || deploy.profile != site.profile_index {
+                continue;
+            }
+            let update_fails = unit(mix(deploy.seed ^ site.hash)) < PIPELINE_UPDATE_FAILS;
+            if update_fails && to >= Self::deploy_hits(deploy, site) {
+                faults.push(Fault::UpdatesPending);
             }
         }
         faults.sort_by_key(|f| f.requirement_id());
@@ -627,7 +738,12 @@ impl DemoFleet {
         } else {
             (now_unix - site.phase).rem_euclid(RUN_INTERVAL)
         };
-        summary.last_run = Some(now_unix - since_run);
+        let scheduled = now_unix - since_run;
+        let asked = lock(&self.asked_runs)
+            .get(&(env, index))
+            .copied()
+            .filter(|at| *at <= now_unix && site.temper != Temper::Stale);
+        summary.last_run = Some(asked.map_or(scheduled, |at| at.max(scheduled)));
         let faults = self.faults(env, index, t);
         let mut failing: Vec<(String, Severity)> = faults
             .iter()
@@ -829,7 +945,7 @@ impl DemoFleet {
             .map(|site| {
                 (
                     site.name.as_str(),
-                    self.profile_version_with(&waves, site, t),
+                    self.profile_version_with(env, &waves, site, t),
                 )
             })
             .collect();
@@ -946,6 +1062,37 @@ impl DemoFleet {
     /// its workload would have pushed to Loki (the contract's JSON), with
     /// Loki's nanosecond timestamps. Each run reports what went wrong since
     /// the run before, so deploy waves show up in the reports.
+    /// What a site's agent does when asked to run now: a report as of
+    /// `now_unix`, which the fleet's next polls show too. A dead, hung or
+    /// unscrapeable agent does not answer.
+    pub fn run_now(
+        &self,
+        env_name: &str,
+        site: &str,
+        t: f64,
+        now_unix: f64,
+    ) -> Result<Vec<(i64, String)>, String> {
+        let env = ENVIRONMENTS
+            .iter()
+            .position(|e| *e == env_name)
+            .ok_or_else(|| format!("no environment {env_name}"))?;
+        let index = self.envs[env]
+            .iter()
+            .position(|s| s.name == site)
+            .ok_or_else(|| format!("no site {site} in {env_name}"))?;
+        if matches!(
+            self.envs[env][index].temper,
+            Temper::Silent | Temper::Stale | Temper::TargetDown
+        ) {
+            return Err(format!(
+                "the agent of {site} did not answer: no running pod of service site-status-agent (503)"
+            ));
+        }
+        self.record_asked_run(env, index, now_unix);
+        self.report_lines(env_name, site, 1, t, now_unix)
+            .ok_or_else(|| format!("no site {site} in {env_name}"))
+    }
+
     pub fn report_lines(
         &self,
         env_name: &str,
@@ -1246,8 +1393,8 @@ impl FleetSource for DemoSource {
             let (t, now) = self.clock.read();
             let lines = self
                 .fleet
-                .report_lines(&self.env, site, 1, t, now)
-                .ok_or_else(|| SourceError::new(format!("no site {site} in {}", self.env)))?;
+                .run_now(&self.env, site, t, now)
+                .map_err(SourceError::new)?;
             let (_, line) = lines
                 .first()
                 .ok_or_else(|| SourceError::new(format!("{site} has no report yet")))?;
