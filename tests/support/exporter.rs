@@ -173,6 +173,130 @@ impl FleetExporter {
     }
 }
 
+/// A release rolling through one profile of one environment, site by
+/// site in name order, as a deploy pipeline does it: each site switches its
+/// `profile_version`, then, [`Roll::report_after`] later, its status
+/// workload reports on it.
+#[derive(Debug, Clone)]
+pub struct Roll {
+    pub env: String,
+    pub profile: String,
+    pub version: String,
+    /// The last site switches this long after the roll starts; the others
+    /// evenly before it.
+    pub over: Duration,
+    pub report_after: Duration,
+    /// `(site, requirement)`: the site fails the requirement (error) in
+    /// its report on the new version.
+    pub regress: Vec<(String, String)>,
+    /// Sites the deploy never reaches: they stay on their version.
+    pub hold: Vec<String>,
+}
+
+impl Roll {
+    pub fn new(env: &str, profile: &str, version: &str, over: Duration) -> Roll {
+        Roll {
+            env: env.into(),
+            profile: profile.into(),
+            version: version.into(),
+            over,
+            report_after: Duration::from_secs(2),
+            regress: Vec::new(),
+            hold: Vec::new(),
+        }
+    }
+
+    pub fn regress(mut self, site: &str, requirement: &str) -> Roll {
+        self.regress.push((site.into(), requirement.into()));
+        self
+    }
+
+    pub fn hold(mut self, site: &str) -> Roll {
+        self.hold.push(site.into());
+        self
+    }
+}
+
+/// A roll in progress; dropping it stops it where it is.
+pub struct Rolling {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Rolling {
+    /// Waits until every site has switched and reported.
+    pub fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Rolling {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl FleetExporter {
+    /// Starts rolling `roll` through the fleet on a thread of its own.
+    pub fn roll(&self, roll: Roll) -> Rolling {
+        let mut sites: Vec<String> = self
+            .shared
+            .fleet()
+            .sites
+            .iter()
+            .filter(|s| s.env == roll.env && s.profile == roll.profile)
+            .filter(|s| !roll.hold.contains(&s.name))
+            .map(|s| s.name.clone())
+            .collect();
+        sites.sort();
+        let start = Instant::now();
+        let n = sites.len().max(1) as u32;
+        // (when, site, is the report): switches and reports in time order.
+        let mut steps: Vec<(Instant, usize, bool)> = Vec::new();
+        for (i, _) in sites.iter().enumerate() {
+            let switch = start + roll.over * (i as u32 + 1) / n;
+            steps.push((switch, i, false));
+            steps.push((switch + roll.report_after, i, true));
+        }
+        steps.sort_by_key(|(at, _, _)| *at);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, stopping) = (Arc::clone(&self.shared), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("fleet-exporter-roll".into())
+            .spawn(move || {
+                for (at, i, is_report) in steps {
+                    while Instant::now() < at {
+                        if stopping.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let name = &sites[i];
+                    let mut fleet = shared.fleet();
+                    let site = fleet.site_in_mut(&roll.env, name);
+                    if is_report {
+                        for (_, requirement) in roll.regress.iter().filter(|(s, _)| s == name) {
+                            site.set_severity(requirement, 2);
+                        }
+                        site.last_run = super::fleet::unix_now().floor();
+                    } else {
+                        site.info.profile_version = roll.version.clone();
+                    }
+                }
+            })
+            .expect("spawn the roll");
+        Rolling {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
 impl Drop for FleetExporter {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);

@@ -37,7 +37,7 @@ pub mod scenes;
 pub mod screenshot;
 pub mod tmux;
 
-pub use exporter::FleetExporter;
+pub use exporter::{FleetExporter, Roll, Rolling};
 pub use fleet::{
     DrupalInfo, ENVIRONMENTS, Fleet, FleetBuilder, Labels, PROFILES, REQUIREMENTS, Site, SiteKey,
     SiteKind,

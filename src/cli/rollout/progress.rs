@@ -71,6 +71,7 @@ pub struct Reporter {
     bar: Option<ProgressBar>,
     out: Box<dyn Write + Send>,
     step_summary: Option<PathBuf>,
+    asked_any: bool,
 }
 
 impl Reporter {
@@ -99,6 +100,7 @@ impl Reporter {
             bar: None,
             out,
             step_summary,
+            asked_any: false,
         }
     }
 
@@ -212,16 +214,28 @@ impl Reporter {
         }
     }
 
+    /// Said once: which sites' agents are asked is in the result.
     pub fn run_asked(&mut self, site: &str) {
-        self.stamped(None, &format!("asked the agent of {site} to run now"));
+        if self.asked_any {
+            return;
+        }
+        self.asked_any = true;
+        self.stamped(
+            None,
+            &format!(
+                "asking the agents of sites that switch to run now, {site} first (--no-run-now waits for their schedules)"
+            ),
+        );
     }
 
+    /// Only a run that failed is news: the report that follows says the
+    /// rest.
     pub fn run_finished(&mut self, site: &str, note: &RunNote) {
-        match note {
-            RunNote::Failed(e) => {
-                self.stamped(None, &format!("{site}: the run now failed: {e}"));
-            }
-            _ => self.stamped(None, &format!("{site}: ran now")),
+        if let RunNote::Failed(e) = note {
+            self.stamped(
+                None,
+                &format!("{site}: could not run now ({e}); waiting for its schedule"),
+            );
         }
     }
 
@@ -485,4 +499,80 @@ pub fn azure_data(text: &str) -> String {
         .replace('\r', "%0D")
         .replace('\n', "%0A")
         .replace(']', "%5D")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SiteState;
+
+    #[test]
+    fn the_form_follows_the_place_it_runs_in() {
+        use ProgressForm::*;
+        let form = ProgressForm::from_environment;
+        assert_eq!(form(None, None, None, true), Bar);
+        assert_eq!(form(None, None, None, false), Lines);
+        assert_eq!(form(None, None, Some("true"), true), Lines);
+        assert_eq!(form(None, None, Some("false"), true), Bar);
+        assert_eq!(form(Some("true"), None, Some("true"), false), GitHub);
+        assert_eq!(form(None, Some("True"), None, false), Azure);
+        assert_eq!(form(Some("false"), None, None, true), Bar);
+    }
+
+    #[test]
+    fn pipeline_commands_cannot_be_cut_short_by_what_they_carry() {
+        assert_eq!(github_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(github_property("gate: a, b"), "gate%3A a%2C b");
+        assert_eq!(
+            azure_data("100%; done]\nnext"),
+            "100%AZP25%3B done%5D%0Anext"
+        );
+    }
+
+    fn site(name: &str, switched: bool, reported: bool, regressions: &[&str]) -> GateSite {
+        GateSite {
+            site: name.into(),
+            old_version: Some("3.14".into()),
+            version: Some(if switched { "3.15" } else { "3.14" }.into()),
+            switched_at: switched.then_some(1_000.0),
+            reported,
+            state: reported.then_some(if regressions.is_empty() {
+                SiteState::Ok
+            } else {
+                SiteState::Error
+            }),
+            regressions: regressions.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_change_of_a_site_is_one_line() {
+        let before = GateProgress {
+            sites: vec![
+                site("a", false, false, &[]),
+                site("b", true, false, &[]),
+                site("c", true, true, &["update"]),
+            ],
+        };
+        let now = GateProgress {
+            sites: vec![
+                site("a", true, false, &[]),
+                site("b", true, true, &["cron"]),
+                site("c", true, true, &[]),
+            ],
+        };
+        assert_eq!(
+            changes(Some(&before), &now, "3.15"),
+            [
+                "a runs 3.15 (was 3.14)",
+                "b reported on 3.15: regressed (cron)",
+                "c no longer regressed",
+            ]
+        );
+        assert!(changes(Some(&now), &now, "3.15").is_empty());
+        assert_eq!(
+            counts_text(&now, "3.15"),
+            "3/3 on 3.15 · 2 reported · 1 regressed"
+        );
+    }
 }
