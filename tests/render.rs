@@ -566,3 +566,18 @@ fn alerts_view_groups_the_fleets_alerts() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn problems_view_80x24() {
+    insta::assert_snapshot!(render(&problems_app(320, 80, 24)).backend());
+}
+
+#[test]
+fn problems_view_120x40() {
+    insta::assert_snapshot!(render(&problems_app(320, 120, 40)).backend());
+}
+
+#[test]
+fn problems_view_200x50() {
+    insta::assert_snapshot!(render(&problems_app(320, 200, 50)).backend());
+}

@@ -46,6 +46,7 @@ impl App {
         };
         let fresh = pane.fetched_at != Some(good.at);
         pane.fetched_at = Some(good.at);
+        pane.first_fetched_at.get_or_insert(good.at);
         pane.warnings = good.value.warnings.clone();
         if !fresh {
             return false;

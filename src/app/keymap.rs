@@ -53,6 +53,7 @@ pub enum Action {
     OpenAlerts,
     /// The mute prompt's Tab: this site, or every site of its profile.
     CycleMuteScope,
+    OpenProblems,
 }
 
 /// Where a binding applies. `Global` bindings apply in every scope except
@@ -69,6 +70,7 @@ pub enum Scope {
     Pivot,
     PivotSites,
     Alerts,
+    Problems,
     Rollout,
     Help,
     FilterInput,
@@ -87,6 +89,7 @@ impl Scope {
             Scope::Transitions => "Transition log",
             Scope::Pivot => "Requirement pivot",
             Scope::Alerts => "Alerts",
+            Scope::Problems => "Problems",
             Scope::PivotSites => "Sites failing a requirement",
             Scope::Rollout => "Rollout progress",
             Scope::Help => "Help",
@@ -208,6 +211,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Grid, &[plain(KeyCode::Tab)], A::NextSection, "Next environment", Some("env")),
     bind(S::Grid, &[plain(KeyCode::BackTab)], A::PrevSection, "Previous environment", None),
     bind(S::Grid, &[ch('/')], A::StartFilter, "Filter by site or profile name", Some("filter")),
+    bind(S::Grid, &[ch('e')], A::OpenProblems, "Problems: every site that is not OK, worst first, with why", Some("problems")),
     bind(S::Grid, &[ch('f')], A::CycleSeverityFilter, "Cycle severity filter: all, warnings and worse, errors only", Some("severity")),
     bind(S::Grid, &[ch('s')], A::ToggleSort, "Sort within a profile: by name or worst first", Some("sort")),
     bind(S::Grid, &[ch('z')], A::ToggleCompact, "Compact density: one character per site", Some("compact")),
@@ -269,6 +273,17 @@ pub const BINDINGS: &[Binding] = &[
     bind(S::Alerts, &[ch('G'), plain(KeyCode::End)], A::Last, "Last alert", None),
     bind(S::Alerts, &[plain(KeyCode::Enter)], A::Open, "Open the alert's site", Some("site")),
     bind(S::Alerts, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('a')], A::Back, "Back to the grid", Some("back")),
+    bind(S::Problems, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous site", None),
+    bind(S::Problems, &[plain(KeyCode::Down), ch('j')], A::Down, "Next site", None),
+    bind(S::Problems, &[plain(KeyCode::PageUp)], A::PageUp, "Page up", None),
+    bind(S::Problems, &[plain(KeyCode::PageDown)], A::PageDown, "Page down", None),
+    bind(S::Problems, &[ch('g'), plain(KeyCode::Home)], A::First, "Worst site", None),
+    bind(S::Problems, &[ch('G'), plain(KeyCode::End)], A::Last, "Last site", None),
+    bind(S::Problems, &[plain(KeyCode::Tab)], A::NextSection, "Only the next environment (all, then each in turn)", Some("env")),
+    bind(S::Problems, &[plain(KeyCode::BackTab)], A::PrevSection, "Only the previous environment (from all: the last, often prod)", None),
+    bind(S::Problems, &[ch('/')], A::StartFilter, "Filter by site or profile name, as in the grid", Some("filter")),
+    bind(S::Problems, &[plain(KeyCode::Enter)], A::Open, "Open the site", Some("open site")),
+    bind(S::Problems, &[plain(KeyCode::Esc), plain(KeyCode::Backspace), ch('e')], A::Back, "Back to the grid", Some("back")),
     bind(S::Pivot, &[plain(KeyCode::Up), ch('k')], A::Up, "Previous requirement", None),
     bind(S::Pivot, &[plain(KeyCode::Down), ch('j')], A::Down, "Next requirement", None),
     bind(S::Pivot, &[ch('g'), plain(KeyCode::Home)], A::First, "Most failed requirement", None),
@@ -370,9 +385,10 @@ pub fn keys_label(binding: &Binding) -> String {
 }
 
 /// Scopes in the order help and the README list them.
-pub const SCOPES: [Scope; 14] = [
+pub const SCOPES: [Scope; 15] = [
     S::Global,
     S::Grid,
+    S::Problems,
     S::Site,
     S::Requirement,
     S::Reports,

@@ -83,6 +83,9 @@ pub struct EnvPane {
     pub fleet: Arc<EnvFleet>,
     pub counts: Counts,
     pub fetched_at: Option<SystemTime>,
+    /// The first good poll: how long a site has been in a state the
+    /// transition log does not know is "at least since then".
+    pub first_fetched_at: Option<SystemTime>,
     pub error: Option<(String, SystemTime)>,
     pub warnings: Vec<String>,
     pub in_flight: bool,
@@ -135,7 +138,7 @@ fn unix(t: SystemTime) -> f64 {
     crate::model::clock::unix_seconds(crate::model::clock::timestamp_of_system_time(t))
 }
 
-pub use views::{ReportView, ReportsView, RequirementView, SiteView, View};
+pub use views::{ProblemsView, ReportView, ReportsView, RequirementView, SiteView, View};
 
 /// What the runtime must do for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +203,10 @@ pub struct App {
     /// Where the last frame drew what the mouse can click; the runtime
     /// puts it here after each draw.
     pub hit_map: HitMap,
+    /// Requirement id → its title, learned from every report and site
+    /// detail that came in: Prometheus knows only ids, and a title is the
+    /// same on every site, so lists of many sites can show titles.
+    pub titles: HashMap<String, String>,
 }
 
 impl App {
@@ -257,6 +264,7 @@ impl App {
             quit: false,
             last_click: None,
             hit_map: HitMap::default(),
+            titles: HashMap::new(),
         };
         app.relayout();
         let _ = app.sync_watches();
@@ -279,6 +287,7 @@ impl App {
             Some(View::Transitions { .. }) => Scope::Transitions,
             Some(View::Pivot { .. }) => Scope::Pivot,
             Some(View::Alerts { .. }) => Scope::Alerts,
+            Some(View::Problems(_)) => Scope::Problems,
             Some(View::PivotSites { .. }) => Scope::PivotSites,
             Some(View::Rollout { .. }) => Scope::Rollout,
             Some(View::Help { .. }) => Scope::Help,
@@ -359,6 +368,7 @@ impl App {
             (Scope::Reports, action) => self.reports_action(action),
             (Scope::Report, action) => self.report_action(action),
             (Scope::Rollout, action) => self.rollout_action(action),
+            (Scope::Problems, action) => return self.problems_action(action),
             (Scope::Transitions | Scope::Pivot | Scope::PivotSites | Scope::Alerts, action) => {
                 self.list_action(action)
             }

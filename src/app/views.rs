@@ -199,6 +199,19 @@ impl ReportsView {
     }
 }
 
+/// The problems view: its cursor (on a site, kept by name when rows
+/// move), which environment it shows (all when `None`), and the selected
+/// site's latest report, which says why.
+#[derive(Debug, Clone, Default)]
+pub struct ProblemsView {
+    pub selected: usize,
+    pub selected_key: Option<SiteKey>,
+    /// Index into the app's environments.
+    pub env: Option<usize>,
+    pub why_key: Option<DetailKey>,
+    pub why: Loaded<Reports>,
+}
+
 /// One report, kept as it was when opened (reports never change), with the
 /// one before it for the diff.
 #[derive(Debug, Clone)]
@@ -245,6 +258,8 @@ pub enum View {
     Alerts {
         selected: usize,
     },
+    /// Every site that is not OK, worst first, and why.
+    Problems(ProblemsView),
     PivotSites {
         requirement: String,
         selected: usize,
@@ -273,6 +288,9 @@ impl View {
                 window: v.window,
             }],
             View::Reports(v) => vec![DetailKey::Reports(v.site.clone())],
+            // The selected site's latest report says why: `App::sync_watches`
+            // knows which site that is.
+            View::Problems(_) => Vec::new(),
             // Per environment: `App::sync_watches` knows them.
             View::Rollout { .. } => Vec::new(),
             View::Report(_)
@@ -295,6 +313,10 @@ impl View {
             }
             View::Requirement(v) if v.key() == *key => v.apply(slot),
             View::Reports(v) if DetailKey::Reports(v.site.clone()) == *key => v.apply(slot),
+            View::Problems(v) if v.why_key.as_ref() == Some(key) => v.why.take(slot, |d| match d {
+                Detail::Reports(r) => Some(r),
+                _ => None,
+            }),
             _ => {}
         }
     }

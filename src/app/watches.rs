@@ -36,8 +36,36 @@ impl App {
                 .as_ref()
                 .map(|(e, at)| (e.message.clone(), *at));
         }
+        if let Some(good) = &slot.last_good {
+            self.learn_titles(good.value.as_ref());
+        }
         for view in &mut self.stack {
             view.apply(key, slot);
+        }
+    }
+
+    /// Keeps the titles a detail carries, for the lists that show many
+    /// sites' requirements; bounded, as ids come from the sites.
+    fn learn_titles(&mut self, detail: &Detail) {
+        const MAX_TITLES: usize = 10_000;
+        let requirements: Vec<&crate::model::Requirement> = match detail {
+            Detail::Site(site) => site.requirements.iter().collect(),
+            Detail::Reports(reports) => reports
+                .reports
+                .iter()
+                .take(1)
+                .flat_map(|r| &r.requirements)
+                .collect(),
+            _ => Vec::new(),
+        };
+        for r in requirements {
+            if r.title.is_empty() || r.title == r.id {
+                continue;
+            }
+            if self.titles.len() >= MAX_TITLES && !self.titles.contains_key(&r.id) {
+                break;
+            }
+            self.titles.insert(r.id.clone(), r.title.clone());
         }
     }
 
@@ -52,6 +80,19 @@ impl App {
                 });
             }
         }
+        // The problems view reads why its selected site fails from that
+        // site's latest report.
+        let why = match self.stack.last() {
+            Some(View::Problems(view)) => self.problems_selected_key(view).map(DetailKey::Reports),
+            _ => None,
+        };
+        if let Some(View::Problems(view)) = self.stack.last_mut()
+            && view.why_key != why
+        {
+            view.why_key = why.clone();
+            view.why = Default::default();
+        }
+        wanted.extend(why);
         for view in &self.stack {
             let mut keys = view.watches();
             if let View::Rollout { profile, .. } = view {

@@ -35,7 +35,7 @@ pub use kube::{
     WarningEvent, Workload, WorkloadKind, merge_discovered,
 };
 pub use mute::{MuteRule, MuteRules, Muted, RuleOrigin};
-pub use questions::{PivotRow, failing_sites, others_failing, pivot, profiles};
+pub use questions::{PivotRow, failing_sites, others_failing, pivot, problems, profiles};
 pub use report::{
     Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
     format_rfc3339_utc, parse_report_line,

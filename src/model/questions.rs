@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{EnvFleet, Severity, SiteRef};
+use super::{EnvFleet, Severity, SiteFilter, SiteRef, SiteState};
 
 /// One requirement in the pivot.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,34 @@ pub fn pivot(fleets: &[&EnvFleet]) -> Vec<PivotRow> {
             .then_with(|| a.requirement.cmp(&b.requirement))
     });
     rows
+}
+
+/// The sites that are not OK (nor Info): worst state first, then by
+/// environment in the order given, profile and name. The problems view's
+/// rows, and exactly the sites `check` does not count as fine. `filter`
+/// narrows it as it narrows the grid.
+pub fn problems(fleets: &[&EnvFleet], filter: &SiteFilter) -> Vec<(SiteRef, SiteState)> {
+    let mut found: Vec<(SiteRef, SiteState)> = Vec::new();
+    for (e, fleet) in fleets.iter().enumerate() {
+        for (i, site) in fleet.sites.iter().enumerate() {
+            let Some(state) = fleet.states.get(i).copied() else {
+                continue;
+            };
+            if matches!(state, SiteState::Ok | SiteState::Info) || !filter.admits(site, state) {
+                continue;
+            }
+            found.push((SiteRef { env: e, index: i }, state));
+        }
+    }
+    found.sort_by(|(a, sa), (b, sb)| {
+        let site = |r: &SiteRef| &fleets[r.env].sites[r.index];
+        sa.rank()
+            .cmp(&sb.rank())
+            .then(a.env.cmp(&b.env))
+            .then_with(|| site(a).profile.cmp(&site(b).profile))
+            .then_with(|| site(a).name.cmp(&site(b).name))
+    });
+    found
 }
 
 /// Every site failing a requirement, worst first, by environment.

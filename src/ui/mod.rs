@@ -9,6 +9,7 @@ pub mod header;
 pub mod help;
 pub mod kube;
 pub mod pivot;
+pub mod problems;
 pub mod report;
 pub mod reports;
 pub mod requirement;
@@ -102,6 +103,7 @@ pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap 
         }
         Some(View::Pivot { selected }) => pivot::draw(frame, view_area, app, *selected, paint),
         Some(View::Alerts { selected }) => alerts::draw(frame, view_area, app, *selected, paint),
+        Some(View::Problems(view)) => problems::draw(frame, view_area, app, view, paint),
         Some(View::PivotSites {
             requirement,
             selected,
@@ -149,6 +151,13 @@ fn breadcrumb(app: &App, paint: Paint<'_>) -> Option<Line<'static>> {
         View::Rollout { profile, .. } => vec!["rollout".to_string(), profile.clone()],
         View::Pivot { .. } => vec!["pivot".to_string()],
         View::Alerts { .. } => vec!["alerts".to_string()],
+        View::Problems(v) => {
+            let mut c = vec!["problems".to_string()];
+            if let Some(pane) = v.env.and_then(|e| app.envs.get(e)) {
+                c.push(pane.fleet.name.clone());
+            }
+            c
+        }
         View::PivotSites { requirement, .. } => vec!["pivot".to_string(), requirement.clone()],
         View::Help { .. } => vec!["help".to_string()],
     };

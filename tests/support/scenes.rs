@@ -326,3 +326,33 @@ pub fn frame(shot: &Shot) -> ratatui::buffer::Buffer {
         .expect("a frame");
     terminal.backend().buffer().clone()
 }
+
+/// The problems view on the demo fleet, with the selected site's latest
+/// report fed in as the poller would, so the pane under the list says why.
+pub fn problems_app(sites: usize, width: u16, height: u16) -> App {
+    let fleet = DemoFleet::new(sites, 1);
+    let mut app = demo_app(sites, width, height);
+    let effects = app.perform(Scope::Grid, Action::OpenProblems);
+    let key = effects
+        .iter()
+        .find_map(|e| match e {
+            site_status::app::Effect::Watch(key @ DetailKey::Reports(_)) => Some(key.clone()),
+            _ => None,
+        })
+        .expect("the problems view reads its selected site's report");
+    let site = match &key {
+        DetailKey::Reports(site) => site.clone(),
+        _ => unreachable!(),
+    };
+    let reports = site_status::model::Reports {
+        reports: fleet
+            .report_lines(&site.env, &site.site, 1, DEMO_T, NOW_UNIX as f64)
+            .unwrap()
+            .iter()
+            .map(|(t, line)| site_status::model::parse_report_line(line, *t))
+            .collect(),
+        notices: Vec::new(),
+    };
+    app.apply_detail(&key, &detail_slot(Detail::Reports(reports)));
+    app
+}

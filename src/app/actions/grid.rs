@@ -50,6 +50,7 @@ impl App {
             Action::OpenTransitions => self.stack.push(View::Transitions { selected: 0 }),
             Action::OpenPivot => self.stack.push(View::Pivot { selected: 0 }),
             Action::OpenAlerts => self.stack.push(View::Alerts { selected: 0 }),
+            Action::OpenProblems => self.open_problems(),
             Action::OpenRollout => {
                 if let Some(site) = self.cursor_site() {
                     let profile = self.envs[site.env].fleet.sites[site.index].profile.clone();

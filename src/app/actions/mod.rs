@@ -6,6 +6,7 @@ mod copy;
 mod grid;
 mod help;
 mod lists;
+mod problems;
 pub mod prompts;
 mod reports;
 mod requirement;
