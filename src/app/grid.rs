@@ -64,6 +64,11 @@ pub struct Position {
 pub enum Density {
     /// Glyph and name per cell, a header line per profile.
     Normal,
+    /// Glyph and name per cell, profiles flowing one after the other on
+    /// the same lines, each behind a label cell, and cells as narrow as it
+    /// takes to fit the screen (names cut with `…`): the default when
+    /// `Normal` does not fit.
+    Flow,
     /// One character per site, profiles separated by a gap.
     Compact,
     /// Compact, with some sections at two sites per character
@@ -84,10 +89,17 @@ pub struct GridLayout {
     /// Every visible site, in display order.
     pub sites: Vec<SiteRef>,
     pub positions: Vec<Position>,
+    /// `Flow`: the slots holding a profile's label, as (slot, section,
+    /// group), in slot order.
+    pub labels: Vec<(usize, usize, usize)>,
 }
 
 pub const MIN_CELL_WIDTH: u16 = 8;
 pub const MAX_CELL_WIDTH: u16 = 20;
+/// Flowing cells narrow to this and no further: seven characters of a
+/// name (`borger…`) still tell sites apart; below, compact (`z`) serves
+/// better.
+pub const FLOW_MIN_CELL_WIDTH: u16 = 10;
 
 /// Glyph, space, name, and a one-column gap.
 pub fn normal_cell_width<'a>(envs: impl IntoIterator<Item = &'a EnvFleet>) -> u16 {
@@ -148,7 +160,129 @@ impl GridLayout {
             }
             return GridLayout::compact(sections, req, &dense);
         }
-        GridLayout::normal(sections, req)
+        let height = req.height as usize;
+        let normal_lines = |columns: usize| {
+            sections
+                .iter()
+                .map(|s| {
+                    1 + s
+                        .groups
+                        .iter()
+                        .map(|g| 1 + g.sites.len().div_ceil(columns))
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+        };
+        let natural = req.cell_width.max(1);
+        if normal_lines(((req.width / natural) as usize).max(1)) <= height {
+            return GridLayout::normal(sections, req);
+        }
+        // The widest cells whose flow still fits; flowing only gets
+        // shorter as cells narrow, so a binary search finds them.
+        let fits = |width: u16| GridLayout::flow_lines(&sections, req.width, width) <= height;
+        let narrowest = FLOW_MIN_CELL_WIDTH.min(natural);
+        let width = if fits(natural) {
+            natural
+        } else if !fits(narrowest) {
+            narrowest
+        } else {
+            let (mut fits_at, mut too_wide) = (narrowest, natural);
+            while too_wide - fits_at > 1 {
+                let mid = fits_at + (too_wide - fits_at) / 2;
+                if fits(mid) {
+                    fits_at = mid;
+                } else {
+                    too_wide = mid;
+                }
+            }
+            fits_at
+        };
+        GridLayout::flow(sections, req, width)
+    }
+
+    /// Where the next group's label goes in a flowing row of `columns`
+    /// that holds `used` slots: a label never ends a row, as its sites
+    /// would start the next one.
+    fn flow_label_starts_row(used: usize, columns: usize) -> bool {
+        used == 0 || used >= columns || (columns > 2 && used + 1 >= columns)
+    }
+
+    /// Lines a flowing layout with cells `cell_width` wide takes.
+    fn flow_lines(sections: &[Section], width: u16, cell_width: u16) -> usize {
+        let columns = ((width / cell_width.max(1)) as usize).max(2);
+        sections
+            .iter()
+            .map(|section| {
+                let (mut rows, mut used) = (0usize, 0usize);
+                for group in section.groups.iter().filter(|g| !g.sites.is_empty()) {
+                    if rows == 0 || GridLayout::flow_label_starts_row(used, columns) && used > 0 {
+                        rows += 1;
+                        used = 0;
+                    }
+                    used += 1;
+                    for _ in &group.sites {
+                        if used >= columns {
+                            rows += 1;
+                            used = 0;
+                        }
+                        used += 1;
+                    }
+                }
+                1 + rows
+            })
+            .sum()
+    }
+
+    fn flow(sections: Vec<Section>, req: &LayoutRequest<'_>, cell_width: u16) -> GridLayout {
+        let columns = ((req.width / cell_width.max(1)) as usize).max(2);
+        let mut layout = GridLayout::empty(Density::Flow, cell_width, columns, Vec::new());
+        for (s, mut section) in sections.into_iter().enumerate() {
+            layout.lines.push(Line::Section { section: s });
+            let first_row = layout.cell_rows.len();
+            for (g, group) in section.groups.iter().enumerate() {
+                if group.sites.is_empty() {
+                    continue;
+                }
+                let used = if layout.cell_rows.len() == first_row {
+                    0
+                } else {
+                    layout.cell_rows.last().map_or(0, |r| r.slots.len())
+                };
+                if layout.cell_rows.len() == first_row
+                    || (used > 0 && GridLayout::flow_label_starts_row(used, columns))
+                {
+                    layout.start_row();
+                }
+                layout.labels.push((layout.slots.len(), s, g));
+                layout.slots.push(None);
+                if let Some(row) = layout.cell_rows.last_mut() {
+                    row.slots.end = layout.slots.len();
+                }
+                for index in &group.sites {
+                    if layout
+                        .cell_rows
+                        .last()
+                        .is_some_and(|r| r.slots.len() >= columns)
+                    {
+                        layout.start_row();
+                    }
+                    if section.first_site.is_none() {
+                        section.first_site = Some(layout.sites.len());
+                    }
+                    layout.push_site(SiteRef {
+                        env: section.env,
+                        index: *index,
+                    });
+                }
+            }
+            section.rows = layout.cell_rows.len() - first_row;
+            for row in first_row..layout.cell_rows.len() {
+                layout.cell_rows[row].line = layout.lines.len();
+                layout.lines.push(Line::Cells { row });
+            }
+            layout.sections.push(section);
+        }
+        layout
     }
 
     fn empty(
@@ -167,7 +301,18 @@ impl GridLayout {
             slots: Vec::new(),
             sites: Vec::new(),
             positions: Vec::new(),
+            labels: Vec::new(),
         }
+    }
+
+    /// The profile label drawn in a slot (`Flow`): (section, group).
+    pub fn label_at(&self, slot: usize) -> Option<(usize, usize)> {
+        let at = self
+            .labels
+            .binary_search_by_key(&slot, |(s, _, _)| *s)
+            .ok()?;
+        let (_, section, group) = self.labels[at];
+        Some((section, group))
     }
 
     fn push_site(&mut self, site: SiteRef) {
@@ -520,5 +665,59 @@ mod tests {
         assert_eq!(l.next_section_start(4), None);
         assert_eq!(l.prev_section_start(4), Some(3));
         assert_eq!(l.prev_section_start(3), Some(0));
+    }
+
+    #[test]
+    fn when_headers_do_not_fit_profiles_flow_behind_label_cells() {
+        let envs = [env("dev", &[("a", 3), ("b", 2)]), env("prod", &[("c", 4)])];
+        // Normal needs 2 section + 3 group + 3 cell lines = 8; 6 do not hold it.
+        let l = layout(&envs, false, 40, 6);
+        assert_eq!(l.density, Density::Flow);
+        assert_eq!(l.cell_width, 10, "wide enough: no need to narrow");
+        assert_eq!(l.columns, 4);
+        // dev: [a] a0 a1 a2 / [b] b0 b1; prod: [c] c0 c1 c2 / c3.
+        let row0: Vec<_> = l.slots[l.cell_rows[0].slots.clone()].to_vec();
+        assert_eq!(row0, vec![None, Some(0), Some(1), Some(2)]);
+        assert_eq!(l.label_at(0), Some((0, 0)));
+        assert_eq!(l.label_at(4), Some((0, 1)), "b's label starts the next row");
+        assert_eq!(l.lines.len(), 6);
+        assert_eq!(
+            GridLayout::flow_lines(&l.sections, 40, 10),
+            l.lines.len(),
+            "the count the width search uses is the layout's"
+        );
+        // Moving down from a0 lands on the row below, past the label.
+        assert_eq!(l.vertical(0, 1), Some(3));
+    }
+
+    #[test]
+    fn flowing_cells_narrow_only_as_far_as_the_screen_needs() {
+        let envs = [env("prod", &[("a", 40), ("b", 40)])];
+        let natural = 20;
+        let build = |height| {
+            let envs: Vec<&EnvFleet> = envs.iter().collect();
+            GridLayout::build(&LayoutRequest {
+                envs: &envs,
+                filter: &SiteFilter::default(),
+                sort: SortOrder::Name,
+                compact: false,
+                width: 100,
+                height,
+                cell_width: natural,
+            })
+        };
+        let roomy = build(18);
+        assert_eq!(roomy.density, Density::Flow);
+        // Headers need 19 lines; 82 flowing cells at 5 a row need 17 rows
+        // and the section line: width 20 fits.
+        assert_eq!(roomy.cell_width, 20);
+        let tight = build(10);
+        assert!(tight.cell_width < natural && tight.cell_width >= FLOW_MIN_CELL_WIDTH);
+        assert!(tight.lines.len() <= 10, "{} lines", tight.lines.len());
+        let wider_would_not_fit =
+            GridLayout::flow_lines(&tight.sections, 100, tight.cell_width + 1) > 10;
+        assert!(wider_would_not_fit, "the widest that fits");
+        let hopeless = build(3);
+        assert_eq!(hopeless.cell_width, FLOW_MIN_CELL_WIDTH);
     }
 }

@@ -8,6 +8,12 @@ use crate::model::{EnvFleet, SeverityFilter, SortOrder};
 use super::grid::{self, GridLayout, LayoutRequest, SiteRef};
 use super::{App, FOOTER_LINES, HEADER_LINES, SiteKey};
 
+/// Screens this tall (plus a line per environment) show the timeline a
+/// line per environment; shorter ones from `TIMELINE_FOLDED_FROM` fold it
+/// into one line, so the grid keeps room for names.
+const TIMELINE_FULL_FROM: u16 = 30;
+const TIMELINE_FOLDED_FROM: u16 = 16;
+
 /// The grid's own state: what it shows (filter, sort, density), where the
 /// cursor is, and the layout built from them.
 #[derive(Debug, Clone)]
@@ -32,11 +38,16 @@ impl App {
     }
 
     /// Lines the fleet timeline strip takes over the grid: one per
-    /// environment, when shown and the screen is tall enough to spare them.
+    /// environment on a tall screen, all of them folded into one when
+    /// space is short, none on a tiny one or when hidden.
     pub fn timeline_lines(&self) -> u16 {
         let lines = self.envs.len() as u16;
-        if self.show_timeline && self.height >= 20 + lines {
+        if !self.show_timeline || lines == 0 {
+            0
+        } else if self.height >= TIMELINE_FULL_FROM + lines {
             lines
+        } else if self.height >= TIMELINE_FOLDED_FROM {
+            1
         } else {
             0
         }

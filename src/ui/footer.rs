@@ -146,6 +146,7 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
 }
 
 fn modes(app: &App) -> String {
+    use crate::app::grid::Density;
     let mut parts = Vec::new();
     if app.show_muted() {
         parts.push("showing muted requirements".to_string());
@@ -159,8 +160,19 @@ fn modes(app: &App) -> String {
     if app.grid.sort != crate::model::SortOrder::Name {
         parts.push(format!("sort: {}", app.grid.sort.label()));
     }
+    let layout = &app.grid.layout;
+    if app.stack.is_empty() && layout.density == Density::Flow {
+        // Says why names are cut, and that the grid chose it.
+        if layout.cell_width < app.grid.cell_width {
+            parts.push(format!(
+                "profiles flowing, names cut to {}",
+                layout.cell_width.saturating_sub(3)
+            ));
+        } else {
+            parts.push("profiles flowing".to_string());
+        }
+    }
     if app.stack.is_empty() && app.grid.compact {
-        let layout = &app.grid.layout;
         let dense: Vec<&str> = layout
             .sections
             .iter()

@@ -212,6 +212,9 @@ fn cell_row(
             break;
         }
         let Some((index, site, state)) = site_at(app, Some(slot)) else {
+            if let Some((section, group)) = layout.label_at(cells.slots.start + col) {
+                flow_label(buf, x, y, right, app, section, group, paint);
+            }
             continue;
         };
         hits.record_site(Rect::new(x, y, width.min(right - x), 1), index);
@@ -275,6 +278,35 @@ fn cell_row(
             }
         }
     }
+}
+
+/// A profile's label in a flowing row: its name where its sites begin,
+/// in the colour of its worst site so a bad profile shows from afar.
+#[allow(clippy::too_many_arguments)]
+fn flow_label(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    right: u16,
+    app: &App,
+    section: usize,
+    group: usize,
+    paint: Paint<'_>,
+) {
+    let Some(g) = app
+        .grid
+        .layout
+        .sections
+        .get(section)
+        .and_then(|s| s.groups.get(group))
+    else {
+        return;
+    };
+    let width = app.grid.layout.cell_width;
+    let room = width.saturating_sub(1).min(right.saturating_sub(x)) as usize;
+    let label = truncate(&g.profile, room, paint.glyphs.ellipsis());
+    let style = paint.theme.accent().add_modifier(Modifier::BOLD);
+    buf.set_stringn(x, y, label, room, style);
 }
 
 #[allow(clippy::too_many_arguments)]

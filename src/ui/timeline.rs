@@ -24,7 +24,13 @@ fn bar(value: u32, peak: u32, ascii: bool) -> &'static str {
     bars[level]
 }
 
+/// The strip: a line per environment, or, on one line, every environment
+/// side by side with shorter sparklines, when the app folded it to leave
+/// the grid room.
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, paint: Paint<'_>) {
+    if area.height == 1 && app.envs.len() > 1 {
+        return draw_folded(buf, area, app, paint);
+    }
     let theme = paint.theme;
     let label_width = app
         .envs
@@ -82,6 +88,53 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, paint: Paint<'_>) {
         spans.push(Span::styled(tail, theme.muted()));
         buf.set_line(area.x, y, &Line::from(spans), area.width);
     }
+}
+
+/// `dev ✖2 ▂▃▃ ▲15 ███  test ✖3 ▁▁▂ ▲19 ███ …`: now and the last hour of
+/// each environment in its share of one line.
+fn draw_folded(buf: &mut Buffer, area: Rect, app: &App, paint: Paint<'_>) {
+    let theme = paint.theme;
+    let share = (area.width as usize) / app.envs.len().max(1);
+    let mut spans = Vec::new();
+    for env in &app.envs {
+        let name = format!("{} ", env.fleet.name);
+        let Some((timeline, _)) = &env.timeline else {
+            let text = format!("{name}…");
+            let pad = share.saturating_sub(text.chars().count());
+            spans.push(Span::styled(
+                format!("{text}{}", " ".repeat(pad)),
+                theme.muted(),
+            ));
+            continue;
+        };
+        let (errors_now, warnings_now) = timeline.last().unwrap_or((0, 0));
+        let error_label = format!("{}{errors_now} ", paint.glyphs.state(SiteState::Error));
+        let warning_label = format!(" {}{warnings_now} ", paint.glyphs.state(SiteState::Warning));
+        let fixed =
+            name.chars().count() + error_label.chars().count() + warning_label.chars().count() + 2;
+        let chart = share.saturating_sub(fixed) / 2;
+        let columns = timeline.columns(chart);
+        let peak = timeline.peak();
+        let spark = |pick: fn(&(u32, u32)) -> u32| -> String {
+            columns
+                .iter()
+                .map(|c| bar(pick(c), peak, paint.glyphs.ascii))
+                .collect()
+        };
+        spans.push(Span::styled(
+            name,
+            theme.accent().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(error_label, theme.state(SiteState::Error)));
+        spans.push(Span::styled(spark(|c| c.0), theme.state(SiteState::Error)));
+        spans.push(Span::styled(warning_label, theme.state(SiteState::Warning)));
+        spans.push(Span::styled(
+            spark(|c| c.1),
+            theme.state(SiteState::Warning),
+        ));
+        spans.push(Span::raw("  "));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
 #[cfg(test)]
