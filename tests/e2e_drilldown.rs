@@ -146,7 +146,28 @@ impl Cell {
 /// grid (another view, a half-drawn frame).
 /// A line of the fleet timeline strip over the grid, not part of it.
 fn is_timeline_line(line: &str) -> bool {
-    (line.contains(" now ") && line.contains(" peak ")) || line.contains("timeline: waiting")
+    // Folded to one line, each environment's counts stick to their glyph
+    // (`✖2`), which a grid cell never does; section and profile header
+    // lines carry counts too.
+    let header = line.starts_with("──") || line.starts_with("  ");
+    let folded = !header
+        && line.split_whitespace().any(|w| {
+            let mut chars = w.chars();
+            chars.next().is_some_and(|g| STATE_GLYPHS.contains(&g))
+                && chars.next().is_some_and(|c| c.is_ascii_digit())
+        });
+    folded
+        || (line.contains(" now ") && line.contains(" peak "))
+        || line.contains("timeline: waiting")
+}
+
+/// A profile as shown (a flowing label may be cut short with "…") is the
+/// one named.
+fn profile_shows(shown: &str, profile: &str) -> bool {
+    match shown.strip_suffix('…') {
+        Some(prefix) => profile.starts_with(prefix),
+        None => shown == profile,
+    }
 }
 
 fn grid_cells(s: &Screen) -> Option<Vec<Cell>> {
@@ -175,22 +196,22 @@ fn grid_cells(s: &Screen) -> Option<Vec<Cell>> {
             profile = rest.split_whitespace().next()?.into();
             continue;
         }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if !words.len().is_multiple_of(2) {
-            return None;
-        }
-        for pair in words.chunks(2) {
-            let mut chars = pair[0].chars();
-            let glyph = chars.next()?;
-            if chars.next().is_some() || !STATE_GLYPHS.contains(&glyph) {
-                return None;
+        // A row of cells (glyph, name), where profiles flowing on the same
+        // lines each begin with their label.
+        let mut words = line.split_whitespace();
+        while let Some(word) = words.next() {
+            let mut chars = word.chars();
+            let first = chars.next()?;
+            if chars.next().is_none() && STATE_GLYPHS.contains(&first) {
+                cells.push(Cell {
+                    env: env.clone(),
+                    profile: profile.clone(),
+                    glyph: first,
+                    name: words.next()?.into(),
+                });
+            } else {
+                profile = word.into();
             }
-            cells.push(Cell {
-                env: env.clone(),
-                profile: profile.clone(),
-                glyph,
-                name: pair[1].into(),
-            });
         }
     }
     Some(cells)
@@ -212,12 +233,13 @@ fn skeleton(s: &Screen) -> Option<Vec<String>> {
                 } else if let Some(rest) = line.strip_prefix("  ") {
                     format!("  {}", rest.split_whitespace().next().unwrap_or(""))
                 } else {
-                    let words: Vec<&str> = line.split_whitespace().collect();
-                    words
-                        .iter()
-                        .skip(1)
-                        .step_by(2)
-                        .copied()
+                    // Names and flowing labels; glyphs change on their own.
+                    line.split_whitespace()
+                        .filter(|w| {
+                            let mut chars = w.chars();
+                            !(chars.next().is_some_and(|g| STATE_GLYPHS.contains(&g))
+                                && chars.next().is_none())
+                        })
                         .collect::<Vec<_>>()
                         .join(" ")
                 }
@@ -230,7 +252,7 @@ fn skeleton(s: &Screen) -> Option<Vec<String>> {
 fn cursor_index(cells: &[Cell], at: &Cursor) -> Option<usize> {
     let matches = |c: &Cell, exact_env: bool| {
         c.shows(&at.site)
-            && (c.profile == at.profile || c.profile == "?")
+            && (profile_shows(&c.profile, &at.profile) || c.profile == "?")
             && (c.env == at.env || (!exact_env && c.env == "?"))
     };
     cells

@@ -40,36 +40,36 @@ fn click_selects_double_click_opens_wheel_moves_and_y_copies() {
     let tmux = Tmux::start(120, 40, &command_line(&[BIN, "demo"]));
     tmux.run(&["set-option", "-g", "set-clipboard", "on"]);
     let screen = grid(&tmux);
-    let (x, y) = position(&screen, "festival").expect("festival on screen");
+    let (x, y) = position(&screen, "teater").expect("teater on screen");
     click(&tmux, x + 2, y);
-    tmux.wait_for("the click to select festival", |s| {
-        s.status().contains("› festival ")
+    tmux.wait_for("the click to select teater", |s| {
+        s.status().contains("› teater ")
     });
 
     // A second click on it at once opens it.
     click(&tmux, x + 2, y);
-    tmux.wait_for("the double-click to open festival", |s| {
+    tmux.wait_for("the double-click to open teater", |s| {
         s.lines
             .get(1)
-            .is_some_and(|l| l.trim_end().ends_with("› festival"))
+            .is_some_and(|l| l.trim_end().ends_with("› teater"))
     });
 
     // `y` puts the name on the clipboard; tmux keeps it as a buffer.
     tmux.keys(&["y"]);
     tmux.wait_for("the copy confirmed", |s| {
-        s.status().contains("copied festival")
+        s.status().contains("copied teater")
     });
     let buffer = tmux.run(&["show-buffer"]);
-    assert_eq!(buffer, "festival");
+    assert_eq!(buffer, "teater");
 
     // Back on the grid, the wheel moves the cursor down a row as ↓ does.
     tmux.keys(&["Escape"]);
-    let before = tmux.wait_for("the grid again", |s| s.status().contains("› festival "));
+    let before = tmux.wait_for("the grid again", |s| s.status().contains("› teater "));
     tmux.type_text(&report(65, 10, 10, true));
     let after = tmux.wait_for("the wheel to move the cursor", |s| {
         s.status() != before.status() && s.status().contains(" › ")
     });
-    assert!(!after.status().contains("festival"), "{}", after.framed());
+    assert!(!after.status().contains("teater"), "{}", after.framed());
 
     tmux.keys(&["q"]);
     tmux.assert_exits_cleanly("q");
@@ -97,7 +97,7 @@ fn with_mouse_off_the_terminal_keeps_the_mouse() {
         "no mouse reporting asked for"
     );
     let start = screen.status().to_string();
-    let (x, y) = position(&screen, "festival").expect("festival on screen");
+    let (x, y) = position(&screen, "teater").expect("teater on screen");
     click(&tmux, x + 2, y);
     // A key after the click: once it has shown, the click was read too.
     tmux.keys(&["?"]);

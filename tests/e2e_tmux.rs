@@ -171,6 +171,42 @@ impl Section {
     }
 }
 
+/// The first two lines of a section's cells, slot by slot: `None` for a
+/// flowing profile's label, else the site's profile and cell.
+fn screen_slots(screen: &Screen, env: &str) -> Vec<Vec<Option<(String, Cell)>>> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    let mut profile = String::from("?");
+    for line in screen.body() {
+        let line = support::tmux::without_badges(line);
+        if line.starts_with("──") {
+            if inside {
+                break;
+            }
+            inside = line.trim_start_matches('─').split_whitespace().next() == Some(env);
+            continue;
+        }
+        if !inside || lines.len() == 2 {
+            continue;
+        }
+        let mut slots = Vec::new();
+        let mut words = line.split_whitespace();
+        while let Some(word) = words.next() {
+            let mut chars = word.chars();
+            let first = chars.next().unwrap();
+            if chars.next().is_none() && is_glyph(first) {
+                let name = words.next().unwrap_or_default().to_string();
+                slots.push(Some((profile.clone(), Cell { glyph: first, name })));
+            } else {
+                profile = word.to_string();
+                slots.push(None);
+            }
+        }
+        lines.push(slots);
+    }
+    lines
+}
+
 fn is_glyph(c: char) -> bool {
     STATE_GLYPHS.contains(&c)
 }
@@ -207,7 +243,7 @@ impl DashboardScreen for Screen {
     fn grid(&self) -> Option<Grid> {
         let mut sections: Vec<Section> = Vec::new();
         for line in self.body() {
-            if line.trim().is_empty() {
+            if line.trim().is_empty() || support::tmux::is_timeline_line(line) {
                 continue;
             }
             // A badge may sit between a cell's glyph and its name.
@@ -241,23 +277,39 @@ impl DashboardScreen for Screen {
                     rows: Vec::new(),
                 });
             }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if !words.len().is_multiple_of(2) {
-                return None;
-            }
+            // Cells (glyph, name); where profiles flow on the same lines,
+            // a profile's label starts its group mid-row.
+            let mut words = line.split_whitespace();
             let mut row = Vec::new();
-            for pair in words.chunks(2) {
-                let mut chars = pair[0].chars();
-                let glyph = chars.next()?;
-                if chars.next().is_some() || !is_glyph(glyph) {
-                    return None;
+            while let Some(word) = words.next() {
+                let mut chars = word.chars();
+                let first = chars.next()?;
+                if chars.next().is_none() && is_glyph(first) {
+                    row.push(Cell {
+                        glyph: first,
+                        name: words.next()?.to_string(),
+                    });
+                    continue;
                 }
-                row.push(Cell {
-                    glyph,
-                    name: pair[1].to_string(),
+                if !row.is_empty() {
+                    section
+                        .groups
+                        .last_mut()?
+                        .rows
+                        .push(std::mem::take(&mut row));
+                }
+                section.groups.push(Group {
+                    profile: word.to_string(),
+                    rows: Vec::new(),
                 });
             }
-            section.groups.last_mut()?.rows.push(row);
+            if !row.is_empty() {
+                section.groups.last_mut()?.rows.push(row);
+            }
+        }
+        // A group whose label ends the screen has no cells on it.
+        for section in &mut sections {
+            section.groups.retain(|g| !g.rows.is_empty());
         }
         Some(Grid { sections })
     }
@@ -483,28 +535,37 @@ fn cursor_keys_move_between_sites_and_environments() {
         Some(first.clone()),
         "starts on the first dev site"
     );
-    let rows: Vec<_> = dev
-        .groups
-        .iter()
-        .flat_map(|g| g.rows.iter().map(move |r| (g.profile.as_str(), r)))
-        .collect();
+    // The dev section's first two screen lines, slot by slot: a flowing
+    // profile's label takes a slot, so a column is a slot.
+    let slots = screen_slots(&screen, "dev");
+    assert!(slots.len() >= 2, "\n{}", screen.framed());
+    let at = |line: usize, slot: usize| {
+        let (profile, cell) = slots[line][slot]
+            .as_ref()
+            .unwrap_or_else(|| panic!("slot {slot} of line {line} is a label"));
+        cursor_at("dev", profile, cell)
+    };
+    // The first site's slot, and the next; both have a site on the line
+    // below (the first line starts with kk_base's label).
+    let first_slot = slots[0].iter().position(Option::is_some).unwrap();
+    let next = first_slot + 1;
     assert!(
-        rows[0].1.len() >= 2 && rows[1].1.len() >= 2,
+        slots[1].get(next).is_some_and(Option::is_some) && slots[1][first_slot].is_some(),
         "\n{}",
         screen.framed()
     );
-    let at = |row: usize, col: usize| cursor_at("dev", rows[row].0, &rows[row].1[col]);
+    assert_eq!(at(0, first_slot), first);
 
     tmux.keys(&["l"]);
-    wait_for_cursor(&tmux, "l", &at(0, 1));
+    wait_for_cursor(&tmux, "l", &at(0, next));
     tmux.keys(&["j"]);
-    wait_for_cursor(&tmux, "j keeps the column", &at(1, 1));
+    wait_for_cursor(&tmux, "j keeps the column", &at(1, next));
     tmux.keys(&["h"]);
-    wait_for_cursor(&tmux, "h", &at(1, 0));
+    wait_for_cursor(&tmux, "h", &at(1, first_slot));
     tmux.keys(&["k"]);
-    wait_for_cursor(&tmux, "k", &at(0, 0));
+    wait_for_cursor(&tmux, "k", &at(0, first_slot));
     tmux.keys(&["Down", "Right"]);
-    wait_for_cursor(&tmux, "arrow keys", &at(1, 1));
+    wait_for_cursor(&tmux, "arrow keys", &at(1, next));
 
     let test_first = grid.section("test").unwrap().first_cursor();
     let prod_first = grid.section("prod").unwrap().first_cursor();

@@ -8,7 +8,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::Paint;
+use super::{Paint, truncate};
 use crate::app::App;
 use crate::app::keymap::{BINDINGS, Scope};
 
@@ -69,11 +69,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             None => cursor_status(app, paint),
             Some(_) => vec![],
         };
-        frame.render_widget(Paragraph::new(Line::from(spans)), status);
+        frame.render_widget(Paragraph::new(Line::from(spans.clone())), status);
         // The modes sit at the right end, over the tail of a long list of
         // failing requirements, so a filter that is on always shows.
-        let modes = modes(app);
-        if !modes.is_empty() {
+        // The cursor's site and state come first: the modes give way,
+        // the density first, then their tail.
+        let essential = spans.iter().take(4).map(|s| s.width()).sum::<usize>() as u16;
+        let room = status.width.saturating_sub(essential + 2) as usize;
+        let mut shown_modes = modes(app, true);
+        if unicode_width::UnicodeWidthStr::width(shown_modes.as_str()) + 2 > room {
+            shown_modes = modes(app, false);
+        }
+        if !shown_modes.is_empty() && room > 4 {
+            let modes = truncate(
+                &shown_modes,
+                room.saturating_sub(2),
+                paint.glyphs.ellipsis(),
+            );
             let text = format!(" {modes} ");
             let width =
                 (unicode_width::UnicodeWidthStr::width(text.as_str()) as u16).min(status.width);
@@ -145,7 +157,7 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
     spans
 }
 
-fn modes(app: &App) -> String {
+fn modes(app: &App, with_density: bool) -> String {
     use crate::app::grid::Density;
     let mut parts = Vec::new();
     if app.show_muted() {
@@ -161,7 +173,7 @@ fn modes(app: &App) -> String {
         parts.push(format!("sort: {}", app.grid.sort.label()));
     }
     let layout = &app.grid.layout;
-    if app.stack.is_empty() && layout.density == Density::Flow {
+    if with_density && app.stack.is_empty() && layout.density == Density::Flow {
         // Says why names are cut, and that the grid chose it.
         if layout.cell_width < app.grid.cell_width {
             parts.push(format!(

@@ -66,38 +66,48 @@ fn environments_worst_first(app: &App, paint: Paint<'_>) -> Vec<Vec<Span<'static
         .collect()
 }
 
-/// `prod STALE 3m: connection refused`, for each environment whose
-/// backend failed its last poll, or whose data is older than three polls.
+/// The environments whose backend failed its last poll, or whose data is
+/// older than three polls, as one item: `prod STALE 3m: connection
+/// refused`, or `dev, test STALE 11s: …` with the oldest data's age and
+/// the first error when several are.
 fn stale_environments(app: &App, paint: Paint<'_>) -> Vec<Vec<Span<'static>>> {
     let style = paint
         .theme
         .state(SiteState::Error)
         .add_modifier(Modifier::BOLD);
-    app.envs
+    let stale: Vec<&EnvPane> = app
+        .envs
         .iter()
         // While frozen the data is held on purpose; only errors count.
         .filter(|e| e.error.is_some() || (!app.frozen && e.is_stale(app.now, app.settings.refresh)))
-        .map(|pane| {
-            let data = match pane.fetched_at {
-                Some(at) => format!("STALE {}", format_age(age(app.now, at))),
-                None => "NO DATA".to_string(),
-            };
-            let error = pane
-                .error
-                .as_ref()
-                .map(|(e, _)| {
-                    format!(
-                        ": {}",
-                        truncate(e, HEADER_ERROR_CHARS, paint.glyphs.ellipsis())
-                    )
-                })
-                .unwrap_or_default();
-            vec![Span::styled(
-                format!("{} {data}{error} ", pane.fleet.name),
-                style,
-            )]
+        .collect();
+    if stale.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<&str> = stale.iter().map(|p| p.fleet.name.as_str()).collect();
+    let oldest = stale
+        .iter()
+        .map(|p| p.fetched_at)
+        .collect::<Option<Vec<_>>>()
+        .and_then(|times| times.into_iter().min());
+    let data = match oldest {
+        Some(at) => format!("STALE {}", format_age(age(app.now, at))),
+        None => "NO DATA".to_string(),
+    };
+    let error = stale
+        .iter()
+        .find_map(|p| p.error.as_ref())
+        .map(|(e, _)| {
+            format!(
+                ": {}",
+                truncate(e, HEADER_ERROR_CHARS, paint.glyphs.ellipsis())
+            )
         })
-        .collect()
+        .unwrap_or_default();
+    vec![vec![Span::styled(
+        format!("{} {data}{error} ", names.join(", ")),
+        style,
+    )]]
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
@@ -115,6 +125,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>) {
             theme
                 .accent()
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    let stale_count = app
+        .envs
+        .iter()
+        .filter(|e| e.error.is_some() || (!app.frozen && e.is_stale(app.now, app.settings.refresh)))
+        .count();
+    if stale_count > 0 {
+        right.push(Span::styled(
+            format!("{stale_count} env stale · "),
+            theme.state(SiteState::Error),
         ));
     }
     let zone = super::zone_name(app, paint);

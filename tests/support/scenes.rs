@@ -271,7 +271,33 @@ pub fn screenshots() -> Vec<Shot> {
     press(&mut pivot, Action::OpenPivot);
     let mut log = app_with_transitions(160, 45);
     press(&mut log, Action::OpenTransitions);
+    let mut small_warnings = demo_app(320, 80, 24);
+    press(&mut small_warnings, Action::CycleSeverityFilter);
     vec![
+        Shot {
+            name: "grid-200x50.png",
+            caption: "The default grid at 200x50: all 320 sites, each with its name",
+            app: demo_app(320, 200, 50),
+            theme: Theme::dark(),
+        },
+        Shot {
+            name: "problems-200x50.png",
+            caption: "The problems view (e): every site that is not OK, worst first, and why",
+            app: problems_app(320, 200, 50),
+            theme: Theme::dark(),
+        },
+        Shot {
+            name: "grid-80x24-warnings.png",
+            caption: "At 80x24, one f: every site that is not OK, by name",
+            app: small_warnings,
+            theme: Theme::dark(),
+        },
+        Shot {
+            name: "problems-80x24.png",
+            caption: "The problems view at 80x24, the selected site's latest report under it",
+            app: problems_app(320, 80, 24),
+            theme: Theme::dark(),
+        },
         Shot {
             name: "grid-dark.png",
             caption: "The fleet grid, dark theme",

@@ -87,6 +87,23 @@ pub fn without_badges(line: &str) -> String {
     line.replace(CELL_BADGES, " ")
 }
 
+/// A line of the fleet timeline strip: one per environment (`… now ✖2 ▲15
+/// · peak …`), or all of them folded into one (`dev ✖2 ▂▃ ▲15 ██  test …`),
+/// where each count sticks to its glyph as no grid cell does.
+pub fn is_timeline_line(line: &str) -> bool {
+    if line.starts_with("──") || line.starts_with("  ") {
+        return false;
+    }
+    let folded = line.split_whitespace().any(|w| {
+        let mut chars = w.chars();
+        chars.next().is_some_and(|g| "✖⊘⚠?◷▲●ℹ".contains(g))
+            && chars.next().is_some_and(|c| c.is_ascii_digit())
+    });
+    folded
+        || (line.contains(" peak ") && line.contains(" now "))
+        || line.contains("timeline: waiting")
+}
+
 /// A private tmux server running one session with the app in it.
 /// Dropping it kills the server, whether the test passed or panicked.
 pub struct Tmux {
@@ -510,11 +527,7 @@ impl Screen {
     pub fn grid_lines(&self) -> Vec<&String> {
         self.body()
             .iter()
-            .filter(|l| {
-                let strip = (l.contains(" peak ") && l.contains(" now "))
-                    || l.contains("timeline: waiting");
-                !strip
-            })
+            .filter(|l| !is_timeline_line(l))
             .collect()
     }
 
