@@ -46,10 +46,11 @@ fn cells(s: &Screen) -> Vec<(String, char, String)> {
         while let Some(word) = words.next() {
             let mut chars = word.chars();
             let Some(glyph) = chars.next() else { continue };
-            if chars.next().is_none() && GLYPHS.contains(&glyph) {
-                if let Some(name) = words.next() {
-                    found.push((env.clone(), glyph, name.to_string()));
-                }
+            if chars.next().is_none()
+                && GLYPHS.contains(&glyph)
+                && let Some(name) = words.next()
+            {
+                found.push((env.clone(), glyph, name.to_string()));
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Where the last frame drew what the mouse can click: the grid's site
-//! cells, each with the site it shows. Drawing (`ui::grid`) records it, the
+//! cells, each with the site it shows, and the rows of a list view. Drawing (`ui::grid`) records it, the
 //! runtime keeps the last frame's in `App::hit_map`, and the mouse reads it,
 //! so a click lands on what the operator saw without the geometry being
 //! worked out twice. Pure data.
@@ -11,6 +11,8 @@ pub struct HitMap {
     /// Each drawn cell and its site, as an index into the grid layout's
     /// sites; cells do not overlap.
     sites: Vec<(Rect, usize)>,
+    /// Each drawn row of the list view on top, with its index in the list.
+    rows: Vec<(Rect, usize)>,
 }
 
 impl HitMap {
@@ -30,8 +32,24 @@ impl HitMap {
             .map(|(_, site)| *site)
     }
 
+    /// Notes that the list view's row `index` is drawn at `area`.
+    pub fn record_row(&mut self, area: Rect, index: usize) {
+        if !area.is_empty() {
+            self.rows.push((area, index));
+        }
+    }
+
+    /// The list row drawn at a terminal cell, if any.
+    pub fn row_at(&self, column: u16, row: u16) -> Option<usize> {
+        let at = Position::new(column, row);
+        self.rows
+            .iter()
+            .find(|(area, _)| area.contains(at))
+            .map(|(_, index)| *index)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.sites.is_empty()
+        self.sites.is_empty() && self.rows.is_empty()
     }
 }
 

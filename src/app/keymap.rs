@@ -335,6 +335,16 @@ pub const MOUSE: &[MouseBinding] = &[
         description: "Open the site under the pointer",
     },
     MouseBinding {
+        gesture: "Click a row",
+        scope: S::Global,
+        description: "In a list (problems, transitions, pivot, alerts, reports): select the row",
+    },
+    MouseBinding {
+        gesture: "Double-click a row",
+        scope: S::Global,
+        description: "In a list: open what the row names, as Enter does",
+    },
+    MouseBinding {
         gesture: "Wheel",
         scope: S::Global,
         description: "Move up and down, as the arrow keys do in each view",

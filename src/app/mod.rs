@@ -200,6 +200,9 @@ pub struct App {
     /// The latest left click on the grid: when, and on which site, so a
     /// second one there soon after opens it.
     pub last_click: Option<(SystemTime, usize)>,
+    /// The latest left click on a list view's row: when, in which view,
+    /// on which row.
+    pub last_row_click: Option<(SystemTime, Scope, usize)>,
     /// Where the last frame drew what the mouse can click; the runtime
     /// puts it here after each draw.
     pub hit_map: HitMap,
@@ -263,6 +266,7 @@ impl App {
             height,
             quit: false,
             last_click: None,
+            last_row_click: None,
             hit_map: HitMap::default(),
             titles: HashMap::new(),
         };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
 use super::keymap::{Action, Scope};
-use super::{App, Effect};
+use super::{App, Effect, View};
 
 /// Two clicks on one site within this are a double-click.
 pub const DOUBLE_CLICK: Duration = Duration::from_millis(500);
@@ -45,7 +45,62 @@ impl App {
                 self.last_click = Some((self.now, index));
                 Vec::new()
             }
+            MouseEventKind::Down(MouseButton::Left)
+                if matches!(
+                    scope,
+                    Scope::Transitions
+                        | Scope::Pivot
+                        | Scope::PivotSites
+                        | Scope::Alerts
+                        | Scope::Problems
+                        | Scope::Reports
+                ) =>
+            {
+                self.message = None;
+                let Some(index) = self.hit_map.row_at(mouse.column, mouse.row) else {
+                    self.last_row_click = None;
+                    return Vec::new();
+                };
+                let again = self.last_row_click.is_some_and(|(at, in_scope, row)| {
+                    in_scope == scope
+                        && row == index
+                        && self
+                            .now
+                            .duration_since(at)
+                            .is_ok_and(|since| since <= DOUBLE_CLICK)
+                });
+                self.select_row(index);
+                if again {
+                    self.last_row_click = None;
+                    return self.perform_action(scope, Action::Open);
+                }
+                self.last_row_click = Some((self.now, scope, index));
+                Vec::new()
+            }
             _ => Vec::new(),
+        }
+    }
+
+    /// Puts the list view's cursor on its row `index`, as drawn.
+    fn select_row(&mut self, index: usize) {
+        let problem_key = match self.stack.last() {
+            Some(View::Problems(view)) => self
+                .problem_rows(view.env)
+                .get(index)
+                .and_then(|(site, _)| self.site_key(*site)),
+            _ => None,
+        };
+        match self.stack.last_mut() {
+            Some(View::Transitions { selected })
+            | Some(View::Pivot { selected })
+            | Some(View::PivotSites { selected, .. })
+            | Some(View::Alerts { selected }) => *selected = index,
+            Some(View::Reports(view)) => view.select(index),
+            Some(View::Problems(view)) => {
+                view.selected = index;
+                view.selected_key = problem_key;
+            }
+            _ => {}
         }
     }
 }
@@ -241,5 +296,43 @@ mod tests {
         app.handle_event(&click(x, y));
         assert_eq!(cursor_name(&app), "dev-s0000");
         assert_eq!(app.scope(), Scope::Grid);
+    }
+
+    #[test]
+    fn in_a_list_a_click_selects_a_row_and_a_double_click_opens_it() {
+        let mut app = fleet_app(12, 100, 30, Settings::default());
+        app.perform(Scope::Grid, Action::OpenProblems);
+        let buffer = render(&mut app);
+        // The errors (every seventh site), worst first: dev's, then prod's.
+        let (x, y) = find(&buffer, "prod-s0007");
+        // Selecting a row reads why from that site's latest report.
+        let effects = app.handle_event(&click(x, y));
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::Watch(crate::model::DetailKey::Reports(k)) if k.site == "prod-s0007")),
+            "{effects:?}"
+        );
+        let Some(View::Problems(view)) = app.stack.last() else {
+            panic!("the problems view stays");
+        };
+        assert_eq!(
+            view.selected_key.as_ref().map(|k| k.site.as_str()),
+            Some("prod-s0007")
+        );
+        app.now += DOUBLE_CLICK / 2;
+        app.handle_event(&click(x, y));
+        let Some(View::Site(site)) = app.stack.last() else {
+            panic!("a double-click opens the row's site");
+        };
+        assert_eq!(site.key.site, "prod-s0007");
+
+        // The transition log: a click beside every row selects nothing.
+        app.stack.clear();
+        app.perform(Scope::Grid, Action::OpenTransitions);
+        render(&mut app);
+        app.handle_event(&click(5, 2));
+        assert!(matches!(
+            app.stack.last(),
+            Some(View::Transitions { selected: 0 })
+        ));
     }
 }

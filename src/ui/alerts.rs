@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Paint, format_age, truncate};
-use crate::app::App;
+use crate::app::{App, HitMap};
 use crate::model::text::shown;
 use crate::model::{Alert, SiteState};
 
@@ -27,7 +27,14 @@ fn active_for(alert: &Alert, app: &App) -> String {
     format_age(std::time::Duration::from_secs_f64(seconds))
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    selected: usize,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let alerts = app.fleet_alerts();
     let firing = alerts.iter().filter(|(_, a)| a.is_loud()).count();
@@ -160,6 +167,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
         .position(|(i, _)| *i == Some(selected))
         .unwrap_or(0);
     let top = at.saturating_sub(visible.saturating_sub(1));
-    lines.extend(rows.into_iter().skip(top).take(visible).map(|(_, l)| l));
+    for (index, line) in rows.into_iter().skip(top).take(visible) {
+        if let Some(i) = index {
+            hits.record_row(
+                Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+                i,
+            );
+        }
+        lines.push(line);
+    }
     frame.render_widget(Paragraph::new(lines), area);
 }

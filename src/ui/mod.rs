@@ -96,18 +96,30 @@ pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap 
         None => grid::draw(frame, view_area, app, paint, &mut hits),
         Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint),
         Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
-        Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint),
+        Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint, &mut hits),
         Some(View::Report(view)) => report::draw(frame, view_area, app, view, paint),
         Some(View::Transitions { selected }) => {
-            transitions::draw(frame, view_area, app, *selected, paint)
+            transitions::draw(frame, view_area, app, *selected, paint, &mut hits)
         }
-        Some(View::Pivot { selected }) => pivot::draw(frame, view_area, app, *selected, paint),
-        Some(View::Alerts { selected }) => alerts::draw(frame, view_area, app, *selected, paint),
-        Some(View::Problems(view)) => problems::draw(frame, view_area, app, view, paint),
+        Some(View::Pivot { selected }) => {
+            pivot::draw(frame, view_area, app, *selected, paint, &mut hits)
+        }
+        Some(View::Alerts { selected }) => {
+            alerts::draw(frame, view_area, app, *selected, paint, &mut hits)
+        }
+        Some(View::Problems(view)) => problems::draw(frame, view_area, app, view, paint, &mut hits),
         Some(View::PivotSites {
             requirement,
             selected,
-        }) => pivot::draw_sites(frame, view_area, app, requirement, *selected, paint),
+        }) => pivot::draw_sites(
+            frame,
+            view_area,
+            app,
+            requirement,
+            *selected,
+            paint,
+            &mut hits,
+        ),
         Some(View::Rollout { profile, scroll }) => {
             rollout::draw(frame, view_area, app, profile, *scroll, paint)
         }

@@ -9,9 +9,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Paint, severity_state, truncate};
-use crate::app::App;
+use crate::app::{App, HitMap};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    selected: usize,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let rows = app.pivot();
     let mut lines = vec![Line::from(Span::styled(
@@ -33,6 +40,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     let visible = (area.height as usize).saturating_sub(1);
     let top = selected.saturating_sub(visible.saturating_sub(1));
     for (i, row) in rows.iter().enumerate().skip(top).take(visible) {
+        hits.record_row(
+            Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+            i,
+        );
         let is_selected = i == selected;
         let base = if is_selected {
             theme.selection()
@@ -72,6 +83,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn draw_sites(
     frame: &mut Frame,
     area: Rect,
@@ -79,6 +91,7 @@ pub fn draw_sites(
     requirement: &str,
     selected: usize,
     paint: Paint<'_>,
+    hits: &mut HitMap,
 ) {
     let theme = paint.theme;
     let sites = app.failing_sites(requirement);
@@ -93,6 +106,10 @@ pub fn draw_sites(
     let visible = (area.height as usize).saturating_sub(1);
     let top = selected.saturating_sub(visible.saturating_sub(1));
     for (i, (site, severity)) in sites.iter().enumerate().skip(top).take(visible) {
+        hits.record_row(
+            Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+            i,
+        );
         let env = &app.envs[site.env];
         let summary = &env.fleet.sites[site.index];
         let is_selected = i == selected;

@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::{Paint, format_age, truncate, unix};
-use crate::app::{App, ProblemsView};
+use crate::app::{App, HitMap, ProblemsView};
 use crate::model::text::shown;
 use crate::model::{Counts, SiteRef, SiteState, SiteSummary};
 
@@ -131,7 +131,14 @@ fn heading(
     Line::from(spans)
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ProblemsView, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    view: &ProblemsView,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let rows = app.problem_rows(view.env);
     let selected = app.problems_cursor(view, &rows);
@@ -172,6 +179,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ProblemsView, paint
     );
     let ellipsis = paint.glyphs.ellipsis();
     for (i, site, state) in shown_rows {
+        hits.record_row(
+            Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+            i,
+        );
         let is_selected = i == selected;
         let base = if is_selected {
             theme.selection()

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Paint, format_age, severity_state, truncate};
-use crate::app::{App, ReportsView, age};
+use crate::app::{App, HitMap, ReportsView, age};
 use crate::model::text::clean_line;
 use crate::model::{Report, ReportFormat, SiteState};
 
@@ -91,7 +91,14 @@ pub fn summary_line(
     Line::from(spans)
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ReportsView, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    view: &ReportsView,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let mut lines = Vec::new();
     let mut status = vec![Span::styled(
@@ -143,6 +150,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &ReportsView, paint:
             let rows = (area.height as usize).saturating_sub(lines.len());
             let top = view.selected.saturating_sub(rows.saturating_sub(1));
             for (i, report) in list.reports.iter().enumerate().skip(top).take(rows) {
+                hits.record_row(
+                    Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+                    i,
+                );
                 lines.push(summary_line(
                     report,
                     area.width as usize,

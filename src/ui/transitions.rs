@@ -7,10 +7,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Paint, clock, truncate};
-use crate::app::App;
+use crate::app::{App, HitMap};
 use crate::model::crossing_summary;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    selected: usize,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let mut lines = vec![Line::from(vec![
         Span::styled(
@@ -42,6 +49,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selected: usize, paint: Pa
         .unwrap_or(8)
         .min(28);
     for (i, t) in app.transitions.iter().enumerate().skip(top).take(rows) {
+        hits.record_row(
+            Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+            i,
+        );
         let is_selected = i == selected;
         let base = if is_selected {
             theme.selection()
