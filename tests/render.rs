@@ -581,3 +581,74 @@ fn problems_view_120x40() {
 fn problems_view_200x50() {
     insta::assert_snapshot!(render(&problems_app(320, 200, 50)).backend());
 }
+
+/// At 80x19 a crash-looping site's pane has more to say than it has room
+/// for: it says how much is below, and the wheel over it scrolls it (and
+/// only it: the requirement list keeps its cursor).
+#[test]
+fn a_kubernetes_pane_too_long_for_the_screen_scrolls_with_the_wheel() {
+    use crossterm::event::{Event, KeyModifiers, MouseEvent, MouseEventKind};
+    let mut app = demo_app(320, 80, 19);
+    open_site_where(&mut app, |w| {
+        w.pods.iter().any(|p| {
+            p.problem
+                .as_ref()
+                .is_some_and(|p| p.reason == PodReason::CrashLoopBackOff)
+        })
+    });
+    let draw = |app: &mut App| {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 19)).unwrap();
+        let mut hits = None;
+        terminal
+            .draw(|f| hits = Some(site_status::ui::draw_with_hit_map(f, app, &Theme::dark())))
+            .unwrap();
+        app.hit_map = hits.unwrap_or_default();
+        let buffer = terminal.backend().buffer().clone();
+        (0..19)
+            .map(|y| {
+                (0..80)
+                    .map(|x| buffer[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = draw(&mut app);
+    let (row, line) = before
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.contains("more lines below"))
+        .unwrap_or_else(|| panic!("the pane says it has more:\n{}", before.join("\n")));
+    let column = line
+        .find("more lines")
+        .map(|at| line[..at].chars().count())
+        .unwrap() as u16;
+    let wheel = |kind| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row: row as u16 - 1,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let selected = |app: &App| match app.stack.last() {
+        Some(site_status::app::View::Site(v)) => (v.selected, v.kube_scroll),
+        _ => panic!("the site view"),
+    };
+    let (requirement, _) = selected(&app);
+    app.handle_event(&wheel(MouseEventKind::ScrollDown));
+    app.handle_event(&wheel(MouseEventKind::ScrollDown));
+    assert_eq!(
+        selected(&app),
+        (requirement, 2),
+        "the pane scrolled, not the list"
+    );
+    let after = draw(&mut app);
+    assert_ne!(before[row - 1], after[row - 1], "new lines in the pane");
+    assert_eq!(before[..row - 8], after[..row - 8], "the list stays");
+    for _ in 0..5 {
+        app.handle_event(&wheel(MouseEventKind::ScrollUp));
+    }
+    assert_eq!(selected(&app), (requirement, 0));
+    assert_eq!(draw(&mut app), before);
+}

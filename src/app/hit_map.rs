@@ -13,6 +13,9 @@ pub struct HitMap {
     sites: Vec<(Rect, usize)>,
     /// Each drawn row of the list view on top, with its index in the list.
     rows: Vec<(Rect, usize)>,
+    /// A pane whose content does not fit and scrolls with the wheel (the
+    /// site view's Kubernetes pane).
+    scrollable: Option<(Rect, u16)>,
 }
 
 impl HitMap {
@@ -46,6 +49,19 @@ impl HitMap {
             .iter()
             .find(|(area, _)| area.contains(at))
             .map(|(_, index)| *index)
+    }
+
+    /// Notes a pane the wheel scrolls, by at most `max_scroll` lines.
+    pub fn record_scrollable(&mut self, area: Rect, max_scroll: u16) {
+        self.scrollable = Some((area, max_scroll));
+    }
+
+    /// How far the pane at a terminal cell scrolls, when the wheel there
+    /// scrolls a pane rather than moving the view's cursor.
+    pub fn scrollable_at(&self, column: u16, row: u16) -> Option<u16> {
+        self.scrollable
+            .filter(|(area, _)| area.contains(Position::new(column, row)))
+            .map(|(_, max)| max)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -18,6 +18,24 @@ impl App {
         if matches!(scope, Scope::FilterInput | Scope::Prompt) {
             return Vec::new();
         }
+        let pane = self.hit_map.scrollable_at(mouse.column, mouse.row);
+        match (mouse.kind, pane) {
+            (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, Some(max))
+                if scope == Scope::Site =>
+            {
+                if let Some(View::Site(view)) = self.stack.last_mut() {
+                    view.kube_scroll = match mouse.kind {
+                        MouseEventKind::ScrollUp => view.kube_scroll.min(max).saturating_sub(1),
+                        _ => view.kube_scroll.saturating_add(1).min(max),
+                    };
+                }
+                Vec::new()
+            }
+            _ => self.handle_mouse_elsewhere(mouse, scope),
+        }
+    }
+
+    fn handle_mouse_elsewhere(&mut self, mouse: &MouseEvent, scope: Scope) -> Vec<Effect> {
         match mouse.kind {
             MouseEventKind::ScrollUp => self.perform_action(scope, Action::Up),
             MouseEventKind::ScrollDown => self.perform_action(scope, Action::Down),

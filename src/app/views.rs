@@ -60,6 +60,8 @@ pub struct SiteView {
     /// A run asked of the site's agent with `r`, while it goes on or after
     /// it failed; a run that made a report opens that report instead.
     pub run: Option<ManualRun>,
+    /// Lines the Kubernetes pane is scrolled by, when it does not fit.
+    pub kube_scroll: u16,
 }
 
 /// The site view's `r`, as far as it has come.
@@ -79,6 +81,7 @@ impl SiteView {
             selected_id: None,
             text_scroll: 0,
             run: None,
+            kube_scroll: 0,
         }
     }
 

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::{Paint, format_age, truncate};
 use crate::app::views::Loaded;
-use crate::app::{App, age};
+use crate::app::{App, HitMap, SiteView, age};
 use crate::model::{PodInfo, PodReason, RolloutState, SiteState, SiteWorkloads, WarningEvent};
 
 /// How many lines the pane needs at `width`, its title included, within
@@ -38,7 +38,17 @@ pub fn wanted_height(
     wanted.min(most as usize) as u16
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, kube: &Loaded<SiteWorkloads>, paint: Paint) {
+/// The pane, scrolled by `view.kube_scroll` lines when its telling lines
+/// do not fit either; then its area goes into `hits`, for the wheel.
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    view: &SiteView,
+    paint: Paint,
+    hits: &mut HitMap,
+) {
+    let kube = &view.kube;
     let theme = paint.theme;
     let mut title = vec![Span::styled(
         " Kubernetes ",
@@ -89,7 +99,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, kube: &Loaded<SiteWorkload
     } else {
         full
     };
-    lines.extend(body);
+    if body.len() > room && room > 1 {
+        // Still too long: the wheel over the pane scrolls it, and the
+        // last line says how much is below.
+        let shown = room - 1;
+        hits.record_scrollable(inner, (body.len() - shown).min(u16::MAX as usize) as u16);
+        let top = (view.kube_scroll as usize).min(body.len() - shown);
+        let below = body.len() - top - shown;
+        lines.extend(body.into_iter().skip(top).take(shown));
+        lines.push(Line::from(Span::styled(
+            if below > 0 {
+                format!("… {below} more lines below (the wheel scrolls)")
+            } else {
+                format!("… {top} lines above (the wheel scrolls)")
+            },
+            theme.muted(),
+        )));
+    } else {
+        lines.extend(body);
+    }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

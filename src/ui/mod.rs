@@ -94,7 +94,7 @@ pub fn draw_with_hit_map(frame: &mut Frame, app: &App, theme: &Theme) -> HitMap 
     };
     match app.stack.last() {
         None => grid::draw(frame, view_area, app, paint, &mut hits),
-        Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint),
+        Some(View::Site(site)) => site::draw(frame, view_area, app, site, paint, &mut hits),
         Some(View::Requirement(view)) => requirement::draw(frame, view_area, app, view, paint),
         Some(View::Reports(view)) => reports::draw(frame, view_area, app, view, paint, &mut hits),
         Some(View::Report(view)) => report::draw(frame, view_area, app, view, paint),

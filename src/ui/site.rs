@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{Paint, clock, format_age, severity_state, truncate};
 use crate::app::views::ManualRun;
-use crate::app::{App, SiteView, age};
+use crate::app::{App, HitMap, SiteView, age};
 use crate::model::drush_text::readable;
 use crate::model::text::{MAX_FIELD_CHARS, clean_line};
 use crate::model::{Requirement, SiteState};
@@ -19,7 +19,14 @@ pub fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("").trim_end()
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Paint<'_>) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    view: &SiteView,
+    paint: Paint<'_>,
+    hits: &mut HitMap,
+) {
     let theme = paint.theme;
     let summary = app
         .envs
@@ -45,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SiteView, paint: Pa
     .areas(area);
     let body = if pane.is_some_and(|e| e.kubernetes) {
         let (rest, kube_area) = split_for_kube(body, app, view, paint);
-        super::kube::draw(frame, kube_area, app, &view.kube, paint);
+        super::kube::draw(frame, kube_area, app, view, paint, hits);
         rest
     } else {
         body
