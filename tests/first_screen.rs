@@ -9,8 +9,8 @@ mod support;
 use support::tmux::{Screen, Tmux, command_line, is_timeline_line, without_badges};
 
 const BIN: &str = env!("CARGO_BIN_EXE_site-status");
-const GLYPHS: [char; 8] = ['✖', '⊘', '⚠', '?', '◷', '▲', '●', 'ℹ'];
-const OK_GLYPHS: [char; 2] = ['●', 'ℹ'];
+const GLYPHS: [char; 8] = ['✖', '▼', '⊘', '?', '◷', '▲', '●', '○'];
+const OK_GLYPHS: [char; 2] = ['●', '○'];
 
 fn demo(width: u16, height: u16, sites: &str) -> Tmux {
     let tmux = Tmux::start(

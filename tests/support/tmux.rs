@@ -96,7 +96,7 @@ pub fn is_timeline_line(line: &str) -> bool {
     }
     let folded = line.split_whitespace().any(|w| {
         let mut chars = w.chars();
-        chars.next().is_some_and(|g| "✖⊘⚠?◷▲●ℹ".contains(g))
+        chars.next().is_some_and(|g| "✖▼⊘?◷▲●○".contains(g))
             && chars.next().is_some_and(|c| c.is_ascii_digit())
     });
     folded
