@@ -88,6 +88,12 @@ fn grid_80x24() {
 }
 
 #[test]
+fn grid_120x40() {
+    let app = demo_app(320, 120, 40);
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
 fn grid_200x50() {
     let app = demo_app(320, 200, 50);
     insta::assert_snapshot!(render(&app).backend());

@@ -42,6 +42,11 @@ impl App {
             Action::CycleSeverityFilter => {
                 self.grid.severity = self.grid.severity.next();
                 self.relayout();
+                if self.grid.severity == SeverityFilter::ErrorsOnly {
+                    // The grid now shows where; the problems view says why.
+                    self.message =
+                        Some("errors only · e lists every site that is not OK, and why".into());
+                }
             }
             Action::ToggleSort => {
                 self.grid.sort = self.grid.sort.toggle();
