@@ -101,5 +101,28 @@ fn bench_poll(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_poll);
+/// Setting up one backend's HTTP client, as every command does for every
+/// backend at start: plain http loads no TLS root store, https the
+/// system's.
+fn endpoint_setup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("endpoint_setup");
+    for url in ["http://127.0.0.1:9090", "https://127.0.0.1:9090"] {
+        let config: site_status::config::BackendConfig =
+            toml::from_str(&format!("url = \"{url}\"")).expect("a backend");
+        let scheme = url.split(':').next().unwrap_or("http");
+        group.bench_function(BenchmarkId::from_parameter(scheme), |b| {
+            b.iter(|| {
+                site_status::source::http::Endpoint::new(
+                    black_box(&config),
+                    "bench",
+                    &ProcessSecrets,
+                )
+                .expect("an endpoint")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_poll, endpoint_setup);
 criterion_main!(benches);

@@ -259,6 +259,12 @@ impl Endpoint {
             }
             builder = builder.tls_certs_merge(certs);
         }
+        if config.url.0.scheme() == "http" && config.ca_file.is_none() {
+            // Nothing of this endpoint goes over TLS: no need to load the
+            // system's root store, which costs each client milliseconds. A
+            // redirect to https then fails verification, trusting nothing.
+            builder = builder.tls_certs_only(Vec::<reqwest::Certificate>::new());
+        }
         if config.insecure_skip_verify {
             warnings.push(format!(
                 "{what}: TLS certificate verification is OFF (insecure_skip_verify)"
