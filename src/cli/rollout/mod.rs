@@ -125,6 +125,8 @@ pub async fn run(
             _ = recv(&mut interrupt) => { interrupted = true; }
         }
         if interrupted {
+            // `GateResult::interrupted` decides the exit code and the
+            // words; the verdict only fills the field.
             break Verdict::TimedOut;
         }
         let now = Clock::System.unix_seconds();
