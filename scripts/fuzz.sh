@@ -36,6 +36,7 @@ seed prometheus_alerts 'tests/fixtures/prometheus/*alerts*.json'
 seed loki_query_range 'tests/fixtures/loki/*.json' 'tests/fixtures/loki/*.txt'
 seed report_line 'tests/fixtures/drush/*.json'
 seed agent_drush_output 'tests/fixtures/drush/*.json'
+seed agent_spool
 seed config_toml 'config.example.toml'
 seed theme_toml 'themes/*.toml' 'tests/fixtures/themes/*.toml'
 seed label_selector
