@@ -305,6 +305,12 @@ impl GridLayout {
         }
     }
 
+    /// A section's profile group, as the section and header lines and the
+    /// flowing labels name it.
+    pub fn group(&self, section: usize, group: usize) -> Option<&ProfileGroup> {
+        self.sections.get(section)?.groups.get(group)
+    }
+
     /// The profile label drawn in a slot (`Flow`): (section, group).
     pub fn label_at(&self, slot: usize) -> Option<(usize, usize)> {
         let at = self

@@ -160,13 +160,7 @@ fn group_line(
     group: usize,
     paint: Paint<'_>,
 ) {
-    let Some(g) = app
-        .grid
-        .layout
-        .sections
-        .get(section)
-        .and_then(|s| s.groups.get(group))
-    else {
+    let Some(g) = app.grid.layout.group(section, group) else {
         return;
     };
     let mut spans = vec![
@@ -280,8 +274,8 @@ fn cell_row(
     }
 }
 
-/// A profile's label in a flowing row: its name where its sites begin,
-/// in the colour of its worst site so a bad profile shows from afar.
+/// A profile's label in a flowing row: its name where its sites begin, in
+/// the accent colour so it never reads as a site.
 #[allow(clippy::too_many_arguments)]
 fn flow_label(
     buf: &mut Buffer,
@@ -293,13 +287,7 @@ fn flow_label(
     group: usize,
     paint: Paint<'_>,
 ) {
-    let Some(g) = app
-        .grid
-        .layout
-        .sections
-        .get(section)
-        .and_then(|s| s.groups.get(group))
-    else {
+    let Some(g) = app.grid.layout.group(section, group) else {
         return;
     };
     let width = app.grid.layout.cell_width;
