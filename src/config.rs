@@ -461,7 +461,7 @@ fn check_label_requirement(req: &str) -> Result<(), String> {
     check_label_key(req)
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     pub url: HttpUrl,
@@ -495,7 +495,7 @@ fn default_timeout() -> Seconds {
     Seconds(Duration::from_secs(10))
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub username: String,

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 // The keys and details live in the model, where app and ui read them; the
 // old paths stay so callers need not change.
-use crate::model::Report;
 pub use crate::model::keys::{Detail, DetailKey, SiteKey};
+use crate::model::{Report, Timeline};
 use crate::source::{EnvReport, FleetSource, SourceError};
 
 /// A result and the wall-clock time it was fetched.
@@ -171,6 +171,112 @@ where
                 _ = tokio::time::sleep(settings.delay_after(failures)) => {}
                 _ = kicked.notified() => {}
             }
+        }
+    });
+    Query {
+        slot: rx,
+        kick,
+        task,
+        follower: None,
+    }
+}
+
+/// The fleet timeline of one environment: its history fetched once, after
+/// the grid's first answer (at start the grid's own queries go first), and
+/// then carried forward by each of the grid's polls, so a steady refresh
+/// sends no range query. It is fetched again only when polls stopped for
+/// longer than the timeline can bridge (see [`Timeline::extend`]).
+fn spawn_timeline(
+    settings: PollSettings,
+    wake: Arc<Notify>,
+    source: Arc<dyn FleetSource>,
+    mut fleet: watch::Receiver<Slot<EnvReport>>,
+) -> Query<Detail> {
+    let (tx, rx) = watch::channel(Slot::default());
+    let kick = Arc::new(Notify::new());
+    let kicked = kick.clone();
+    let task = tokio::spawn(async move {
+        if fleet
+            .wait_for(|slot| slot.last_good.is_some())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut timeline: Option<Timeline> = None;
+        let mut extended_from: Option<SystemTime> = None;
+        loop {
+            let Some(current) = timeline.as_mut() else {
+                tx.send_modify(|slot| slot.in_flight = true);
+                let outcome = tokio::time::timeout(settings.timeout, source.fetch_timeline()).await;
+                let now = crate::model::Clock::System.system_time();
+                let outcome = outcome.unwrap_or_else(|_| {
+                    Err(SourceError::new(format!(
+                        "no answer within {}s",
+                        settings.timeout.as_secs_f64()
+                    )))
+                });
+                let mut failures = 0;
+                tx.send_modify(|slot| {
+                    slot.in_flight = false;
+                    match &outcome {
+                        Ok(fetched) => {
+                            slot.last_good = Some(Fetched {
+                                value: Arc::new(Detail::Timeline(fetched.clone())),
+                                at: now,
+                            });
+                            slot.last_error = None;
+                            slot.consecutive_failures = 0;
+                        }
+                        Err(error) => {
+                            slot.last_error = Some((error.clone(), now));
+                            slot.consecutive_failures += 1;
+                        }
+                    }
+                    failures = slot.consecutive_failures;
+                });
+                wake.notify_one();
+                match outcome {
+                    Ok(fetched) => {
+                        timeline = Some(fetched);
+                        // Polls before the range was read are in it already.
+                        extended_from = fleet.borrow_and_update().last_good.as_ref().map(|g| g.at);
+                    }
+                    Err(_) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(settings.delay_after(failures)) => {}
+                            _ = kicked.notified() => {}
+                        }
+                    }
+                }
+                continue;
+            };
+            if fleet.changed().await.is_err() {
+                return;
+            }
+            let Some(poll) = fleet.borrow_and_update().last_good.clone() else {
+                continue;
+            };
+            if extended_from.is_some_and(|at| poll.at <= at) {
+                continue;
+            }
+            extended_from = Some(poll.at);
+            let at_unix = poll
+                .at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            let (errors, warnings) = Timeline::counts(&poll.value.sites);
+            if !current.extend(at_unix, errors, warnings) {
+                timeline = None;
+                continue;
+            }
+            let value = Arc::new(Detail::Timeline(current.clone()));
+            tx.send_modify(|slot| {
+                slot.last_good = Some(Fetched { value, at: poll.at });
+                slot.last_error = None;
+                slot.consecutive_failures = 0;
+            });
+            wake.notify_one();
         }
     });
     Query {
@@ -361,6 +467,19 @@ impl Poller {
             return;
         };
         if matches!(key, DetailKey::Workloads(_)) && !source.has_kubernetes() {
+            return;
+        }
+        if let DetailKey::Timeline { env } = &key {
+            let Some(fleet) = self
+                .sources
+                .iter()
+                .position(|s| s.environment() == env)
+                .map(|i| self.fleet[i].slot.clone())
+            else {
+                return;
+            };
+            let query = spawn_timeline(self.settings, self.wake.clone(), source, fleet);
+            self.details.insert(key, query);
             return;
         }
         let request = key.clone();

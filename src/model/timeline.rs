@@ -1,5 +1,7 @@
 //! One environment's sites in error and in warning over the last hour.
 
+use crate::model::Severity;
+
 /// How many sites were in error and in warning at each step, from `start`
 /// (Unix seconds) every `step` seconds: each site once, by its worst
 /// requirement at that instant. Steps without data count 0.
@@ -63,6 +65,65 @@ impl Timeline {
         }
     }
 
+    /// A poll's gap longer than this many steps is not filled in by
+    /// [`Timeline::extend`]: Prometheus' look-back (5 minutes) would have
+    /// let the old counts lapse, so only the server knows those steps.
+    pub const MAX_FILLED_GAP_STEPS: usize = 5;
+
+    /// `(errors, warnings)` of one poll's sites, counted as the timeline's
+    /// range queries count them: each site once by its worst requirement;
+    /// a site without data (vanished, or only in the cluster) in neither.
+    pub fn counts(sites: &[crate::model::SiteSummary]) -> (u32, u32) {
+        let mut errors = 0u32;
+        let mut warnings = 0u32;
+        for site in sites {
+            match site.worst {
+                Some(Severity::Error) => errors = errors.saturating_add(1),
+                Some(Severity::Warning) => warnings = warnings.saturating_add(1),
+                _ => {}
+            }
+        }
+        (errors, warnings)
+    }
+
+    /// Carries a poll's counts, taken at `at_unix`, into the timeline
+    /// without asking the server again: the step just ahead of `at_unix`
+    /// takes them (as the range query's last step would), steps skipped
+    /// since the last point repeat the last known counts, and the window
+    /// slides so its length stays. `false` when the poll is older than the
+    /// timeline or the gap is too long to fill: then only fetching the
+    /// range again gives the truth.
+    pub fn extend(&mut self, at_unix: f64, errors: u32, warnings: u32) -> bool {
+        let Some(last) = self.last() else {
+            return false;
+        };
+        if !at_unix.is_finite() || self.step <= 0.0 {
+            return false;
+        }
+        let point = (at_unix / self.step).ceil() * self.step;
+        let ahead = ((point - self.end()) / self.step).round();
+        if ahead < 0.0 || ahead > Self::MAX_FILLED_GAP_STEPS as f64 {
+            return false;
+        }
+        let ahead = ahead as usize;
+        if ahead > 0 {
+            for _ in 1..ahead {
+                self.errors.push(last.0);
+                self.warnings.push(last.1);
+            }
+            self.errors.push(errors);
+            self.warnings.push(warnings);
+            let drop = ahead.min(self.errors.len().saturating_sub(1));
+            self.errors.drain(..drop);
+            self.warnings.drain(..drop);
+            self.start += self.step * drop as f64;
+        } else if let (Some(e), Some(w)) = (self.errors.last_mut(), self.warnings.last_mut()) {
+            *e = errors;
+            *w = warnings;
+        }
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.errors.len()
     }
@@ -114,6 +175,46 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hour() -> Timeline {
+        Timeline::from_samples(0.0, 240.0, 60.0, &[(240.0, 3.0)], &[(240.0, 1.0)])
+    }
+
+    #[test]
+    fn a_poll_within_the_last_step_updates_it() {
+        let mut t = hour();
+        assert!(t.extend(200.5, 4, 2));
+        assert_eq!((t.start, t.len()), (0.0, 5));
+        assert_eq!(t.last(), Some((4, 2)));
+    }
+
+    #[test]
+    fn a_poll_past_the_last_step_slides_the_window_and_fills_the_gap() {
+        let mut t = hour();
+        assert!(t.extend(370.0, 7, 0));
+        // 420 is the step just ahead of 370: three steps on.
+        assert_eq!(t.start, 180.0);
+        assert_eq!(t.end(), 420.0);
+        assert_eq!(t.errors, vec![0, 3, 3, 3, 7]);
+        assert_eq!(t.warnings, vec![0, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn a_long_gap_or_an_old_poll_asks_for_the_range_again() {
+        let mut t = hour();
+        let before = t.clone();
+        assert!(!t.extend(240.0 + 60.0 * 6.0, 1, 1));
+        assert!(!t.extend(100.0, 1, 1));
+        assert!(!t.extend(f64::NAN, 1, 1));
+        assert_eq!(t, before);
+        let mut empty = Timeline {
+            start: 0.0,
+            step: 60.0,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        assert!(!empty.extend(10.0, 1, 1));
+    }
 
     #[test]
     fn the_window_is_aligned_to_the_step() {

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use super::alertmanager::{
     AlertmanagerApi, Silence, SilenceState, mark_silenced, rule_to_silence, silence_to_rule,
 };
-use super::http::{ByteBudget, SecretLookup};
+use super::http::{ByteBudget, Endpoint, SecretLookup};
 use super::kube::{ClientFactory, Forward, KubeDiscovery};
 use super::loki::LokiReports;
-use super::prometheus::PrometheusSource;
+use super::prometheus::{PromApi, PrometheusSource, SharedGrid, shared_selector};
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
 use crate::model::{
@@ -414,7 +414,9 @@ impl FleetSource for EnvironmentSource {
     }
 }
 
-/// One source per configured environment, in display order.
+/// One source per configured environment, in display order. Environments
+/// on one Prometheus that only their selectors tell apart share their grid
+/// queries (see `prometheus::SharedGrid`).
 pub fn from_config(
     config: &Config,
     secrets: &dyn SecretLookup,
@@ -422,7 +424,78 @@ pub fn from_config(
     let order = config.environment_names();
     let mut envs: Vec<&EnvironmentConfig> = config.environments.iter().collect();
     envs.sort_by_key(|e| order.iter().position(|n| *n == e.name.0));
-    envs.into_iter()
-        .map(|env| EnvironmentSource::new(config, env, secrets).map(Arc::new))
-        .collect()
+    let mut sources = envs
+        .iter()
+        .map(|env| EnvironmentSource::new(config, env, secrets))
+        .collect::<Result<Vec<_>, _>>()?;
+    share_grids(&envs, &mut sources, secrets)?;
+    Ok(sources.into_iter().map(Arc::new).collect())
+}
+
+/// Groups the environments that ask the same Prometheus the same way
+/// (URL, credentials, headers, TLS, recorded series or not) and whose
+/// selectors differ in one label's value, and gives each group one
+/// `SharedGrid`.
+fn share_grids(
+    envs: &[&EnvironmentConfig],
+    sources: &mut [EnvironmentSource],
+    secrets: &dyn SecretLookup,
+) -> Result<(), ConfigError> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, env) in envs.iter().enumerate() {
+        // A port-forward is one environment's own.
+        if env.prometheus.url.kube_target().is_some() || env.selector.is_none() {
+            continue;
+        }
+        let same = |j: &usize| {
+            let other = envs[*j];
+            other.prometheus == env.prometheus
+                && other.use_recording_rules == env.use_recording_rules
+        };
+        match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    for group in groups.into_iter().filter(|g| g.len() > 1) {
+        let selectors: Vec<&[crate::config::Matcher]> = group
+            .iter()
+            .map(|i| {
+                envs[*i]
+                    .selector
+                    .as_ref()
+                    .map_or(&[][..], |s| s.matchers.as_slice())
+            })
+            .collect();
+        let Some(shared) = shared_selector(&selectors) else {
+            continue;
+        };
+        let names: Vec<&str> = group.iter().map(|i| envs[*i].name.0.as_str()).collect();
+        let named = names.join(", ");
+        let first = envs[group[0]];
+        let mut endpoint =
+            Endpoint::new(&first.prometheus, &format!("{named} prometheus"), secrets)?;
+        let budget_mib = group
+            .iter()
+            .map(|i| envs[*i].max_poll_mib)
+            .fold(0u32, u32::saturating_add);
+        endpoint.budget = Some(ByteBudget::new(
+            budget_mib,
+            format!("max_poll_mib of {named} together"),
+        ));
+        let queries = sources[group[0]].prometheus.queries().grouped(
+            &shared.label,
+            &shared.common,
+            &shared.values,
+        );
+        let grid = Arc::new(SharedGrid::new(
+            PromApi { endpoint },
+            queries,
+            shared.values.clone(),
+        ));
+        for (i, value) in group.iter().zip(shared.values) {
+            sources[*i].prometheus.share_grid(grid.clone(), value);
+        }
+    }
+    Ok(())
 }

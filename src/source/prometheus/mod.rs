@@ -10,6 +10,7 @@
 //! queries), `merge` (answers into sites), `labels` (a series' labels).
 
 mod api;
+mod group;
 mod labels;
 mod merge;
 mod promql;
@@ -17,10 +18,11 @@ mod promql;
 mod test_fixtures;
 mod wire;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use api::PromApi;
+pub use group::{MemberAnswers, SharedGrid, SharedSelector, shared_selector};
 pub use labels::Labels;
 pub use merge::{MergedGrid, NO_PROFILE, merge_grid, merge_site};
 pub use promql::{FleetQueries, MatchOp, Matcher, quote, recorded};
@@ -51,6 +53,10 @@ pub struct PrometheusSource {
     forget_after: Duration,
     max_sites: usize,
     vanished: Mutex<VanishedSites>,
+    /// When the environment shares its Prometheus with others: the grid
+    /// asked for all of them at once, and this environment's value of the
+    /// label that tells them apart.
+    shared: Option<(Arc<SharedGrid>, String)>,
 }
 
 impl PrometheusSource {
@@ -71,7 +77,41 @@ impl PrometheusSource {
             forget_after: config.forget_after.0,
             max_sites: env.max_sites,
             vanished: Mutex::new(VanishedSites::default()),
+            shared: None,
         })
+    }
+
+    /// From now on the grid comes from `grid`'s rounds, as `member`.
+    pub fn share_grid(&mut self, grid: Arc<SharedGrid>, member: String) {
+        self.shared = Some((grid, member));
+    }
+
+    pub fn queries(&self) -> &FleetQueries {
+        &self.queries
+    }
+
+    /// The grid's answers and the alerts list, from this environment's own
+    /// requests or its part of a shared round.
+    async fn grid_and_alerts(
+        &self,
+    ) -> Result<(GridAnswers, Result<AlertsAnswer, SourceError>), SourceError> {
+        if let Some((grid, member)) = &self.shared {
+            let MemberAnswers {
+                answers,
+                warnings,
+                alerts,
+            } = grid.answers_for(member).await?;
+            return Ok((
+                GridAnswers {
+                    answers,
+                    warnings,
+                    _leases: Vec::new(),
+                },
+                alerts,
+            ));
+        }
+        let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
+        Ok((grid?, alerts))
     }
 
     pub fn api_mut(&mut self) -> &mut PromApi {
@@ -155,12 +195,12 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
+            let (grid, alerts) = self.grid_and_alerts().await?;
             let GridAnswers {
                 answers,
                 mut warnings,
                 _leases,
-            } = grid?;
+            } = grid;
             warnings.extend(self.warnings().iter().cloned());
             let now = unix_now();
             let MergedGrid {

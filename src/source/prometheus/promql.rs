@@ -35,6 +35,9 @@ pub struct FleetQueries {
     /// Read the grid from the recorded series of
     /// deploy/prometheus/site-status.rules.yml.
     recorded: bool,
+    /// The label that tells apart the environments asked together (see
+    /// `group`): kept in every grid answer, so the answers can be split.
+    grouped_by: Option<String>,
 }
 
 /// What deploy/prometheus/site-status.rules.yml records, in the order of
@@ -99,7 +102,35 @@ impl FleetQueries {
             selector: selector_matchers.iter().map(render_matcher).collect(),
             selector_matchers,
             recorded: env.use_recording_rules,
+            grouped_by: None,
         }
+    }
+
+    /// The grid queries of several environments at once: the same names,
+    /// the `common` matchers, and `label` matching any of `values`; each
+    /// answer keeps `label`, to be split by environment.
+    pub fn grouped(&self, label: &str, common: &[Matcher], values: &[String]) -> FleetQueries {
+        let alternatives: Vec<String> = values.iter().map(|v| regex_syntax::escape(v)).collect();
+        let any_of = Matcher {
+            name: label.to_string(),
+            op: MatchOp::Regex,
+            value: alternatives.join("|"),
+        };
+        let selector_matchers: Vec<Matcher> = common
+            .iter()
+            .cloned()
+            .chain(std::iter::once(any_of))
+            .collect();
+        FleetQueries {
+            selector: selector_matchers.iter().map(render_matcher).collect(),
+            selector_matchers,
+            grouped_by: Some(label.to_string()),
+            ..self.clone()
+        }
+    }
+
+    pub fn grouped_by(&self) -> Option<&str> {
+        self.grouped_by.as_deref()
     }
 
     fn matchers(&self, extra: &[String]) -> String {
@@ -113,7 +144,10 @@ impl FleetQueries {
     }
 
     fn by(&self) -> String {
-        format!("{}, {}", self.site, self.profile)
+        match &self.grouped_by {
+            Some(label) => format!("{label}, {}, {}", self.site, self.profile),
+            None => format!("{}, {}", self.site, self.profile),
+        }
     }
 
     /// The five grid queries, in the order `fetch_fleet` reads them.
