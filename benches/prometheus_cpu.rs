@@ -10,7 +10,12 @@
 //! environment, as the dashboard polls) every 3 s. Per refresh = (busy
 //! minute − quiet minute) / refreshes.
 //!
-//! `cargo bench --bench prometheus_cpu` (SITES=… to change the fleet).
+//! `MODE=dashboard` measures the dashboard itself instead: the poller as
+//! the TUI runs it (every environment's grid and fleet timeline, a refresh
+//! every 2 s), after its first round; per round = (busy − quiet) / rounds.
+//!
+//! `cargo bench --bench prometheus_cpu` (SITES=… to change the fleet;
+//! MODE=raw, rules, dashboard or dashboard-rules for one mode).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -62,7 +67,88 @@ struct Measured {
     refreshes: u32,
 }
 
-async fn measure(exporter: &FleetExporter, sites: usize, rules: Option<&str>) -> Measured {
+/// How the refreshes are driven: `fetch_fleet` of each environment in
+/// turn, or the dashboard's poller with its timelines.
+#[derive(Clone, Copy, PartialEq)]
+enum Driver {
+    Fetch,
+    Dashboard,
+}
+
+const DASHBOARD_REFRESH: Duration = Duration::from_secs(2);
+
+/// A minute of the dashboard's poller, from after its first round and
+/// timelines: how many rounds it polled (the first environment's grid
+/// results).
+async fn dashboard_minute(
+    prometheus: &TestPrometheus,
+    sources: Vec<std::sync::Arc<site_status::source::environment::EnvironmentSource>>,
+) -> (f64, u32) {
+    use site_status::poller::{DetailKey, PollSettings, Poller};
+    let sources: Vec<std::sync::Arc<dyn FleetSource>> = sources
+        .into_iter()
+        .map(|s| s as std::sync::Arc<dyn FleetSource>)
+        .collect();
+    let mut poller = Poller::start(
+        sources,
+        PollSettings {
+            interval: DASHBOARD_REFRESH,
+            timeout: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30),
+        },
+    );
+    for env in ENVIRONMENTS {
+        poller.watch(DetailKey::Timeline {
+            env: env.to_string(),
+        });
+    }
+    let wake = poller.wake();
+    let mut timelines = std::collections::HashSet::new();
+    let mut last_grid = None;
+    let mut rounds = 0u32;
+    let mut measuring: Option<(f64, Instant)> = None;
+    loop {
+        if let Some((_, began)) = measuring
+            && began.elapsed() >= WINDOW
+        {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+        for (env, slot) in poller.changed_fleet() {
+            if let Some((error, _)) = &slot.last_error {
+                println!("  {}: {}", ENVIRONMENTS[env], error.message);
+            }
+            let at = slot.last_good.as_ref().map(|g| g.at);
+            if env == 0 && at.is_some() && at != last_grid {
+                last_grid = at;
+                if measuring.is_some() {
+                    rounds += 1;
+                }
+            }
+        }
+        for (key, slot) in poller.changed_details() {
+            if let Some((error, _)) = &slot.last_error {
+                println!("  {key:?}: {}", error.message);
+            }
+            if slot.last_good.is_some() {
+                timelines.insert(format!("{key:?}"));
+            }
+        }
+        if measuring.is_none() && timelines.len() == ENVIRONMENTS.len() && last_grid.is_some() {
+            measuring = Some((prometheus_cpu_seconds(prometheus).await, Instant::now()));
+        }
+    }
+    drop(poller);
+    let start = measuring.map_or(0.0, |(cpu, _)| cpu);
+    (prometheus_cpu_seconds(prometheus).await - start, rounds)
+}
+
+async fn measure(
+    exporter: &FleetExporter,
+    sites: usize,
+    rules: Option<&str>,
+    driver: Driver,
+) -> Measured {
     let mut builder = TestPrometheus::builder()
         .target(exporter.target())
         .scrape_interval(Duration::from_secs(30))
@@ -105,6 +191,14 @@ async fn measure(exporter: &FleetExporter, sites: usize, rules: Option<&str>) ->
     tokio::time::sleep(WINDOW).await;
     let quiet = prometheus_cpu_seconds(&prometheus).await - start;
 
+    if driver == Driver::Dashboard {
+        let (busy, refreshes) = dashboard_minute(&prometheus, sources).await;
+        return Measured {
+            quiet,
+            busy,
+            refreshes,
+        };
+    }
     let start = prometheus_cpu_seconds(&prometheus).await;
     let began = Instant::now();
     let mut refreshes = 0;
@@ -178,13 +272,21 @@ fn main() {
         let exporter = FleetExporter::start(FleetBuilder::new(sites).build());
         println!("{sites} sites, {} environments, Prometheus CPU seconds per {}s window", ENVIRONMENTS.len(), WINDOW.as_secs());
         let mut rows = Vec::new();
-        let modes: Vec<(&str, Option<&str>)> = match std::env::var("MODE").as_deref() {
-            Ok("rules") => vec![("recording rules", Some(rules.as_str()))],
-            Ok("raw") => vec![("raw series", None)],
-            _ => vec![("raw series", None), ("recording rules", Some(rules.as_str()))],
+        let recorded = Some(rules.as_str());
+        let modes: Vec<(&str, Option<&str>, Driver)> = match std::env::var("MODE").as_deref() {
+            Ok("rules") => vec![("recording rules", recorded, Driver::Fetch)],
+            Ok("raw") => vec![("raw series", None, Driver::Fetch)],
+            Ok("dashboard") => vec![("dashboard, raw series", None, Driver::Dashboard)],
+            Ok("dashboard-rules") => {
+                vec![("dashboard, recording rules", recorded, Driver::Dashboard)]
+            }
+            _ => vec![
+                ("raw series", None, Driver::Fetch),
+                ("recording rules", recorded, Driver::Fetch),
+            ],
         };
-        for (name, rules) in modes {
-            let m = measure(&exporter, sites, rules).await;
+        for (name, rules, driver) in modes {
+            let m = measure(&exporter, sites, rules, driver).await;
             let per_refresh = (m.busy - m.quiet) / f64::from(m.refreshes);
             println!(
                 "{name}: quiet {:.2} s, with {} refreshes {:.2} s, per refresh {:.3} s",

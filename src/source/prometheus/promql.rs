@@ -201,11 +201,19 @@ impl FleetQueries {
     /// once at its worst requirement. Evaluated at each step like an
     /// instant query (the latest sample within Prometheus' lookback), so
     /// the last step, just ahead of now, is the current count.
+    ///
+    /// With the recording rules it reads their per-site worst (one series
+    /// per site) instead of every requirement's series: the range query
+    /// then costs the server a few dozen times less.
     pub fn timeline(&self) -> [String; 2] {
+        let source = if self.recorded {
+            recorded::WORST
+        } else {
+            &self.severity
+        };
         let worst = format!(
-            "max by ({}) ({}{})",
+            "max by ({}) ({source}{})",
             self.site,
-            self.severity,
             self.matchers(&[])
         );
         [
@@ -290,6 +298,35 @@ mod tests {
             site[0],
             "drupal_requirement_severity{env=\"prod\", site=\"bor\\\"ger\"}"
         );
+    }
+
+    #[test]
+    fn with_the_recording_rules_the_timeline_reads_the_recorded_worst() {
+        let c = Config::parse(
+            "[[environment]]\nname = \"prod\"\nselector = 'env=\"prod\"'\nuse_recording_rules = true\n[environment.prometheus]\nurl = \"http://127.0.0.1:9/\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        assert_eq!(
+            q.timeline()[0],
+            "count(max by (site) (site:drupal_requirement_severity:max{env=\"prod\"}) >= 2)"
+        );
+    }
+
+    #[test]
+    fn grouped_queries_keep_the_label_that_tells_the_environments_apart() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]).grouped(
+            "env",
+            &[],
+            &["prod".to_string(), "te.st".to_string()],
+        );
+        assert_eq!(
+            q.grid()[0],
+            "max by (env, site, profile) (drupal_requirement_severity{env=~\"prod|te\\\\.st\"})"
+        );
+        assert_eq!(q.grouped_by(), Some("env"));
     }
 
     #[test]
