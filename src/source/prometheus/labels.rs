@@ -1,23 +1,62 @@
 //! A series' labels, held compactly: the grid keeps one set per sample
-//! for a whole poll, a million of them at 250,000 sites, and a `BTreeMap`
+//! for a whole poll, a million of them at 250,000 sites. A `BTreeMap`
 //! spends a 500-byte node on the two or three labels an aggregated series
-//! carries. Pure data: serde reads it straight from a JSON object.
+//! carries, and even a vector of boxed pairs two allocations per label; one
+//! text with every name and value and the ends of each take two per set.
+//! Pure data: serde reads it straight from a JSON object.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 /// Label names and values, sorted by name, each name once.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Labels(Vec<(Box<str>, Box<str>)>);
+pub struct Labels {
+    /// Every name and value, one after the other, in order.
+    text: Box<str>,
+    /// Where each name and each value ends in `text`: name, value, name…
+    ends: Box<[u32]>,
+}
 
 impl Labels {
     pub fn new() -> Labels {
-        Labels(Vec::new())
+        Labels::default()
+    }
+
+    /// From pairs sorted by name, each name once.
+    fn from_sorted<'a>(pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone) -> Labels {
+        let length: usize = pairs.clone().map(|(n, v)| n.len() + v.len()).sum();
+        let mut text = String::with_capacity(length);
+        let mut ends = Vec::with_capacity(pairs.len() * 2);
+        for (name, value) in pairs {
+            for part in [name, value] {
+                text.push_str(part);
+                // A label set past 4 GiB cannot come from a budgeted body.
+                ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            }
+        }
+        Labels {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// The `index`th name (even) or value (odd).
+    fn part(&self, index: usize) -> &str {
+        let from = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        let to = self.ends[index] as usize;
+        self.text.get(from..to).unwrap_or_default()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.position(name).ok().map(|index| &*self.0[index].1)
+        self.position(name)
+            .ok()
+            .map(|index| self.part(index * 2 + 1))
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -27,28 +66,38 @@ impl Labels {
     /// Sets `name` to `value`; a name given again keeps the last value, as
     /// a JSON object read into a map would.
     pub fn insert(&mut self, name: impl Into<Box<str>>, value: impl Into<Box<str>>) {
-        let name = name.into();
-        let value = value.into();
+        let (name, value) = (name.into(), value.into());
+        let mut pairs: Vec<(&str, &str)> = self.iter().collect();
         match self.position(&name) {
-            Ok(index) => self.0[index].1 = value,
-            Err(index) => self.0.insert(index, (name, value)),
+            Ok(index) => pairs[index].1 = &value,
+            Err(index) => pairs.insert(index, (&name, &value)),
         }
+        *self = Labels::from_sorted(pairs.into_iter());
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(name, value)| (&**name, &**value))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone {
+        (0..self.len()).map(|i| (self.part(i * 2), self.part(i * 2 + 1)))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.ends.len() / 2
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ends.is_empty()
     }
 
     fn position(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(held, _)| (**held).cmp(name))
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            match self.part(middle * 2).cmp(name) {
+                std::cmp::Ordering::Equal => return Ok(middle),
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+            }
+        }
+        Err(low)
     }
 }
 
@@ -74,6 +123,38 @@ impl<K: Into<Box<str>>, V: Into<Box<str>>, const N: usize> From<[(K, V); N]> for
     }
 }
 
+/// A JSON string, borrowed from the body when it has no escapes: most
+/// names and values are read without an allocation of their own.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text<'de>, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Labels, D::Error> {
         struct LabelsVisitor;
@@ -86,20 +167,19 @@ impl<'de> Deserialize<'de> for Labels {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
-                // Sized to what is there: a vector grown by doubling
-                // would keep unused room in every one of a million sets.
-                let mut pairs: Vec<(Box<str>, Box<str>)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some((name, value)) = map.next_entry::<Box<str>, Box<str>>()? {
-                    pairs.push((name, value));
+                let mut pairs: Vec<(Text<'de>, Text<'de>)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                while let Some(pair) = map.next_entry::<Text<'de>, Text<'de>>()? {
+                    pairs.push(pair);
                 }
                 // Stable, so that of a name given twice the last stays
                 // last, and dedup keeps the first: reverse first.
                 pairs.reverse();
-                pairs.sort_by(|a, b| a.0.cmp(&b.0));
-                pairs.dedup_by(|later, earlier| later.0 == earlier.0);
-                pairs.shrink_to_fit();
-                Ok(Labels(pairs))
+                pairs.sort_by(|a, b| a.0.0.cmp(&b.0.0));
+                pairs.dedup_by(|later, earlier| later.0.0 == earlier.0.0);
+                Ok(Labels::from_sorted(
+                    pairs.iter().map(|(name, value)| (&*name.0, &*value.0)),
+                ))
             }
         }
 
@@ -132,6 +212,21 @@ mod tests {
         assert_eq!(labels, Labels::from([("env", "dev"), ("site", "c")]));
         assert_eq!(labels.len(), 2);
         assert!(labels.contains_key("env"));
+    }
+
+    #[test]
+    fn escaped_and_plain_text_read_alike_from_a_body() {
+        let labels: Labels =
+            serde_json::from_slice(br#"{"site":"b\"or\u00e6g","z":"","a":"plain"}"#).unwrap();
+        assert_eq!(labels.get("site"), Some("b\"or\u{e6}g"));
+        assert_eq!(labels.get("z"), Some(""));
+        assert_eq!(labels.get("a"), Some("plain"));
+        assert_eq!(
+            labels,
+            Labels::from([("a", "plain"), ("site", "b\"or\u{e6}g"), ("z", "")])
+        );
+        assert!(Labels::new().is_empty());
+        assert_eq!(Labels::new().get(""), None);
     }
 
     #[test]

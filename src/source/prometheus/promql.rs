@@ -211,11 +211,7 @@ impl FleetQueries {
         } else {
             &self.severity
         };
-        let worst = format!(
-            "max by ({}) ({source}{})",
-            self.site,
-            self.matchers(&[])
-        );
+        let worst = format!("max by ({}) ({source}{})", self.site, self.matchers(&[]));
         [
             format!("count({worst} >= 2)"),
             format!("count({worst} == 1)"),
