@@ -354,20 +354,103 @@ fn pair_row(
             }
             continue;
         }
-        let fg = top.map(|(_, _, s)| theme.state_color(s));
-        let bg = bottom.map(|(_, _, s)| theme.state_color(s));
-        // An empty lower half shows the theme's background where the theme
+        if top.is_none() && bottom.is_none() {
+            continue;
+        }
+        // An empty half shows the theme's background where the theme
         // paints one, the terminal's own otherwise.
         let background = theme.base().and_then(|b| b.bg).unwrap_or(Color::Reset);
-        match (fg, bg) {
-            (Some(fg), bg) => {
-                cell.set_symbol(half)
-                    .set_style(Style::new().fg(fg).bg(bg.unwrap_or(background)));
-            }
-            (None, Some(bg)) => {
-                cell.set_symbol("▄").set_style(Style::new().fg(bg));
-            }
-            (None, None) => {}
+        let upper_color = top.map_or(background, |(_, _, s)| theme.state_color(s));
+        let lower_color = bottom.map_or(background, |(_, _, s)| theme.state_color(s));
+        let previous = col
+            .checked_sub(1)
+            .and_then(|c| buf.cell((area.x + c as u16, y)))
+            .map(|p| (p.fg, p.bg));
+        let (symbol, fg, bg) = half_block(half, upper_color, lower_color, previous);
+        buf[(x, y)]
+            .set_symbol(symbol)
+            .set_style(Style::new().fg(fg).bg(bg));
+    }
+}
+
+/// How to draw a cell whose upper half is `upper` and lower half `lower`
+/// so that it keeps the colours of the cell before (`previous`, its
+/// foreground and background) where it can: a terminal backend sends both
+/// colours whenever either differs from the last cell's, and at 10,000
+/// sites a full frame is otherwise mostly colour codes. Either half block
+/// can carry either colour; one colour for both is a space or a full
+/// block.
+fn half_block(
+    upper_half: &'static str,
+    upper: Color,
+    lower: Color,
+    previous: Option<(Color, Color)>,
+) -> (&'static str, Color, Color) {
+    let Some((fg, bg)) = previous else {
+        return (upper_half, upper, lower);
+    };
+    if upper == lower {
+        return if bg == upper {
+            (" ", fg, bg)
+        } else if fg == upper {
+            ("█", fg, bg)
+        } else {
+            (" ", fg, upper)
+        };
+    }
+    if (fg, bg) == (lower, upper) {
+        ("▄", lower, upper)
+    } else {
+        (upper_half, upper, lower)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The colours a viewer sees in the upper and lower half of a cell.
+    fn seen(symbol: &str, fg: Color, bg: Color) -> (Color, Color) {
+        match symbol {
+            "▀" => (fg, bg),
+            "▄" => (bg, fg),
+            "█" => (fg, fg),
+            " " => (bg, bg),
+            other => panic!("not a half-block cell: {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_half_block_shows_both_sites_and_keeps_the_colours_it_can() {
+        let colours = [Color::Red, Color::Green, Color::Yellow, Color::Reset];
+        let mut kept = 0;
+        for upper in colours {
+            for lower in colours {
+                for fg in colours {
+                    for bg in colours {
+                        let (symbol, f, b) = half_block("▀", upper, lower, Some((fg, bg)));
+                        assert_eq!(
+                            seen(symbol, f, b),
+                            (upper, lower),
+                            "{upper:?}/{lower:?} after {fg:?}/{bg:?}"
+                        );
+                        // A cell whose colours the one before already
+                        // carries (in either order) sends none.
+                        let reachable = (fg, bg) == (upper, lower)
+                            || (fg, bg) == (lower, upper)
+                            || (upper == lower && (fg == upper || bg == upper));
+                        if reachable {
+                            assert_eq!((f, b), (fg, bg), "{upper:?}/{lower:?} after {fg:?}/{bg:?}");
+                            kept += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(kept > 0);
+        assert_eq!(
+            half_block("▀", Color::Red, Color::Green, None),
+            ("▀", Color::Red, Color::Green)
+        );
     }
 }
