@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use site_status::app::keymap::{Action, Scope};
@@ -25,6 +25,7 @@ use site_status::app::{App, Settings};
 use site_status::poller::{Fetched, Slot};
 use site_status::source::EnvReport;
 use site_status::source::demo::DemoFleet;
+use site_status::terminal::FrameBackend;
 use site_status::ui::{self, Theme};
 
 const WIDTH: u16 = 200;
@@ -195,57 +196,85 @@ impl Write for Capture {
     }
 }
 
-/// A full frame through the backend the app really uses, crossterm, writing
-/// its escape sequences into memory instead of a tty. TestBackend only
+/// A full frame through a real terminal backend, writing its escape
+/// sequences into memory instead of a tty: the dashboard's own
+/// (`terminal::FrameBackend`, what the app draws through) and, for
+/// comparison, ratatui's crossterm backend it replaced. TestBackend only
 /// copies cells; this adds the cost of encoding every cell's style and
-/// cursor moves. A fixed viewport keeps crossterm from asking a (missing)
-/// tty for its size; `clear()` would ask, so each iteration gets a fresh
-/// terminal from the untimed setup instead, and the timed part is the
-/// `draw` alone.
-fn full_frame_crossterm(c: &mut Criterion) {
+/// cursor moves. A fixed viewport keeps the backend from asking a
+/// (missing) tty for its size; `clear()` would ask, so each iteration gets
+/// a fresh terminal from the untimed setup instead, and the timed part is
+/// the `draw` alone.
+fn full_frame_backends(c: &mut Criterion) {
     let theme = Theme::dark();
-    let area = Rect::new(0, 0, WIDTH, HEIGHT);
     let written = Rc::new(Cell::new(0));
-    let fresh_terminal = || {
-        let out = Capture {
-            bytes: Vec::with_capacity(256 * 1024),
-            written: written.clone(),
-        };
-        Terminal::with_options(
-            CrosstermBackend::new(out),
-            TerminalOptions {
-                viewport: Viewport::Fixed(area),
-            },
-        )
-        .unwrap()
+    let capture = || Capture {
+        bytes: Vec::with_capacity(256 * 1024),
+        written: written.clone(),
     };
-    let mut group = c.benchmark_group("full_frame_crossterm");
     for compact in [false, true] {
         let app = demo_app(10_000, compact);
-        written.set(0);
-        fresh_terminal()
-            .draw(|f| ui::draw(f, &app, &theme))
-            .unwrap();
-        eprintln!(
-            "full_frame_crossterm/10000/{}: {} bytes of escape sequences per full frame",
-            density(compact),
-            written.get()
+        let label = format!("10000/{}", density(compact));
+        frame_through(
+            c,
+            "full_frame_crossterm",
+            &label,
+            &app,
+            &theme,
+            || fixed(CrosstermBackend::new(capture())),
+            &written,
         );
-        group.bench_function(
-            BenchmarkId::from_parameter(format!("10000/{}", density(compact))),
-            |b| {
-                b.iter_batched_ref(
-                    fresh_terminal,
-                    |terminal| {
-                        terminal
-                            .draw(|f| ui::draw(f, black_box(&app), &theme))
-                            .unwrap();
-                    },
-                    BatchSize::SmallInput,
-                )
-            },
+        frame_through(
+            c,
+            "full_frame_ours",
+            &label,
+            &app,
+            &theme,
+            || fixed(FrameBackend::new(capture())),
+            &written,
         );
     }
+}
+
+fn fixed<B: Backend>(backend: B) -> Terminal<B> {
+    Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, WIDTH, HEIGHT)),
+        },
+    )
+    .unwrap_or_else(|_| panic!("a fixed-size terminal"))
+}
+
+fn frame_through<B: Backend>(
+    c: &mut Criterion,
+    group: &str,
+    label: &str,
+    app: &App,
+    theme: &Theme,
+    fresh_terminal: impl Fn() -> Terminal<B>,
+    written: &Rc<Cell<usize>>,
+) {
+    written.set(0);
+    fresh_terminal()
+        .draw(|f| ui::draw(f, app, theme))
+        .unwrap_or_else(|_| panic!("drawing into memory"));
+    eprintln!(
+        "{group}/{label}: {} bytes of escape sequences per full frame",
+        written.get()
+    );
+    let mut group = c.benchmark_group(group);
+    group.bench_function(BenchmarkId::from_parameter(label), |b| {
+        b.iter_batched_ref(
+            &fresh_terminal,
+            |terminal| {
+                terminal
+                    .draw(|f| ui::draw(f, black_box(app), theme))
+                    .unwrap_or_else(|_| panic!("drawing into memory"));
+            },
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 
@@ -298,7 +327,7 @@ criterion_group!(
     full_frame,
     terminal_clear_only,
     unchanged_frame,
-    full_frame_crossterm,
+    full_frame_backends,
     relayout,
     data_update
 );

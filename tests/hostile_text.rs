@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use site_status::app::keymap::{Action, Scope};
@@ -18,6 +17,7 @@ use site_status::model::{Reports, parse_report_line};
 use site_status::poller::{Detail, DetailKey, Fetched, SiteKey, Slot};
 use site_status::source::EnvReport;
 use site_status::source::prometheus::{FleetQueries, Labels, Sample, merge_grid};
+use site_status::terminal::FrameBackend;
 use site_status::ui::{self, Theme};
 
 #[derive(Clone, Default)]
@@ -169,7 +169,7 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
     // A fresh terminal per frame, so every frame is written in full.
     let draw = |app: &App| {
         let mut terminal = Terminal::with_options(
-            CrosstermBackend::new(capture.clone()),
+            FrameBackend::new(capture.clone()),
             TerminalOptions {
                 viewport: Viewport::Fixed(Rect::new(0, 0, 120, 40)),
             },

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::{Terminal, TerminalOptions, Viewport};
@@ -17,6 +16,7 @@ use site_status::app::App;
 use site_status::app::keymap::{Action, Scope};
 use site_status::config::theme_file::{self, BUILT_IN};
 use site_status::model::SiteState;
+use site_status::terminal::FrameBackend;
 use site_status::ui::theme::{ColorDepth, xterm256_rgb};
 use site_status::ui::{self, Theme};
 use support::scenes::demo_app;
@@ -473,7 +473,7 @@ impl Write for Capture {
 fn frame_bytes(app: &App, theme: &Theme) -> Vec<u8> {
     let capture = Capture::default();
     let mut terminal = Terminal::with_options(
-        CrosstermBackend::new(capture.clone()),
+        FrameBackend::new(capture.clone()),
         TerminalOptions {
             viewport: Viewport::Fixed(Rect::new(0, 0, app.width, app.height)),
         },

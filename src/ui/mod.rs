@@ -31,7 +31,7 @@ use crate::app::{App, FOOTER_LINES, HEADER_LINES, HitMap, View};
 use crate::model::clock;
 use crate::model::{Counts, TimeFormat, format_time};
 pub use glyphs::Glyphs;
-pub use theme::Theme;
+pub use theme::{ColorDepth, Theme};
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 8;

@@ -1237,12 +1237,23 @@ impl DemoSite {
     }
 }
 
-/// Where simulated time comes from: the wall clock since start, or a fixed
-/// instant for screenshots and tests.
+/// Where simulated time comes from: the wall clock since start, a fixed
+/// instant for screenshots and tests, or tokio's clock, which a paused
+/// runtime advances without sleeping (the soak drives days of polls so).
 #[derive(Debug, Clone, Copy)]
 pub enum DemoClock {
-    Running { started: Instant, offset: f64 },
-    Fixed { t: f64, now_unix: f64 },
+    Running {
+        started: Instant,
+        offset: f64,
+    },
+    Fixed {
+        t: f64,
+        now_unix: f64,
+    },
+    Tokio {
+        started: tokio::time::Instant,
+        unix_at_start: f64,
+    },
 }
 
 impl DemoClock {
@@ -1253,13 +1264,30 @@ impl DemoClock {
         }
     }
 
-    fn read(&self) -> (f64, f64) {
+    /// Tokio's clock from now on, dated `unix_at_start`; inside a runtime.
+    pub fn tokio(unix_at_start: f64) -> DemoClock {
+        DemoClock::Tokio {
+            started: tokio::time::Instant::now(),
+            unix_at_start,
+        }
+    }
+
+    /// `(t, now_unix)`: seconds since the demo started, and the Unix time
+    /// it says it is.
+    pub fn read(&self) -> (f64, f64) {
         match *self {
             DemoClock::Running { started, offset } => {
                 let now = crate::model::Clock::System.unix_seconds();
                 (started.elapsed().as_secs_f64() + offset, now)
             }
             DemoClock::Fixed { t, now_unix } => (t, now_unix),
+            DemoClock::Tokio {
+                started,
+                unix_at_start,
+            } => {
+                let t = started.elapsed().as_secs_f64();
+                (t, unix_at_start + t)
+            }
         }
     }
 }

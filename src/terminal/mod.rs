@@ -10,9 +10,11 @@ use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+mod backend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub use backend::{FrameBackend, encode};
+
+pub type Tui = Terminal<FrameBackend<Stdout>>;
 
 /// Restores the terminal when dropped: on `q`, on an error, on a signal,
 /// and (through the panic hook) on a panic.
@@ -45,7 +47,7 @@ impl TerminalGuard {
             restore();
             return Err(e);
         }
-        let terminal = match Terminal::new(CrosstermBackend::new(out)) {
+        let terminal = match Terminal::new(FrameBackend::new(out)) {
             Ok(t) => t,
             Err(e) => {
                 restore();
