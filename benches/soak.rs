@@ -190,6 +190,9 @@ struct Sample {
     sites: usize,
     transitions: usize,
     watching: usize,
+    /// The most detail queries running at once since the last sample: a
+    /// site view open adds its own, closing it must take them away.
+    peak_watching: usize,
     simulated_hours: f64,
 }
 
@@ -211,13 +214,20 @@ fn main() {
     let samples = runtime.block_on(soak(polls, every));
 
     println!(
-        "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>9}",
-        "polls", "heap bytes", "RSS KiB", "sites", "transitions", "watching", "sim hours"
+        "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>6} {:>9}",
+        "polls", "heap bytes", "RSS KiB", "sites", "transitions", "watching", "peak", "sim hours"
     );
     for s in &samples {
         println!(
-            "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>9.1}",
-            s.polls, s.live_bytes, s.rss_kib, s.sites, s.transitions, s.watching, s.simulated_hours
+            "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>6} {:>9.1}",
+            s.polls,
+            s.live_bytes,
+            s.rss_kib,
+            s.sites,
+            s.transitions,
+            s.watching,
+            s.peak_watching,
+            s.simulated_hours
         );
     }
     // Warm-up: the first sample's polls fill the transition log, the
@@ -281,6 +291,7 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
     let mut next_frame = 0u64;
     let mut next_sample = every;
     let mut samples = Vec::new();
+    let mut peak_watching = 0;
     while done < polls {
         wake.notified().await;
         app.now = now(&clock);
@@ -303,6 +314,7 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
                 }
             }
             next_keys += 100;
+            peak_watching = peak_watching.max(poller.watching());
         }
         if done >= next_frame {
             terminal
@@ -322,6 +334,7 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
                 sites: app.envs.iter().map(|e| e.fleet.sites.len()).sum(),
                 transitions: app.transitions.len(),
                 watching: poller.watching(),
+                peak_watching: std::mem::take(&mut peak_watching),
                 simulated_hours: simulated / 3600.0,
             });
             eprintln!("{next_sample} polls");
