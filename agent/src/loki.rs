@@ -512,6 +512,9 @@ impl Sender {
     /// takes; returns early if the spool dropped it for room meanwhile.
     async fn settle(&self, entry: Entry) {
         let ts = entry.ts_ns.to_string();
+        let Some(mut pinned) = self.spool.pin(&entry) else {
+            return;
+        };
         let line = match self.spool.read(&entry) {
             Ok(line) => line,
             Err(e) => {
@@ -569,6 +572,7 @@ impl Sender {
                         None => self.backoff.delay(attempt),
                     };
                     attempt = attempt.saturating_add(1);
+                    drop(pinned);
                     self.log.emit(
                         LogLevel::Warn,
                         "loki: push failed, retrying",
@@ -581,13 +585,14 @@ impl Sender {
                         }),
                     );
                     tokio::time::sleep(delay).await;
-                    if self.spool.oldest().as_ref() != Some(&entry) {
+                    pinned = match self.spool.pin(&entry) {
+                        Some(pinned) => pinned,
                         // Dropped for room while we waited (the spool
                         // counted it), or an older report arrived (the
                         // clock stepped back): either way the caller
                         // takes the oldest again.
-                        return;
-                    }
+                        None => return,
+                    };
                 }
             }
         }

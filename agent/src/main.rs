@@ -11,34 +11,11 @@ use std::sync::Arc;
 
 use site_status_agent::config::Config;
 use site_status_agent::loki::{self, Auth, Log, LokiClient, PushEvents, Sender, StreamLabels};
-use site_status_agent::metrics::{DropReason, Metrics, Target};
+use site_status_agent::metrics::{Metrics, MetricsEvents, Target};
 use site_status_agent::runner::{self, RunSpec, Runner};
 use site_status_agent::shared::Agent;
 use site_status_agent::spool::{Spool, SpoolConfig};
 use site_status_agent::{http, install};
-
-/// What the spool and the sender tell the metrics.
-struct MetricsEvents(Arc<Metrics>);
-
-impl PushEvents for MetricsEvents {
-    fn pushed(&self, result: &str) {
-        self.0.record_push(result);
-    }
-
-    fn dropped(&self, reason: &str, n: u64) {
-        let reason = match reason {
-            loki::drop_reason::SPOOL_FULL => DropReason::SpoolFull,
-            loki::drop_reason::REJECTED => DropReason::Rejected,
-            loki::drop_reason::UNREADABLE => DropReason::Unreadable,
-            _ => DropReason::WriteFailed,
-        };
-        self.0.record_dropped(reason, n);
-    }
-
-    fn spool(&self, depth: usize, bytes: u64) {
-        self.0.set_spool(depth as u64, bytes);
-    }
-}
 
 fn main() -> ExitCode {
     // The FROM scratch image has no cp: its init container runs the agent

@@ -522,6 +522,30 @@ fn number(value: f64) -> String {
     }
 }
 
+/// What the spool and the sender tell the metrics.
+pub struct MetricsEvents(pub std::sync::Arc<Metrics>);
+
+impl crate::loki::PushEvents for MetricsEvents {
+    fn pushed(&self, result: &str) {
+        self.0.record_push(result);
+    }
+
+    fn dropped(&self, reason: &str, n: u64) {
+        use crate::loki::drop_reason;
+        let reason = match reason {
+            drop_reason::SPOOL_FULL => DropReason::SpoolFull,
+            drop_reason::REJECTED => DropReason::Rejected,
+            drop_reason::UNREADABLE => DropReason::Unreadable,
+            _ => DropReason::WriteFailed,
+        };
+        self.0.record_dropped(reason, n);
+    }
+
+    fn spool(&self, depth: usize, bytes: u64) {
+        self.0.set_spool(depth as u64, bytes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

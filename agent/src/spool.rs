@@ -1,7 +1,8 @@
 //! The on-disk spool of reports waiting for Loki: every report is made
 //! durable here (temporary file, fsync, rename, fsync of the directory)
 //! before it is sent, and removed only once Loki has answered 2xx. The
-//! spool is bounded (oldest dropped and counted), keeps the reports Loki
+//! spool is bounded (oldest dropped and counted, but never the one whose
+//! push is in flight: see [`Spool::pin`]), keeps the reports Loki
 //! refused for good in `rejected/`, and after a kill gives back whatever it
 //! held, oldest first.
 
@@ -70,6 +71,8 @@ struct State {
     bytes: u64,
     next_seq: u64,
     rejected: VecDeque<String>,
+    /// The report the sender is reading or pushing now.
+    pinned: Option<String>,
 }
 
 pub struct Spool {
@@ -168,6 +171,7 @@ impl Spool {
                 bytes,
                 next_seq,
                 rejected: rejected.into(),
+                pinned: None,
             }),
             wake: Notify::new(),
         };
@@ -254,7 +258,18 @@ impl Spool {
         while state.entries.len() > self.config.max_reports
             || (state.bytes > self.config.max_bytes && state.entries.len() > 1)
         {
-            let Some((name, entry)) = state.entries.pop_first() else {
+            // The oldest, unless it is pinned: then the next. Never the
+            // newest, which the bytes bound keeps even alone.
+            let newest = state.entries.keys().next_back();
+            let Some(name) = state
+                .entries
+                .keys()
+                .find(|name| Some(*name) != newest && Some(*name) != state.pinned.as_ref())
+                .cloned()
+            else {
+                break;
+            };
+            let Some(entry) = state.entries.remove(&name) else {
                 break;
             };
             remove_if_present(&self.config.dir.join(&name))?;
@@ -305,6 +320,23 @@ impl Spool {
             .entries
             .first_key_value()
             .map(|(_, e)| e.clone())
+    }
+
+    /// Keeps `entry` from being dropped for room until the guard goes, if
+    /// it is still the oldest (else `None`: the caller takes the oldest
+    /// again). The sender holds it while it reads and pushes a report: one
+    /// dropped then could still reach Loki and be counted both sent and
+    /// dropped, or be counted dropped twice (for room, then as refused or
+    /// unreadable). Not while it waits to retry, so an outage still rolls
+    /// the oldest out. Were it and the newest all that is left, the bound
+    /// is exceeded until a later write.
+    pub fn pin(&self, entry: &Entry) -> Option<Pinned<'_>> {
+        let mut state = self.lock();
+        if state.entries.first_key_value().map(|(_, e)| e) != Some(entry) {
+            return None;
+        }
+        state.pinned = Some(entry.name.clone());
+        Some(Pinned(self))
     }
 
     pub fn read(&self, entry: &Entry) -> io::Result<String> {
@@ -375,6 +407,16 @@ impl Spool {
     }
 }
 
+/// See [`Spool::pin`].
+#[must_use = "the report is pinned only while this lives"]
+pub struct Pinned<'a>(&'a Spool);
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.0.lock().pinned = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +454,27 @@ mod tests {
         assert_eq!(spool.read(&first).unwrap(), "a");
         spool.remove(&first).unwrap();
         assert_eq!(spool.read(&spool.oldest().unwrap()).unwrap(), "b");
+    }
+
+    #[test]
+    fn a_report_being_pushed_is_not_dropped_for_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SpoolConfig::new(dir.path());
+        config.max_reports = 2;
+        let spool = Spool::open(config, Arc::new(NoEvents), Log::new(LogLevel::Error)).unwrap();
+        spool.push(1, "a").unwrap();
+        spool.push(2, "b").unwrap();
+        let a = spool.oldest().unwrap();
+        let pinned = spool.pin(&a).unwrap();
+        spool.push(3, "c").unwrap();
+        // "a" is in Loki's hands: "b" made room.
+        assert_eq!(spool.depth(), 2);
+        assert_eq!(spool.oldest(), Some(a.clone()));
+        drop(pinned);
+        spool.push(4, "d").unwrap();
+        assert_eq!(spool.depth(), 2);
+        assert_eq!(spool.read(&spool.oldest().unwrap()).unwrap(), "c");
+        // Gone, so no longer the oldest: the sender takes the oldest again.
+        assert!(spool.pin(&a).is_none());
     }
 }
