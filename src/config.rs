@@ -526,7 +526,9 @@ impl<'de> Deserialize<'de> for Seconds {
             Raw::Text(t) => parse_duration(&t).map_err(de::Error::custom)?,
             _ => return Err(de::Error::custom("a duration cannot be negative")),
         };
-        Ok(Seconds(Duration::from_secs_f64(secs)))
+        Duration::try_from_secs_f64(secs)
+            .map(Seconds)
+            .map_err(|_| de::Error::custom("a duration too long to be meant"))
     }
 }
 
@@ -1048,6 +1050,12 @@ selector = 'env="prod"'          # optional
 [environment.prometheus]
 url = "http://127.0.0.1:9090"
 "#;
+
+    #[test]
+    fn a_duration_too_long_for_any_clock_is_an_error() {
+        let error = parse(&format!("refresh_interval = 1e300\n{SMALLEST}")).unwrap_err();
+        assert!(error.to_string().contains("too long"), "{error}");
+    }
 
     #[test]
     fn times_are_local_unless_utc_is_asked_for() {

@@ -9,32 +9,23 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use site_status::app::{App, Settings};
 use site_status::config::Config;
 use site_status::model::{Counts, SiteState};
-use site_status::poller::{PollSettings, Poller};
+use site_status::poller::PollSettings;
 use site_status::source::FleetSource;
 use site_status::source::environment::EnvironmentSource;
 use site_status::source::http::ProcessSecrets;
-use site_status::ui::{self, Theme};
+use support::dashboard::{Dashboard, pane};
+use support::fault_proxy::{Fault, FaultProxy};
 use support::{Fleet, FleetBuilder, FleetExporter, Site, TestPrometheus};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const STALE_AFTER: f64 = 1800.0;
 
 fn config_text(envs: &[(&str, &str)], prometheus_timeout: &str) -> String {
-    let mut text = String::from("refresh_interval = \"2s\"\n");
-    for (name, url) in envs {
-        text.push_str(&format!(
-            "[[environment]]\nname = \"{name}\"\nselector = 'env=\"{name}\"'\n[environment.prometheus]\nurl = \"{url}\"\ntimeout = \"{prometheus_timeout}\"\n"
-        ));
-    }
-    text
+    support::dashboard::config_text(envs, prometheus_timeout, "")
 }
 
 fn parse(text: &str) -> Config {
@@ -376,163 +367,37 @@ async fn check_exit_codes() {
     assert_eq!(code, 3, "a backend failure wins over errors");
 }
 
-/// A proxy in front of a real Prometheus that can be told to misbehave.
-struct Proxy {
-    url: String,
-    mode: Arc<AtomicU8>,
-}
-
-const PASS: u8 = 0;
-const GARBAGE: u8 = 1;
-const ERROR_ENVELOPE: u8 = 2;
-const HANG: u8 = 3;
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mode = Arc::new(AtomicU8::new(PASS));
-        let shared = mode.clone();
-        let client = reqwest::Client::new();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let mode = shared.clone();
-                let client = client.clone();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&request).to_string();
-                    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let (status, body) = match mode.load(Ordering::SeqCst) {
-                        GARBAGE => (200, "<<<\u{1b}[2J garbage >>>".to_string()),
-                        ERROR_ENVELOPE => (
-                            422,
-                            r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#.to_string(),
-                        ),
-                        HANG => {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                            return;
-                        }
-                        _ => match client.get(format!("{upstream}{target}")).send().await {
-                            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-                            Err(_) => (502, "bad gateway".to_string()),
-                        },
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(response.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        Proxy { url, mode }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-}
-
-/// The dashboard without a terminal: the real poller feeding the real app.
-struct Dashboard {
-    poller: Poller,
-    app: App,
-}
-
-impl Dashboard {
-    fn absorb(&mut self) {
-        self.app.now = SystemTime::now();
-        for (env, slot) in self.poller.changed_fleet() {
-            self.app.apply_fleet(env, &slot);
-        }
-    }
-
-    /// Runs the poll loop until `done` holds, for at most `limit`.
-    async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
-        let started = Instant::now();
-        let wake = self.poller.wake();
-        loop {
-            self.absorb();
-            if done(&self.app) {
-                return;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "timed out waiting for {what}; screen:\n{}",
-                self.screen()
-            );
-            let _ = tokio::time::timeout(Duration::from_millis(200), wake.notified()).await;
-        }
-    }
-
-    fn env(&self, name: &str) -> &site_status::app::EnvPane {
-        self.app.envs.iter().find(|e| e.fleet.name == name).unwrap()
-    }
-
-    fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
-        terminal
-            .draw(|f| ui::draw(f, &self.app, &Theme::dark()))
-            .unwrap();
-        format!("{}", terminal.backend())
-    }
-
-    fn section_line(&self, env: &str) -> String {
-        self.screen()
-            .lines()
-            .find(|l| l.contains(&format!("── {env} ")))
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
+/// A backend that fails keeps its environment's last good data on screen,
+/// marked STALE with its age and the error, while the other environments
+/// keep updating; it recovers by itself. The faults a proxy answers with
+/// here, and the killed Prometheus; tests/faults.rs has the others.
 #[tokio::test]
 async fn failing_backends_keep_their_last_data_marked_stale_and_recover() {
     let exporter = FleetExporter::start(FleetBuilder::new(30).build());
-    let mut dev_prom = TestPrometheus::scraping(&exporter).await;
-    let prod_prom = TestPrometheus::scraping(&exporter).await;
+    let (mut dev_prom, prod_prom) = tokio::join!(
+        TestPrometheus::scraping(&exporter),
+        TestPrometheus::scraping(&exporter)
+    );
     dev_prom.wait_for_fleet(&exporter).await;
     prod_prom.wait_for_fleet(&exporter).await;
-    let proxy = Proxy::start(prod_prom.url()).await;
+    let proxy = FaultProxy::start(prod_prom.url()).await;
 
     // dev straight to a Prometheus that will be killed; test through the
     // misbehaving proxy; prod straight to a healthy Prometheus.
     let config = parse(&config_text(
         &[
             ("dev", &dev_prom.url()),
-            ("test", &proxy.url),
+            ("test", proxy.url()),
             ("prod", &prod_prom.url()),
         ],
         "1s",
     ));
-    let sources: Vec<Arc<dyn FleetSource>> = sources(&config)
-        .into_iter()
-        .map(|s| s as Arc<dyn FleetSource>)
-        .collect();
     let poll = PollSettings {
         interval: Duration::from_millis(400),
         timeout: Duration::from_secs(2),
         max_backoff: Duration::from_millis(1600),
     };
-    let poller = Poller::start(sources, poll);
-    let settings = Settings {
-        refresh: poll.interval,
-        ..Settings::default()
-    };
-    let app = App::new(settings, &config.environment_names(), 160, 50);
-    let mut dash = Dashboard { poller, app };
+    let mut dash = Dashboard::start(&config, poll, 160, 50);
     let limit = Duration::from_secs(20);
 
     dash.until("every environment's first data", limit, |app| {
@@ -541,79 +406,57 @@ async fn failing_backends_keep_their_last_data_marked_stale_and_recover() {
             .all(|e| e.fetched_at.is_some() && e.error.is_none())
     })
     .await;
-    let sites_in = |dash: &Dashboard, env: &str| dash.env(env).fleet.sites.len();
-    let test_sites = sites_in(&dash, "test");
-    assert!(test_sites > 0);
+    let test_sites = dash.site_names("test");
+    assert!(!test_sites.is_empty());
 
-    for (mode, expected) in [
-        (GARBAGE, "not a Prometheus API response"),
+    for (fault, expected) in [
+        (Fault::Garbage, "not a Prometheus API response"),
         (
-            ERROR_ENVELOPE,
+            Fault::ErrorEnvelope,
             "Prometheus error (execution): query timed out",
         ),
-        (HANG, "no answer within 1s"),
+        (Fault::Hang, "no answer within 1s"),
     ] {
-        proxy.set(mode);
+        proxy.set(fault);
         dash.until(expected, limit, |app| {
-            let test = app.envs.iter().find(|e| e.fleet.name == "test").unwrap();
-            test.error
+            pane(app, "test")
+                .error
                 .as_ref()
                 .is_some_and(|(e, _)| e.contains(expected))
         })
         .await;
-        assert_eq!(
-            sites_in(&dash, "test"),
-            test_sites,
-            "the last good data stays"
-        );
-        let line = dash.section_line("test");
-        assert!(line.contains("STALE") && line.contains(expected), "{line}");
-        assert!(!line.contains('\u{1b}'));
+        dash.assert_stale("test", &test_sites, expected);
         // Meanwhile prod keeps updating.
-        let before = dash.env("prod").fetched_at.unwrap();
-        dash.until("prod to update meanwhile", limit, |app| {
-            let prod = app.envs.iter().find(|e| e.fleet.name == "prod").unwrap();
-            prod.fetched_at.unwrap() > before && prod.error.is_none()
-        })
-        .await;
-        proxy.set(PASS);
+        dash.keeps_updating("prod", limit).await;
+        proxy.set(Fault::Pass);
         dash.until("test to recover", limit, |app| {
-            let test = app.envs.iter().find(|e| e.fleet.name == "test").unwrap();
-            test.error.is_none()
+            pane(app, "test").error.is_none()
         })
         .await;
         assert!(!dash.section_line("test").contains("STALE"));
     }
 
     // A Prometheus that dies.
-    let dev_sites = sites_in(&dash, "dev");
+    let dev_sites = dash.site_names("dev");
     dev_prom.kill();
     dash.until("dev's connection error", limit, |app| {
-        let dev = app.envs.iter().find(|e| e.fleet.name == "dev").unwrap();
-        dev.error
+        pane(app, "dev")
+            .error
             .as_ref()
             .is_some_and(|(e, _)| e.contains("cannot connect"))
     })
     .await;
-    assert_eq!(sites_in(&dash, "dev"), dev_sites);
-    let line = dash.section_line("dev");
-    assert!(line.contains("STALE"), "{line}");
-    let header = dash.screen().lines().next().unwrap().to_string();
+    dash.assert_stale("dev", &dev_sites, "cannot connect");
+    let header = dash.render().lines[0].clone();
     assert!(header.contains("1 env stale"), "{header}");
-    let before = dash.env("prod").fetched_at.unwrap();
-    dash.until("prod to keep updating", limit, |app| {
-        let prod = app.envs.iter().find(|e| e.fleet.name == "prod").unwrap();
-        prod.fetched_at.unwrap() > before
-    })
-    .await;
+    dash.keeps_updating("prod", limit).await;
 
     dev_prom.restart().await;
     dash.until("dev to recover by itself", Duration::from_secs(30), |app| {
-        let dev = app.envs.iter().find(|e| e.fleet.name == "dev").unwrap();
-        dev.error.is_none()
+        pane(app, "dev").error.is_none()
     })
     .await;
-    assert_eq!(sites_in(&dash, "dev"), dev_sites);
+    assert_eq!(dash.site_names("dev"), dev_sites);
     assert!(!dash.section_line("dev").contains("STALE"));
 }
 

@@ -8,7 +8,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Paint, format_age, truncate};
+use super::{Paint, format_age_seconds, truncate};
 use crate::app::{App, HitMap};
 use crate::model::text::shown;
 use crate::model::{Alert, SiteState};
@@ -23,8 +23,7 @@ fn active_for(alert: &Alert, app: &App) -> String {
         return String::new();
     };
     let now = super::unix(app.now);
-    let seconds = (now - since.as_second() as f64).max(0.0);
-    format_age(std::time::Duration::from_secs_f64(seconds))
+    format_age_seconds(now - since.as_second() as f64)
 }
 
 pub fn draw(

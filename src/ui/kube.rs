@@ -2,15 +2,13 @@
 //! its pods (not ready first, with Kubernetes' reason), restart counts and
 //! the latest Warning events, newest first.
 
-use std::time::Duration;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::{Paint, format_age, truncate};
+use super::{Paint, format_age, format_age_seconds, truncate};
 use crate::app::views::Loaded;
 use crate::app::{App, HitMap, SiteView, age};
 use crate::model::{PodInfo, PodReason, RolloutState, SiteState, SiteWorkloads, WarningEvent};
@@ -395,10 +393,7 @@ fn event_lines<'a>(
     let when = match event.time {
         Some(t) => {
             let now = super::unix(app.now);
-            format!(
-                "{:>4} ago",
-                format_age(Duration::from_secs_f64((now - t).max(0.0)))
-            )
+            format!("{:>4} ago", format_age_seconds(now - t))
         }
         None => "       ?".to_string(),
     };

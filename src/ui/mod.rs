@@ -248,6 +248,13 @@ pub fn count_spans(counts: &Counts, paint: Paint<'_>) -> Vec<Span<'static>> {
     spans
 }
 
+/// [`format_age`] of a difference of two Unix times, which come from
+/// backends: negative is now, and a value too large for a `Duration` (a
+/// broken series' time) is as old as can be, never a panic.
+pub fn format_age_seconds(seconds: f64) -> String {
+    format_age(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX))
+}
+
 /// Short human age: 4s, 3m, 2h, 5d.
 pub fn format_age(age: Duration) -> String {
     let s = age.as_secs();
@@ -301,6 +308,16 @@ mod tests {
         assert_eq!(format_age(Duration::from_secs(185)), "3m");
         assert_eq!(format_age(Duration::from_secs(7500)), "2h5m");
         assert_eq!(format_age(Duration::from_secs(200_000)), "2d");
+    }
+
+    #[test]
+    fn ages_from_broken_times_never_panic() {
+        assert_eq!(format_age_seconds(-5.0), "0s");
+        assert_eq!(format_age_seconds(f64::NAN), "0s");
+        assert_eq!(format_age_seconds(65.0), "1m");
+        let huge = format_age_seconds(1e300);
+        assert!(huge.ends_with('d'), "{huge}");
+        assert_eq!(format_age_seconds(f64::INFINITY), huge);
     }
 
     #[test]

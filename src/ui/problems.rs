@@ -4,8 +4,6 @@
 //! site's latest report in its own words. Answers "which prod sites fail,
 //! and why" without opening them one by one.
 
-use std::time::Duration;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -13,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use super::{Paint, format_age, truncate, unix};
+use super::{Paint, format_age_seconds, truncate, unix};
 use crate::app::{App, HitMap, ProblemsView};
 use crate::model::text::shown;
 use crate::model::{Counts, SiteRef, SiteState, SiteSummary};
@@ -36,11 +34,8 @@ fn since(app: &App, site: SiteRef, state: SiteState) -> String {
         .filter(|t| t.to == state)
         .map(|t| t.time);
     match (entered, pane.first_fetched_at) {
-        (Some(at), _) => format_age(Duration::from_secs_f64((now - at).max(0.0))),
-        (None, Some(first)) => format!(
-            ">{}",
-            format_age(Duration::from_secs_f64((now - unix(first)).max(0.0)))
-        ),
+        (Some(at), _) => format_age_seconds(now - at),
+        (None, Some(first)) => format!(">{}", format_age_seconds(now - unix(first))),
         (None, None) => String::new(),
     }
 }
@@ -73,7 +68,7 @@ pub fn reason(app: &App, site: SiteRef, state: SiteState) -> String {
         SiteState::Stale => {
             let age = summary
                 .last_run
-                .map(|at| format_age(Duration::from_secs_f64((unix(app.now) - at).max(0.0))))
+                .map(|at| format_age_seconds(unix(app.now) - at))
                 .unwrap_or_else(|| "long".to_string());
             last_good(format!("last run {age} ago"))
         }
@@ -255,9 +250,7 @@ fn why_lines(
     match (view.why.value(), &view.why.error) {
         (Some(reports), _) => match reports.reports.first() {
             Some(report) => {
-                let age = format_age(Duration::from_secs_f64(
-                    (unix(app.now) - report.time_ns as f64 / 1e9).max(0.0),
-                ));
+                let age = format_age_seconds(unix(app.now) - report.time_ns as f64 / 1e9);
                 lines.push(Line::from(Span::styled(
                     format!("{}: its latest report, {age} ago", shown(&summary.name)),
                     theme.text().add_modifier(Modifier::BOLD),

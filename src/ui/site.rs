@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{Paint, clock, format_age, severity_state, truncate};
+use super::{Paint, clock, format_age, format_age_seconds, severity_state, truncate};
 use crate::app::views::ManualRun;
 use crate::app::{App, HitMap, SiteView, age};
 use crate::model::drush_text::readable;
@@ -128,7 +128,7 @@ pub fn draw(
                 facts.push(format!(
                     "last run {} ({} ago)",
                     clock(last, paint),
-                    format_age(std::time::Duration::from_secs_f64((now - last).max(0.0)))
+                    format_age_seconds(now - last)
                 ));
             }
             if let Some(d) = detail.run_duration {
@@ -148,10 +148,9 @@ pub fn draw(
                     // the last run that worked.
                     let now = super::unix(app.now);
                     let good = match detail.last_success {
-                        Some(t) if t > 0.0 => format!(
-                            " · last good report {} ago",
-                            format_age(std::time::Duration::from_secs_f64((now - t).max(0.0)))
-                        ),
+                        Some(t) if t > 0.0 => {
+                            format!(" · last good report {} ago", format_age_seconds(now - t))
+                        }
                         Some(_) => " · no good report yet".to_string(),
                         None => String::new(),
                     };

@@ -29,8 +29,10 @@
 
 pub mod agent;
 pub mod alertmanager;
+pub mod dashboard;
 pub mod exporter;
 pub mod fake_kube;
+pub mod fault_proxy;
 pub mod fleet;
 pub mod prometheus;
 pub mod scenes;

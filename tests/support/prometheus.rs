@@ -349,6 +349,31 @@ impl TestPrometheus {
         }
     }
 
+    /// Freezes Prometheus with SIGSTOP, as a machine swapping to death or a
+    /// stopped container would: its port still accepts connections (the
+    /// kernel queues them) but nothing answers. [`TestPrometheus::thaw`]
+    /// resumes it; killing or dropping it works while frozen.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP, "SIGSTOP");
+    }
+
+    /// Resumes a frozen Prometheus (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT, "SIGCONT");
+    }
+
+    fn signal(&self, signal: libc::c_int, name: &str) {
+        let pid = self.pid().expect("Prometheus is not running");
+        // SAFETY: kill(2) on our own child, which has not been reaped.
+        let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
+        assert_eq!(
+            sent,
+            0,
+            "{name} to Prometheus ({pid}): {}",
+            io::Error::last_os_error()
+        );
+    }
+
     /// SIGKILLs Prometheus, as a crash would, and reaps it. Its data
     /// directory stays for [`TestPrometheus::restart`]. Does nothing if it
     /// is not running.

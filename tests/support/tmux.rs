@@ -23,7 +23,7 @@
 //! tmux.assert_exits_cleanly("q");
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -389,6 +389,33 @@ impl Tmux {
     }
 }
 
+/// The real binary (`binary`, e.g. `env!("CARGO_BIN_EXE_site-status")`) in
+/// a `width`×`height` session, dev, test and prod all read from one
+/// Prometheus (told apart by `env="…"`), polled every 2 s (the shortest
+/// allowed) with a 1 s timeout. Its configuration, HOME and mute rules
+/// live in `dir`. Does not wait for anything.
+pub fn live_dashboard(binary: &str, prometheus: &str, dir: &Path, width: u16, height: u16) -> Tmux {
+    let mut config = String::from("refresh_interval = \"2s\"\n");
+    for env in ["dev", "test", "prod"] {
+        config.push_str(&format!(
+            "\n[[environment]]\nname = \"{env}\"\nselector = 'env=\"{env}\"'\n\n\
+             [environment.prometheus]\nurl = \"{prometheus}\"\ntimeout = \"1s\"\n"
+        ));
+    }
+    let config_path = dir.join("config.toml");
+    std::fs::write(&config_path, config).expect("write the configuration");
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("create HOME");
+    let text = |p: &Path| p.to_str().expect("a UTF-8 path").to_string();
+    let command = format!(
+        "unset SITE_STATUS_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME; HOME={} SITE_STATUS_MUTES={} {}",
+        sh_quote(&text(&home)),
+        sh_quote(&text(&dir.join("mutes.toml"))),
+        command_line(&[binary, "--config", &text(&config_path)])
+    );
+    Tmux::start(width, height, &command)
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.output(&["kill-server"]);
@@ -561,6 +588,14 @@ impl Screen {
     /// The environments whose section line is on screen, in screen order.
     pub fn envs(&self) -> Vec<String> {
         self.section_lines().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// The grid's cursor as the status line names it, `env › profile ›
+    /// site` (the rest of the line left out); `None` when the status line
+    /// names no site (another view, a half-drawn frame).
+    pub fn cursor_crumbs(&self) -> Option<&str> {
+        let crumbs = self.status().split("  ").next()?.trim();
+        (crumbs.split(" › ").filter(|p| !p.is_empty()).count() == 3).then_some(crumbs)
     }
 
     /// Set once the app has exited: its exit status.

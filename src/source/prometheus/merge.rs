@@ -39,6 +39,31 @@ fn site_entry<'a, 's>(
     Some(summary)
 }
 
+/// A run's success or a target's `up`: only a real 1 (or more) is good
+/// news. NaN or an infinity is a broken series, and must not let a site
+/// look fine by being left out.
+fn is_one(value: f64) -> bool {
+    value.is_finite() && value >= 1.0
+}
+
+/// How far ahead of this machine's clock a site's last run may be (clock
+/// skew) and still be taken for a time.
+const MAX_AHEAD_SECONDS: f64 = 86_400.0;
+
+/// When a site last ran, from the age of its last run. An age that gives
+/// no time (NaN, an infinity, a run before 1970 or days ahead) comes from
+/// a broken series: the run is taken to be as old as can be, the Unix
+/// epoch, so the site reads as stale (never as fresh) and every view can
+/// still show its age.
+fn ran_at(now_unix: f64, age: f64) -> f64 {
+    let at = now_unix - age;
+    if at.is_finite() && (0.0..=now_unix + MAX_AHEAD_SECONDS).contains(&at) {
+        at
+    } else {
+        0.0
+    }
+}
+
 /// What the grid queries said, merged per site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergedGrid {
@@ -82,10 +107,8 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
         }
     }
     for s in &success {
-        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
-            && s.value.is_finite()
-        {
-            let ok = s.value >= 1.0;
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            let ok = is_one(s.value);
             if summary.run_success.is_some() {
                 duplicates += 1;
             }
@@ -93,10 +116,8 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
         }
     }
     for s in &age {
-        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
-            && s.value.is_finite()
-        {
-            let at = now_unix - s.value;
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            let at = ran_at(now_unix, s.value);
             if summary.last_run.is_some() {
                 duplicates += 1;
             }
@@ -105,10 +126,8 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
         }
     }
     for s in &up {
-        if let Some(summary) = site_entry(&mut sites, queries, &s.labels)
-            && s.value.is_finite()
-        {
-            let is_up = s.value >= 1.0;
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            let is_up = is_one(s.value);
             if summary.up.is_some() {
                 duplicates += 1;
             }
@@ -176,15 +195,11 @@ pub fn merge_site(
                 .map(|s| (r.label.clone(), s))
         })
         .collect();
-    let first = |answer: &Option<Vec<Sample>>| {
-        answer
-            .as_ref()
-            .and_then(|v| v.first().map(|s| s.value))
-            .filter(|v| v.is_finite())
-    };
-    summary.run_success = first(&success).map(|v| v >= 1.0);
-    summary.last_run = first(&age).map(|age| now_unix - age);
-    let run_duration = first(&duration);
+    let first =
+        |answer: &Option<Vec<Sample>>| answer.as_ref().and_then(|v| v.first().map(|s| s.value));
+    summary.run_success = first(&success).map(is_one);
+    summary.last_run = first(&age).map(|age| ran_at(now_unix, age));
+    let run_duration = first(&duration).filter(|v| v.is_finite());
     let info = info.and_then(|v| {
         let labels = &v.first()?.labels;
         let get = |name: &str| {
@@ -207,7 +222,7 @@ pub fn merge_site(
         requirements,
         run_duration,
         info,
-        last_success: first(&success_age).map(|age| now_unix - age),
+        last_success: first(&success_age).map(|age| ran_at(now_unix, age)),
     }
 }
 
@@ -396,6 +411,71 @@ mod tests {
         );
         assert_eq!(a.up, Some(false));
         assert_eq!(grid.duplicates, 6);
+    }
+
+    #[test]
+    fn non_finite_or_impossible_values_never_make_a_site_look_fine() {
+        // A series that says NaN or an infinity is broken: leaving it out
+        // would show the site by its severities alone, as fine.
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let labels = |site: &str| -> Labels { [("site", site), ("profile", "p")].into() };
+        let sample = |site: &str, value: f64| Sample {
+            labels: labels(site),
+            value,
+        };
+        let now = 1_800_000_000.0;
+        let ages = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300];
+        let age_sites: Vec<String> = (0..ages.len()).map(|i| format!("age-{i}")).collect();
+        let mut worst = vec![
+            sample("success-nan", 0.0),
+            sample("success-inf", 0.0),
+            sample("up-nan", 0.0),
+            sample("fine", 0.0),
+        ];
+        worst.extend(age_sites.iter().map(|s| sample(s, 0.0)));
+        let mut age = vec![
+            sample("success-nan", 60.0),
+            sample("success-inf", 60.0),
+            sample("up-nan", 60.0),
+            sample("fine", 60.0),
+        ];
+        age.extend(age_sites.iter().zip(ages).map(|(s, a)| sample(s, a)));
+        let grid = merge_grid(
+            &q,
+            [
+                worst,
+                vec![],
+                vec![
+                    sample("success-nan", f64::NAN),
+                    sample("success-inf", f64::INFINITY),
+                ],
+                age,
+                vec![sample("up-nan", f64::NAN)],
+            ],
+            now,
+        );
+        let state = |name: &str| {
+            grid.sites
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .state(now, std::time::Duration::from_secs(1800))
+        };
+        use crate::model::SiteState;
+        assert_eq!(state("fine"), SiteState::Ok);
+        assert_eq!(state("success-nan"), SiteState::RunFailed);
+        assert_eq!(state("success-inf"), SiteState::RunFailed);
+        assert_eq!(state("up-nan"), SiteState::TargetDown);
+        for site in &age_sites {
+            assert_eq!(state(site), SiteState::Stale, "{site}");
+            let summary = grid.sites.iter().find(|s| s.name == *site).unwrap();
+            // A time every view can show an age for.
+            assert_eq!(summary.last_run, Some(0.0), "{site}");
+        }
+        // A clock a few hours ahead is still a time.
+        assert_eq!(ran_at(now, -3600.0), now + 3600.0);
+        assert_eq!(grid.duplicates, 0);
     }
 
     #[test]
