@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use site_status::config::Config;
 use site_status::model::Alert;
-use site_status::source::FleetSource;
 use site_status::source::environment::EnvironmentSource;
 use site_status::source::http::ProcessSecrets;
+use site_status::source::{EnvReport, FleetSource};
 use support::{Fleet, FleetExporter, Site, TestPrometheus};
 
 /// One rule per kind of alert: one keeps the fleet's labels (`env`
@@ -132,7 +132,7 @@ async fn firing_alerts_reach_their_site_and_only_their_environment() {
     });
     prom.wait_for("ALERTS{alertstate=\"firing\"}", |s| s.len() == 3)
         .await;
-    let report = dev.fetch_fleet().await.unwrap();
+    let report = fetch_until(dev.as_ref(), |r| r.alerts.len() >= 2).await;
     assert_eq!(
         names(&report.alerts),
         vec![
@@ -164,6 +164,19 @@ async fn firing_alerts_reach_their_site_and_only_their_environment() {
     );
     let report = dev.fetch_fleet().await.unwrap();
     assert_eq!(pending(&report.alerts), [("park", "DrupalPendingForever")]);
+}
+
+/// The alerts list is read again only once the last one read is 10 s old:
+/// polls as the dashboard would until the report shows what is awaited.
+async fn fetch_until(source: &dyn FleetSource, done: impl Fn(&EnvReport) -> bool) -> EnvReport {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let report = source.fetch_fleet().await.unwrap();
+        if done(&report) || std::time::Instant::now() > deadline {
+            return report;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test]

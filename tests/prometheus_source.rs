@@ -99,6 +99,61 @@ async fn the_grid_is_merged_from_the_aggregated_answers() {
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
+/// The alerts list changes only when rules are evaluated: polls closer
+/// together than 10 s read it once; a failed read is not kept.
+#[tokio::test]
+async fn the_alerts_list_is_read_at_most_every_ten_seconds() {
+    use wiremock::matchers::path;
+    let server = MockServer::start().await;
+    let alerts = |state: &str| {
+        format!(
+            r#"{{"status":"success","data":{{"alerts":[{{"labels":{{"alertname":"DrupalCronFailing","site":"borger"}},"annotations":{{}},"state":"{state}","activeAt":"2026-12-01T10:00:00Z","value":"1"}}]}}}}"#
+        )
+    };
+    let first_alerts = Mock::given(path("/api/v1/alerts"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("ruler down"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"site":"borger","profile":"kk_borger"},"value":[1,"0"]}]}}"#,
+        ))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let source = source(&c, &no_secrets());
+    let report = source.fetch_fleet().await.unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("alerts unavailable"))
+    );
+    drop(first_alerts);
+    Mock::given(path("/api/v1/alerts"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(alerts("firing")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // The failure was not kept: the next poll asks, and the three after it
+    // use what it read.
+    for _ in 0..4 {
+        let report = source.fetch_fleet().await.unwrap();
+        assert_eq!(report.alerts.len(), 1, "{:?}", report.warnings);
+    }
+    let asked = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/alerts")
+        .count();
+    assert_eq!(asked, 2, "once failing, then once for four polls");
+}
+
 #[tokio::test]
 async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
     use wiremock::matchers::path;

@@ -1,8 +1,9 @@
 //! What the dashboard asks of a real Prometheus per refresh, counted by
 //! Prometheus itself (`prometheus_http_requests_total`): three environments
-//! on one Prometheus share one set of grid queries and one alerts list,
-//! and the fleet timeline is read once and then carried by the polls, so a
-//! steady refresh is six requests and no range query. Sharing must not
+//! on one Prometheus share one set of grid queries and one alerts list
+//! (read at most every 10 s), and the fleet timeline is read once and then
+//! carried by the polls, so a steady refresh is five or six requests and
+//! no range query. Sharing must not
 //! change what any environment shows.
 
 mod support;
@@ -208,7 +209,12 @@ async fn three_environments_on_one_prometheus_cost_six_requests_a_refresh_and_no
         "{rounds} refreshes of 3 environments: {queries} queries, {alerts} alerts lists, {ranges} range queries"
     );
     assert_eq!(queries, 5 * rounds, "five grid queries per refresh, shared");
-    assert_eq!(alerts, rounds, "one alerts list per refresh, shared");
+    // Five 2 s refreshes span about 10 s: the alerts list, read at most
+    // every 10 s, is asked for at most once in them.
+    assert!(
+        alerts <= 1,
+        "{alerts} alerts lists: at most one per 10 s, shared"
+    );
     assert_eq!(ranges, 0, "the timelines are carried by the polls");
     // A timeline's update can land just after its round is counted.
     assert!(

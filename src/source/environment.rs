@@ -489,7 +489,7 @@ fn share_grids(
             &shared.values,
         );
         let grid = Arc::new(SharedGrid::new(
-            PromApi { endpoint },
+            PromApi::new(endpoint),
             queries,
             shared.values.clone(),
         ));

@@ -207,7 +207,7 @@ impl SharedGrid {
             self.api.query_held(&q2),
             self.api.query_held(&q3),
             self.api.query_held(&q4),
-            self.api.alerts(),
+            self.api.recent_alerts(),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
         let mut parts: HashMap<String, [Vec<Sample>; 5]> = self

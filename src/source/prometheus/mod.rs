@@ -2,9 +2,9 @@
 //! aggregated instant queries and the alerts list, a site's raw series, a
 //! requirement's history, the fleet timeline and a profile's rollout.
 //!
-//! The grid costs five instant queries and one `GET api/v1/alerts` per
-//! environment per refresh, each aggregated on the server, whatever the
-//! number of sites; one site's raw series, the fleet timeline and a
+//! The grid costs five instant queries per environment per refresh, each
+//! aggregated on the server, whatever the number of sites, and the
+//! `GET api/v1/alerts` list at most every 10 s (`api::ALERTS_MAX_AGE`); one site's raw series, the fleet timeline and a
 //! profile's rollout are only asked for while a view shows them. The parts
 //! live beside this file: `wire` (answers), `api` (HTTP), `promql` (the
 //! queries), `merge` (answers into sites), `labels` (a series' labels).
@@ -72,7 +72,7 @@ impl PrometheusSource {
         )?;
         Ok(PrometheusSource {
             env: env.name.0.clone(),
-            api: PromApi { endpoint },
+            api: PromApi::new(endpoint),
             queries: FleetQueries::new(config, env),
             forget_after: config.forget_after.0,
             max_sites: env.max_sites,
@@ -110,7 +110,7 @@ impl PrometheusSource {
                 alerts,
             ));
         }
-        let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.alerts());
+        let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.recent_alerts());
         Ok((grid?, alerts))
     }
 
