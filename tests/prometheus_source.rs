@@ -45,11 +45,12 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         let report = s.fetch_fleet().await.unwrap();
         assert_eq!(report.sites.len(), sites);
         per_refresh.push(responder.calls.load(Ordering::SeqCst));
-        // A second refresh costs the same again.
+        // A second refresh right after asks the five grid queries again;
+        // the alerts list it read is less than 10 s old.
         s.fetch_fleet().await.unwrap();
         assert_eq!(
             responder.calls.load(Ordering::SeqCst),
-            2 * per_refresh[per_refresh.len() - 1]
+            per_refresh[per_refresh.len() - 1] + 5
         );
     }
     // Five grid queries and the alerts.
