@@ -197,6 +197,12 @@ struct Sample {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` runs bench targets too,
+    // and a soak is no test.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("soak: measures only under `cargo bench --bench soak`");
+        return;
+    }
     let polls: u64 = std::env::var("POLLS")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -492,6 +492,12 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` runs bench targets too,
+    // and a soak is no test.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("soak: measures only under `cargo bench -p site-status-agent --bench soak`");
+        return;
+    }
     let runs = env_u64("RUNS").unwrap_or(100_000);
     let every = env_u64("SAMPLE_EVERY").unwrap_or(runs / 10).max(1);
     let log: LogLevel = std::env::var("LOG")
