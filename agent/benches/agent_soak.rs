@@ -29,7 +29,7 @@
 //! metrics, sent + dropped + still spooled = runs, and the stand-in Loki
 //! must have taken exactly the reports sent, each once, in order.
 //!
-//! `cargo bench -p site-status-agent --bench soak` (RUNS=20000 for a
+//! `cargo bench -p site-status-agent --bench agent_soak` (RUNS=20000 for a
 //! shorter run; LOG=info for the agent's log lines on stderr, which the
 //! default `error` keeps to the refused reports; SPOOL_DIR for the spool's
 //! parent, /dev/shm by default: see [`spool_parent`]).
@@ -495,7 +495,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test` runs bench targets too,
     // and a soak is no test.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("soak: measures only under `cargo bench -p site-status-agent --bench soak`");
+        println!("soak: measures only under `cargo bench -p site-status-agent --bench agent_soak`");
         return;
     }
     let runs = env_u64("RUNS").unwrap_or(100_000);
