@@ -15,9 +15,7 @@
 //! `cargo bench --bench soak` (POLLS=20000 SAMPLE_EVERY=2000 for a shorter
 //! run).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -31,46 +29,11 @@ use site_status::source::demo::{DemoClock, DemoFleet, DemoSource};
 use site_status::source::{FleetSource, SourceError};
 use site_status::ui::{self, Theme};
 
-/// The heap as the process holds it: every allocation counted in, every
-/// free counted out, so growth here is memory kept, not allocator slack.
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
-        }
-        p
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 const SITES: usize = 10_000;
 const REFRESH: Duration = Duration::from_secs(5);
@@ -335,7 +298,7 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
                 .unwrap_or(0.0);
             samples.push(Sample {
                 polls: next_sample,
-                live_bytes: LIVE_BYTES.load(Ordering::Relaxed),
+                live_bytes: counting_alloc::live_bytes(),
                 rss_kib: rss_kib(),
                 sites: app.envs.iter().map(|e| e.fleet.sites.len()).sum(),
                 transitions: app.transitions.len(),
