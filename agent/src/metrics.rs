@@ -587,6 +587,7 @@ mod tests {
                 drupal_version: Some("10.3.6".into()),
                 requirements: serde_json::Value::Null,
                 stderr_tail: String::new(),
+                run_failure: None,
             },
         }
     }

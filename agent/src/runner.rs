@@ -415,6 +415,7 @@ fn outcome_of(spec: &RunSpec, started_unix_ns: i64, duration: f64, f: Finished) 
         drupal_version: (!versions.drupal.is_empty()).then(|| versions.drupal.clone()),
         requirements: json,
         stderr_tail: tail,
+        run_failure: None,
     };
     Outcome {
         started_unix_ns,

@@ -58,6 +58,7 @@ fn outcome(requirements: Vec<Requirement>, drush: serde_json::Value, n: i64) -> 
             drupal_version: Some("10.3.6".into()),
             requirements: drush,
             stderr_tail: String::new(),
+            run_failure: None,
         },
     }
 }

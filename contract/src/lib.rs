@@ -7,6 +7,7 @@
 //! depend on it, so each question about the data is answered here once.
 
 pub mod drush_text;
+pub mod failure;
 pub mod line;
 pub mod names;
 pub mod report;
@@ -14,6 +15,7 @@ pub mod requirement;
 pub mod severity;
 pub mod text;
 
+pub use failure::{FailureClass, RunFailure};
 pub use report::{
     Report, ReportDiff, ReportFormat, Reports, RequirementChange, RequirementCounts,
     format_rfc3339_utc, parse_report_line,

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::failure::RunFailure;
+
 /// One run, as it is pushed to Loki. `requirements` is drush's output,
 /// unchanged; on a failed run it is whatever drush printed, or `null`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,8 @@ pub struct ReportLine {
     pub requirements: Value,
     /// The end of drush's standard error, for a run that failed.
     pub stderr_tail: String,
+    /// Why the run failed; `None` for a run that succeeded.
+    pub run_failure: Option<RunFailure>,
 }
 
 impl ReportLine {
@@ -43,6 +47,16 @@ impl ReportLine {
         );
         line.insert("requirements".into(), self.requirements.clone());
         line.insert("stderr_tail".into(), self.stderr_tail.clone().into());
+        line.insert(
+            "run_failure".into(),
+            self.run_failure.map_or(Value::Null, |failure| {
+                serde_json::json!({
+                    "class": failure.class.as_str(),
+                    "exit_code": failure.exit_code,
+                    "signal": failure.signal,
+                })
+            }),
+        );
         Value::Object(line).to_string()
     }
 }
@@ -50,6 +64,7 @@ impl ReportLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failure::FailureClass;
     use crate::report::{ReportFormat, parse_report_line};
     use crate::severity::Severity;
 
@@ -64,6 +79,7 @@ mod tests {
             drupal_version: Some("10.3.6".into()),
             requirements,
             stderr_tail: String::new(),
+            run_failure: None,
         }
     }
 
@@ -87,6 +103,7 @@ mod tests {
     fn a_failed_run_keeps_its_exit_code_and_stderr() {
         let mut failed = line(Value::Null, None);
         failed.stderr_tail = "drush: command not found\n".into();
+        failed.run_failure = Some(RunFailure::new(FailureClass::SpawnFailed));
         let json: Value = serde_json::from_str(&failed.to_json()).unwrap();
         assert_eq!(json["drush_exit_code"], Value::Null);
         assert_eq!(json["requirements"], Value::Null);
@@ -96,5 +113,23 @@ mod tests {
             report.stderr_tail.as_deref(),
             Some("drush: command not found\n")
         );
+        assert_eq!(
+            report.run_failure,
+            Some(RunFailure::new(FailureClass::SpawnFailed))
+        );
+        let exit = RunFailure {
+            exit_code: Some(255),
+            ..RunFailure::new(FailureClass::ExitCode)
+        };
+        failed.run_failure = Some(exit);
+        assert_eq!(
+            parse_report_line(&failed.to_json(), 1).run_failure,
+            Some(exit)
+        );
+        // A class from a newer agent is not guessed at.
+        let newer = failed
+            .to_json()
+            .replace("\"exit_code\",", "\"cosmic_rays\",");
+        assert_eq!(parse_report_line(&newer, 1).run_failure, None);
     }
 }

@@ -12,6 +12,12 @@ pub const LAST_RUN_TIMESTAMP: &str = "drupal_status_report_last_run_timestamp_se
 pub const LAST_SUCCESS_TIMESTAMP: &str = "drupal_status_report_last_success_timestamp_seconds";
 /// How long drush took.
 pub const RUN_DURATION: &str = "drupal_status_report_duration_seconds";
+/// 1 while the last run failed, absent otherwise; why, in `class` and
+/// `exit_code` (see [`crate::failure`]).
+pub const REPORT_FAILURE: &str = "drupal_status_report_failure";
+/// The labels of [`REPORT_FAILURE`].
+pub const FAILURE_CLASS_LABEL: &str = "class";
+pub const FAILURE_EXIT_CODE_LABEL: &str = "exit_code";
 /// Always 1; versions as labels.
 pub const INFO: &str = "drupal_info";
 

@@ -23,6 +23,7 @@ use std::fmt::{self, Write as _};
 
 use serde_json::{Map, Value};
 
+use crate::failure::{FailureClass, RunFailure};
 use crate::requirement::{Requirement, sort_requirements_worst_first};
 use crate::severity::Severity;
 use crate::text::{MAX_FIELD_CHARS, MAX_NAME_CHARS, clean_line, clean_multiline};
@@ -92,6 +93,10 @@ pub struct Report {
     /// Sanitized multi-line text; when longer than `MAX_FIELD_CHARS` its
     /// *end* is kept, behind a leading `…`.
     pub stderr_tail: Option<String>,
+    /// Why the run failed, in bounded parts, for a report the agent wrote
+    /// after a failed run (`run_failure`); `None` for a successful run and
+    /// for older lines, whose `drush_exit_code` and `stderr_tail` say it.
+    pub run_failure: Option<RunFailure>,
 }
 
 /// Requirements per severity, plus those whose severity drush did not say
@@ -155,6 +160,7 @@ impl Report {
             drush_exit_code: None,
             drupal_version: None,
             stderr_tail: None,
+            run_failure: None,
         }
     }
 
@@ -296,6 +302,25 @@ fn read_metadata(obj: &Map<String, Value>, report: &mut Report) {
         _ => None,
     }
     .filter(|s| !s.trim().is_empty());
+    report.run_failure = obj.get("run_failure").and_then(read_run_failure);
+}
+
+/// `{"class": "exit_code", "exit_code": 255, "signal": null}`; a class this
+/// reader does not know is not a failure it can name, so it is left out
+/// (the exit code and stderr tail still say it).
+fn read_run_failure(value: &Value) -> Option<RunFailure> {
+    let obj = value.as_object()?;
+    let class = FailureClass::parse(obj.get("class")?.as_str()?)?;
+    let small = |key: &str| {
+        obj.get(key)
+            .and_then(as_integer)
+            .and_then(|n| i32::try_from(n).ok())
+    };
+    Some(RunFailure {
+        class,
+        exit_code: small("exit_code"),
+        signal: small("signal"),
+    })
 }
 
 /// A short one-line string (or number, for `drupal_version: 10.3`).
