@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it
-# is missing (tmux for the end-to-end tests, Debian's prometheus for the
+# is missing (tmux for the end-to-end tests, PHP for the real Drupal site,
+# Debian's prometheus for the
 # integration tests, which start and stop their own Prometheus on a free
 # loopback port with a temporary data directory), then formatting, lints,
 # and every test target.
@@ -14,6 +15,19 @@ command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
 [ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
 # The time-zone end-to-end test shows the demo in Europe/Copenhagen.
 [ -e /usr/share/zoneinfo/Europe/Copenhagen ] || need_packages+=(tzdata)
+# The real-system test runs a real Drupal site (../shared/drupal) with
+# Debian's PHP 8.2; zstd unpacks it.
+command -v php >/dev/null 2>&1 || need_packages+=(php-cli)
+command -v zstd >/dev/null 2>&1 || need_packages+=(zstd)
+if command -v php >/dev/null 2>&1; then
+    php_modules=$(php -m)
+    grep -qi '^pdo_sqlite$' <<<"$php_modules" || need_packages+=(php-sqlite3)
+    grep -qi '^gd$' <<<"$php_modules" || need_packages+=(php-gd)
+    grep -qi '^dom$' <<<"$php_modules" || need_packages+=(php-xml)
+    grep -qi '^mbstring$' <<<"$php_modules" || need_packages+=(php-mbstring)
+else
+    need_packages+=(php-sqlite3 php-gd php-xml php-mbstring)
+fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "installing ${need_packages[*]} (needed by the tests)"
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

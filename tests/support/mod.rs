@@ -30,10 +30,12 @@
 pub mod agent;
 pub mod alertmanager;
 pub mod dashboard;
+pub mod drupal;
 pub mod exporter;
 pub mod fake_kube;
 pub mod fault_proxy;
 pub mod fleet;
+pub mod loki;
 pub mod prometheus;
 pub mod scenes;
 pub mod screenshot;
