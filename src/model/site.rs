@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::run_failure::RunFailureReason;
 use super::severity::{Severity, SiteState};
 use super::text::{MAX_NAME_CHARS, clean_line};
 pub use site_status_contract::requirement::{Requirement, sort_requirements_worst_first};
@@ -21,6 +22,10 @@ pub struct SiteSummary {
     pub worst: Option<Severity>,
     /// `drupal_status_report_success`; `None` when not reported.
     pub run_success: Option<bool>,
+    /// Why the last run failed (`drupal_status_report_failure`), read
+    /// whatever `run_success` says; `None` when the site publishes no
+    /// reason (its run succeeded, or an older agent).
+    pub run_failure: Option<RunFailureReason>,
     /// Unix time of the last drush run.
     pub last_run: Option<f64>,
     /// Prometheus' `up` for the site's status workload.
@@ -42,6 +47,7 @@ impl SiteSummary {
             profile: profile.into(),
             worst: None,
             run_success: None,
+            run_failure: None,
             last_run: None,
             up: None,
             failing: Vec::new(),
