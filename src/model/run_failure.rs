@@ -93,6 +93,15 @@ impl RunFailureReason {
     }
 }
 
+/// A failed run in words: `run failed: exit 255`, or `run failed` when
+/// the site does not say why.
+pub fn run_failed_phrase(reason: Option<&RunFailureReason>) -> String {
+    match reason {
+        Some(reason) => format!("run failed: {}", reason.summary()),
+        None => "run failed".to_string(),
+    }
+}
+
 impl fmt::Display for RunFailureReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.summary())

@@ -1408,6 +1408,10 @@ impl FleetSource for DemoSource {
         true
     }
 
+    fn has_reports(&self) -> bool {
+        true
+    }
+
     /// The demo's agents answer as real ones would, after a drush's while:
     /// the site's report as of now.
     fn run_report<'a>(
