@@ -132,14 +132,18 @@ impl SiteDetail {
     /// them now, each requirement's title, value and description from
     /// `report` (the site's latest report that has requirements), matched
     /// by the requirement's exact id. A requirement the report lacks keeps
-    /// its bare id.
+    /// its bare id. The value and description say what was true at the
+    /// report's severity: when Prometheus' severity has moved since, they
+    /// describe another state, and only the title is taken.
     pub fn with_report_texts(&self, report: &Report) -> SiteDetail {
         let mut shown = self.clone();
         for req in &mut shown.requirements {
             if let Some(from) = report.requirements.iter().find(|r| r.label == req.label) {
                 req.title = from.title.clone();
-                req.value = from.value.clone();
-                req.description = from.description.clone();
+                if from.severity == req.severity {
+                    req.value = from.value.clone();
+                    req.description = from.description.clone();
+                }
             }
         }
         sort_requirements_worst_first(&mut shown.requirements);
@@ -255,9 +259,14 @@ mod tests {
                 title: "File system".into(),
                 value: "Writable (public download method)\n".into(),
                 description: "The directory is not writable.\n".into(),
-                // The report's severity is older than Prometheus'.
-                severity: Some(Severity::Ok),
-                ..bare("file system", Severity::Ok)
+                ..bare("file system", Severity::Error)
+            },
+            Requirement {
+                title: "Only in Prometheus".into(),
+                value: "Fine\n".into(),
+                // The report is older than Prometheus' severity: its value
+                // says another state.
+                ..bare("only in prometheus", Severity::Ok)
             },
             Requirement {
                 title: "GD library".into(),
@@ -282,7 +291,8 @@ mod tests {
             .iter()
             .find(|r| r.label == "only in prometheus")
             .unwrap();
-        assert_eq!(lone.display_title(), "only in prometheus");
+        assert_eq!(lone.display_title(), "Only in Prometheus");
+        assert_eq!(lone.value, "", "a value of another severity is not shown");
     }
 
     #[test]
