@@ -350,6 +350,23 @@ mod tests {
         assert_eq!(q.grouped_by(), Some("env"));
     }
 
+    /// Real Drupal ids hold spaces and dots: they go into PromQL as
+    /// they are, quoted, never as a regex.
+    #[test]
+    fn requirement_ids_with_spaces_and_dots_are_asked_for_unchanged() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        for id in ["file system", "image.toolkit.gd.version", "update access"] {
+            let query = q.history("borger", id, Duration::from_secs(60));
+            assert_eq!(
+                query,
+                format!(
+                    "max(max_over_time(drupal_requirement_severity{{env=\"prod\", site=\"borger\", requirement=\"{id}\"}}[60s]))"
+                )
+            );
+        }
+    }
+
     #[test]
     fn timeline_and_rollout_queries_count_on_the_server() {
         let c = config();
