@@ -123,6 +123,9 @@ pub struct MetricNames {
     /// is, for a site whose runs keep failing.
     pub last_success_timestamp: MetricName,
     pub run_duration: MetricName,
+    /// Present while a site's last run failed; why, in its `class` and
+    /// `exit_code` labels.
+    pub report_failure: MetricName,
     pub info: MetricName,
     /// The scrape job of the status workloads, for `up`.
     pub job: String,
@@ -136,6 +139,7 @@ impl Default for MetricNames {
             last_run_timestamp: MetricName(names::LAST_RUN_TIMESTAMP.into()),
             last_success_timestamp: MetricName(names::LAST_SUCCESS_TIMESTAMP.into()),
             run_duration: MetricName(names::RUN_DURATION.into()),
+            report_failure: MetricName(names::REPORT_FAILURE.into()),
             info: MetricName(names::INFO.into()),
             job: names::JOB.into(),
         }

@@ -431,6 +431,12 @@ impl Poller {
         self.sources.iter().map(|s| s.has_alertmanager()).collect()
     }
 
+    /// Per environment, as [`Poller::kubernetes`]: whether its reports
+    /// can be read (a Loki is configured).
+    pub fn reports(&self) -> Vec<bool> {
+        self.sources.iter().map(|s| s.has_reports()).collect()
+    }
+
     /// The fleet slots that changed since the last call, by environment index.
     pub fn changed_fleet(&mut self) -> Vec<(usize, Slot<EnvReport>)> {
         let mut changed = Vec::new();

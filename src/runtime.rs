@@ -95,14 +95,16 @@ pub async fn run(
     let mut poller = Poller::start(sources, poll);
     let wake = poller.wake();
     let mut app = App::new(settings, &poller.environments(), size.width, size.height);
-    for ((pane, kubernetes), alertmanager) in app
+    for (((pane, kubernetes), alertmanager), reports) in app
         .envs
         .iter_mut()
         .zip(poller.kubernetes())
         .zip(poller.alertmanagers())
+        .zip(poller.reports())
     {
         pane.kubernetes = kubernetes;
         pane.alertmanager = alertmanager;
+        pane.reports = reports;
     }
     let (rules, error) = mutes.load();
     app.set_mutes(rules);

@@ -138,9 +138,10 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
                 labels(&evil_site, EVIL, Some(("requirement", EVIL))),
                 2.0,
             )],
+            vec![sample(labels(&evil_site, EVIL, None), 0.0)],
             vec![],
             vec![],
-            vec![],
+            vec![sample(labels(&evil_site, EVIL, Some(("class", EVIL))), 1.0)],
         ],
         1_795_470_000.0,
     )

@@ -45,16 +45,17 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         let report = s.fetch_fleet().await.unwrap();
         assert_eq!(report.sites.len(), sites);
         per_refresh.push(responder.calls.load(Ordering::SeqCst));
-        // A second refresh right after asks the five grid queries again;
+        // A second refresh right after asks the six grid queries again;
         // the alerts list it read is less than 10 s old.
         s.fetch_fleet().await.unwrap();
         assert_eq!(
             responder.calls.load(Ordering::SeqCst),
-            per_refresh[per_refresh.len() - 1] + 5
+            per_refresh[per_refresh.len() - 1] + 6
         );
     }
-    // Five grid queries and the alerts.
-    assert_eq!(per_refresh, vec![6, 6, 6]);
+    // Six grid queries (the sixth, why runs fail, answers only for the
+    // failing sites) and the alerts.
+    assert_eq!(per_refresh, vec![7, 7, 7]);
 }
 
 #[tokio::test]
@@ -204,13 +205,13 @@ async fn long_queries_go_as_post_and_short_ones_as_get() {
     let c = Config::parse(&text, Path::new("t.toml")).unwrap();
     source(&c, &no_secrets()).fetch_fleet().await.unwrap();
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 6);
+    assert_eq!(requests.len(), 7);
     let (alerts, requests): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|r| r.url.path() == "/api/v1/alerts");
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].method.as_str(), "GET", "the alerts take no query");
-    assert_eq!(requests.len(), 5);
+    assert_eq!(requests.len(), 6);
     for r in &requests {
         assert_eq!(r.method.as_str(), "POST");
         assert!(query_of(r).contains(&long_value));
@@ -240,7 +241,7 @@ async fn a_path_prefix_is_kept() {
         .iter()
         .map(|r| r.url.path().to_string())
         .collect();
-    assert_eq!(paths.len(), 6);
+    assert_eq!(paths.len(), 7);
     for path in &paths {
         assert!(
             path == "/prometheus/api/v1/query" || path == "/prometheus/api/v1/alerts",
@@ -440,8 +441,12 @@ async fn the_selector_reaches_every_query_sent_with_each_operator() {
         .filter(|r| r.url.path() != "/api/v1/alerts")
         .map(query_of)
         .collect();
-    // Five for the grid, six for the site (the last one: its last good run).
-    assert_eq!(queries.len(), 11, "{queries:?}");
+    // Six for the grid (the last: why runs fail), six for the site (the
+    // last one: its last good run).
+    assert_eq!(queries.len(), 12, "{queries:?}");
+    assert!(queries.contains(&format!(
+        "max by (site, profile, class, exit_code) (drupal_status_report_failure{{{selector}}})"
+    )));
     assert!(queries.contains(&format!(
         "max by (site, profile) (drupal_requirement_severity{{{selector}}})"
     )));
@@ -587,7 +592,7 @@ fn check_with_peak_rss(url: &str, extra: &str) -> (Option<i32>, serde_json::Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_environment_holds_no_more_than_its_budget() {
-    // 250,000 sites: the five answers together about 75 MB.
+    // 250,000 sites: the grid's answers together about 75 MB.
     let (server, _) = fleet_server(250_000).await;
     let url = server.uri();
     let (code, json, peak_mb) =

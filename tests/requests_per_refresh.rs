@@ -2,7 +2,7 @@
 //! Prometheus itself (`prometheus_http_requests_total`): three environments
 //! on one Prometheus share one set of grid queries and one alerts list
 //! (read at most every 10 s), and the fleet timeline is read once and then
-//! carried by the polls, so a steady refresh is five or six requests and
+//! carried by the polls, so a steady refresh is six or seven requests and
 //! no range query. Sharing must not
 //! change what any environment shows.
 
@@ -141,7 +141,7 @@ async fn until_quiet(poller: &mut Poller, wake: &tokio::sync::Notify, seen: &mut
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_environments_on_one_prometheus_cost_six_requests_a_refresh_and_no_range_query() {
+async fn three_environments_on_one_prometheus_cost_seven_requests_a_refresh_and_no_range_query() {
     let exporter = FleetExporter::start(FleetBuilder::new(300).build());
     let prometheus = TestPrometheus::scraping(&exporter).await;
     prometheus.wait_for_fleet(&exporter).await;
@@ -208,7 +208,9 @@ async fn three_environments_on_one_prometheus_cost_six_requests_a_refresh_and_no
     eprintln!(
         "{rounds} refreshes of 3 environments: {queries} queries, {alerts} alerts lists, {ranges} range queries"
     );
-    assert_eq!(queries, 5 * rounds, "five grid queries per refresh, shared");
+    // Six: the sixth, why runs fail (drupal_status_report_failure), answers
+    // only for the failing sites, so it does not grow with the fleet.
+    assert_eq!(queries, 6 * rounds, "six grid queries per refresh, shared");
     // Five 2 s refreshes span about 10 s: the alerts list, read at most
     // every 10 s, is asked for at most once in them.
     assert!(

@@ -132,6 +132,7 @@ fn the_dashboard_reads_series_the_rules_record() {
         recorded::SUCCESS,
         recorded::LAST_RUN,
         recorded::UP,
+        recorded::FAILURE,
         recorded::STATE,
     ] {
         assert!(

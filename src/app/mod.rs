@@ -102,6 +102,9 @@ pub struct EnvPane {
     pub kubernetes: bool,
     /// The environment's mutes are its Alertmanager's silences.
     pub alertmanager: bool,
+    /// The environment's reports can be read (a Loki is configured): the
+    /// site view takes requirement texts from the latest.
+    pub reports: bool,
 }
 
 impl EnvPane {

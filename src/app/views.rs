@@ -49,7 +49,13 @@ impl<T> Loaded<T> {
 #[derive(Debug, Clone)]
 pub struct SiteView {
     pub key: SiteKey,
+    /// The site's series, as Prometheus has them: severities, bare ids.
     pub detail: Loaded<SiteDetail>,
+    /// The site's latest reports, where its environment has a Loki.
+    pub reports: Loaded<Reports>,
+    /// `detail` with each requirement's title, value and description
+    /// from the latest report that has them; `None` without one.
+    shown: Option<Arc<SiteDetail>>,
     /// The site's namespace in its cluster, for the Kubernetes pane.
     pub kube: Loaded<SiteWorkloads>,
     pub selected: usize,
@@ -76,6 +82,8 @@ impl SiteView {
         SiteView {
             key,
             detail: Loaded::default(),
+            reports: Loaded::default(),
+            shown: None,
             kube: Loaded::default(),
             selected: 0,
             selected_id: None,
@@ -85,19 +93,28 @@ impl SiteView {
         }
     }
 
-    pub fn requirement_count(&self) -> usize {
-        self.detail
+    /// The site as the view shows it: Prometheus' severities, with the
+    /// latest report's texts when there is one.
+    pub fn shown(&self) -> Option<&SiteDetail> {
+        self.shown.as_deref().or_else(|| self.detail.value())
+    }
+
+    /// The report the texts come from.
+    pub fn texts_report(&self) -> Option<&Report> {
+        self.reports
             .value()
-            .map(|d| d.requirements.len())
-            .unwrap_or(0)
+            .and_then(crate::model::site::latest_with_requirements)
+    }
+
+    pub fn requirement_count(&self) -> usize {
+        self.shown().map(|d| d.requirements.len()).unwrap_or(0)
     }
 
     pub fn select(&mut self, index: usize) {
         let count = self.requirement_count();
         self.selected = index.min(count.saturating_sub(1));
         let id = self
-            .detail
-            .value()
+            .shown()
             .and_then(|d| d.requirements.get(self.selected))
             .map(|r| r.id.clone());
         if id != self.selected_id {
@@ -111,9 +128,27 @@ impl SiteView {
             Detail::Site(s) => Some(s),
             _ => None,
         });
+        self.merge();
+    }
+
+    pub fn apply_reports(&mut self, slot: &Slot<Detail>) {
+        self.reports.take(slot, |d| match d {
+            Detail::Reports(r) => Some(r),
+            _ => None,
+        });
+        self.merge();
+    }
+
+    /// Puts the report's texts on Prometheus' requirements, once per new
+    /// answer rather than per frame, and keeps the cursor on its
+    /// requirement (titles reorder the list).
+    fn merge(&mut self) {
+        self.shown = match (self.detail.value(), self.texts_report()) {
+            (Some(detail), Some(report)) => Some(Arc::new(detail.with_report_texts(report))),
+            _ => None,
+        };
         let found = self.selected_id.as_ref().and_then(|id| {
-            self.detail
-                .value()
+            self.shown()
                 .and_then(|d| d.requirements.iter().position(|r| &r.id == id))
         });
         match found {
@@ -308,6 +343,7 @@ impl View {
     pub fn apply(&mut self, key: &DetailKey, slot: &Slot<Detail>) {
         match self {
             View::Site(v) if DetailKey::Site(v.key.clone()) == *key => v.apply(slot),
+            View::Site(v) if DetailKey::Reports(v.key.clone()) == *key => v.apply_reports(slot),
             View::Site(v) if DetailKey::Workloads(v.key.clone()) == *key => {
                 v.kube.take(slot, |d| match d {
                     Detail::Workloads(w) => Some(w),

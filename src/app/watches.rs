@@ -95,6 +95,16 @@ impl App {
         wanted.extend(why);
         for view in &self.stack {
             let mut keys = view.watches();
+            // Where a Loki is configured, the site view's requirement
+            // texts come from the latest report.
+            if let View::Site(site) = view
+                && self
+                    .envs
+                    .iter()
+                    .any(|e| e.fleet.name == site.key.env && e.reports)
+            {
+                keys.push(DetailKey::Reports(site.key.clone()));
+            }
             if let View::Rollout { profile, .. } = view {
                 keys.extend(self.envs.iter().map(|e| DetailKey::Rollout {
                     env: e.fleet.name.clone(),

@@ -25,6 +25,12 @@ pub struct CheckSite {
     pub severity: &'static str,
     pub stale: bool,
     pub run_failed: bool,
+    /// Why the last run failed, from the failure metric; `null` when it
+    /// did not or the site does not say.
+    pub run_failure: Option<super::JsonRunFailure>,
+    /// `run failed: exit 255`, for the text format.
+    #[serde(skip)]
+    pub run_failed_phrase: String,
     /// Requirement ids at warning or worse, muted ones left out.
     pub failing: Vec<String>,
     /// Failing requirement ids a mute rule accepts; left out of the JSON
@@ -83,6 +89,8 @@ fn check_site(
         severity: site.worst.map(Severity::label).unwrap_or("no_data"),
         stale: site.is_stale(now_unix, stale_after),
         run_failed: site.run_success == Some(false),
+        run_failure: super::JsonRunFailure::of(site.run_failure.as_ref()),
+        run_failed_phrase: site.run_failed_phrase(),
         failing: site
             .failing
             .iter()
@@ -227,12 +235,12 @@ impl CheckReport {
                         out.push_str(&format!("  warning: {w}\n"));
                     }
                     for s in attention {
-                        let mut flags = Vec::new();
+                        let mut flags: Vec<&str> = Vec::new();
                         if s.stale {
                             flags.push("stale");
                         }
                         if s.run_failed {
-                            flags.push("run failed");
+                            flags.push(&s.run_failed_phrase);
                         }
                         if s.state == SiteState::TargetDown.key() {
                             flags.push("target down");
@@ -440,6 +448,61 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_run_says_its_class_and_exit_code() {
+        let failed = |name: &str, class: &str, exit_code: &str| SiteSummary {
+            run_success: Some(false),
+            run_failure: Some(crate::model::RunFailureReason::from_labels(
+                class, exit_code,
+            )),
+            ..site(name, Some(Severity::Ok))
+        };
+        let mut older = site("older", Some(Severity::Ok));
+        older.run_success = Some(false);
+        let r = build_report(
+            vec![(
+                "prod".into(),
+                report(vec![
+                    failed("fatal", "exit_code", "255"),
+                    failed("slow", "timeout", ""),
+                    failed("newer", "from_the_future", "garbage"),
+                    older,
+                ]),
+            )],
+            NOW,
+            STALE,
+            &MuteRules::default(),
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let sites = &v["environments"][0]["sites"];
+        let of = |name: &str| {
+            sites
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["site"] == name)
+                .unwrap()["run_failure"]
+                .clone()
+        };
+        assert_eq!(
+            of("fatal"),
+            serde_json::json!({"class": "exit_code", "exit_code": 255})
+        );
+        assert_eq!(
+            of("slow"),
+            serde_json::json!({"class": "timeout", "exit_code": null})
+        );
+        assert_eq!(
+            of("newer"),
+            serde_json::json!({"class": "from_the_future", "exit_code": null})
+        );
+        assert_eq!(of("older"), serde_json::Value::Null, "an older agent");
+        let text = r.to_text();
+        assert!(text.contains("[run failed: exit 255]"), "{text}");
+        assert!(text.contains("[run failed: timed out]"), "{text}");
+        assert!(text.contains("[run failed]"), "{text}");
+    }
+
+    #[test]
     fn json_has_the_documented_shape() {
         let mut s = site("borger", Some(Severity::Error));
         s.failing = vec![
@@ -462,7 +525,7 @@ mod tests {
                 "environments": [
                     {"name": "prod", "ok": true, "error": null, "sites": [
                         {"site": "borger", "profile": "kk_base", "state": "error", "severity": "error",
-                         "stale": false, "run_failed": false, "failing": ["cron", "update"]}
+                         "stale": false, "run_failed": false, "run_failure": null, "failing": ["cron", "update"]}
                     ]},
                     {"name": "dev", "ok": false, "error": "HTTP 502", "sites": []}
                 ],

@@ -13,6 +13,23 @@ pub mod report;
 pub mod rollout;
 pub mod watch;
 
+/// A failed run's reason as `check` and `watch` print it:
+/// `{"class": "exit_code", "exit_code": 255}`; `null` where there is none.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JsonRunFailure {
+    pub class: String,
+    pub exit_code: Option<i32>,
+}
+
+impl JsonRunFailure {
+    pub fn of(reason: Option<&crate::model::RunFailureReason>) -> Option<JsonRunFailure> {
+        reason.map(|r| JsonRunFailure {
+            class: r.class().to_string(),
+            exit_code: r.exit_code(),
+        })
+    }
+}
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -39,6 +39,7 @@ struct JsonTransition<'a> {
     from: &'static str,
     to: &'static str,
     requirements: Vec<JsonCrossing<'a>>,
+    run_failure: Option<super::JsonRunFailure>,
 }
 
 fn time_text(unix: f64) -> String {
@@ -54,7 +55,12 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
             t.profile,
             t.name,
             t.from.label(),
-            t.to.label(),
+            match t.to {
+                crate::model::SiteState::RunFailed => {
+                    crate::model::run_failure::run_failed_phrase(t.run_failure.as_ref())
+                }
+                to => to.label().to_string(),
+            },
             crossing_summary(t)
         )
         .trim_end()
@@ -77,6 +83,7 @@ pub fn format_transition(t: &Transition, format: WatchFormat) -> String {
                         to: level(c.to),
                     })
                     .collect(),
+                run_failure: super::JsonRunFailure::of(t.run_failure.as_ref()),
             };
             crate::model::text::terminal_safe_json(
                 &serde_json::to_string(&json).unwrap_or_default(),
@@ -328,7 +335,26 @@ mod tests {
             json,
             serde_json::json!({"time": "2027-01-15T08:00:30Z", "env": "prod", "site": "borger",
                 "profile": "kk_borger", "from": "ok", "to": "error",
-                "requirements": [{"id": "update", "from": "ok", "to": "error"}]})
+                "requirements": [{"id": "update", "from": "ok", "to": "error"}], "run_failure": null})
+        );
+        let mut failing = site("borger", Severity::Error, &[("update", Severity::Error)]);
+        failing.run_success = Some(false);
+        failing.run_failure = Some(crate::model::RunFailureReason::from_labels(
+            "exit_code",
+            "255",
+        ));
+        let t = w
+            .observe(0, poll(vec![failing]), at + 45.0, at + 45.0)
+            .unwrap();
+        assert_eq!(
+            format_transition(&t[0], WatchFormat::Text),
+            "2027-01-15T08:00:45Z prod kk_borger borger  error → run failed: exit 255"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&format_transition(&t[0], WatchFormat::Jsonl)).unwrap();
+        assert_eq!(
+            json["run_failure"],
+            serde_json::json!({"class": "exit_code", "exit_code": 255})
         );
     }
 }

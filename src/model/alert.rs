@@ -70,6 +70,17 @@ impl Alert {
         self
     }
 
+    /// When the alert became active, as Unix seconds; `None` when the
+    /// backend gave no time, or one that is not RFC 3339.
+    pub fn active_since_unix(&self) -> Option<f64> {
+        let at = self
+            .active_since
+            .as_deref()?
+            .parse::<jiff::Timestamp>()
+            .ok()?;
+        Some(crate::model::clock::unix_seconds(at))
+    }
+
     /// Firing and not silenced: what the grid's badge calls for.
     pub fn is_loud(&self) -> bool {
         !self.pending && self.silenced_by.is_none()

@@ -16,6 +16,7 @@ pub mod kube;
 pub mod mute;
 pub mod questions;
 pub mod rollout;
+pub mod run_failure;
 pub mod site;
 pub mod timeline;
 pub mod tracker;
@@ -41,6 +42,7 @@ pub use report::{
     format_rfc3339_utc, parse_report_line,
 };
 pub use rollout::{Rollout, UNKNOWN_VERSION, compare_versions};
+pub use run_failure::{FailureClass, RunFailure, RunFailureReason};
 pub use severity::{Attention, Severity, SiteState};
 pub use site::{DrupalInfo, Requirement, SiteDetail, SiteSummary, sort_requirements_worst_first};
 pub use timeline::Timeline;

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use super::run_failure::RunFailureReason;
 use super::severity::{Severity, SiteState};
 use super::text::{MAX_NAME_CHARS, clean_line};
+use site_status_contract::report::{Report, Reports};
 pub use site_status_contract::requirement::{Requirement, sort_requirements_worst_first};
 
 /// What one poll knows of a site: just enough to draw its cell and to say
@@ -21,6 +23,10 @@ pub struct SiteSummary {
     pub worst: Option<Severity>,
     /// `drupal_status_report_success`; `None` when not reported.
     pub run_success: Option<bool>,
+    /// Why the last run failed (`drupal_status_report_failure`), read
+    /// whatever `run_success` says; `None` when the site publishes no
+    /// reason (its run succeeded, or an older agent).
+    pub run_failure: Option<RunFailureReason>,
     /// Unix time of the last drush run.
     pub last_run: Option<f64>,
     /// Prometheus' `up` for the site's status workload.
@@ -42,6 +48,7 @@ impl SiteSummary {
             profile: profile.into(),
             worst: None,
             run_success: None,
+            run_failure: None,
             last_run: None,
             up: None,
             failing: Vec::new(),
@@ -57,6 +64,13 @@ impl SiteSummary {
             name: clean_line(label, MAX_NAME_CHARS),
             ..SiteSummary::new(String::new(), profile)
         }
+    }
+
+    /// A failed run in words, wherever one is shown: `run failed: exit
+    /// 255`, or `run failed` when the site does not say why (an older
+    /// agent).
+    pub fn run_failed_phrase(&self) -> String {
+        super::run_failure::run_failed_phrase(self.run_failure.as_ref())
     }
 
     pub fn is_stale(&self, now_unix: f64, stale_after: Duration) -> bool {
@@ -113,6 +127,47 @@ pub struct SiteDetail {
     pub last_success: Option<f64>,
 }
 
+impl SiteDetail {
+    /// The site as the site view shows it: severities as Prometheus has
+    /// them now, each requirement's title, value and description from
+    /// `report` (the site's latest report that has requirements), matched
+    /// by the requirement's exact id. A requirement the report lacks keeps
+    /// its bare id. The value and description say what was true at the
+    /// report's severity: when Prometheus' severity has moved since, they
+    /// describe another state, and only the title is taken.
+    pub fn with_report_texts(&self, report: &Report) -> SiteDetail {
+        let mut shown = self.clone();
+        for req in &mut shown.requirements {
+            if let Some(from) = report.requirements.iter().find(|r| r.label == req.label) {
+                req.title = from.title.clone();
+                if from.severity == req.severity {
+                    req.value = from.value.clone();
+                    req.description = from.description.clone();
+                }
+            }
+        }
+        sort_requirements_worst_first(&mut shown.requirements);
+        shown
+    }
+}
+
+/// Of a site's reports, newest first: the newest that has requirements,
+/// the one their texts come from (a failed run's report has none).
+pub fn latest_with_requirements(reports: &Reports) -> Option<&Report> {
+    reports.reports.iter().find(|r| !r.requirements.is_empty())
+}
+
+/// The first line of a report's stderr tail that says something: with a
+/// PHP fatal error, the error itself. Already sanitized by the parser.
+pub fn first_stderr_line(report: &Report) -> Option<&str> {
+    report
+        .stderr_tail
+        .as_deref()?
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +218,93 @@ mod tests {
         down.up = Some(false);
         down.run_success = Some(false);
         assert_eq!(down.state(NOW, STALE), SiteState::TargetDown);
+    }
+
+    #[test]
+    fn a_failed_run_says_why_when_the_site_does() {
+        let mut failed = site(Some(Severity::Ok));
+        failed.run_success = Some(false);
+        assert_eq!(failed.run_failed_phrase(), "run failed");
+        failed.run_failure = Some(RunFailureReason::from_labels("exit_code", "255"));
+        assert_eq!(failed.run_failed_phrase(), "run failed: exit 255");
+    }
+
+    fn bare(label: &str, severity: Severity) -> Requirement {
+        Requirement {
+            id: label.to_string(),
+            label: label.to_string(),
+            title: String::new(),
+            severity: Some(severity),
+            value: String::new(),
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn texts_come_from_the_report_and_severities_from_prometheus() {
+        let detail = SiteDetail {
+            summary: site(Some(Severity::Error)),
+            requirements: vec![
+                bare("file system", Severity::Error),
+                bare("image.toolkit.gd.version", Severity::Ok),
+                bare("only in prometheus", Severity::Warning),
+            ],
+            run_duration: None,
+            info: None,
+            last_success: None,
+        };
+        let mut report = site_status_contract::report::parse_report_line("[]", 1);
+        report.requirements = vec![
+            Requirement {
+                title: "File system".into(),
+                value: "Writable (public download method)\n".into(),
+                description: "The directory is not writable.\n".into(),
+                ..bare("file system", Severity::Error)
+            },
+            Requirement {
+                title: "Only in Prometheus".into(),
+                value: "Fine\n".into(),
+                // The report is older than Prometheus' severity: its value
+                // says another state.
+                ..bare("only in prometheus", Severity::Ok)
+            },
+            Requirement {
+                title: "GD library".into(),
+                value: "bundled (2.1.0 compatible)\n".into(),
+                ..bare("image.toolkit.gd.version", Severity::Ok)
+            },
+        ];
+        let shown = detail.with_report_texts(&report);
+        let fs = &shown.requirements[0];
+        assert_eq!(fs.label, "file system");
+        assert_eq!(fs.title, "File system");
+        assert_eq!(fs.severity, Some(Severity::Error), "live severity");
+        assert_eq!(fs.description, "The directory is not writable.\n");
+        let gd = shown
+            .requirements
+            .iter()
+            .find(|r| r.label == "image.toolkit.gd.version")
+            .unwrap();
+        assert_eq!(gd.display_title(), "GD library");
+        let lone = shown
+            .requirements
+            .iter()
+            .find(|r| r.label == "only in prometheus")
+            .unwrap();
+        assert_eq!(lone.display_title(), "Only in Prometheus");
+        assert_eq!(lone.value, "", "a value of another severity is not shown");
+    }
+
+    #[test]
+    fn the_first_stderr_line_that_says_something() {
+        let mut report = site_status_contract::report::parse_report_line("[]", 1);
+        assert_eq!(first_stderr_line(&report), None);
+        report.stderr_tail =
+            Some("\n  PHP Fatal error:  Uncaught Error in x.php:12\nStack trace:\n".into());
+        assert_eq!(
+            first_stderr_line(&report),
+            Some("PHP Fatal error:  Uncaught Error in x.php:12")
+        );
     }
 
     #[test]

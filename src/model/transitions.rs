@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::fleet::EnvFleet;
+use super::run_failure::RunFailureReason;
 use super::severity::{Severity, SiteState};
 use super::text::{MAX_NAME_CHARS, clean_line};
 
@@ -30,6 +31,9 @@ pub struct Transition {
     pub from: SiteState,
     pub to: SiteState,
     pub requirements: Vec<Crossing>,
+    /// Why the site's run fails, as of `to`; `None` when it does not or
+    /// does not say.
+    pub run_failure: Option<RunFailureReason>,
 }
 
 fn failing_map(failing: &[(String, Severity)]) -> HashMap<&str, Severity> {
@@ -91,6 +95,7 @@ pub fn transitions(previous: &EnvFleet, next: &EnvFleet, time: f64) -> Vec<Trans
             from,
             to: *to,
             requirements: crossings,
+            run_failure: site.run_failure.clone(),
         });
     }
     out

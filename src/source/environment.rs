@@ -350,6 +350,10 @@ impl FleetSource for EnvironmentSource {
         self.alertmanager.is_some()
     }
 
+    fn has_reports(&self) -> bool {
+        self.loki.is_some()
+    }
+
     fn create_silence<'a>(
         &'a self,
         rule: &'a MuteRule,

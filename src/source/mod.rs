@@ -198,6 +198,12 @@ pub trait FleetSource: Send + Sync + 'static {
         false
     }
 
+    /// Whether the environment's reports can be read (a Loki is
+    /// configured): the site view then takes requirement texts from them.
+    fn has_reports(&self) -> bool {
+        false
+    }
+
     /// Makes the rule a silence in the environment's Alertmanager, by the
     /// configured operator; answers with the silence's id.
     fn create_silence<'a>(

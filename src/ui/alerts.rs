@@ -15,15 +15,11 @@ use crate::model::{Alert, SiteState};
 
 /// How long the alert has been active, from its `activeAt`.
 fn active_for(alert: &Alert, app: &App) -> String {
-    let Some(since) = alert
-        .active_since
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-    else {
+    let Some(since) = alert.active_since_unix() else {
         return String::new();
     };
     let now = super::unix(app.now);
-    format_age_seconds(now - since.as_second() as f64)
+    format_age_seconds(now - since.floor())
 }
 
 pub fn draw(

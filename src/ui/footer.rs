@@ -143,7 +143,14 @@ fn cursor_status(app: &App, paint: Paint<'_>) -> Vec<Span<'static>> {
         ),
         Span::raw("  "),
         Span::styled(
-            format!("{} {}", paint.glyphs.state(state), state.label()),
+            format!(
+                "{} {}",
+                paint.glyphs.state(state),
+                match state {
+                    crate::model::SiteState::RunFailed => summary.run_failed_phrase(),
+                    _ => state.label().to_string(),
+                }
+            ),
             theme.state(state),
         ),
     ];

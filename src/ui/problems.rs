@@ -64,7 +64,10 @@ pub fn reason(app: &App, site: SiteRef, state: SiteState) -> String {
     };
     match state {
         SiteState::Error | SiteState::Warning => failing,
-        SiteState::RunFailed => last_good("its last status run failed".to_string()),
+        SiteState::RunFailed => last_good(match summary.run_failure {
+            Some(_) => summary.run_failed_phrase(),
+            None => "its last status run failed".to_string(),
+        }),
         SiteState::Stale => {
             let age = summary
                 .last_run
@@ -255,14 +258,23 @@ fn why_lines(
                     format!("{}: its latest report, {age} ago", shown(&summary.name)),
                     theme.text().add_modifier(Modifier::BOLD),
                 )));
-                if let Some(code) = report.drush_exit_code.filter(|c| *c != 0) {
-                    let tail = report
-                        .stderr_tail
-                        .as_deref()
-                        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
-                        .unwrap_or("");
+                // A failed run: how (the report's own reason, else its exit
+                // code) and the first line of stderr, where a PHP fatal
+                // error says what broke.
+                let how = match (&report.run_failure, report.drush_exit_code) {
+                    (Some(failure), _) => Some(crate::model::run_failure::run_failed_phrase(Some(
+                        &crate::model::RunFailureReason::Known(*failure),
+                    ))),
+                    (None, Some(code)) if code != 0 => Some(format!("drush exited {code}")),
+                    _ => None,
+                };
+                if let Some(how) = how {
+                    let said = match crate::model::site::first_stderr_line(report) {
+                        Some(line) => format!("{how}: {line}"),
+                        None => how,
+                    };
                     lines.push(Line::from(Span::styled(
-                        truncate(&format!("drush exited {code}: {tail}"), room, ellipsis),
+                        truncate(&said, room, ellipsis),
                         theme.state(SiteState::RunFailed),
                     )));
                 }

@@ -43,7 +43,8 @@ pub fn draw(
     let alert_lines = (alerts.len() as u16).min(3);
     let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
     let not_in_cluster = summary.is_some_and(|s| s.not_in_cluster);
-    let head_lines = 2 + u16::from(view.run.is_some());
+    let report_lines = report_lines(app, view, summary, paint);
+    let head_lines = 2 + u16::from(view.run.is_some()) + report_lines.len() as u16;
     let [head, alert_area, body] = Layout::vertical([
         Constraint::Length(head_lines),
         Constraint::Length(alert_lines),
@@ -74,9 +75,12 @@ pub fn draw(
                             .map(|s| format!("[{s}] "))
                             .unwrap_or_default(),
                         a.summary.as_deref().unwrap_or(""),
-                        a.active_since
-                            .as_deref()
-                            .map(|t| format!(" · since {t}"))
+                        a.active_since_unix()
+                            .map(|t| format!(
+                                " · since {} ({} ago)",
+                                clock(t, paint),
+                                format_age_seconds(super::unix(app.now) - t)
+                            ))
                             .unwrap_or_default()
                     ) + &alert_status(a),
                     theme.text(),
@@ -87,7 +91,7 @@ pub fn draw(
     frame.render_widget(Paragraph::new(alert_text), alert_area);
 
     let state = app.site_state_by_key(&view.key);
-    let detail = view.detail.value();
+    let detail = view.shown();
     let mut first = Vec::new();
     if let Some(state) = state {
         first.push(Span::styled(
@@ -138,8 +142,14 @@ pub fn draw(
             match s.run_success {
                 Some(true) => second.push(Span::styled(" · run ok", theme.muted())),
                 Some(false) => {
+                    // Why, from the grid's failure metric: the one place
+                    // that knows it.
+                    let why = summary
+                        .and_then(|s| s.run_failure.as_ref())
+                        .map(|r| format!(": {}", r.summary()))
+                        .unwrap_or_default();
                     second.push(Span::styled(
-                        " · last run FAILED",
+                        format!(" · last run FAILED{why}"),
                         theme
                             .state(SiteState::RunFailed)
                             .add_modifier(Modifier::BOLD),
@@ -181,12 +191,13 @@ pub fn draw(
         ));
     }
     let mut head_text = vec![Line::from(first), Line::from(second)];
+    head_text.extend(report_lines);
     if let Some(run) = &view.run {
         head_text.push(run_line(run, app, paint));
     }
     frame.render_widget(Paragraph::new(head_text), head);
 
-    let Some(detail) = detail else {
+    let Some(detail) = view.shown() else {
         return;
     };
     if detail.requirements.is_empty() {
@@ -251,6 +262,106 @@ pub fn draw(
         }
         draw_requirement_text(frame, rest, req, view.text_scroll, paint);
     }
+}
+
+/// A report this much older than the last run is from an earlier run:
+/// the agent stamps its Loki line when the run ends.
+const REPORT_OLDER_SLACK_SECONDS: f64 = 120.0;
+
+/// Where the requirement texts come from, in the site's environment with
+/// a Loki: the report's age (marked when it is older than the last run),
+/// or plainly why there is none; and, when the latest run failed, the
+/// first line of its stderr. Nothing for an environment without reports.
+fn report_lines(
+    app: &App,
+    view: &SiteView,
+    summary: Option<&crate::model::SiteSummary>,
+    paint: Paint<'_>,
+) -> Vec<Line<'static>> {
+    let theme = paint.theme;
+    let has_reports = app
+        .envs
+        .iter()
+        .any(|e| e.fleet.name == view.key.env && e.reports);
+    if !has_reports {
+        return vec![Line::from(Span::styled(
+            format!(
+                "no Loki configured for {}: titles, values and descriptions are only in its reports",
+                view.key.env
+            ),
+            theme.muted(),
+        ))];
+    }
+    let now = super::unix(app.now);
+    let mut lines = Vec::new();
+    match (view.reports.value(), &view.reports.error) {
+        (Some(reports), error) => {
+            let mut spans = Vec::new();
+            match view.texts_report() {
+                Some(report) => {
+                    let at = report.time_ns as f64 / 1e9;
+                    spans.push(Span::styled(
+                        format!(
+                            "texts from its report of {} ({} ago)",
+                            clock(at, paint),
+                            format_age_seconds(now - at)
+                        ),
+                        theme.muted(),
+                    ));
+                    if summary
+                        .and_then(|s| s.last_run)
+                        .is_some_and(|run| at < run - REPORT_OLDER_SLACK_SECONDS)
+                    {
+                        spans.push(Span::styled(
+                            " · older than the last run",
+                            theme.state(SiteState::Stale).add_modifier(Modifier::BOLD),
+                        ));
+                    }
+                }
+                None if reports.reports.is_empty() => spans.push(Span::styled(
+                    "no report in Loki: requirement ids only",
+                    theme.state(SiteState::Stale),
+                )),
+                None => spans.push(Span::styled(
+                    "no report with requirements in Loki: requirement ids only",
+                    theme.state(SiteState::Stale),
+                )),
+            }
+            if let Some((e, at)) = error {
+                spans.push(Span::styled(
+                    format!(
+                        " · STALE, reports unreadable {} ago: {}",
+                        format_age(age(app.now, *at)),
+                        clean_line(e, MAX_FIELD_CHARS)
+                    ),
+                    theme.state(SiteState::Error),
+                ));
+            }
+            lines.push(Line::from(spans));
+            // The newest report, when its run failed: what drush said.
+            if let Some(latest) = reports.reports.first()
+                && (latest.run_failure.is_some() || latest.drush_exit_code.is_some_and(|c| c != 0))
+                && let Some(stderr) = crate::model::site::first_stderr_line(latest)
+            {
+                lines.push(Line::from(Span::styled(
+                    format!("stderr: {stderr}"),
+                    theme.state(SiteState::RunFailed),
+                )));
+            }
+        }
+        (None, Some((error, _))) => lines.push(Line::from(Span::styled(
+            format!(
+                "no report can be read: {}",
+                clean_line(error, MAX_FIELD_CHARS)
+            ),
+            theme.state(SiteState::Stale),
+        ))),
+        (None, None) => lines.push(Line::from(Span::styled(
+            "reading its latest report…",
+            theme.muted(),
+        ))),
+    }
+    lines
 }
 
 /// Room for the Kubernetes pane: a column on the right when the terminal is

@@ -43,9 +43,10 @@ pub fn demo_app(sites: usize, width: u16, height: u16) -> App {
     };
     let mut app = App::new(settings, &envs, width, height);
     app.now = now();
-    // The demo simulates a cluster per environment.
+    // The demo simulates a cluster and a Loki per environment.
     for pane in &mut app.envs {
         pane.kubernetes = true;
+        pane.reports = true;
     }
     for (i, env) in envs.iter().enumerate() {
         let report = fleet.report(env, DEMO_T, NOW_UNIX as f64).unwrap();
@@ -72,11 +73,12 @@ pub fn render(app: &App) -> Terminal<TestBackend> {
 /// poller would.
 pub fn open_site(app: &mut App) -> DetailKey {
     let effects = app.perform(Scope::Grid, Action::Open);
-    let (key, workloads_key) = match &effects[..] {
+    let (key, workloads_key, reports_key) = match &effects[..] {
         [
             site_status::app::Effect::Watch(key @ DetailKey::Site(_)),
             site_status::app::Effect::Watch(workloads @ DetailKey::Workloads(_)),
-        ] => (key.clone(), workloads.clone()),
+            site_status::app::Effect::Watch(reports @ DetailKey::Reports(_)),
+        ] => (key.clone(), workloads.clone(), reports.clone()),
         other => panic!("unexpected effects {other:?}"),
     };
     let site = key.site_key().cloned().expect("a site query");
@@ -93,6 +95,23 @@ pub fn open_site(app: &mut App) -> DetailKey {
         },
     };
     app.apply_detail(&workloads_key, &slot);
+    // Its latest reports, where the requirement texts come from.
+    let reports = site_status::model::Reports {
+        reports: fleet
+            .report_lines(
+                &site.env,
+                &site.site,
+                site_status::poller::REPORTS_SHOWN,
+                DEMO_T,
+                NOW_UNIX as f64,
+            )
+            .unwrap_or_default()
+            .iter()
+            .map(|(t, line)| site_status::model::parse_report_line(line, *t))
+            .collect(),
+        notices: Vec::new(),
+    };
+    app.apply_detail(&reports_key, &detail_slot(Detail::Reports(reports)));
     key
 }
 
@@ -195,7 +214,11 @@ pub fn reports_app(width: u16, height: u16) -> App {
     let effects = app.perform(Scope::Site, Action::OpenReports);
     let site = site.site_key().cloned().expect("a site query");
     let key = DetailKey::Reports(site.clone());
-    assert!(effects.contains(&site_status::app::Effect::Watch(key.clone())));
+    // The site view already reads the same reports (its texts): one query.
+    assert!(
+        !effects.contains(&site_status::app::Effect::Watch(key.clone())),
+        "{effects:?}"
+    );
     let reports = parse(&site.env, &site.site);
     app.apply_detail(
         &key,

@@ -44,11 +44,7 @@ impl App {
                 self.stack.push(View::Reports(ReportsView::new(key)));
             }
             Action::Mute => {
-                if let Some(req) = site
-                    .detail
-                    .value()
-                    .and_then(|d| d.requirements.get(site.selected))
-                {
+                if let Some(req) = site.shown().and_then(|d| d.requirements.get(site.selected)) {
                     // A mute Alertmanager refused is offered again, as typed.
                     let offered = self
                         .refused_mute
@@ -70,11 +66,7 @@ impl App {
                 }
             }
             Action::Open => {
-                let Some(req) = site
-                    .detail
-                    .value()
-                    .and_then(|d| d.requirements.get(site.selected))
-                else {
+                let Some(req) = site.shown().and_then(|d| d.requirements.get(site.selected)) else {
                     return Vec::new();
                 };
                 let view = RequirementView {
@@ -101,8 +93,7 @@ impl App {
             return Vec::new();
         };
         let Some(requirement) = site
-            .detail
-            .value()
+            .shown()
             .and_then(|d| d.requirements.get(site.selected))
             .map(|r| r.label.clone())
         else {

@@ -15,6 +15,7 @@ use crate::model::{
     SiteWorkloads, Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
     sort_requirements_worst_first,
 };
+use crate::model::{FailureClass, RunFailure, RunFailureReason};
 
 pub const DEFAULT_SITES: usize = 320;
 pub const DEFAULT_SEED: u64 = 1;
@@ -77,6 +78,41 @@ struct DemoSite {
     slice_position: usize,
     slice_size: usize,
 }
+
+impl DemoSite {
+    /// Why a site whose runs fail fails, as a real fleet's do: most often
+    /// a PHP fatal error (drush exits 255), else a hung bootstrap killed
+    /// at the agent's timeout, or a database that is not there.
+    fn run_failure(&self) -> Option<(RunFailure, &'static str)> {
+        if self.temper != Temper::RunFails {
+            return None;
+        }
+        Some(match self.hash % 4 {
+            0 | 1 => (
+                RunFailure {
+                    exit_code: Some(255),
+                    ..RunFailure::new(FailureClass::ExitCode)
+                },
+                "PHP Fatal error:  Uncaught Error: Class \"Drupal\\kk_base\\Helper\" not found in /app/web/modules/custom/kk_base/kk_base.module:42\nStack trace:\n#0 /app/vendor/drush/drush/src/Boot/DrupalBoot8.php(243): kk_base_requirements()\n[warning] Drush command terminated abnormally.\n",
+            ),
+            2 => (
+                RunFailure::new(FailureClass::Timeout),
+                "[notice] Bootstrapped Drupal, waiting for the database lock\n",
+            ),
+            _ => (
+                RunFailure {
+                    exit_code: Some(1),
+                    ..RunFailure::new(FailureClass::NoDatabase)
+                },
+                "[error] SQLSTATE[HY000] [2002] php_network_getaddresses: getaddrinfo for mariadb failed\n",
+            ),
+        })
+    }
+}
+
+/// How long a demo site whose runs fail has been failing: its reports of
+/// the last this long are failed runs, the ones before good ones.
+const FAILING_FOR_SECONDS: f64 = 45.0 * 60.0;
 
 /// Numbers each site within its profile by name, so a wave can roll
 /// through a profile in order without rescanning the fleet per site.
@@ -733,6 +769,9 @@ impl DemoFleet {
             return summary;
         }
         summary.run_success = Some(site.temper != Temper::RunFails);
+        summary.run_failure = site
+            .run_failure()
+            .map(|(failure, _)| RunFailureReason::Known(failure));
         let since_run = if site.temper == Temper::Stale {
             7200.0 + site.phase * 40.0
         } else {
@@ -992,10 +1031,10 @@ impl DemoFleet {
             reqs
         };
         // A site whose runs fail has failed for a while: its last good
-        // report is hours old.
+        // report is 45 minutes old (the newest good report in Loki).
         let last_success = summary.last_run.map(|last| {
             if summary.run_success == Some(false) {
-                last - 3.0 * 3600.0 - demo_site.phase * 20.0
+                last - (FAILING_FOR_SECONDS / RUN_INTERVAL).ceil() * RUN_INTERVAL
             } else {
                 last
             }
@@ -1145,20 +1184,39 @@ impl DemoFleet {
                     }
                 }
                 let time_ns = (at * 1e9) as i64;
+                // The runs since it began to fail printed no report.
+                let failure = demo_site
+                    .run_failure()
+                    .filter(|_| last_run - at < FAILING_FOR_SECONDS);
+                if let Some((failure, stderr)) = failure {
+                    let line = serde_json::json!({
+                        "site": site,
+                        "env": env_name,
+                        "profile": demo_site.profile,
+                        "generated_at": crate::model::report::format_rfc3339_utc(time_ns),
+                        "duration_seconds": if failure.class == FailureClass::Timeout { 120.0 } else { 1.4 },
+                        "drush_exit_code": failure.exit_code,
+                        "drupal_version": "10.3.6",
+                        "requirements": null,
+                        "stderr_tail": stderr,
+                        "run_failure": {
+                            "class": failure.class.as_str(),
+                            "exit_code": failure.exit_code,
+                            "signal": null,
+                        },
+                    });
+                    return (time_ns, line.to_string());
+                }
                 let line = serde_json::json!({
                     "site": site,
                     "env": env_name,
                     "profile": demo_site.profile,
                     "generated_at": crate::model::report::format_rfc3339_utc(time_ns),
                     "duration_seconds": (demo_site.run_duration * 10.0).round() / 10.0,
-                    "drush_exit_code": if demo_site.temper == Temper::RunFails { 1 } else { 0 },
+                    "drush_exit_code": 0,
                     "drupal_version": "10.3.6",
                     "requirements": requirements,
-                    "stderr_tail": if demo_site.temper == Temper::RunFails {
-                        "PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted"
-                    } else {
-                        ""
-                    },
+                    "stderr_tail": "",
                 });
                 (time_ns, line.to_string())
             })
@@ -1405,6 +1463,10 @@ impl FleetSource for DemoSource {
     }
 
     fn has_kubernetes(&self) -> bool {
+        true
+    }
+
+    fn has_reports(&self) -> bool {
         true
     }
 

@@ -3,7 +3,7 @@
 //! Three environments on one Prometheus, told apart only by their
 //! selectors (`env="dev"`, `env="test"`, `env="prod"`), would cost three
 //! sets of grid queries and three alerts lists per refresh. Instead the
-//! grid's five queries run once, grouped by the label that tells them
+//! grid's queries run once, grouped by the label that tells them
 //! apart (`env=~"dev|test|prod"`, `by (env, …)`), the alerts list is read
 //! once, and each environment takes its own part of the answers.
 //!
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::api::PromApi;
-use super::promql::{FleetQueries, MatchOp, Matcher};
+use super::promql::{FleetQueries, GRID_QUERIES, MatchOp, Matcher};
 use super::wire::{AlertsAnswer, Answer, Sample};
 use crate::source::SourceError;
 use crate::source::http::Lease;
@@ -91,17 +91,17 @@ pub fn shared_selector(selectors: &[&[Matcher]]) -> Option<SharedSelector> {
         })
 }
 
-/// One member's part of a round: its five grid answers, the warnings the
+/// One member's part of a round: its grid answers, the warnings the
 /// round carried, and the alerts list (each member keeps its own alerts).
 pub struct MemberAnswers {
-    pub answers: [Vec<Sample>; 5],
+    pub answers: [Vec<Sample>; GRID_QUERIES],
     pub warnings: Vec<String>,
     pub alerts: Result<AlertsAnswer, SourceError>,
 }
 
 struct RoundAnswer {
     /// Taken out by each member as it reads its part.
-    parts: Mutex<HashMap<String, [Vec<Sample>; 5]>>,
+    parts: Mutex<HashMap<String, [Vec<Sample>; GRID_QUERIES]>>,
     warnings: Vec<String>,
     alerts: Result<AlertsAnswer, SourceError>,
     answered: Instant,
@@ -200,24 +200,25 @@ impl SharedGrid {
     }
 
     async fn fetch(&self) -> Result<RoundAnswer, SourceError> {
-        let [q0, q1, q2, q3, q4] = self.queries.grid();
-        let (a0, a1, a2, a3, a4, alerts) = tokio::join!(
+        let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
+        let (a0, a1, a2, a3, a4, a5, alerts) = tokio::join!(
             self.api.query_held(&q0),
             self.api.query_held(&q1),
             self.api.query_held(&q2),
             self.api.query_held(&q3),
             self.api.query_held(&q4),
+            self.api.query_held(&q5),
             self.api.recent_alerts(),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
-        let mut parts: HashMap<String, [Vec<Sample>; 5]> = self
+        let mut parts: HashMap<String, [Vec<Sample>; GRID_QUERIES]> = self
             .members
             .iter()
             .map(|m| (m.clone(), Default::default()))
             .collect();
         let mut warnings = Vec::new();
         let mut leases = Vec::new();
-        for (index, answer) in [a0, a1, a2, a3, a4].into_iter().enumerate() {
+        for (index, answer) in [a0, a1, a2, a3, a4, a5].into_iter().enumerate() {
             let (answer, lease): (Answer, Option<Lease>) = answer?;
             leases.extend(lease);
             warnings.extend(answer.warnings.iter().cloned());

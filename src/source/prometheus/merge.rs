@@ -6,12 +6,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::labels::Labels;
-use super::promql::{FleetQueries, Verdict, judge};
+use super::promql::{FleetQueries, GRID_QUERIES, Verdict, judge};
 use super::wire::{PromAlert, Sample};
+use crate::model::names;
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
 use crate::model::{
-    Alert, DrupalInfo, Requirement, Severity, SiteDetail, SiteSummary, sort_alerts,
-    sort_requirements_worst_first,
+    Alert, DrupalInfo, Requirement, RunFailureReason, Severity, SiteDetail, SiteSummary,
+    sort_alerts, sort_requirements_worst_first,
 };
 
 /// What the grid calls sites whose series carry no profile label.
@@ -73,11 +74,15 @@ pub struct MergedGrid {
     pub duplicates: usize,
 }
 
-/// Merges the five grid answers per site. A site answered for twice by
+/// Merges the grid answers per site. A site answered for twice by
 /// one query keeps the worse of the two: a duplicate must never hide a
 /// failure, whichever order the backend sent them in.
-pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f64) -> MergedGrid {
-    let [worst, failing, success, age, up] = answers;
+pub fn merge_grid(
+    queries: &FleetQueries,
+    answers: [Vec<Sample>; GRID_QUERIES],
+    now_unix: f64,
+) -> MergedGrid {
+    let [worst, failing, success, age, up, failure] = answers;
     let mut sites: HashMap<&str, SiteSummary> = HashMap::with_capacity(worst.len());
     let mut duplicates = 0;
     for s in &worst {
@@ -132,6 +137,20 @@ pub fn merge_grid(queries: &FleetQueries, answers: [Vec<Sample>; 5], now_unix: f
                 duplicates += 1;
             }
             summary.up = Some(summary.up.unwrap_or(true) && is_up);
+        }
+    }
+    // Not counted as duplicates: two pods may fail for two reasons, and
+    // one series per reason is what the metric is.
+    for s in &failure {
+        if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
+            let reason = RunFailureReason::from_labels(
+                s.labels.get(names::FAILURE_CLASS_LABEL).unwrap_or(""),
+                s.labels.get(names::FAILURE_EXIT_CODE_LABEL).unwrap_or(""),
+            );
+            summary.run_failure = Some(match summary.run_failure.take() {
+                Some(known) => known.preferred(reason),
+                None => reason,
+            });
         }
     }
     let mut list: Vec<SiteSummary> = sites.into_values().collect();
@@ -335,6 +354,16 @@ mod tests {
                 vec![sample(labels("a", &[]), 1.0), sample(labels("c", &[]), 0.0)],
                 vec![sample(labels("a", &[]), 60.0)],
                 vec![sample(labels("b", &[]), 0.0)],
+                vec![
+                    sample(
+                        labels("c", &[("class", "exit_code"), ("exit_code", "255")]),
+                        1.0,
+                    ),
+                    sample(
+                        labels("b", &[("class", "from_the_future"), ("exit_code", "x")]),
+                        1.0,
+                    ),
+                ],
             ],
             1000.0,
         )
@@ -354,6 +383,48 @@ mod tests {
         assert_eq!(sites[1].up, Some(false));
         assert_eq!(sites[2].worst, None, "c only reported a failed run");
         assert_eq!(sites[2].run_success, Some(false));
+        assert_eq!(
+            sites[2].run_failure.as_ref().map(|r| r.summary()),
+            Some("exit 255".to_string())
+        );
+        assert_eq!(a.run_failure, None, "a's run did not fail");
+        // A class from a newer agent is kept, and a garbage exit code is
+        // no exit code.
+        let b = sites[1].run_failure.as_ref().unwrap();
+        assert_eq!((b.class(), b.exit_code()), ("from_the_future", None));
+    }
+
+    #[test]
+    fn two_pods_failing_for_two_reasons_show_the_known_one_either_way() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let failure = |class: &str| Sample {
+            labels: [
+                ("site", "a"),
+                ("profile", "p"),
+                ("class", class),
+                ("exit_code", ""),
+            ]
+            .into(),
+            value: 1.0,
+        };
+        for order in [["timeout", "newer"], ["newer", "timeout"]] {
+            let grid = merge_grid(
+                &q,
+                [
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![],
+                    order.map(failure).to_vec(),
+                ],
+                1000.0,
+            );
+            let reason = grid.sites[0].run_failure.as_ref().unwrap();
+            assert_eq!(reason.summary(), "timed out", "{order:?}");
+            assert_eq!(grid.duplicates, 0);
+        }
     }
 
     #[test]
@@ -397,6 +468,7 @@ mod tests {
                     sample(labels("a", None), 0.0),
                     sample(labels("a", None), 1.0),
                 ],
+                vec![],
             ],
             1000.0,
         );
@@ -452,6 +524,7 @@ mod tests {
                 ],
                 age,
                 vec![sample("up-nan", f64::NAN)],
+                vec![],
             ],
             now,
         );
@@ -576,6 +649,7 @@ mod tests {
                     labels: l,
                     value: 0.0,
                 }],
+                vec![],
                 vec![],
                 vec![],
                 vec![],

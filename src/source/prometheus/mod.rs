@@ -1,9 +1,10 @@
-//! Prometheus as an environment's `FleetSource`: the grid from five
+//! Prometheus as an environment's `FleetSource`: the grid from six
 //! aggregated instant queries and the alerts list, a site's raw series, a
 //! requirement's history, the fleet timeline and a profile's rollout.
 //!
-//! The grid costs five instant queries per environment per refresh, each
-//! aggregated on the server, whatever the number of sites, and the
+//! The grid costs six instant queries per environment per refresh, each
+//! aggregated on the server, whatever the number of sites (the sixth, why
+//! runs fail, answers only for the failing ones), and the
 //! `GET api/v1/alerts` list at most every 10 s (`api::ALERTS_MAX_AGE`); one site's raw series, the fleet timeline and a
 //! profile's rollout are only asked for while a view shows them. The parts
 //! live beside this file: `wire` (answers), `api` (HTTP), `promql` (the
@@ -25,7 +26,7 @@ pub use api::PromApi;
 pub use group::{MemberAnswers, SharedGrid, SharedSelector, shared_selector};
 pub use labels::Labels;
 pub use merge::{MergedGrid, NO_PROFILE, merge_grid, merge_site};
-pub use promql::{FleetQueries, MatchOp, Matcher, quote, recorded};
+pub use promql::{FleetQueries, GRID_QUERIES, MatchOp, Matcher, quote, recorded};
 pub use wire::{
     AlertsAnswer, Answer, PromAlert, QueryData, Sample, Series, parse_alerts, parse_response,
     parse_sample,
@@ -41,7 +42,7 @@ fn unix_now() -> f64 {
 }
 
 struct GridAnswers {
-    answers: [Vec<Sample>; 5],
+    answers: [Vec<Sample>; GRID_QUERIES],
     warnings: Vec<String>,
     _leases: Vec<Lease>,
 }
@@ -157,17 +158,18 @@ impl PrometheusSource {
         ))
     }
 
-    /// The five grid answers, the warnings they carried, and the budget
+    /// The grid answers, the warnings they carried, and the budget
     /// their bodies took: held until the poll's sites are merged, so that
     /// one environment's poll holds no more than `max_poll_mib`.
     async fn grid_answers(&self) -> Result<GridAnswers, SourceError> {
-        let [q0, q1, q2, q3, q4] = self.queries.grid();
-        let (a0, a1, a2, a3, a4) = tokio::join!(
+        let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
+        let (a0, a1, a2, a3, a4, a5) = tokio::join!(
             self.api.query_held(&q0),
             self.api.query_held(&q1),
             self.api.query_held(&q2),
             self.api.query_held(&q3),
             self.api.query_held(&q4),
+            self.api.query_held(&q5),
         );
         let mut warnings = Vec::new();
         let mut leases = Vec::new();
@@ -177,7 +179,14 @@ impl PrometheusSource {
             warnings.extend(answer.warnings.clone());
             answer.into_vector()
         };
-        let answers = [take(a0)?, take(a1)?, take(a2)?, take(a3)?, take(a4)?];
+        let answers = [
+            take(a0)?,
+            take(a1)?,
+            take(a2)?,
+            take(a3)?,
+            take(a4)?,
+            take(a5)?,
+        ];
         warnings.sort();
         warnings.dedup();
         Ok(GridAnswers {

@@ -10,6 +10,7 @@ use super::labels::Labels;
 use super::merge::NO_PROFILE;
 use crate::config::{Config, EnvironmentConfig};
 pub use crate::config::{MatchOp, Matcher};
+use crate::model::names;
 use crate::source::render_matcher;
 
 /// The names a fleet uses, and the selector of one environment, turned into
@@ -24,6 +25,7 @@ pub struct FleetQueries {
     last_run: String,
     last_success: String,
     duration: String,
+    failure: String,
     info: String,
     job: String,
     /// The selector's matchers as they go into every query, each value
@@ -40,6 +42,9 @@ pub struct FleetQueries {
     grouped_by: Option<String>,
 }
 
+/// How many instant queries the grid runs per refresh.
+pub const GRID_QUERIES: usize = 6;
+
 /// What deploy/prometheus/site-status.rules.yml records, in the order of
 /// the grid's queries; `tests/rules.rs` holds the two equal.
 pub mod recorded {
@@ -48,6 +53,8 @@ pub mod recorded {
     pub const SUCCESS: &str = "site:drupal_status_report_success:min";
     pub const LAST_RUN: &str = "site:drupal_status_report_last_run_timestamp_seconds:max";
     pub const UP: &str = "site:up:min";
+    /// One series per site and reason while its last run fails.
+    pub const FAILURE: &str = "site:drupal_status_report_failure:max";
     /// One series per site, its state as the `state` label.
     pub const STATE: &str = "site:site_status_state:code";
 }
@@ -97,6 +104,7 @@ impl FleetQueries {
             last_run: config.metrics.last_run_timestamp.0.clone(),
             last_success: config.metrics.last_success_timestamp.0.clone(),
             duration: config.metrics.run_duration.0.clone(),
+            failure: config.metrics.report_failure.0.clone(),
             info: config.metrics.info.0.clone(),
             job: config.metrics.job.clone(),
             selector: selector_matchers.iter().map(render_matcher).collect(),
@@ -150,8 +158,10 @@ impl FleetQueries {
         }
     }
 
-    /// The five grid queries, in the order `fetch_fleet` reads them.
-    pub fn grid(&self) -> [String; 5] {
+    /// The grid queries, in the order `fetch_fleet` reads them. The last,
+    /// why runs fail, has series only for the sites whose last run failed,
+    /// so its answer stays small however large the fleet.
+    pub fn grid(&self) -> [String; GRID_QUERIES] {
         let m = self.matchers(&[]);
         if self.recorded {
             // Already aggregated by (env, site, profile): only the
@@ -162,6 +172,7 @@ impl FleetQueries {
                 format!("{}{m}", recorded::SUCCESS),
                 format!("time() - {}{m}", recorded::LAST_RUN),
                 format!("{}{m}", recorded::UP),
+                format!("{}{m}", recorded::FAILURE),
             ];
         }
         let by = self.by();
@@ -176,6 +187,12 @@ impl FleetQueries {
             format!(
                 "min by ({by}) (up{})",
                 self.matchers(&[format!("job={}", quote(&self.job))])
+            ),
+            format!(
+                "max by ({by}, {}, {}) ({}{m})",
+                names::FAILURE_CLASS_LABEL,
+                names::FAILURE_EXIT_CODE_LABEL,
+                self.failure
             ),
         ]
     }
@@ -289,6 +306,10 @@ mod tests {
             grid[4],
             "min by (site, profile) (up{env=\"prod\", job=\"site-status\"})"
         );
+        assert_eq!(
+            grid[5],
+            "max by (site, profile, class, exit_code) (drupal_status_report_failure{env=\"prod\"})"
+        );
         let site = q.site("bor\"ger");
         assert_eq!(
             site[0],
@@ -304,6 +325,10 @@ mod tests {
         )
         .unwrap();
         let q = FleetQueries::new(&c, &c.environments[0]);
+        assert_eq!(
+            q.grid()[5],
+            "site:drupal_status_report_failure:max{env=\"prod\"}"
+        );
         assert_eq!(
             q.timeline()[0],
             "count(max by (site) (site:drupal_requirement_severity:max{env=\"prod\"}) >= 2)"
@@ -323,6 +348,23 @@ mod tests {
             "max by (env, site, profile) (drupal_requirement_severity{env=~\"prod|te\\\\.st\"})"
         );
         assert_eq!(q.grouped_by(), Some("env"));
+    }
+
+    /// Real Drupal ids hold spaces and dots: they go into PromQL as
+    /// they are, quoted, never as a regex.
+    #[test]
+    fn requirement_ids_with_spaces_and_dots_are_asked_for_unchanged() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        for id in ["file system", "image.toolkit.gd.version", "update access"] {
+            let query = q.history("borger", id, Duration::from_secs(60));
+            assert_eq!(
+                query,
+                format!(
+                    "max(max_over_time(drupal_requirement_severity{{env=\"prod\", site=\"borger\", requirement=\"{id}\"}}[60s]))"
+                )
+            );
+        }
     }
 
     #[test]
