@@ -1091,9 +1091,10 @@ async fn drill_down_against_a_real_prometheus_and_loki() {
     );
 
     // Its history from a range query: absent before the fleet was scraped,
-    // an error since.
+    // an error since. The view is named by the title the site's latest
+    // report (from Loki) gives the requirement, as the site view lists it.
     tmux.keys(&["Enter"]);
-    let req_crumbs = with(&crumbs, &view.selected_id);
+    let req_crumbs = with(&crumbs, &view.selected_title);
     let history = wait(&tmux, "the requirement's band from Prometheus", |st| {
         requirement_view(st, &req_crumbs, 120).filter(|v| {
             v.window == "1 1h"
