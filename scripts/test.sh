@@ -62,9 +62,64 @@ export LANG=C.UTF-8
 cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$log"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Build every test target once, and list them: kind, name, package
+# directory, executable.
+cargo test --workspace --all-targets --locked --no-run --message-format=json-render-diagnostics >"$work/artifacts.json"
+python3 - "$work/artifacts.json" >"$work/targets" <<'PY'
+import json, os, sys
+for line in open(sys.argv[1]):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["target"]["kind"][0], m["target"]["name"], os.path.dirname(m["manifest_path"]), m["executable"])
+PY
+
+# Most of the suite's wall time is waiting (Prometheus scrapes, rule
+# evaluations, tmux frames), so test binaries run side by side, as many
+# as SITE_STATUS_TEST_JOBS (2: the machine's cores), the longest first so
+# none is left alone at the end. Each binary runs as `cargo test` runs it:
+# from its package's directory, its own tests in parallel; its output is
+# printed whole when it ends.
+slow_first="agent_static rollout real_drupal agent_e2e prometheus_source faults e2e_live prometheus_real watch_real requests_per_refresh prometheus_harness long_run e2e_drilldown prometheus_alerts alertmanager new_user e2e_tmux agent_run_now mute loki_push runner http"
+{
+    for name in $slow_first; do awk -v n="$name" '$1 != "lib" && $2 == n' "$work/targets"; done
+    awk -v slow=" $slow_first " '$1 == "lib" || index(slow, " " $2 " ") == 0' "$work/targets"
+} >"$work/ordered"
+
+run_one() {
+    local kind=$1 name=$2 dir=$3 exe=$4 out
+    out="$WORK/$kind-$name.log"
+    local started=$SECONDS
+    (cd "$dir" && CARGO_MANIFEST_DIR="$dir" "$exe") >"$out" 2>&1
+    local status=$?
+    {
+        echo "     Running $kind $name ($exe), $((SECONDS - started)) s"
+        cat "$out"
+        [ $status -eq 0 ] || echo "FAILED: $kind $name exited with $status"
+    } | flock "$WORK/print.lock" cat
+    echo "$status" >"$out.status"
+}
+export -f run_one
+export WORK="$work"
+jobs="${SITE_STATUS_TEST_JOBS:-2}"
+xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ <"$work/ordered" | tee "$work/log"
+
+ran=$(find "$work" -name '*.status' | wc -l)
+if [ "$ran" -ne "$(wc -l <"$work/ordered")" ]; then
+    echo "only $ran of $(wc -l <"$work/ordered") test binaries ran"
+    exit 1
+fi
+failed_binaries=$( (grep -l -v '^0$' "$work"/*.status || true) | wc -l)
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$work/log"
+if [ "$failed_binaries" -ne 0 ]; then
+    echo "$failed_binaries test binaries failed:"
+    grep '^FAILED: ' "$work/log"
+    exit 1
+fi
