@@ -350,6 +350,7 @@ impl PushEvents for Events {
 fn spec(command: Vec<String>) -> RunSpec {
     RunSpec {
         command,
+        status_command: None,
         timeout: Duration::from_secs(120),
         site: "borger".into(),
         env: "prod".into(),
@@ -546,11 +547,8 @@ async fn soak(runs: u64, every: u64, log: Log) -> bool {
     tokio::spawn(async move { sender.run().await });
 
     let healthy = fixture_path("drush13-healthy.json");
-    let spawned_ok = Arc::new(Runner::new(
-        spec(fake_drush(&["fixture", &healthy])),
-        Arc::new(|_| {}),
-    ));
-    let spawned_fail = Arc::new(Runner::new(spec(fake_drush(&["fail"])), Arc::new(|_| {})));
+    let spawned_ok = Arc::new(Runner::new(spec(fake_drush(&["fixture", &healthy]))));
+    let spawned_fail = Arc::new(Runner::new(spec(fake_drush(&["fail"]))));
     let next_run = Arc::new(AtomicU64::new(0));
     let trigger = {
         let spool = spool.clone();
@@ -567,7 +565,7 @@ async fn soak(runs: u64, every: u64, log: Log) -> bool {
             async move {
                 let started = started_ns(run);
                 let outcome = if run.is_multiple_of(SPAWN_EVERY) {
-                    let mut outcome = (*runner.run_now().await).clone();
+                    let mut outcome = runner.run().await;
                     // The simulated clock's start, so the stand-in Loki
                     // knows the run by its push's timestamp.
                     outcome.started_unix_ns = started;

@@ -250,7 +250,9 @@ pub struct LokiClient {
     push_url: reqwest::Url,
     tenant: Option<HeaderValue>,
     auth: Auth,
-    labels: StreamLabels,
+    /// Behind a lock only because the profile may become known after
+    /// start ([`LokiClient::set_profile`]).
+    labels: std::sync::Mutex<StreamLabels>,
 }
 
 impl LokiClient {
@@ -307,24 +309,38 @@ impl LokiClient {
             push_url,
             tenant,
             auth: config.auth.clone(),
-            labels: config.labels.clone(),
+            labels: std::sync::Mutex::new(config.labels.clone()),
         })
     }
 
     /// The push body for one report: one stream, one entry, the timestamp
     /// as a string of nanoseconds (Loki answers 400 to a number).
     pub fn body(&self, ts_ns: i64, line: &str) -> Vec<u8> {
+        let labels = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         json!({"streams": [{
             "stream": {
                 "job": "site-status",
-                "site": self.labels.site,
-                "env": self.labels.env,
-                "profile": self.labels.profile,
+                "site": labels.site,
+                "env": labels.env,
+                "profile": labels.profile,
             },
             "values": [[ts_ns.to_string(), line]],
         }]})
         .to_string()
         .into_bytes()
+    }
+
+    /// The stream's `profile` label from now on: the install profile, once
+    /// drush status told it (`--profile` not given and unknown at start).
+    pub fn set_profile(&self, profile: &str) {
+        self.labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .profile = profile.to_string();
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, String> {
@@ -487,6 +503,10 @@ impl Sender {
             backoff,
             log,
         }
+    }
+
+    pub fn client(&self) -> &LokiClient {
+        &self.client
     }
 
     /// Sends for ever: what the spool holds now, then each report as it

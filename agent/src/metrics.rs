@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::names;
 
 use crate::outcome::{Outcome, Versions};
@@ -31,10 +32,6 @@ pub const SPOOL_REPORTS: &str = "site_status_agent_spool_reports";
 pub const SPOOL_BYTES: &str = "site_status_agent_spool_bytes";
 pub const DROPPED: &str = "site_status_agent_reports_dropped_total";
 pub const BUILD_INFO: &str = "site_status_agent_build_info";
-
-/// A run's failure message starts with this when drush was killed at the
-/// timeout: the runner writes it, `runs_total{result="timeout"}` counts it.
-pub const TIMEOUT_PREFIX: &str = "timed out";
 
 /// Buckets of the run duration histogram, seconds: drush takes 2–8 s on a
 /// typical site, and the default timeout is 2 min.
@@ -56,16 +53,10 @@ impl RunResult {
     const ALL: [RunResult; 3] = [RunResult::Success, RunResult::Failed, RunResult::Timeout];
 
     pub fn of(outcome: &Outcome) -> RunResult {
-        if outcome.success {
-            RunResult::Success
-        } else if outcome
-            .failure
-            .as_deref()
-            .is_some_and(|f| f.starts_with(TIMEOUT_PREFIX))
-        {
-            RunResult::Timeout
-        } else {
-            RunResult::Failed
+        match outcome.run_failure {
+            None if outcome.success => RunResult::Success,
+            Some(f) if f.class == FailureClass::Timeout => RunResult::Timeout,
+            _ => RunResult::Failed,
         }
     }
 
@@ -123,6 +114,8 @@ struct Inner {
     /// `site="..",env="..",profile=".."`, escaped once; empty with
     /// `--no-target-labels`.
     target: String,
+    target_fields: Target,
+    target_labels: bool,
     version: String,
     /// `None` until the first run has finished: before it, the agent knows
     /// nothing about the site, and a `success 0` would read as "run failed".
@@ -145,6 +138,9 @@ struct Inner {
 #[derive(Debug)]
 struct LastRun {
     success: bool,
+    /// Why it failed; `drupal_status_report_failure` exists only while
+    /// this is set.
+    failure: Option<RunFailure>,
     started_seconds: f64,
     duration_seconds: f64,
 }
@@ -162,19 +158,11 @@ impl Metrics {
     /// `target_labels: false` leaves `site`, `env` and `profile` to the
     /// scrape config (`--no-target-labels`).
     pub fn new(target: &Target, target_labels: bool, version: &str) -> Metrics {
-        let mut labels = String::new();
-        if target_labels {
-            for (name, value) in [
-                (names::SITE_LABEL, &target.site),
-                (names::ENV_LABEL, &target.env),
-                (names::PROFILE_LABEL, &target.profile),
-            ] {
-                push_label(&mut labels, name, value);
-            }
-        }
         Metrics {
             inner: Mutex::new(Inner {
-                target: labels,
+                target: target_label_list(target, target_labels),
+                target_fields: target.clone(),
+                target_labels,
                 version: version.to_string(),
                 last_run: None,
                 last_success: None,
@@ -197,6 +185,16 @@ impl Metrics {
         // An update never leaves the state half-written in a way a later
         // encode could not show, so a panic elsewhere must not stop scrapes.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `profile` label, once drush status told the install profile
+    /// (`--profile` not given and unknown at start).
+    pub fn set_profile(&self, profile: &str) {
+        let mut inner = self.lock();
+        if inner.target_fields.profile != profile {
+            inner.target_fields.profile = profile.to_string();
+            inner.target = target_label_list(&inner.target_fields, inner.target_labels);
+        }
     }
 
     /// One finished run. A failed run keeps the requirements and versions
@@ -223,6 +221,13 @@ impl Metrics {
         let mut inner = self.lock();
         inner.last_run = Some(LastRun {
             success: outcome.success,
+            // A run that is not a success always has a class: one the
+            // runner did not give is the generic one.
+            failure: (!outcome.success).then(|| {
+                outcome
+                    .run_failure
+                    .unwrap_or(RunFailure::new(FailureClass::ExitCode))
+            }),
             started_seconds,
             duration_seconds: duration,
         });
@@ -313,6 +318,31 @@ impl Inner {
                 t,
                 if run.success { 1.0 } else { 0.0 },
             );
+            if let Some(failure) = &run.failure {
+                family(
+                    out,
+                    names::REPORT_FAILURE,
+                    "gauge",
+                    &format!(
+                        "1 while the last drush status report run failed, absent otherwise: \
+                         why, by class (exit_code, signal, timeout, no_output, unparsable, \
+                         too_large, empty_report, no_database, spawn_failed) and drush's exit \
+                         code (empty when there was none); {CACHED}."
+                    ),
+                );
+                let mut labels = String::new();
+                push_label(
+                    &mut labels,
+                    names::FAILURE_CLASS_LABEL,
+                    failure.class.as_str(),
+                );
+                push_label(
+                    &mut labels,
+                    names::FAILURE_EXIT_CODE_LABEL,
+                    &failure.exit_code_label(),
+                );
+                sample(out, names::REPORT_FAILURE, t, &labels, 1.0);
+            }
             gauge(
                 out,
                 names::LAST_RUN_TIMESTAMP,
@@ -450,6 +480,20 @@ impl Inner {
     }
 }
 
+fn target_label_list(target: &Target, target_labels: bool) -> String {
+    let mut labels = String::new();
+    if target_labels {
+        for (name, value) in [
+            (names::SITE_LABEL, &target.site),
+            (names::ENV_LABEL, &target.env),
+            (names::PROFILE_LABEL, &target.profile),
+        ] {
+            push_label(&mut labels, name, value);
+        }
+    }
+    labels
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     out.push_str("# HELP ");
     out.push_str(name);
@@ -569,7 +613,12 @@ mod tests {
             started_unix_ns: 1_700_000_000_500_000_000,
             duration_seconds: 3.25,
             success,
+            run_failure: (!success).then_some(RunFailure {
+                exit_code: Some(1),
+                ..RunFailure::new(FailureClass::ExitCode)
+            }),
             failure: (!success).then(|| "drush exited 1".to_string()),
+            stderr_tail: String::new(),
             requirements,
             versions: Versions {
                 drupal: "10.3.6".into(),
@@ -668,7 +717,7 @@ mod tests {
     #[test]
     fn the_run_result_counts_timeouts_apart() {
         let mut timed_out = outcome(false, vec![]);
-        timed_out.failure = Some(format!("{TIMEOUT_PREFIX} after 120 s"));
+        timed_out.run_failure = Some(RunFailure::new(FailureClass::Timeout));
         assert_eq!(RunResult::of(&timed_out), RunResult::Timeout);
         assert_eq!(RunResult::of(&outcome(false, vec![])), RunResult::Failed);
         assert_eq!(RunResult::of(&outcome(true, vec![])), RunResult::Success);
@@ -685,6 +734,45 @@ mod tests {
         assert!(!text.contains("drupal_requirement_severity"));
         assert!(!text.contains("drupal_status_report_last_success_timestamp_seconds"));
         assert!(text.contains("drupal_status_report_success 0\n"));
+    }
+
+    #[test]
+    fn the_failure_series_exists_only_while_the_last_run_failed() {
+        let m = Metrics::new(&target(), true, "0.1.0");
+        let t = "site=\"borger\",env=\"prod\",profile=\"kk_borger\"";
+        m.record_run(&outcome(true, vec![]));
+        assert!(!m.encode().contains(names::REPORT_FAILURE));
+
+        let mut broken = outcome(false, vec![]);
+        broken.run_failure = Some(RunFailure {
+            exit_code: Some(255),
+            ..RunFailure::new(FailureClass::ExitCode)
+        });
+        m.record_run(&broken);
+        let text = m.encode();
+        assert!(
+            text.contains(&format!(
+                "drupal_status_report_failure{{{t},class=\"exit_code\",exit_code=\"255\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE drupal_status_report_failure gauge\n"));
+        assert_eq!(text.matches("drupal_status_report_failure{").count(), 1);
+
+        let mut timed_out = outcome(false, vec![]);
+        timed_out.run_failure = Some(RunFailure::new(FailureClass::Timeout));
+        m.record_run(&timed_out);
+        let text = m.encode();
+        assert!(
+            text.contains(&format!(
+                "drupal_status_report_failure{{{t},class=\"timeout\",exit_code=\"\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert_eq!(text.matches("drupal_status_report_failure{").count(), 1);
+
+        m.record_run(&outcome(true, vec![]));
+        assert!(!m.encode().contains(names::REPORT_FAILURE));
     }
 
     #[test]
