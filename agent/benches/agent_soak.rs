@@ -45,7 +45,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use site_status_agent::http;
 use site_status_agent::loki::{
-    self, Backoff, Log, LogLevel, LokiClient, LokiConfig, PushEvents, Sender, StreamLabels,
+    Backoff, DropReason, Log, LogLevel, LokiClient, LokiConfig, PushEvents, PushResult, Sender,
+    StreamLabels,
 };
 use site_status_agent::metrics::{self, Metrics, MetricsEvents, Target};
 use site_status_agent::runner::{RunSpec, Runner, outcome_from_output};
@@ -333,11 +334,11 @@ struct Events {
 }
 
 impl PushEvents for Events {
-    fn pushed(&self, result: &str) {
+    fn pushed(&self, result: PushResult) {
         self.metrics.pushed(result);
     }
 
-    fn dropped(&self, reason: &str, n: u64) {
+    fn dropped(&self, reason: DropReason, n: u64) {
         self.metrics.dropped(reason, n);
     }
 
@@ -418,7 +419,7 @@ struct Counts {
 impl Counts {
     fn of(text: &str) -> Counts {
         let pushes = total(text, metrics::PUSHES, "");
-        let sent = total(text, metrics::PUSHES, "result=\"ok\"");
+        let sent = total(text, metrics::PUSHES, "result=\"success\"");
         let refused = total(text, metrics::PUSHES, "result=\"rejected\"");
         Counts {
             runs: total(text, metrics::RUNS, ""),
@@ -764,14 +765,15 @@ fn judge_accounting(soak: &Soak, runs: u64, text: &str) -> bool {
         kept_rejected
     );
     let by_result: Vec<String> = [
-        loki::result::SERVER_ERROR,
-        loki::result::RATE_LIMITED,
-        loki::result::CONNECTION_ERROR,
-        loki::result::TIMEOUT,
-        loki::result::ERROR,
+        PushResult::ServerError,
+        PushResult::RateLimited,
+        PushResult::ConnectionError,
+        PushResult::Timeout,
+        PushResult::Error,
     ]
     .iter()
     .map(|r| {
+        let r = r.label();
         format!(
             "{r} {}",
             total(text, metrics::PUSHES, &format!("result=\"{r}\""))

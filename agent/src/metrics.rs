@@ -12,13 +12,13 @@
 //! escapes in label values (`\\`, `\"`, `\n`), tested below against
 //! requirement ids that hold all of them.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::names;
 
+pub use crate::loki::{DropReason, PushResult};
 use crate::outcome::{Outcome, Versions};
 
 /// The `Content-Type` of [`Metrics::encode`]'s output.
@@ -69,31 +69,6 @@ impl RunResult {
     }
 }
 
-/// Why a report was dropped, the `reason` label of
-/// `site_status_agent_reports_dropped_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
-    /// The spool was full: the oldest report made room.
-    SpoolFull,
-    /// Loki answered 400/413: the report was moved to `rejected/`.
-    Rejected,
-    /// The spooled file could not be read back: moved to `rejected/`.
-    Unreadable,
-    /// The report could not be written to the spool at all.
-    WriteFailed,
-}
-
-impl DropReason {
-    pub fn label(self) -> &'static str {
-        match self {
-            DropReason::SpoolFull => "spool_full",
-            DropReason::Rejected => "rejected",
-            DropReason::Unreadable => "unreadable",
-            DropReason::WriteFailed => "spool_write_failed",
-        }
-    }
-}
-
 /// The site the agent reports on: the `site`, `env`, `profile` labels.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
@@ -126,7 +101,9 @@ struct Inner {
     run_buckets: [u64; RUN_BUCKETS.len()],
     run_count: u64,
     run_sum: f64,
-    pushes: BTreeMap<String, u64>,
+    /// By [`PushResult::ALL`]'s order: every result is written from the
+    /// start, at 0.
+    pushes: [u64; PushResult::ALL.len()],
     spool_reports: u64,
     spool_bytes: u64,
     dropped_spool_full: u64,
@@ -170,7 +147,7 @@ impl Metrics {
                 run_buckets: [0; RUN_BUCKETS.len()],
                 run_count: 0,
                 run_sum: 0.0,
-                pushes: BTreeMap::new(),
+                pushes: [0; PushResult::ALL.len()],
                 spool_reports: 0,
                 spool_bytes: 0,
                 dropped_spool_full: 0,
@@ -246,10 +223,11 @@ impl Metrics {
         inner.run_sum += duration;
     }
 
-    /// One push to Loki; `result` is a short fixed word of the sender's
-    /// (`success`, `retry`, `rejected`…), never text from a response.
-    pub fn record_push(&self, result: &str) {
-        *self.lock().pushes.entry(result.to_string()).or_insert(0) += 1;
+    /// One push attempt to Loki.
+    pub fn record_push(&self, result: PushResult) {
+        if let Some(i) = PushResult::ALL.iter().position(|r| *r == result) {
+            self.lock().pushes[i] += 1;
+        }
     }
 
     /// What the spool holds now.
@@ -423,16 +401,9 @@ impl Inner {
             "counter",
             "Pushes of status reports to Loki, by result.",
         );
-        let mut pushes: Vec<(&str, u64)> = vec![("success", 0)];
-        for (result, count) in &self.pushes {
-            match pushes.iter_mut().find(|(r, _)| r == result) {
-                Some(known) => known.1 = *count,
-                None => pushes.push((result, *count)),
-            }
-        }
-        for (result, count) in pushes {
+        for (result, count) in PushResult::ALL.iter().zip(self.pushes) {
             let mut labels = String::new();
-            push_label(&mut labels, "result", result);
+            push_label(&mut labels, "result", result.label());
             sample(out, PUSHES, t, &labels, count as f64);
         }
 
@@ -570,18 +541,11 @@ fn number(value: f64) -> String {
 pub struct MetricsEvents(pub std::sync::Arc<Metrics>);
 
 impl crate::loki::PushEvents for MetricsEvents {
-    fn pushed(&self, result: &str) {
+    fn pushed(&self, result: PushResult) {
         self.0.record_push(result);
     }
 
-    fn dropped(&self, reason: &str, n: u64) {
-        use crate::loki::drop_reason;
-        let reason = match reason {
-            drop_reason::SPOOL_FULL => DropReason::SpoolFull,
-            drop_reason::REJECTED => DropReason::Rejected,
-            drop_reason::UNREADABLE => DropReason::Unreadable,
-            _ => DropReason::WriteFailed,
-        };
+    fn dropped(&self, reason: DropReason, n: u64) {
         self.0.record_dropped(reason, n);
     }
 
@@ -778,16 +742,17 @@ mod tests {
     #[test]
     fn pushes_spool_and_drops_are_counted() {
         let m = Metrics::new(&target(), false, "0.1.0");
-        m.record_push("success");
-        m.record_push("success");
-        m.record_push("retry");
+        m.record_push(PushResult::Success);
+        m.record_push(PushResult::Success);
+        m.record_push(PushResult::ServerError);
         m.set_spool(3, 4096);
         m.record_dropped(DropReason::SpoolFull, 2);
         m.record_dropped(DropReason::Rejected, 1);
         let text = m.encode();
         for line in [
             "site_status_agent_loki_pushes_total{result=\"success\"} 2\n",
-            "site_status_agent_loki_pushes_total{result=\"retry\"} 1\n",
+            "site_status_agent_loki_pushes_total{result=\"server_error\"} 1\n",
+            "site_status_agent_loki_pushes_total{result=\"rate_limited\"} 0\n",
             "site_status_agent_spool_reports 3\n",
             "site_status_agent_spool_bytes 4096\n",
             "site_status_agent_reports_dropped_total{reason=\"spool_full\"} 2\n",
