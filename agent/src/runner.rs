@@ -782,6 +782,32 @@ mod tests {
     }
 
     #[test]
+    fn a_php_fatal_errors_first_line_survives_its_stack_trace() {
+        let mut raw = String::from(" [warning] include_once(x): Failed\n");
+        raw.push_str("PHP Fatal error:  Uncaught Error: Class \"A\\B\" not found in /x.php:261\n");
+        raw.push_str("Stack trace:\n");
+        for i in 0..40 {
+            raw.push_str(&format!("#{i} /x.php({i}): f()\n"));
+        }
+        raw.push_str("  thrown in /x.php on line 261\n");
+        let tail = stderr_tail(raw.as_bytes());
+        let lines: Vec<&str> = tail.lines().collect();
+        assert!(
+            lines[0].starts_with("PHP Fatal error:  Uncaught Error"),
+            "{tail}"
+        );
+        assert_eq!(lines[1], "…");
+        assert_eq!(lines.last(), Some(&"  thrown in /x.php on line 261"));
+        assert_eq!(lines.len(), STDERR_TAIL_LINES);
+        // Within the last lines already: not repeated.
+        let short = "PHP Fatal error:  boom\nStack trace:\n#0 {main}\n";
+        assert_eq!(stderr_tail(short.as_bytes()), short);
+        // Long lines are cut so the tail fits the report's field.
+        let long = format!("{}\n", "x".repeat(100_000)).repeat(30);
+        assert!(stderr_tail(long.as_bytes()).chars().count() <= MAX_FIELD_CHARS);
+    }
+
+    #[test]
     fn fnv1a_is_the_published_function() {
         // Test vectors of FNV-1a 64 (draft-eastlake-fnv).
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);

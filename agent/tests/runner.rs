@@ -250,6 +250,94 @@ async fn a_missing_program_is_a_failed_run_without_exit_code() {
     assert!(o.line.stderr_tail.starts_with("could not start"));
 }
 
+#[tokio::test]
+async fn drush_status_is_asked_at_first_and_then_only_when_a_run_suggests_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mode, log) = (dir.path().join("mode"), dir.path().join("status-log"));
+    std::fs::write(&mode, "ok").unwrap();
+    let path = fixture("drush13-healthy.json");
+    let mut s = spec(
+        &["switch", mode.to_str().unwrap(), path.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    s.profile = String::new();
+    s.status_command = Some(vec![
+        "sh".into(),
+        fake_drush(),
+        "status".into(),
+        log.to_str().unwrap().into(),
+    ]);
+    let asked = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let runner = Runner::new(s);
+    let o = runner.run().await;
+    assert!(o.success, "{:?}", o.failure);
+    assert_eq!(asked(), 1);
+    assert_eq!(o.versions.drush, "13.3.0.0");
+    // Not given: the install profile is the profile label.
+    assert_eq!(runner.profile(), "kk_borger");
+    assert_eq!(o.line.profile, "kk_borger");
+    // drush status's password is read by nobody.
+    assert!(!format!("{o:?}").contains("hunter2"));
+    for _ in 0..3 {
+        assert!(runner.run().await.success);
+    }
+    assert_eq!(
+        asked(),
+        1,
+        "drush status asked on a run that suggested no change"
+    );
+    // A failed run asks again (the database may be gone): still
+    // connected, so the class stays exit_code.
+    std::fs::write(&mode, "fail").unwrap();
+    let o = runner.run().await;
+    assert_eq!(asked(), 2);
+    assert_eq!(
+        o.line.run_failure.map(|f| (f.class, f.exit_code)),
+        Some((FailureClass::ExitCode, Some(1)))
+    );
+    assert_eq!(o.versions.drush, "13.3.0.0");
+}
+
+#[tokio::test]
+async fn a_database_drush_status_does_not_call_connected_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("status-log");
+    for (db, why) in [
+        ("-", "no db-status"),
+        ("Not connected", "\"Not connected\", not \"Connected\""),
+    ] {
+        let mut s = spec(&["fail"], Duration::from_secs(30));
+        s.status_command = Some(vec![
+            "sh".into(),
+            fake_drush(),
+            "status".into(),
+            log.to_str().unwrap().into(),
+            db.into(),
+        ]);
+        let o = Runner::new(s).run().await;
+        assert_eq!(
+            o.line.run_failure,
+            Some(RunFailure {
+                exit_code: Some(1),
+                ..RunFailure::new(FailureClass::NoDatabase)
+            }),
+            "{db}"
+        );
+        assert!(
+            o.failure.as_deref().unwrap().contains(why),
+            "{:?}",
+            o.failure
+        );
+        // drush's own words stay the tail.
+        assert!(o.line.stderr_tail.ends_with("Connection refused\n"));
+    }
+}
+
 /// A process is gone when /proc has no entry for it, or only a zombie
 /// (its parent is dead; whoever adopted it may not reap it).
 fn is_gone(pid: u32) -> bool {
