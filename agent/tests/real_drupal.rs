@@ -351,3 +351,99 @@ async fn a_timeout_shorter_than_drush_is_class_timeout_without_exit_code() {
     )));
     assert_promtool_passes(&text);
 }
+
+/// Runs the real agent binary on `site` until its first run is recorded;
+/// returns its /metrics and what it logged.
+async fn binary_first_run(site: &Site, log_level: &str) -> (String, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command: Vec<String> = DEFAULT_COMMAND.iter().map(|a| a.to_string()).collect();
+    command[0] = site.drush.display().to_string();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_site-status-agent"))
+        .args(["--site", "borger", "--env", "prod", "--interval", "1h"])
+        .args(["--splay", "0", "--log-level", log_level])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--"])
+        .args(&command)
+        .env_remove("SITE_STATUS_PROFILE")
+        .env_remove("SITE_STATUS_LOKI_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = client.get(format!("{url}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never got ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // SIGTERM: the agent stops serving and exits.
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    // SAFETY: kill takes plain integers; the pid is our child, not yet
+    // reaped.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().await.unwrap();
+    (metrics, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn the_binary_learns_the_profile_at_start_and_drushs_noise_is_debug_only() {
+    let Some(site) = site() else { return };
+    let (metrics, log) = binary_first_run(&site, "info").await;
+    // --profile not given: drush status's install profile, before the
+    // first scrape.
+    assert!(
+        metrics.contains(&format!("drupal_status_report_success{{{T}}} 1\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("drupal_info{") && l.contains("drush_version=\"13.3.0.0\"")),
+        "{metrics}"
+    );
+    assert_promtool_passes(&metrics);
+    // At info, a successful run's stderr is not shown at all, and nothing
+    // is logged as a warning or an error.
+    assert!(log.contains("\"msg\":\"run finished\""), "{log}");
+    assert!(!log.contains("security advisory"), "{log}");
+    assert!(!log.contains("\"level\":\"warn\""), "{log}");
+    assert!(!log.contains("\"level\":\"error\""), "{log}");
+
+    let (_, log) = binary_first_run(&site, "debug").await;
+    let noise: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("security advisory"))
+        .collect();
+    assert!(!noise.is_empty(), "{log}");
+    for line in noise {
+        assert!(line.contains("\"level\":\"debug\""), "{line}");
+    }
+    // drush status's answer holds the database password field: never
+    // logged.
+    assert!(
+        !log.contains("db-password") && !log.contains("db-username"),
+        "{log}"
+    );
+}
