@@ -369,6 +369,25 @@ async fn a_failed_first_run_makes_the_agent_ready() {
     assert_eq!(report.status(), 200);
     let json: serde_json::Value = serde_json::from_str(&report.text().await.unwrap()).unwrap();
     assert_eq!(json["drush_exit_code"], 1);
+    assert_eq!(json["run_failure"]["class"], "exit_code");
+    assert_eq!(json["run_failure"]["exit_code"], 1);
+    assert_eq!(json["stderr_tail"], "drush exited 1\n");
+    // And /metrics says why, in bounded labels.
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "drupal_status_report_failure{{{T},class=\"exit_code\",exit_code=\"1\"}} 1\n"
+        )),
+        "{metrics}"
+    );
+    assert_promtool_passes(&metrics);
 }
 
 #[tokio::test]
