@@ -119,6 +119,10 @@ fn machine_name(value: &str) -> Option<String> {
 #[derive(Debug, Default)]
 struct StatusCache {
     status: Option<DrushStatus>,
+    /// Drupal's and PHP's versions in the last report that had them: a
+    /// report that says otherwise means an upgrade, which may have brought
+    /// another drush too.
+    report_versions: Option<(String, String)>,
 }
 
 /// Runs the status command and, when needed, `drush status`. Does not
@@ -174,8 +178,8 @@ impl Runner {
 
     /// One run: the status command, then `drush status` when nothing is
     /// known yet, the run failed in a way a changed site explains, the
-    /// database was not connected last time, or the report's versions no
-    /// longer match what drush status said.
+    /// database was not connected last time, or the report's Drupal or PHP
+    /// version changed since the last report (an upgrade).
     pub async fn run(&self) -> Outcome {
         let started = jiff::Timestamp::now();
         let clock = tokio::time::Instant::now();
@@ -187,6 +191,17 @@ impl Runner {
         let mut outcome = outcome_of(&spec, started_unix_ns, duration, finished);
 
         let cached = self.cached();
+        let seen = (
+            outcome.versions.drupal.clone(),
+            outcome.versions.php.clone(),
+        );
+        let upgraded = if seen.0.is_empty() && seen.1.is_empty() {
+            false
+        } else {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let before = cache.report_versions.replace(seen.clone());
+            before.is_some_and(|before| before != seen)
+        };
         let ask = match (&cached, outcome.run_failure.map(|f| f.class)) {
             (None, _) => true,
             (Some(status), _) if !status.db_connected() => true,
@@ -201,12 +216,7 @@ impl Runner {
                 ),
             ) => true,
             (Some(_), Some(_)) => false,
-            (Some(status), None) => {
-                (!outcome.versions.drupal.is_empty()
-                    && outcome.versions.drupal != status.drupal_version)
-                    || (!outcome.versions.php.is_empty()
-                        && outcome.versions.php != status.php_version)
-            }
+            (Some(_), None) => upgraded,
         };
         let fresh = if ask {
             self.refresh_status(self.spec.timeout).await

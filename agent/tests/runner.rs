@@ -255,7 +255,9 @@ async fn drush_status_is_asked_at_first_and_then_only_when_a_run_suggests_a_chan
     let dir = tempfile::tempdir().unwrap();
     let (mode, log) = (dir.path().join("mode"), dir.path().join("status-log"));
     std::fs::write(&mode, "ok").unwrap();
-    let path = fixture("drush13-healthy.json");
+    // A copy the test rewrites, as an upgrade would change drush's report.
+    let path = dir.path().join("report.json");
+    std::fs::copy(fixture("drush13-healthy.json"), &path).unwrap();
     let mut s = spec(
         &["switch", mode.to_str().unwrap(), path.to_str().unwrap()],
         Duration::from_secs(30),
@@ -291,11 +293,19 @@ async fn drush_status_is_asked_at_first_and_then_only_when_a_run_suggests_a_chan
         1,
         "drush status asked on a run that suggested no change"
     );
+    // A report with another Drupal version: an upgrade, asked once.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("10.3.6"));
+    std::fs::write(&path, text.replace("10.3.6", "10.3.7")).unwrap();
+    assert!(runner.run().await.success);
+    assert_eq!(asked(), 2, "an upgrade did not ask drush status");
+    assert!(runner.run().await.success);
+    assert_eq!(asked(), 2, "drush status asked again for the same versions");
     // A failed run asks again (the database may be gone): still
     // connected, so the class stays exit_code.
     std::fs::write(&mode, "fail").unwrap();
     let o = runner.run().await;
-    assert_eq!(asked(), 2);
+    assert_eq!(asked(), 3);
     assert_eq!(
         o.line.run_failure.map(|f| (f.class, f.exit_code)),
         Some((FailureClass::ExitCode, Some(1)))
