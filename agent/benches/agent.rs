@@ -49,6 +49,7 @@ fn drush_60() -> Vec<u8> {
 fn spec() -> RunSpec {
     RunSpec {
         command: vec!["drush".into()],
+        status_command: None,
         timeout: Duration::from_secs(120),
         site: "borger".into(),
         env: "prod".into(),

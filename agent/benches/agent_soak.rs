@@ -45,7 +45,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use site_status_agent::http;
 use site_status_agent::loki::{
-    self, Backoff, Log, LogLevel, LokiClient, LokiConfig, PushEvents, Sender, StreamLabels,
+    Backoff, DropReason, Log, LogLevel, LokiClient, LokiConfig, PushEvents, PushResult, Sender,
+    StreamLabels,
 };
 use site_status_agent::metrics::{self, Metrics, MetricsEvents, Target};
 use site_status_agent::runner::{RunSpec, Runner, outcome_from_output};
@@ -333,11 +334,11 @@ struct Events {
 }
 
 impl PushEvents for Events {
-    fn pushed(&self, result: &str) {
+    fn pushed(&self, result: PushResult) {
         self.metrics.pushed(result);
     }
 
-    fn dropped(&self, reason: &str, n: u64) {
+    fn dropped(&self, reason: DropReason, n: u64) {
         self.metrics.dropped(reason, n);
     }
 
@@ -350,6 +351,7 @@ impl PushEvents for Events {
 fn spec(command: Vec<String>) -> RunSpec {
     RunSpec {
         command,
+        status_command: None,
         timeout: Duration::from_secs(120),
         site: "borger".into(),
         env: "prod".into(),
@@ -417,7 +419,7 @@ struct Counts {
 impl Counts {
     fn of(text: &str) -> Counts {
         let pushes = total(text, metrics::PUSHES, "");
-        let sent = total(text, metrics::PUSHES, "result=\"ok\"");
+        let sent = total(text, metrics::PUSHES, "result=\"success\"");
         let refused = total(text, metrics::PUSHES, "result=\"rejected\"");
         Counts {
             runs: total(text, metrics::RUNS, ""),
@@ -546,11 +548,8 @@ async fn soak(runs: u64, every: u64, log: Log) -> bool {
     tokio::spawn(async move { sender.run().await });
 
     let healthy = fixture_path("drush13-healthy.json");
-    let spawned_ok = Arc::new(Runner::new(
-        spec(fake_drush(&["fixture", &healthy])),
-        Arc::new(|_| {}),
-    ));
-    let spawned_fail = Arc::new(Runner::new(spec(fake_drush(&["fail"])), Arc::new(|_| {})));
+    let spawned_ok = Arc::new(Runner::new(spec(fake_drush(&["fixture", &healthy]))));
+    let spawned_fail = Arc::new(Runner::new(spec(fake_drush(&["fail"]))));
     let next_run = Arc::new(AtomicU64::new(0));
     let trigger = {
         let spool = spool.clone();
@@ -567,7 +566,7 @@ async fn soak(runs: u64, every: u64, log: Log) -> bool {
             async move {
                 let started = started_ns(run);
                 let outcome = if run.is_multiple_of(SPAWN_EVERY) {
-                    let mut outcome = (*runner.run_now().await).clone();
+                    let mut outcome = runner.run().await;
                     // The simulated clock's start, so the stand-in Loki
                     // knows the run by its push's timestamp.
                     outcome.started_unix_ns = started;
@@ -766,14 +765,15 @@ fn judge_accounting(soak: &Soak, runs: u64, text: &str) -> bool {
         kept_rejected
     );
     let by_result: Vec<String> = [
-        loki::result::SERVER_ERROR,
-        loki::result::RATE_LIMITED,
-        loki::result::CONNECTION_ERROR,
-        loki::result::TIMEOUT,
-        loki::result::ERROR,
+        PushResult::ServerError,
+        PushResult::RateLimited,
+        PushResult::ConnectionError,
+        PushResult::Timeout,
+        PushResult::Error,
     ]
     .iter()
     .map(|r| {
+        let r = r.label();
         format!(
             "{r} {}",
             total(text, metrics::PUSHES, &format!("result=\"{r}\""))

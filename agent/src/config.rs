@@ -40,7 +40,8 @@ struct Args {
     /// The environment: dev, test, prod… (label `env`).
     #[arg(long, env = "SITE_STATUS_ENV")]
     env: Option<String>,
-    /// The Drupal install profile (label `profile`).
+    /// The Drupal install profile (label `profile`); by default the one
+    /// `drush status` reports.
     #[arg(long, env = "SITE_STATUS_PROFILE")]
     profile: Option<String>,
     /// Address of /metrics and the other endpoints.
@@ -92,6 +93,15 @@ struct Args {
     /// attaches them by relabelling).
     #[arg(long, env = "SITE_STATUS_NO_TARGET_LABELS")]
     no_target_labels: bool,
+    /// `drush status --format=json` of the site's drush, split on spaces,
+    /// or `none`. Asked at start and when a run suggests a change, for
+    /// drush's version, the install profile and the database's status. By
+    /// default derived from the command after `--`: its arguments before
+    /// `core-requirements` (or `core:requirements`, `status-report`, `rq`),
+    /// then `status`, then its other options but --format, --fields,
+    /// --severity and --ignore; give it when the command has no such word.
+    #[arg(long, env = "SITE_STATUS_STATUS_COMMAND", value_name = "COMMAND")]
+    status_command: Option<String>,
     /// The status command, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -160,6 +170,9 @@ pub struct Config {
     pub target_labels: bool,
     /// Program and arguments; never empty.
     pub command: Vec<String>,
+    /// `drush status --format=json` of the same drush; `None` when it
+    /// cannot be derived from `command` and was not given, or is `none`.
+    pub status_command: Option<Vec<String>>,
 }
 
 impl Config {
@@ -278,6 +291,14 @@ impl Config {
             args.command
         };
 
+        let status_command = match args.status_command.as_deref().map(str::trim) {
+            Some("none") => None,
+            Some(given) if !given.is_empty() => {
+                Some(given.split_whitespace().map(str::to_string).collect())
+            }
+            _ => derive_status_command(&command),
+        };
+
         Ok(Config {
             site,
             env,
@@ -293,8 +314,46 @@ impl Config {
             log_level,
             target_labels: !args.no_target_labels,
             command,
+            status_command,
         })
     }
+}
+
+/// drush's names for its status report command.
+const REQUIREMENTS_COMMANDS: [&str; 4] = [
+    "core-requirements",
+    "core:requirements",
+    "status-report",
+    "rq",
+];
+
+/// `drush status --format=json` for the drush `command` runs: the same
+/// program and global options (`--root`, `--uri`…), `status` in place of
+/// the report command, without the report's own output options. `None`
+/// when `command` names no report command (a wrapper script, a fake).
+pub fn derive_status_command(command: &[String]) -> Option<Vec<String>> {
+    let at = command
+        .iter()
+        .position(|a| REQUIREMENTS_COMMANDS.contains(&a.as_str()))?;
+    if at == 0 {
+        return None;
+    }
+    let mut status: Vec<String> = command[..at].to_vec();
+    status.push("status".into());
+    let mut rest = command[at + 1..].iter();
+    while let Some(arg) = rest.next() {
+        let option = arg.split('=').next().unwrap_or("");
+        if matches!(option, "--format" | "--fields" | "--severity" | "--ignore") {
+            if !arg.contains('=') {
+                // The value is the next argument.
+                rest.next();
+            }
+            continue;
+        }
+        status.push(arg.clone());
+    }
+    status.push("--format=json".into());
+    Some(status)
 }
 
 const DURATION_HINT: &str = "a duration above 0 like 90s, 10m, 2h";
@@ -613,5 +672,62 @@ mod tests {
             assert_eq!(parse_bytes(bad), None, "{bad}");
         }
         assert_eq!(parse_bytes("18446744073709551615GB"), None);
+    }
+
+    #[test]
+    fn the_status_command_is_the_same_drush_asked_for_its_status() {
+        let v = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            derive_status_command(&default_command()),
+            Some(v(&["drush", "status", "--format=json"]))
+        );
+        assert_eq!(
+            derive_status_command(&v(&[
+                "/app/vendor/bin/drush",
+                "--root=/app/web",
+                "rq",
+                "--uri",
+                "https://borger.example",
+                "--fields",
+                "title,sid",
+                "--severity=1",
+            ])),
+            Some(v(&[
+                "/app/vendor/bin/drush",
+                "--root=/app/web",
+                "status",
+                "--uri",
+                "https://borger.example",
+                "--format=json",
+            ]))
+        );
+        // A wrapper whose arguments name no report command: not guessed.
+        assert_eq!(
+            derive_status_command(&v(&["/usr/local/bin/status.sh"])),
+            None
+        );
+        assert_eq!(derive_status_command(&v(&["core-requirements"])), None);
+
+        let config = |extra: &[&str]| {
+            let mut args = vec!["site-status-agent", "--site", "s", "--env", "e"];
+            args.extend_from_slice(extra);
+            Config::try_parse_from(args).unwrap()
+        };
+        assert_eq!(
+            config(&[]).status_command,
+            Some(v(&["drush", "status", "--format=json"]))
+        );
+        assert_eq!(
+            config(&[
+                "--status-command",
+                "php drush.phar st --format=json",
+                "--",
+                "x.sh"
+            ])
+            .status_command,
+            Some(v(&["php", "drush.phar", "st", "--format=json"]))
+        );
+        assert_eq!(config(&["--status-command", "none"]).status_command, None);
+        assert_eq!(config(&["--", "x.sh"]).status_command, None);
     }
 }

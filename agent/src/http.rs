@@ -5,7 +5,9 @@
 //! parsing and graceful shutdown come with it for a few hundred kB, where
 //! bare hyper needs hyper-util and a hand-written router for five paths.
 //! Every handler reads memory only; `POST /run?wait=true` is the one that
-//! waits, and only for the run it asked for.
+//! waits, and only for the run it asked for. `/report` and `POST
+//! /run?wait=true` answer with the run's Loki report line: a failed run's
+//! `run_failure` (class, exit code, signal) and `stderr_tail` included.
 
 use std::collections::HashMap;
 use std::future::Future;

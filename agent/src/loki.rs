@@ -22,11 +22,10 @@ use crate::spool::{Entry, Spool};
 /// reason, and the spool's size. Called from the sender task and from
 /// whoever writes to the spool; must not block.
 pub trait PushEvents: Send + Sync {
-    /// One push attempt ended with `result`, one of [`result`]'s names.
-    fn pushed(&self, result: &str);
-    /// `n` reports will never reach Loki, for `reason`, one of
-    /// [`drop_reason`]'s names.
-    fn dropped(&self, reason: &str, n: u64);
+    /// One push attempt ended with `result`.
+    fn pushed(&self, result: PushResult);
+    /// `n` reports will never reach Loki, for `reason`.
+    fn dropped(&self, reason: DropReason, n: u64);
     /// The spool now holds `depth` reports of `bytes` bytes in all.
     fn spool(&self, depth: usize, bytes: u64);
 }
@@ -35,40 +34,88 @@ pub trait PushEvents: Send + Sync {
 pub struct NoEvents;
 
 impl PushEvents for NoEvents {
-    fn pushed(&self, _result: &str) {}
-    fn dropped(&self, _reason: &str, _n: u64) {}
+    fn pushed(&self, _result: PushResult) {}
+    fn dropped(&self, _reason: DropReason, _n: u64) {}
     fn spool(&self, _depth: usize, _bytes: u64) {}
 }
 
-/// Results of one push attempt, as [`PushEvents::pushed`] names them.
-pub mod result {
+/// How one push attempt ended: the `result` label of
+/// `site_status_agent_loki_pushes_total`. One type for the sender that
+/// says it and the metrics that count it, so the two cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PushResult {
     /// Loki answered 2xx.
-    pub const OK: &str = "ok";
+    Success,
     /// 400 or 413: moved to `rejected/`, never retried.
-    pub const REJECTED: &str = "rejected";
+    Rejected,
     /// 429: retried.
-    pub const RATE_LIMITED: &str = "rate_limited";
+    RateLimited,
     /// 5xx: retried.
-    pub const SERVER_ERROR: &str = "server_error";
+    ServerError,
     /// No answer within the timeout: retried.
-    pub const TIMEOUT: &str = "timeout";
+    Timeout,
     /// Could not connect, or the connection broke: retried.
-    pub const CONNECTION_ERROR: &str = "connection_error";
+    ConnectionError,
     /// Anything else (another status, an unreadable credentials file):
     /// retried, since it is usually configuration an operator can fix.
-    pub const ERROR: &str = "error";
+    Error,
 }
 
-/// Why reports were dropped, as [`PushEvents::dropped`] names them.
-pub mod drop_reason {
-    /// The spool was full; the oldest went.
-    pub const SPOOL_FULL: &str = "spool_full";
+impl PushResult {
+    pub const ALL: [PushResult; 7] = [
+        PushResult::Success,
+        PushResult::Rejected,
+        PushResult::RateLimited,
+        PushResult::ServerError,
+        PushResult::Timeout,
+        PushResult::ConnectionError,
+        PushResult::Error,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PushResult::Success => "success",
+            PushResult::Rejected => "rejected",
+            PushResult::RateLimited => "rate_limited",
+            PushResult::ServerError => "server_error",
+            PushResult::Timeout => "timeout",
+            PushResult::ConnectionError => "connection_error",
+            PushResult::Error => "error",
+        }
+    }
+}
+
+/// Why reports were dropped: the `reason` label of
+/// `site_status_agent_reports_dropped_total`, for the spool and the sender
+/// that say it and the metrics that count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The spool was full: the oldest report made room.
+    SpoolFull,
     /// Loki refused it for good (400, 413): kept in `rejected/`.
-    pub const REJECTED: &str = "rejected";
+    Rejected,
     /// The spooled file could not be read back: moved to `rejected/`.
-    pub const UNREADABLE: &str = "unreadable";
+    Unreadable,
     /// The report could not be written to the spool at all.
-    pub const WRITE_FAILED: &str = "spool_write_failed";
+    WriteFailed,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 4] = [
+        DropReason::SpoolFull,
+        DropReason::Rejected,
+        DropReason::Unreadable,
+        DropReason::WriteFailed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::SpoolFull => "spool_full",
+            DropReason::Rejected => "rejected",
+            DropReason::Unreadable => "unreadable",
+            DropReason::WriteFailed => "spool_write_failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -217,10 +264,10 @@ impl LokiConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     Accepted,
-    /// Worth retrying: `result` is one of [`result`]'s names; `after` is
+    /// Worth retrying: `result` says why; `after` is
     /// the server's `Retry-After`, if it gave one on 429 or 503.
     Retry {
-        result: &'static str,
+        result: PushResult,
         after: Option<Duration>,
         detail: String,
     },
@@ -250,7 +297,9 @@ pub struct LokiClient {
     push_url: reqwest::Url,
     tenant: Option<HeaderValue>,
     auth: Auth,
-    labels: StreamLabels,
+    /// Behind a lock only because the profile may become known after
+    /// start ([`LokiClient::set_profile`]).
+    labels: std::sync::Mutex<StreamLabels>,
 }
 
 impl LokiClient {
@@ -307,24 +356,38 @@ impl LokiClient {
             push_url,
             tenant,
             auth: config.auth.clone(),
-            labels: config.labels.clone(),
+            labels: std::sync::Mutex::new(config.labels.clone()),
         })
     }
 
     /// The push body for one report: one stream, one entry, the timestamp
     /// as a string of nanoseconds (Loki answers 400 to a number).
     pub fn body(&self, ts_ns: i64, line: &str) -> Vec<u8> {
+        let labels = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         json!({"streams": [{
             "stream": {
                 "job": "site-status",
-                "site": self.labels.site,
-                "env": self.labels.env,
-                "profile": self.labels.profile,
+                "site": labels.site,
+                "env": labels.env,
+                "profile": labels.profile,
             },
             "values": [[ts_ns.to_string(), line]],
         }]})
         .to_string()
         .into_bytes()
+    }
+
+    /// The stream's `profile` label from now on: the install profile, once
+    /// drush status told it (`--profile` not given and unknown at start).
+    pub fn set_profile(&self, profile: &str) {
+        self.labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .profile = profile.to_string();
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, String> {
@@ -357,7 +420,7 @@ impl LokiClient {
             Ok(a) => a,
             Err(detail) => {
                 return Attempt::Retry {
-                    result: result::ERROR,
+                    result: PushResult::Error,
                     after: None,
                     detail,
                 };
@@ -411,17 +474,17 @@ impl LokiClient {
                 detail,
             },
             429 => Attempt::Retry {
-                result: result::RATE_LIMITED,
+                result: PushResult::RateLimited,
                 after,
                 detail,
             },
             500..=599 => Attempt::Retry {
-                result: result::SERVER_ERROR,
+                result: PushResult::ServerError,
                 after,
                 detail,
             },
             _ => Attempt::Retry {
-                result: result::ERROR,
+                result: PushResult::Error,
                 after: None,
                 detail,
             },
@@ -431,9 +494,9 @@ impl LokiClient {
 
 fn transport_failure(e: reqwest::Error) -> Attempt {
     let result = if e.is_timeout() {
-        result::TIMEOUT
+        PushResult::Timeout
     } else {
-        result::CONNECTION_ERROR
+        PushResult::ConnectionError
     };
     // The URL may carry userinfo: keep it out of the log.
     let e = e.without_url();
@@ -489,6 +552,10 @@ impl Sender {
         }
     }
 
+    pub fn client(&self) -> &LokiClient {
+        &self.client
+    }
+
     /// Sends for ever: what the spool holds now, then each report as it
     /// is pushed. Spawn it once.
     pub async fn run(&self) {
@@ -523,7 +590,7 @@ impl Sender {
                     "spool: cannot read a report back; moved to rejected/",
                     json!({"ts": ts, "file": entry.file_name(), "error": e.to_string()}),
                 );
-                self.events.dropped(drop_reason::UNREADABLE, 1);
+                self.events.dropped(DropReason::Unreadable, 1);
                 self.move_aside(&entry);
                 return;
             }
@@ -533,7 +600,7 @@ impl Sender {
             let outcome = self.client.push(entry.ts_ns, &line).await;
             match outcome {
                 Attempt::Accepted => {
-                    self.events.pushed(result::OK);
+                    self.events.pushed(PushResult::Success);
                     self.log.emit(
                         LogLevel::Info,
                         "loki: report pushed",
@@ -551,8 +618,8 @@ impl Sender {
                     return;
                 }
                 Attempt::Rejected { status, detail } => {
-                    self.events.pushed(result::REJECTED);
-                    self.events.dropped(drop_reason::REJECTED, 1);
+                    self.events.pushed(PushResult::Rejected);
+                    self.events.dropped(DropReason::Rejected, 1);
                     self.log.emit(
                         LogLevel::Error,
                         "loki: report refused, not retried; moved to rejected/",
@@ -578,7 +645,7 @@ impl Sender {
                         "loki: push failed, retrying",
                         json!({
                             "ts": ts,
-                            "result": result,
+                            "result": result.label(),
                             "detail": detail,
                             "attempt": attempt,
                             "retry_in_ms": delay.as_millis() as u64,

@@ -8,10 +8,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use site_status_agent::config::Config;
 use site_status_agent::loki::{self, Auth, Log, LokiClient, PushEvents, Sender, StreamLabels};
 use site_status_agent::metrics::{Metrics, MetricsEvents, Target};
+use site_status_agent::outcome::Outcome;
 use site_status_agent::runner::{self, RunSpec, Runner};
 use site_status_agent::shared::Agent;
 use site_status_agent::spool::{Spool, SpoolConfig};
@@ -55,6 +57,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long the start waits for `drush status` to learn the install
+/// profile before serving with an empty one (then learned at a later run).
+const STATUS_AT_START: Duration = Duration::from_secs(30);
+
 async fn serve(config: Config) -> Result<(), String> {
     // The logger knows no trace level: trace shows what debug shows.
     let log = Log::new(
@@ -64,10 +70,43 @@ async fn serve(config: Config) -> Result<(), String> {
             .parse()
             .unwrap_or(loki::LogLevel::Debug),
     );
+    let runner = Arc::new(Runner::new(RunSpec::from_config(&config)));
+    // The profile labels every series and the Loki stream: learn it before
+    // the first scrape or push, unless it was given.
+    match &config.status_command {
+        None => log.emit(
+            loki::LogLevel::Warn,
+            "drush status is not asked: it cannot be derived from the command; \
+             drush_version and the install profile stay unknown (--status-command)",
+            serde_json::json!({}),
+        ),
+        Some(_) => {
+            let wait = config.timeout.min(STATUS_AT_START);
+            match runner.refresh_status(wait).await {
+                Some(status) => log.emit(
+                    loki::LogLevel::Info,
+                    "drush status",
+                    serde_json::json!({
+                        "drush_version": status.drush_version,
+                        "install_profile": status.install_profile,
+                        "drupal_version": status.drupal_version,
+                        "php_version": status.php_version,
+                        "db_status": status.db_status,
+                    }),
+                ),
+                None => log.emit(
+                    loki::LogLevel::Warn,
+                    "drush status gave no answer at start; asked again at the first run",
+                    serde_json::json!({"within_seconds": wait.as_secs_f64()}),
+                ),
+            }
+        }
+    }
+    let profile = runner.profile();
     let target = Target {
         site: config.site.clone(),
         env: config.env.clone(),
-        profile: config.profile.clone(),
+        profile: profile.clone(),
     };
     let metrics = Arc::new(Metrics::new(
         &target,
@@ -76,8 +115,8 @@ async fn serve(config: Config) -> Result<(), String> {
     ));
     let events: Arc<dyn PushEvents> = Arc::new(MetricsEvents(metrics.clone()));
 
-    let spool = match &config.loki {
-        None => None,
+    let (spool, sender) = match &config.loki {
+        None => (None, None),
         Some(loki_config) => {
             let mut spool_config = SpoolConfig::new(&config.spool);
             spool_config.max_reports = config.spool_max_reports;
@@ -94,7 +133,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 StreamLabels {
                     site: config.site.clone(),
                     env: config.env.clone(),
-                    profile: config.profile.clone(),
+                    profile: profile.clone(),
                 },
             );
             push.tenant = loki_config.tenant.clone();
@@ -105,44 +144,47 @@ async fn serve(config: Config) -> Result<(), String> {
                 (None, None) => Auth::None,
             };
             let client = LokiClient::new(&push).map_err(|e| format!("--loki-url: {e}"))?;
-            let sender = Sender::new(client, spool.clone(), events.clone(), push.backoff, log);
-            tokio::spawn(async move { sender.run().await });
-            Some(spool)
+            let sender = Arc::new(Sender::new(
+                client,
+                spool.clone(),
+                events.clone(),
+                push.backoff,
+                log,
+            ));
+            let running = sender.clone();
+            tokio::spawn(async move { running.run().await });
+            (Some(spool), Some(sender))
         }
     };
 
-    let runner = Arc::new(Runner::new(RunSpec::from_config(&config), Arc::new(|_| {})));
     let trigger = {
         let runner = runner.clone();
+        let metrics = metrics.clone();
+        let profile_given = !config.profile.is_empty();
         move || {
             let runner = runner.clone();
             let spool = spool.clone();
+            let sender = sender.clone();
+            let metrics = metrics.clone();
             async move {
                 log.emit(loki::LogLevel::Debug, "run started", serde_json::json!({}));
-                let outcome = runner.run_now().await;
-                let level = if outcome.success {
-                    loki::LogLevel::Info
-                } else {
-                    loki::LogLevel::Warn
-                };
-                log.emit(
-                    level,
-                    "run finished",
-                    serde_json::json!({
-                        "success": outcome.success,
-                        "duration_seconds": outcome.duration_seconds,
-                        "requirements": outcome.requirements.len(),
-                        "drush_exit_code": outcome.line.drush_exit_code,
-                        "failure": outcome.failure,
-                    }),
-                );
+                let outcome = runner.run().await;
+                if !profile_given {
+                    // Learned late when drush status failed at start.
+                    let profile = runner.profile();
+                    metrics.set_profile(&profile);
+                    if let Some(sender) = &sender {
+                        sender.client().set_profile(&profile);
+                    }
+                }
+                log_run(log, &outcome);
                 if let Some(spool) = spool {
                     let (at, line) = (outcome.started_unix_ns, outcome.line.to_json());
                     // Two fsyncs: off the async workers. The spool logs and
                     // counts a report it could not write.
                     let _ = tokio::task::spawn_blocking(move || spool.push(at, &line)).await;
                 }
-                (*outcome).clone()
+                outcome
             }
         }
     };
@@ -155,26 +197,52 @@ async fn serve(config: Config) -> Result<(), String> {
         let agent = agent.clone();
         let first = runner::first_delay(&config);
         let interval = config.interval;
-        async move {
-            tokio::time::sleep(first).await;
-            let mut next = tokio::time::Instant::now();
-            loop {
-                agent.run_once().await;
-                // Runs keep their slot: the interval counts from each
-                // start, and a run longer than it is followed at once.
-                next += interval;
-                let now = tokio::time::Instant::now();
-                if next < now {
-                    next = now;
-                }
-                tokio::time::sleep_until(next).await;
-            }
-        }
+        async move { agent.schedule(first, interval).await }
     };
     tokio::spawn(schedule);
     http::serve(listener, agent, shutdown())
         .await
         .map_err(|e| format!("serving {}: {e}", config.listen))
+}
+
+/// A failed run is a warning with its class and drush's last words; a
+/// successful one is info, and what drush wrote to stderr meanwhile (drush
+/// 13's offline "[error] Failed to retrieve security advisory data.") is
+/// debug: noise, not a failure.
+fn log_run(log: Log, outcome: &Outcome) {
+    match &outcome.run_failure {
+        Some(failure) => log.emit(
+            loki::LogLevel::Warn,
+            "run failed",
+            serde_json::json!({
+                "class": failure.class.as_str(),
+                "exit_code": failure.exit_code,
+                "signal": failure.signal,
+                "failure": outcome.failure,
+                "duration_seconds": outcome.duration_seconds,
+                "stderr_tail": outcome.line.stderr_tail,
+            }),
+        ),
+        None => {
+            log.emit(
+                loki::LogLevel::Info,
+                "run finished",
+                serde_json::json!({
+                    "success": outcome.success,
+                    "duration_seconds": outcome.duration_seconds,
+                    "requirements": outcome.requirements.len(),
+                    "drush_exit_code": outcome.line.drush_exit_code,
+                }),
+            );
+            if !outcome.stderr_tail.is_empty() {
+                log.emit(
+                    loki::LogLevel::Debug,
+                    "drush stderr of a successful run",
+                    serde_json::json!({"stderr_tail": outcome.stderr_tail}),
+                );
+            }
+        }
+    }
 }
 
 /// SIGTERM (Kubernetes) or SIGINT: stop serving; the spool keeps what was

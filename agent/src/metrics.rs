@@ -12,12 +12,13 @@
 //! escapes in label values (`\\`, `\"`, `\n`), tested below against
 //! requirement ids that hold all of them.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::names;
 
+pub use crate::loki::{DropReason, PushResult};
 use crate::outcome::{Outcome, Versions};
 
 /// The `Content-Type` of [`Metrics::encode`]'s output.
@@ -31,10 +32,6 @@ pub const SPOOL_REPORTS: &str = "site_status_agent_spool_reports";
 pub const SPOOL_BYTES: &str = "site_status_agent_spool_bytes";
 pub const DROPPED: &str = "site_status_agent_reports_dropped_total";
 pub const BUILD_INFO: &str = "site_status_agent_build_info";
-
-/// A run's failure message starts with this when drush was killed at the
-/// timeout: the runner writes it, `runs_total{result="timeout"}` counts it.
-pub const TIMEOUT_PREFIX: &str = "timed out";
 
 /// Buckets of the run duration histogram, seconds: drush takes 2–8 s on a
 /// typical site, and the default timeout is 2 min.
@@ -56,16 +53,10 @@ impl RunResult {
     const ALL: [RunResult; 3] = [RunResult::Success, RunResult::Failed, RunResult::Timeout];
 
     pub fn of(outcome: &Outcome) -> RunResult {
-        if outcome.success {
-            RunResult::Success
-        } else if outcome
-            .failure
-            .as_deref()
-            .is_some_and(|f| f.starts_with(TIMEOUT_PREFIX))
-        {
-            RunResult::Timeout
-        } else {
-            RunResult::Failed
+        match outcome.run_failure {
+            None if outcome.success => RunResult::Success,
+            Some(f) if f.class == FailureClass::Timeout => RunResult::Timeout,
+            _ => RunResult::Failed,
         }
     }
 
@@ -74,31 +65,6 @@ impl RunResult {
             RunResult::Success => "success",
             RunResult::Failed => "failed",
             RunResult::Timeout => "timeout",
-        }
-    }
-}
-
-/// Why a report was dropped, the `reason` label of
-/// `site_status_agent_reports_dropped_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
-    /// The spool was full: the oldest report made room.
-    SpoolFull,
-    /// Loki answered 400/413: the report was moved to `rejected/`.
-    Rejected,
-    /// The spooled file could not be read back: moved to `rejected/`.
-    Unreadable,
-    /// The report could not be written to the spool at all.
-    WriteFailed,
-}
-
-impl DropReason {
-    pub fn label(self) -> &'static str {
-        match self {
-            DropReason::SpoolFull => "spool_full",
-            DropReason::Rejected => "rejected",
-            DropReason::Unreadable => "unreadable",
-            DropReason::WriteFailed => "spool_write_failed",
         }
     }
 }
@@ -123,6 +89,8 @@ struct Inner {
     /// `site="..",env="..",profile=".."`, escaped once; empty with
     /// `--no-target-labels`.
     target: String,
+    target_fields: Target,
+    target_labels: bool,
     version: String,
     /// `None` until the first run has finished: before it, the agent knows
     /// nothing about the site, and a `success 0` would read as "run failed".
@@ -133,7 +101,9 @@ struct Inner {
     run_buckets: [u64; RUN_BUCKETS.len()],
     run_count: u64,
     run_sum: f64,
-    pushes: BTreeMap<String, u64>,
+    /// By [`PushResult::ALL`]'s order: every result is written from the
+    /// start, at 0.
+    pushes: [u64; PushResult::ALL.len()],
     spool_reports: u64,
     spool_bytes: u64,
     dropped_spool_full: u64,
@@ -145,6 +115,9 @@ struct Inner {
 #[derive(Debug)]
 struct LastRun {
     success: bool,
+    /// Why it failed; `drupal_status_report_failure` exists only while
+    /// this is set.
+    failure: Option<RunFailure>,
     started_seconds: f64,
     duration_seconds: f64,
 }
@@ -162,19 +135,11 @@ impl Metrics {
     /// `target_labels: false` leaves `site`, `env` and `profile` to the
     /// scrape config (`--no-target-labels`).
     pub fn new(target: &Target, target_labels: bool, version: &str) -> Metrics {
-        let mut labels = String::new();
-        if target_labels {
-            for (name, value) in [
-                (names::SITE_LABEL, &target.site),
-                (names::ENV_LABEL, &target.env),
-                (names::PROFILE_LABEL, &target.profile),
-            ] {
-                push_label(&mut labels, name, value);
-            }
-        }
         Metrics {
             inner: Mutex::new(Inner {
-                target: labels,
+                target: target_label_list(target, target_labels),
+                target_fields: target.clone(),
+                target_labels,
                 version: version.to_string(),
                 last_run: None,
                 last_success: None,
@@ -182,7 +147,7 @@ impl Metrics {
                 run_buckets: [0; RUN_BUCKETS.len()],
                 run_count: 0,
                 run_sum: 0.0,
-                pushes: BTreeMap::new(),
+                pushes: [0; PushResult::ALL.len()],
                 spool_reports: 0,
                 spool_bytes: 0,
                 dropped_spool_full: 0,
@@ -197,6 +162,16 @@ impl Metrics {
         // An update never leaves the state half-written in a way a later
         // encode could not show, so a panic elsewhere must not stop scrapes.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `profile` label, once drush status told the install profile
+    /// (`--profile` not given and unknown at start).
+    pub fn set_profile(&self, profile: &str) {
+        let mut inner = self.lock();
+        if inner.target_fields.profile != profile {
+            inner.target_fields.profile = profile.to_string();
+            inner.target = target_label_list(&inner.target_fields, inner.target_labels);
+        }
     }
 
     /// One finished run. A failed run keeps the requirements and versions
@@ -223,6 +198,13 @@ impl Metrics {
         let mut inner = self.lock();
         inner.last_run = Some(LastRun {
             success: outcome.success,
+            // A run that is not a success always has a class: one the
+            // runner did not give is the generic one.
+            failure: (!outcome.success).then(|| {
+                outcome
+                    .run_failure
+                    .unwrap_or(RunFailure::new(FailureClass::ExitCode))
+            }),
             started_seconds,
             duration_seconds: duration,
         });
@@ -241,10 +223,11 @@ impl Metrics {
         inner.run_sum += duration;
     }
 
-    /// One push to Loki; `result` is a short fixed word of the sender's
-    /// (`success`, `retry`, `rejected`…), never text from a response.
-    pub fn record_push(&self, result: &str) {
-        *self.lock().pushes.entry(result.to_string()).or_insert(0) += 1;
+    /// One push attempt to Loki.
+    pub fn record_push(&self, result: PushResult) {
+        if let Some(i) = PushResult::ALL.iter().position(|r| *r == result) {
+            self.lock().pushes[i] += 1;
+        }
     }
 
     /// What the spool holds now.
@@ -313,6 +296,31 @@ impl Inner {
                 t,
                 if run.success { 1.0 } else { 0.0 },
             );
+            if let Some(failure) = &run.failure {
+                family(
+                    out,
+                    names::REPORT_FAILURE,
+                    "gauge",
+                    &format!(
+                        "1 while the last drush status report run failed, absent otherwise: \
+                         why, by class (exit_code, signal, timeout, no_output, unparsable, \
+                         too_large, empty_report, no_database, spawn_failed) and drush's exit \
+                         code (empty when there was none); {CACHED}."
+                    ),
+                );
+                let mut labels = String::new();
+                push_label(
+                    &mut labels,
+                    names::FAILURE_CLASS_LABEL,
+                    failure.class.as_str(),
+                );
+                push_label(
+                    &mut labels,
+                    names::FAILURE_EXIT_CODE_LABEL,
+                    &failure.exit_code_label(),
+                );
+                sample(out, names::REPORT_FAILURE, t, &labels, 1.0);
+            }
             gauge(
                 out,
                 names::LAST_RUN_TIMESTAMP,
@@ -393,16 +401,9 @@ impl Inner {
             "counter",
             "Pushes of status reports to Loki, by result.",
         );
-        let mut pushes: Vec<(&str, u64)> = vec![("success", 0)];
-        for (result, count) in &self.pushes {
-            match pushes.iter_mut().find(|(r, _)| r == result) {
-                Some(known) => known.1 = *count,
-                None => pushes.push((result, *count)),
-            }
-        }
-        for (result, count) in pushes {
+        for (result, count) in PushResult::ALL.iter().zip(self.pushes) {
             let mut labels = String::new();
-            push_label(&mut labels, "result", result);
+            push_label(&mut labels, "result", result.label());
             sample(out, PUSHES, t, &labels, count as f64);
         }
 
@@ -448,6 +449,20 @@ impl Inner {
         push_label(&mut labels, "version", &self.version);
         sample(out, BUILD_INFO, t, &labels, 1.0);
     }
+}
+
+fn target_label_list(target: &Target, target_labels: bool) -> String {
+    let mut labels = String::new();
+    if target_labels {
+        for (name, value) in [
+            (names::SITE_LABEL, &target.site),
+            (names::ENV_LABEL, &target.env),
+            (names::PROFILE_LABEL, &target.profile),
+        ] {
+            push_label(&mut labels, name, value);
+        }
+    }
+    labels
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -526,18 +541,11 @@ fn number(value: f64) -> String {
 pub struct MetricsEvents(pub std::sync::Arc<Metrics>);
 
 impl crate::loki::PushEvents for MetricsEvents {
-    fn pushed(&self, result: &str) {
+    fn pushed(&self, result: PushResult) {
         self.0.record_push(result);
     }
 
-    fn dropped(&self, reason: &str, n: u64) {
-        use crate::loki::drop_reason;
-        let reason = match reason {
-            drop_reason::SPOOL_FULL => DropReason::SpoolFull,
-            drop_reason::REJECTED => DropReason::Rejected,
-            drop_reason::UNREADABLE => DropReason::Unreadable,
-            _ => DropReason::WriteFailed,
-        };
+    fn dropped(&self, reason: DropReason, n: u64) {
         self.0.record_dropped(reason, n);
     }
 
@@ -569,7 +577,12 @@ mod tests {
             started_unix_ns: 1_700_000_000_500_000_000,
             duration_seconds: 3.25,
             success,
+            run_failure: (!success).then_some(RunFailure {
+                exit_code: Some(1),
+                ..RunFailure::new(FailureClass::ExitCode)
+            }),
             failure: (!success).then(|| "drush exited 1".to_string()),
+            stderr_tail: String::new(),
             requirements,
             versions: Versions {
                 drupal: "10.3.6".into(),
@@ -668,7 +681,7 @@ mod tests {
     #[test]
     fn the_run_result_counts_timeouts_apart() {
         let mut timed_out = outcome(false, vec![]);
-        timed_out.failure = Some(format!("{TIMEOUT_PREFIX} after 120 s"));
+        timed_out.run_failure = Some(RunFailure::new(FailureClass::Timeout));
         assert_eq!(RunResult::of(&timed_out), RunResult::Timeout);
         assert_eq!(RunResult::of(&outcome(false, vec![])), RunResult::Failed);
         assert_eq!(RunResult::of(&outcome(true, vec![])), RunResult::Success);
@@ -688,18 +701,58 @@ mod tests {
     }
 
     #[test]
+    fn the_failure_series_exists_only_while_the_last_run_failed() {
+        let m = Metrics::new(&target(), true, "0.1.0");
+        let t = "site=\"borger\",env=\"prod\",profile=\"kk_borger\"";
+        m.record_run(&outcome(true, vec![]));
+        assert!(!m.encode().contains(names::REPORT_FAILURE));
+
+        let mut broken = outcome(false, vec![]);
+        broken.run_failure = Some(RunFailure {
+            exit_code: Some(255),
+            ..RunFailure::new(FailureClass::ExitCode)
+        });
+        m.record_run(&broken);
+        let text = m.encode();
+        assert!(
+            text.contains(&format!(
+                "drupal_status_report_failure{{{t},class=\"exit_code\",exit_code=\"255\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE drupal_status_report_failure gauge\n"));
+        assert_eq!(text.matches("drupal_status_report_failure{").count(), 1);
+
+        let mut timed_out = outcome(false, vec![]);
+        timed_out.run_failure = Some(RunFailure::new(FailureClass::Timeout));
+        m.record_run(&timed_out);
+        let text = m.encode();
+        assert!(
+            text.contains(&format!(
+                "drupal_status_report_failure{{{t},class=\"timeout\",exit_code=\"\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert_eq!(text.matches("drupal_status_report_failure{").count(), 1);
+
+        m.record_run(&outcome(true, vec![]));
+        assert!(!m.encode().contains(names::REPORT_FAILURE));
+    }
+
+    #[test]
     fn pushes_spool_and_drops_are_counted() {
         let m = Metrics::new(&target(), false, "0.1.0");
-        m.record_push("success");
-        m.record_push("success");
-        m.record_push("retry");
+        m.record_push(PushResult::Success);
+        m.record_push(PushResult::Success);
+        m.record_push(PushResult::ServerError);
         m.set_spool(3, 4096);
         m.record_dropped(DropReason::SpoolFull, 2);
         m.record_dropped(DropReason::Rejected, 1);
         let text = m.encode();
         for line in [
             "site_status_agent_loki_pushes_total{result=\"success\"} 2\n",
-            "site_status_agent_loki_pushes_total{result=\"retry\"} 1\n",
+            "site_status_agent_loki_pushes_total{result=\"server_error\"} 1\n",
+            "site_status_agent_loki_pushes_total{result=\"rate_limited\"} 0\n",
             "site_status_agent_spool_reports 3\n",
             "site_status_agent_spool_bytes 4096\n",
             "site_status_agent_reports_dropped_total{reason=\"spool_full\"} 2\n",

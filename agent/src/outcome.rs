@@ -2,6 +2,7 @@
 //! endpoints and the Loki spool: the one value they all share.
 
 use site_status_contract::Requirement;
+use site_status_contract::failure::RunFailure;
 use site_status_contract::line::ReportLine;
 
 /// Versions for `drupal_info`; empty strings when unknown.
@@ -24,9 +25,18 @@ pub struct Outcome {
     /// 0 are a success; an empty report, a non-zero exit without a report,
     /// a timeout or garbage are failures.
     pub success: bool,
-    /// Why the run failed, for the log and the report's `stderr_tail`
-    /// when drush said nothing ("drush returned no requirements").
+    /// Why the run failed, in the bounded parts the metric and the
+    /// report's `run_failure` carry; `None` exactly when `success`.
+    pub run_failure: Option<RunFailure>,
+    /// Why the run failed as a sentence, for the log and the report's
+    /// `stderr_tail` when drush said nothing ("drush returned no
+    /// requirements").
     pub failure: Option<String>,
+    /// The last lines of drush's stderr, sanitized, whether the run failed
+    /// or not: a successful run's (drush 13's offline "[error] Failed to
+    /// retrieve security advisory data.") is logged at debug and nowhere
+    /// else.
+    pub stderr_tail: String,
     /// The requirements of this run, parsed with the contract; empty when
     /// it failed (the metrics keep the last successful run's).
     pub requirements: Vec<Requirement>,

@@ -1,22 +1,23 @@
-//! The runner: runs the status command (drush) one run at a time, on a
-//! schedule whose first slot is a stable offset derived from env and site,
-//! kills a run that outlives its timeout together with its whole process
-//! group, and turns what drush said into the [`Outcome`] the metrics, the
-//! endpoints and the spool share.
+//! The runner: runs the status command (drush) and, when it has reason to,
+//! `drush status`; kills a run that outlives its timeout together with its
+//! whole process group; and turns what drush said into the [`Outcome`] the
+//! metrics, the endpoints and the spool share, a failed run classified
+//! into a [`RunFailure`]. Also the stable first-run offset (splay). It
+//! runs processes and reads their output; it never serialises runs (the
+//! `shared::Agent` does) and never logs (the caller does).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
 use serde_json::Value;
+use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::line::ReportLine;
-use site_status_contract::text::{MAX_FIELD_CHARS, clean_multiline};
+use site_status_contract::text::{MAX_FIELD_CHARS, clean_line, clean_multiline};
 use site_status_contract::{Requirement, format_rfc3339_utc, parse_report_line};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
-use tokio::sync::Mutex;
 
 use crate::config::{Config, Splay, format_duration};
 use crate::outcome::{Outcome, Versions};
@@ -24,18 +25,29 @@ use crate::outcome::{Outcome, Versions};
 /// drush's report is tens of kilobytes; past this, stdout is not a report
 /// and keeping it would only cost memory.
 pub const MAX_STDOUT_BYTES: usize = 8 << 20;
-/// How much of the end of stderr is kept.
-pub const STDERR_TAIL_BYTES: usize = 4096;
-/// And of that, at most this many lines.
+/// How much of the end of stderr is read back: enough to reach a PHP
+/// fatal error's first line above its stack trace (4 kB on the real site).
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
+/// Of that, at most this many lines go into the report's `stderr_tail`.
 pub const STDERR_TAIL_LINES: usize = 20;
+/// A line of stderr longer than this is cut: 20 of them still fit in
+/// the report's field.
+const STDERR_LINE_CHARS: usize = 1024;
+/// `drush status` prints a few kilobytes.
+const MAX_STATUS_BYTES: usize = 1 << 20;
 
 /// What to run and whose report it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
     pub command: Vec<String>,
+    /// `drush status --format=json` of the same drush; `None` when it
+    /// could not be derived and was not given (versions then come from the
+    /// report alone and the profile stays as configured).
+    pub status_command: Option<Vec<String>>,
     pub timeout: Duration,
     pub site: String,
     pub env: String,
+    /// As configured; empty: the install profile drush reports.
     pub profile: String,
 }
 
@@ -43,6 +55,7 @@ impl RunSpec {
     pub fn from_config(config: &Config) -> RunSpec {
         RunSpec {
             command: config.command.clone(),
+            status_command: config.status_command.clone(),
             timeout: config.timeout,
             site: config.site.clone(),
             env: config.env.clone(),
@@ -51,87 +64,220 @@ impl RunSpec {
     }
 }
 
-/// Called with every outcome, in order, before the next run can start.
-pub type Sink = Arc<dyn Fn(&Outcome) + Send + Sync>;
+/// What `drush status --format=json` says that the agent uses. drush's
+/// answer also holds `db-password` and paths: those are never read out of
+/// the parsed JSON, so they cannot reach a log or a label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrushStatus {
+    pub drush_version: String,
+    pub install_profile: String,
+    pub drupal_version: String,
+    pub php_version: String,
+    /// `db-status` as drush said it; `None` when the key is missing (drush
+    /// could not reach the database at all).
+    pub db_status: Option<String>,
+}
 
-/// Runs the status command, never two at once.
+impl DrushStatus {
+    /// From `drush status --format=json`'s stdout; `None` when it is not
+    /// a JSON object.
+    pub fn parse(stdout: &[u8]) -> Option<DrushStatus> {
+        let value: Value = serde_json::from_slice(stdout).ok()?;
+        let object = value.as_object()?;
+        let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
+        Some(DrushStatus {
+            drush_version: version_token(text("drush-version")).unwrap_or_default(),
+            install_profile: machine_name(text("install-profile")).unwrap_or_default(),
+            drupal_version: version_token(text("drupal-version")).unwrap_or_default(),
+            php_version: version_token(text("php-version")).unwrap_or_default(),
+            db_status: object
+                .get("db-status")
+                .and_then(Value::as_str)
+                .map(|s| clean_line(s, 64)),
+        })
+    }
+
+    pub fn db_connected(&self) -> bool {
+        self.db_status.as_deref() == Some("Connected")
+    }
+}
+
+/// A Drupal machine name (an install profile): it becomes a label value,
+/// so nothing else is taken.
+fn machine_name(value: &str) -> Option<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then(|| value.to_string())
+}
+
+/// What the runner remembers of `drush status` between runs: asking costs
+/// another PHP bootstrap, so it is asked at start and then only when a run
+/// suggests something changed.
+#[derive(Debug, Default)]
+struct StatusCache {
+    status: Option<DrushStatus>,
+    /// Drupal's and PHP's versions in the last report that had them: a
+    /// report that says otherwise means an upgrade, which may have brought
+    /// another drush too.
+    report_versions: Option<(String, String)>,
+}
+
+/// Runs the status command and, when needed, `drush status`. Does not
+/// serialise runs: its caller (`shared::Agent`) never starts two at once.
 pub struct Runner {
     spec: RunSpec,
-    sink: Sink,
-    /// Held for the whole of a run: the guarantee that runs never overlap.
-    running: Mutex<()>,
-    last: StdMutex<Option<Arc<Outcome>>>,
-    /// Runs finished so far: tells a caller who waited whether the run it
-    /// waited for finished or was cancelled.
-    finished: AtomicU64,
+    cache: StdMutex<StatusCache>,
 }
 
 impl Runner {
-    /// `sink` sees each outcome (update the metrics, spool the line).
-    pub fn new(spec: RunSpec, sink: Sink) -> Runner {
+    pub fn new(spec: RunSpec) -> Runner {
         Runner {
             spec,
-            sink,
-            running: Mutex::new(()),
-            last: StdMutex::new(None),
-            finished: AtomicU64::new(0),
+            cache: StdMutex::new(StatusCache::default()),
         }
     }
 
-    /// Runs the command now, unless a run is already going: then waits for
-    /// that one and returns its outcome instead of starting a second.
-    pub async fn run_now(&self) -> Arc<Outcome> {
-        let guard = match self.running.try_lock() {
-            Ok(guard) => guard,
-            Err(_) => {
-                let finished_before = self.finished.load(Ordering::SeqCst);
-                let guard = self.running.lock().await;
-                // The run we waited for may have been cancelled before it
-                // finished: then this caller runs one itself.
-                if self.finished.load(Ordering::SeqCst) != finished_before
-                    && let Some(last) = self.last()
-                {
-                    return last;
-                }
-                guard
-            }
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    fn cached(&self) -> Option<DrushStatus> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .status
+            .clone()
+    }
+
+    /// The `profile` label: as configured, else the install profile drush
+    /// reported, else empty (not known yet).
+    pub fn profile(&self) -> String {
+        if !self.spec.profile.is_empty() {
+            return self.spec.profile.clone();
+        }
+        self.cached().map(|s| s.install_profile).unwrap_or_default()
+    }
+
+    /// Asks `drush status` now, within `timeout`, and remembers what it
+    /// said. `None` when there is no status command or it gave no JSON.
+    pub async fn refresh_status(&self, timeout: Duration) -> Option<DrushStatus> {
+        let command = self.spec.status_command.as_ref()?;
+        let finished = execute(command, timeout, MAX_STATUS_BYTES).await;
+        if finished.error.is_some() || finished.stdout_overflow {
+            return None;
+        }
+        // Read whatever the exit status: with broken module code drush
+        // still prints its status, then exits 255.
+        let status = DrushStatus::parse(&finished.stdout)?;
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).status = Some(status.clone());
+        Some(status)
+    }
+
+    /// One run: the status command, then `drush status` when nothing is
+    /// known yet, the run failed in a way a changed site explains, the
+    /// database was not connected last time, or the report's Drupal or PHP
+    /// version changed since the last report (an upgrade).
+    pub async fn run(&self) -> Outcome {
+        let started = jiff::Timestamp::now();
+        let clock = tokio::time::Instant::now();
+        let finished = execute(&self.spec.command, self.spec.timeout, MAX_STDOUT_BYTES).await;
+        let duration = clock.elapsed().as_secs_f64();
+        let started_unix_ns = i64::try_from(started.as_nanosecond()).unwrap_or(i64::MAX);
+        let mut spec = self.spec.clone();
+        spec.profile = self.profile();
+        let mut outcome = outcome_of(&spec, started_unix_ns, duration, finished);
+
+        let cached = self.cached();
+        let seen = (
+            outcome.versions.drupal.clone(),
+            outcome.versions.php.clone(),
+        );
+        let upgraded = if seen.0.is_empty() && seen.1.is_empty() {
+            false
+        } else {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let before = cache.report_versions.replace(seen.clone());
+            before.is_some_and(|before| before != seen)
         };
-        let outcome = Arc::new(run_once(&self.spec).await);
-        (self.sink)(&outcome);
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.clone());
-        self.finished.fetch_add(1, Ordering::SeqCst);
-        drop(guard);
+        let ask = match (&cached, outcome.run_failure.map(|f| f.class)) {
+            (None, _) => true,
+            (Some(status), _) if !status.db_connected() => true,
+            (
+                _,
+                Some(
+                    FailureClass::ExitCode
+                    | FailureClass::Signal
+                    | FailureClass::NoOutput
+                    | FailureClass::Unparsable
+                    | FailureClass::EmptyReport,
+                ),
+            ) => true,
+            (Some(_), Some(_)) => false,
+            (Some(_), None) => upgraded,
+        };
+        let fresh = if ask {
+            self.refresh_status(self.spec.timeout).await
+        } else {
+            None
+        };
+        let status = fresh.clone().or(cached);
+        if let Some(status) = &status {
+            merge_status(&mut outcome, status);
+            if self.spec.profile.is_empty() && outcome.line.profile.is_empty() {
+                outcome.line.profile = status.install_profile.clone();
+            }
+        }
+        if let Some(fresh) = &fresh
+            && !fresh.db_connected()
+        {
+            let why = match &fresh.db_status {
+                Some(s) => format!("drush status says the database is {s:?}, not \"Connected\""),
+                None => {
+                    "drush status has no db-status: drush could not reach the database".to_string()
+                }
+            };
+            let failure = RunFailure {
+                class: FailureClass::NoDatabase,
+                exit_code: outcome.line.drush_exit_code,
+                signal: outcome.run_failure.and_then(|f| f.signal),
+            };
+            fail(&mut outcome, failure, why);
+        }
         outcome
     }
+}
 
-    /// Whether a run is going now (`POST /run` says so rather than queue).
-    pub fn is_running(&self) -> bool {
-        self.running.try_lock().is_err()
+/// drush's own version always comes from drush status; Drupal's and PHP's
+/// from the report when it has them (fresher), else from drush status.
+fn merge_status(outcome: &mut Outcome, status: &DrushStatus) {
+    let v = &mut outcome.versions;
+    v.drush = status.drush_version.clone();
+    if v.drupal.is_empty() {
+        v.drupal = status.drupal_version.clone();
     }
+    if v.php.is_empty() {
+        v.php = status.php_version.clone();
+    }
+}
 
-    /// The last finished run's outcome; `None` until the first ends
-    /// (`/readyz`).
-    pub fn last(&self) -> Option<Arc<Outcome>> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+/// Turns `outcome` into a failed run of `failure`, whatever it was.
+fn fail(outcome: &mut Outcome, failure: RunFailure, why: String) {
+    if outcome.success {
+        // A report read from a drush without a database is not the site's.
+        outcome.requirements.clear();
+        outcome.line.requirements = Value::Null;
+        outcome.line.stderr_tail = outcome.stderr_tail.clone();
     }
-
-    /// Runs forever: the first run after `first_delay`, then one every
-    /// `interval` counted from that first slot, so a site keeps its slot.
-    /// A slot missed because a run took longer than the interval is
-    /// skipped, not made up. Sleeps between runs (no CPU).
-    pub async fn schedule(&self, first_delay: Duration, interval: Duration) {
-        let interval = interval.max(Duration::from_millis(1));
-        let mut next = tokio::time::Instant::now() + first_delay;
-        loop {
-            tokio::time::sleep_until(next).await;
-            self.run_now().await;
-            let now = tokio::time::Instant::now();
-            next += interval;
-            while next <= now {
-                next += interval;
-            }
-        }
+    outcome.success = false;
+    outcome.run_failure = Some(failure);
+    outcome.line.run_failure = Some(failure);
+    if outcome.line.stderr_tail.trim().is_empty() {
+        outcome.line.stderr_tail = format!("{}\n", clean_line(&why, MAX_FIELD_CHARS));
     }
+    outcome.failure = Some(why);
 }
 
 /// The delay of the first run for `config`: see [`splay_offset`].
@@ -207,27 +353,37 @@ impl Drop for GroupKill {
     }
 }
 
+/// Why a command has no exit status to read.
+#[derive(Debug)]
+enum ExecError {
+    /// It could not be started, or its output not read.
+    Spawn(String),
+    /// It outlived the timeout and was killed with its group.
+    Timeout(Duration),
+    /// Waiting for it failed.
+    Wait(String),
+}
+
 /// What the command left behind.
 struct Finished {
     exit: Option<std::process::ExitStatus>,
     stdout: Vec<u8>,
     stdout_overflow: bool,
     stderr_tail: Vec<u8>,
-    /// Why there is no exit status to read.
-    error: Option<String>,
+    error: Option<ExecError>,
 }
 
-/// Runs the command once and reads its outcome.
+/// Runs the command once, without `drush status`, and reads its outcome.
 pub async fn run_once(spec: &RunSpec) -> Outcome {
     let started = jiff::Timestamp::now();
     let clock = tokio::time::Instant::now();
-    let finished = execute(spec).await;
+    let finished = execute(&spec.command, spec.timeout, MAX_STDOUT_BYTES).await;
     let duration = clock.elapsed().as_secs_f64();
     let started_unix_ns = i64::try_from(started.as_nanosecond()).unwrap_or(i64::MAX);
     outcome_of(spec, started_unix_ns, duration, finished)
 }
 
-async fn execute(spec: &RunSpec) -> Finished {
+async fn execute(command: &[String], timeout: Duration, max_stdout: usize) -> Finished {
     let mut finished = Finished {
         exit: None,
         stdout: Vec::new(),
@@ -235,8 +391,8 @@ async fn execute(spec: &RunSpec) -> Finished {
         stderr_tail: Vec::new(),
         error: None,
     };
-    let Some((program, args)) = spec.command.split_first() else {
-        finished.error = Some("no command to run".into());
+    let Some((program, args)) = command.split_first() else {
+        finished.error = Some(ExecError::Spawn("no command to run".into()));
         return finished;
     };
     let mut command = Command::new(program);
@@ -251,13 +407,18 @@ async fn execute(spec: &RunSpec) -> Finished {
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            finished.error = Some(format!("could not start {program:?}: {e}"));
+            finished.error = Some(ExecError::Spawn(format!(
+                "could not start {}: {e}",
+                clean_line(&format!("{program:?}"), 256)
+            )));
             return finished;
         }
     };
     let mut group = GroupKill(child.id().and_then(|id| i32::try_from(id).ok()));
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        finished.error = Some("the command's output could not be read".into());
+        finished.error = Some(ExecError::Spawn(
+            "the command's output could not be read".into(),
+        ));
         return finished;
     };
 
@@ -273,21 +434,25 @@ async fn execute(spec: &RunSpec) -> Finished {
     };
     let reading = async {
         tokio::join!(
-            read_capped(stdout, &mut stdout_buf, MAX_STDOUT_BYTES, &mut overflow),
+            read_capped(stdout, &mut stdout_buf, max_stdout, &mut overflow),
             read_tail(stderr, &mut stderr_buf, STDERR_TAIL_BYTES),
         )
     };
     let all = async { tokio::join!(work, reading) };
-    let result = tokio::time::timeout(spec.timeout, all).await;
+    let result = tokio::time::timeout(timeout, all).await;
     match result {
         Ok((Ok(status), _)) => finished.exit = Some(status),
-        Ok((Err(e), _)) => finished.error = Some(format!("waiting for the command failed: {e}")),
+        Ok((Err(e), _)) => {
+            finished.error = Some(ExecError::Wait(format!(
+                "waiting for the command failed: {e}"
+            )))
+        }
         Err(_) => {
             group.kill();
             // Reap the killed leader; SIGKILL cannot be ignored, so this
             // returns at once.
             let _ = child.wait().await;
-            finished.error = Some(format!("timed out after {}", format_duration(spec.timeout)));
+            finished.error = Some(ExecError::Timeout(timeout));
         }
     }
     finished.stdout = stdout_buf;
@@ -336,16 +501,54 @@ async fn read_tail(mut from: impl AsyncRead + Unpin, into: &mut Vec<u8>, keep: u
     }
 }
 
-/// The last lines of stderr, bounded and safe to log and to draw.
+/// The first line of a PHP fatal error: under it PHP prints a stack trace
+/// long enough to push it out of the last lines, and it is the line that
+/// says what broke.
+fn is_php_fatal(line: &str) -> bool {
+    let line = line.trim_start();
+    [
+        "PHP Fatal error:",
+        "Fatal error:",
+        "PHP Parse error:",
+        "Parse error:",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
+}
+
+/// The last lines of stderr, bounded and safe to log and to draw. When a
+/// PHP fatal error's first line is above them it is kept first, then `…`.
 fn stderr_tail(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(STDERR_TAIL_LINES);
-    let mut tail = lines[start..].join("\n");
-    if !tail.is_empty() {
-        tail.push('\n');
+    let fatal = lines[..start].iter().rposition(|l| is_php_fatal(l));
+    let mut head = Vec::new();
+    let mut from = start;
+    if let Some(i) = fatal {
+        head.push(clean_line(lines[i], STDERR_LINE_CHARS));
+        head.push("…".to_string());
+        from = (start + head.len()).min(lines.len());
     }
-    clean_multiline(&tail, MAX_FIELD_CHARS)
+    let mut budget =
+        MAX_FIELD_CHARS.saturating_sub(head.iter().map(|l| l.chars().count() + 1).sum());
+    let mut tail = Vec::new();
+    for line in lines[from..].iter().rev() {
+        let line = clean_line(line, STDERR_LINE_CHARS);
+        let cost = line.chars().count() + 1;
+        if cost > budget {
+            break;
+        }
+        budget -= cost;
+        tail.push(line);
+    }
+    tail.reverse();
+    head.extend(tail);
+    let mut out = head.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    clean_multiline(&out, MAX_FIELD_CHARS)
 }
 
 /// What a finished command's output means: the same reading a run does
@@ -370,20 +573,57 @@ pub fn outcome_from_output(
     outcome_of(spec, started_unix_ns, duration_seconds, finished)
 }
 
+/// A failed run's class and a sentence for the log, from how the command
+/// ended; `None` when it exited 0 (its output decides).
+fn classify_end(f: &Finished) -> Option<(RunFailure, String)> {
+    let failure = |class| RunFailure::new(class);
+    if let Some(error) = &f.error {
+        return Some(match error {
+            ExecError::Spawn(why) | ExecError::Wait(why) => {
+                (failure(FailureClass::SpawnFailed), why.clone())
+            }
+            ExecError::Timeout(after) => (
+                failure(FailureClass::Timeout),
+                format!("timed out after {}", format_duration(*after)),
+            ),
+        });
+    }
+    let Some(status) = f.exit else {
+        return Some((
+            failure(FailureClass::SpawnFailed),
+            "drush ended without an exit status".to_string(),
+        ));
+    };
+    if status.success() {
+        return None;
+    }
+    Some(match (status.code(), status.signal()) {
+        (Some(code), _) => (
+            RunFailure {
+                exit_code: Some(code),
+                ..failure(FailureClass::ExitCode)
+            },
+            format!("drush exited with code {code}"),
+        ),
+        // The agent kills only at the timeout, classified above: a signal
+        // here came from elsewhere (the OOM killer, an operator).
+        (None, Some(signal)) => (
+            RunFailure {
+                signal: Some(signal),
+                ..failure(FailureClass::Signal)
+            },
+            format!("drush was killed by signal {signal}"),
+        ),
+        (None, None) => (
+            failure(FailureClass::ExitCode),
+            "drush ended without an exit code".to_string(),
+        ),
+    })
+}
+
 fn outcome_of(spec: &RunSpec, started_unix_ns: i64, duration: f64, f: Finished) -> Outcome {
     let exit_code = f.exit.and_then(|s| s.code());
-    let mut failure = f.error;
-    if failure.is_none() {
-        failure = match f.exit {
-            Some(status) if status.success() => None,
-            Some(status) => Some(match (status.code(), status.signal()) {
-                (Some(code), _) => format!("drush exited with code {code}"),
-                (None, Some(signal)) => format!("drush was killed by signal {signal}"),
-                (None, None) => "drush ended without an exit code".to_string(),
-            }),
-            None => Some("drush ended without an exit code".to_string()),
-        };
-    }
+    let mut failure = classify_end(&f);
 
     let mut requirements = Vec::new();
     let mut json = Value::Null;
@@ -393,18 +633,32 @@ fn outcome_of(spec: &RunSpec, started_unix_ns: i64, duration: f64, f: Finished) 
                 json = value;
                 requirements = reqs;
             }
-            Err(why) => failure = Some(why),
+            Err((class, why)) => {
+                failure = Some((
+                    RunFailure {
+                        exit_code,
+                        ..RunFailure::new(class)
+                    },
+                    why.to_string(),
+                ))
+            }
         }
     }
 
     let versions = versions_of(&requirements);
-    let mut tail = stderr_tail(&f.stderr_tail);
-    if tail.trim().is_empty()
-        && let Some(why) = &failure
-    {
+    let said = stderr_tail(&f.stderr_tail);
+    let tail = match &failure {
         // drush said nothing: the reader of the report still learns why.
-        tail = format!("{why}\n");
-    }
+        Some((_, why)) if said.trim().is_empty() => {
+            format!("{}\n", clean_line(why, MAX_FIELD_CHARS))
+        }
+        Some(_) => said.clone(),
+        // drush 13 writes "[error] Failed to retrieve security advisory
+        // data." on every offline run that succeeds: in a successful
+        // run's report it would read as a failure, so it stays out.
+        None => String::new(),
+    };
+    let run_failure = failure.as_ref().map(|(f, _)| *f);
     let line = ReportLine {
         site: spec.site.clone(),
         env: spec.env.clone(),
@@ -415,44 +669,43 @@ fn outcome_of(spec: &RunSpec, started_unix_ns: i64, duration: f64, f: Finished) 
         drupal_version: (!versions.drupal.is_empty()).then(|| versions.drupal.clone()),
         requirements: json,
         stderr_tail: tail,
-        run_failure: None,
+        run_failure,
     };
     Outcome {
         started_unix_ns,
         duration_seconds: duration,
         success: failure.is_none(),
-        failure,
+        run_failure,
+        failure: failure.map(|(_, why)| why),
+        stderr_tail: said,
         requirements,
         versions,
         line,
     }
 }
 
-/// drush's stdout as its JSON and the requirements read from it, or why it
-/// is not a usable report.
+/// drush's stdout as its JSON and the requirements read from it, or the
+/// class and reason it is not a usable report.
 fn read_report(
     stdout: &[u8],
     overflow: bool,
     time_ns: i64,
-) -> Result<(Value, Vec<Requirement>), String> {
+) -> Result<(Value, Vec<Requirement>), (FailureClass, &'static str)> {
     if overflow {
-        return Err(format!(
-            "drush printed more than {} MiB, which is not a status report",
-            MAX_STDOUT_BYTES >> 20
-        ));
+        return Err((FailureClass::TooLarge, TOO_LARGE));
     }
     let text = String::from_utf8_lossy(stdout);
     if text.trim().is_empty() {
-        return Err(NO_REQUIREMENTS.to_string());
+        return Err((FailureClass::NoOutput, NO_OUTPUT));
     }
-    let not_a_report = || "drush printed something that is not a status report".to_string();
-    let value: Value = serde_json::from_str(text.trim()).map_err(|_| not_a_report())?;
+    let not_a_report = (FailureClass::Unparsable, NOT_A_REPORT);
+    let value: Value = serde_json::from_str(text.trim()).map_err(|_| not_a_report)?;
     let report = parse_report_line(&text, time_ns);
     if !report.is_parsed() {
-        return Err(not_a_report());
+        return Err(not_a_report);
     }
     if report.requirements.is_empty() {
-        return Err(NO_REQUIREMENTS.to_string());
+        return Err((FailureClass::EmptyReport, NO_REQUIREMENTS));
     }
     Ok((value, report.requirements))
 }
@@ -460,10 +713,14 @@ fn read_report(
 /// The failure of a run whose report is empty: a real Drupal always has
 /// requirements, so this is a broken drush/Drupal pairing, not health.
 pub const NO_REQUIREMENTS: &str = "drush returned no requirements";
+/// drush exited 0 and printed nothing.
+pub const NO_OUTPUT: &str = "drush exited 0 and printed nothing";
+pub const NOT_A_REPORT: &str = "drush printed something that is not a status report";
+pub const TOO_LARGE: &str = "drush printed more than 8 MiB, which is not a status report";
 
 /// Versions from the report itself: the `drupal` requirement's value is
-/// Drupal's version and `php`'s starts with PHP's. drush's own and the
-/// profile's are not in the report; they stay empty.
+/// Drupal's version and `php`'s starts with PHP's. drush's own comes from
+/// `drush status` ([`Runner::run`]); the profile's version from nowhere.
 fn versions_of(requirements: &[Requirement]) -> Versions {
     let find = |key: &str| {
         requirements
@@ -532,6 +789,32 @@ mod tests {
         assert_eq!(tail.lines().count(), STDERR_TAIL_LINES);
         assert!(!tail.contains('\x1b'));
         assert_eq!(stderr_tail(b""), "");
+    }
+
+    #[test]
+    fn a_php_fatal_errors_first_line_survives_its_stack_trace() {
+        let mut raw = String::from(" [warning] include_once(x): Failed\n");
+        raw.push_str("PHP Fatal error:  Uncaught Error: Class \"A\\B\" not found in /x.php:261\n");
+        raw.push_str("Stack trace:\n");
+        for i in 0..40 {
+            raw.push_str(&format!("#{i} /x.php({i}): f()\n"));
+        }
+        raw.push_str("  thrown in /x.php on line 261\n");
+        let tail = stderr_tail(raw.as_bytes());
+        let lines: Vec<&str> = tail.lines().collect();
+        assert!(
+            lines[0].starts_with("PHP Fatal error:  Uncaught Error"),
+            "{tail}"
+        );
+        assert_eq!(lines[1], "…");
+        assert_eq!(lines.last(), Some(&"  thrown in /x.php on line 261"));
+        assert_eq!(lines.len(), STDERR_TAIL_LINES);
+        // Within the last lines already: not repeated.
+        let short = "PHP Fatal error:  boom\nStack trace:\n#0 {main}\n";
+        assert_eq!(stderr_tail(short.as_bytes()), short);
+        // Long lines are cut so the tail fits the report's field.
+        let long = format!("{}\n", "x".repeat(100_000)).repeat(30);
+        assert!(stderr_tail(long.as_bytes()).chars().count() <= MAX_FIELD_CHARS);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What the scheduler and the HTTP endpoints share: the metrics, the last
-//! run's `Outcome`, and the gate that keeps runs from overlapping. Runs go
-//! through a [`Trigger`], so the endpoints are tested without drush.
+//! run's `Outcome`, the gate that keeps runs from overlapping (the only
+//! one), and the schedule itself ([`Agent::schedule`], the one the binary
+//! runs). Runs go through a [`Trigger`], so all of it is tested without
+//! drush.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,6 +100,26 @@ impl Agent {
         self.spawn(guard).await.ok()
     }
 
+    /// Runs for ever: the first run after `first_delay`, then one every
+    /// `interval` counted from that first slot, so a site keeps its slot.
+    /// A slot missed because a run took longer than the interval is
+    /// skipped, not made up. Sleeps between runs (no CPU). An interval so
+    /// long that the next slot is past what the clock can hold means no
+    /// further run, rather than a panic.
+    pub async fn schedule(self: &Arc<Self>, first_delay: Duration, interval: Duration) {
+        let Some(mut next) = Instant::now().checked_add(first_delay) else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep_until(next).await;
+            self.run_once().await;
+            match next_slot(next, interval, Instant::now()) {
+                Some(slot) => next = slot,
+                None => return std::future::pending().await,
+            }
+        }
+    }
+
     /// A run asked for over HTTP: started now unless one is running or the
     /// last manual one is too recent. The run is a task of its own, so a
     /// client that hangs up does not cancel drush half-way.
@@ -149,4 +171,19 @@ impl Agent {
         self.finished.send_modify(|n| *n += 1);
         outcome
     }
+}
+
+/// The first slot after `now` of the series `slot + k·interval`, k ≥ 1:
+/// slots that passed during a long run are skipped. `None` when it lies
+/// beyond what the clock can hold.
+pub fn next_slot(slot: Instant, interval: Duration, now: Instant) -> Option<Instant> {
+    let interval = interval.max(Duration::from_millis(1));
+    let late = now.saturating_duration_since(slot).as_nanos();
+    let steps = late / interval.as_nanos() + 1;
+    let ahead = interval.as_nanos().checked_mul(steps)?;
+    let ahead = Duration::new(
+        u64::try_from(ahead / 1_000_000_000).ok()?,
+        (ahead % 1_000_000_000) as u32,
+    );
+    slot.checked_add(ahead)
 }

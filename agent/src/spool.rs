@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::loki::{Log, LogLevel, PushEvents, drop_reason};
+use crate::loki::{DropReason, Log, LogLevel, PushEvents};
 
 pub const DEFAULT_MAX_REPORTS: usize = 500;
 pub const DEFAULT_MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -208,7 +208,7 @@ impl Spool {
     pub fn push(&self, ts_ns: i64, line: &str) -> io::Result<()> {
         let result = self.write(ts_ns, line);
         if let Err(e) = &result {
-            self.events.dropped(drop_reason::WRITE_FAILED, 1);
+            self.events.dropped(DropReason::WriteFailed, 1);
             self.log.emit(
                 LogLevel::Error,
                 "spool: could not write a report; it is lost",
@@ -279,7 +279,7 @@ impl Spool {
         }
         if dropped > 0 {
             sync_dir(&self.config.dir)?;
-            self.events.dropped(drop_reason::SPOOL_FULL, dropped);
+            self.events.dropped(DropReason::SpoolFull, dropped);
             self.log.emit(
                 LogLevel::Warn,
                 "spool full: dropped the oldest reports",

@@ -14,6 +14,7 @@ use site_status_agent::http;
 use site_status_agent::metrics::{Metrics, Target};
 use site_status_agent::outcome::{Outcome, Versions};
 use site_status_agent::shared::Agent;
+use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::line::ReportLine;
 use site_status_contract::{Requirement, parse_report_line};
 use tokio::sync::Notify;
@@ -40,7 +41,12 @@ fn outcome(requirements: Vec<Requirement>, drush: serde_json::Value, n: i64) -> 
         started_unix_ns: (1_700_000_000 + n) * 1_000_000_000,
         duration_seconds: 4.5,
         success,
+        run_failure: (!success).then_some(RunFailure {
+            exit_code: Some(1),
+            ..RunFailure::new(FailureClass::ExitCode)
+        }),
         failure: (!success).then(|| "drush exited 1".to_string()),
+        stderr_tail: String::new(),
         requirements,
         versions: Versions {
             drupal: "10.3.6".into(),
@@ -57,8 +63,15 @@ fn outcome(requirements: Vec<Requirement>, drush: serde_json::Value, n: i64) -> 
             drush_exit_code: Some(if success { 0 } else { 1 }),
             drupal_version: Some("10.3.6".into()),
             requirements: drush,
-            stderr_tail: String::new(),
-            run_failure: None,
+            stderr_tail: if success {
+                String::new()
+            } else {
+                "drush exited 1\n".into()
+            },
+            run_failure: (!success).then_some(RunFailure {
+                exit_code: Some(1),
+                ..RunFailure::new(FailureClass::ExitCode)
+            }),
         },
     }
 }
@@ -356,6 +369,25 @@ async fn a_failed_first_run_makes_the_agent_ready() {
     assert_eq!(report.status(), 200);
     let json: serde_json::Value = serde_json::from_str(&report.text().await.unwrap()).unwrap();
     assert_eq!(json["drush_exit_code"], 1);
+    assert_eq!(json["run_failure"]["class"], "exit_code");
+    assert_eq!(json["run_failure"]["exit_code"], 1);
+    assert_eq!(json["stderr_tail"], "drush exited 1\n");
+    // And /metrics says why, in bounded labels.
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "drupal_status_report_failure{{{T},class=\"exit_code\",exit_code=\"1\"}} 1\n"
+        )),
+        "{metrics}"
+    );
+    assert_promtool_passes(&metrics);
 }
 
 #[tokio::test]

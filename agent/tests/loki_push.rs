@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use site_status_agent::loki::{
-    Auth, Backoff, Log, LogLevel, LokiClient, LokiConfig, PushEvents, Sender, StreamLabels,
+    Auth, Backoff, DropReason, Log, LogLevel, LokiClient, LokiConfig, PushEvents, PushResult,
+    Sender, StreamLabels,
 };
+use site_status_agent::metrics::{Metrics, MetricsEvents, Target};
 use site_status_agent::spool::{REJECTED_DIR, Spool, SpoolConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -236,32 +238,48 @@ async fn respond(
     stream.write_all(text.as_bytes()).await
 }
 
-#[derive(Default)]
+/// Counts by label, and passes everything on to the agent's own metrics,
+/// so a test also sees what /metrics shows.
 struct Counted {
     pushed: Mutex<HashMap<String, u64>>,
     dropped: Mutex<HashMap<String, u64>>,
     spool: Mutex<Option<(usize, u64)>>,
+    metrics: MetricsEvents,
+}
+
+impl Default for Counted {
+    fn default() -> Self {
+        Counted {
+            pushed: Mutex::default(),
+            dropped: Mutex::default(),
+            spool: Mutex::default(),
+            metrics: MetricsEvents(Arc::new(Metrics::new(&Target::default(), false, "0"))),
+        }
+    }
 }
 
 impl PushEvents for Counted {
-    fn pushed(&self, result: &str) {
+    fn pushed(&self, result: PushResult) {
         *self
             .pushed
             .lock()
             .unwrap()
-            .entry(result.into())
+            .entry(result.label().into())
             .or_default() += 1;
+        self.metrics.pushed(result);
     }
-    fn dropped(&self, reason: &str, n: u64) {
+    fn dropped(&self, reason: DropReason, n: u64) {
         *self
             .dropped
             .lock()
             .unwrap()
-            .entry(reason.into())
+            .entry(reason.label().into())
             .or_default() += n;
+        self.metrics.dropped(reason, n);
     }
     fn spool(&self, depth: usize, bytes: u64) {
         *self.spool.lock().unwrap() = Some((depth, bytes));
+        self.metrics.spool(depth, bytes);
     }
 }
 
@@ -425,7 +443,16 @@ async fn every_report_arrives_in_order_with_its_timestamp_through_every_failure(
         Vec::<String>::new(),
         "nothing left behind"
     );
-    assert_eq!(events.pushed("ok"), 5);
+    assert_eq!(events.pushed("success"), 5);
+    // The sender's results are the metric's: the success series moves.
+    let text = events.metrics.0.encode();
+    for line in [
+        "site_status_agent_loki_pushes_total{result=\"success\"} 5\n",
+        "site_status_agent_loki_pushes_total{result=\"rate_limited\"} 2\n",
+        "site_status_agent_loki_pushes_total{result=\"connection_error\"} 2\n",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
     assert_eq!(events.pushed("rate_limited"), 2);
     assert_eq!(events.pushed("server_error"), 3);
     assert_eq!(events.pushed("timeout"), 1);

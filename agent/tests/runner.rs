@@ -4,16 +4,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use site_status_agent::config::{Config, Splay};
+use site_status_agent::metrics::{Metrics, Target};
 use site_status_agent::outcome::Outcome;
 use site_status_agent::runner::{
-    NO_REQUIREMENTS, RunSpec, Runner, Sink, first_delay, run_once, splay_offset,
+    NO_REQUIREMENTS, NOT_A_REPORT, RunSpec, Runner, first_delay, outcome_from_output, run_once,
+    splay_offset,
 };
+use site_status_agent::shared::{Agent, next_slot};
 use site_status_contract::Severity;
+use site_status_contract::failure::{FailureClass, RunFailure};
 use site_status_contract::report::{ReportFormat, parse_report_line};
 
 fn fake_drush() -> String {
@@ -31,6 +34,7 @@ fn spec(args: &[&str], timeout: Duration) -> RunSpec {
     command.extend(args.iter().map(|a| a.to_string()));
     RunSpec {
         command,
+        status_command: None,
         timeout,
         site: "borger".into(),
         env: "prod".into(),
@@ -145,6 +149,13 @@ async fn an_empty_report_is_a_failed_run() {
     let o = run(&["empty"]).await;
     assert!(!o.success);
     assert_eq!(o.failure.as_deref(), Some(NO_REQUIREMENTS));
+    let empty = Some(RunFailure {
+        exit_code: Some(0),
+        ..RunFailure::new(FailureClass::EmptyReport)
+    });
+    assert_eq!(o.run_failure, empty);
+    assert_eq!(o.line.run_failure, empty);
+    assert_eq!(run(&["empty-object"]).await.run_failure, empty);
     assert!(o.requirements.is_empty());
     assert_eq!(o.line.requirements, Value::Null);
     assert_eq!(o.line.drush_exit_code, Some(0));
@@ -158,6 +169,11 @@ async fn a_non_zero_exit_keeps_its_code_and_a_bounded_sanitized_stderr_tail() {
     let o = run(&["fail"]).await;
     assert!(!o.success);
     assert_eq!(o.failure.as_deref(), Some("drush exited with code 1"));
+    let exit = Some(RunFailure {
+        exit_code: Some(1),
+        ..RunFailure::new(FailureClass::ExitCode)
+    });
+    assert_eq!((o.run_failure, o.line.run_failure), (exit, exit));
     assert_eq!(o.line.drush_exit_code, Some(1));
     assert_eq!(o.line.requirements, Value::Null);
     let tail = &o.line.stderr_tail;
@@ -176,12 +192,43 @@ async fn a_non_zero_exit_keeps_its_code_and_a_bounded_sanitized_stderr_tail() {
 async fn garbage_on_stdout_is_a_failed_run() {
     let o = run(&["garbage"]).await;
     assert!(!o.success);
+    assert_eq!(o.failure.as_deref(), Some(NOT_A_REPORT));
     assert_eq!(
-        o.failure.as_deref(),
-        Some("drush printed something that is not a status report")
+        o.line.run_failure.map(|f| (f.class, f.exit_code)),
+        Some((FailureClass::Unparsable, Some(0)))
     );
     assert_eq!(o.line.requirements, Value::Null);
     assert_eq!(o.line.drush_exit_code, Some(0));
+    assert_eq!(o.line.stderr_tail, format!("{NOT_A_REPORT}\n"));
+}
+
+#[tokio::test]
+async fn silence_a_huge_output_and_a_foreign_signal_have_classes_of_their_own() {
+    let silent = run(&["silent"]).await;
+    assert_eq!(
+        silent.line.run_failure.map(|f| f.class),
+        Some(FailureClass::NoOutput)
+    );
+    assert_eq!(
+        silent.line.stderr_tail,
+        "drush exited 0 and printed nothing\n"
+    );
+
+    let huge = run(&["huge"]).await;
+    assert_eq!(
+        huge.line.run_failure.map(|f| (f.class, f.exit_code)),
+        Some((FailureClass::TooLarge, Some(0)))
+    );
+    assert!(huge.line.stderr_tail.contains("more than 8 MiB"));
+
+    let killed = run(&["killed"]).await;
+    let failure = killed.line.run_failure.unwrap();
+    assert_eq!(
+        (failure.class, failure.signal, failure.exit_code),
+        (FailureClass::Signal, Some(9), None)
+    );
+    assert_eq!(killed.line.drush_exit_code, None);
+    assert_eq!(killed.line.stderr_tail, "drush was killed by signal 9\n");
 }
 
 #[tokio::test]
@@ -196,6 +243,109 @@ async fn a_missing_program_is_a_failed_run_without_exit_code() {
         o.failure
     );
     assert_eq!(o.line.drush_exit_code, None);
+    assert_eq!(
+        o.line.run_failure,
+        Some(RunFailure::new(FailureClass::SpawnFailed))
+    );
+    assert!(o.line.stderr_tail.starts_with("could not start"));
+}
+
+#[tokio::test]
+async fn drush_status_is_asked_at_first_and_then_only_when_a_run_suggests_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mode, log) = (dir.path().join("mode"), dir.path().join("status-log"));
+    std::fs::write(&mode, "ok").unwrap();
+    // A copy the test rewrites, as an upgrade would change drush's report.
+    let path = dir.path().join("report.json");
+    std::fs::copy(fixture("drush13-healthy.json"), &path).unwrap();
+    let mut s = spec(
+        &["switch", mode.to_str().unwrap(), path.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    s.profile = String::new();
+    s.status_command = Some(vec![
+        "sh".into(),
+        fake_drush(),
+        "status".into(),
+        log.to_str().unwrap().into(),
+    ]);
+    let asked = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let runner = Runner::new(s);
+    let o = runner.run().await;
+    assert!(o.success, "{:?}", o.failure);
+    assert_eq!(asked(), 1);
+    assert_eq!(o.versions.drush, "13.3.0.0");
+    // Not given: the install profile is the profile label.
+    assert_eq!(runner.profile(), "kk_borger");
+    assert_eq!(o.line.profile, "kk_borger");
+    // drush status's password is read by nobody.
+    assert!(!format!("{o:?}").contains("hunter2"));
+    for _ in 0..3 {
+        assert!(runner.run().await.success);
+    }
+    assert_eq!(
+        asked(),
+        1,
+        "drush status asked on a run that suggested no change"
+    );
+    // A report with another Drupal version: an upgrade, asked once.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("10.3.6"));
+    std::fs::write(&path, text.replace("10.3.6", "10.3.7")).unwrap();
+    assert!(runner.run().await.success);
+    assert_eq!(asked(), 2, "an upgrade did not ask drush status");
+    assert!(runner.run().await.success);
+    assert_eq!(asked(), 2, "drush status asked again for the same versions");
+    // A failed run asks again (the database may be gone): still
+    // connected, so the class stays exit_code.
+    std::fs::write(&mode, "fail").unwrap();
+    let o = runner.run().await;
+    assert_eq!(asked(), 3);
+    assert_eq!(
+        o.line.run_failure.map(|f| (f.class, f.exit_code)),
+        Some((FailureClass::ExitCode, Some(1)))
+    );
+    assert_eq!(o.versions.drush, "13.3.0.0");
+}
+
+#[tokio::test]
+async fn a_database_drush_status_does_not_call_connected_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("status-log");
+    for (db, why) in [
+        ("-", "no db-status"),
+        ("Not connected", "\"Not connected\", not \"Connected\""),
+    ] {
+        let mut s = spec(&["fail"], Duration::from_secs(30));
+        s.status_command = Some(vec![
+            "sh".into(),
+            fake_drush(),
+            "status".into(),
+            log.to_str().unwrap().into(),
+            db.into(),
+        ]);
+        let o = Runner::new(s).run().await;
+        assert_eq!(
+            o.line.run_failure,
+            Some(RunFailure {
+                exit_code: Some(1),
+                ..RunFailure::new(FailureClass::NoDatabase)
+            }),
+            "{db}"
+        );
+        assert!(
+            o.failure.as_deref().unwrap().contains(why),
+            "{:?}",
+            o.failure
+        );
+        // drush's own words stay the tail.
+        assert!(o.line.stderr_tail.ends_with("Connection refused\n"));
+    }
 }
 
 /// A process is gone when /proc has no entry for it, or only a zombie
@@ -224,6 +374,10 @@ async fn a_hung_drush_is_killed_with_its_children_at_the_timeout() {
     let took = started.elapsed();
     assert!(!o.success);
     assert_eq!(o.failure.as_deref(), Some("timed out after 1s"));
+    assert_eq!(
+        o.line.run_failure,
+        Some(RunFailure::new(FailureClass::Timeout))
+    );
     assert_eq!(o.line.drush_exit_code, None);
     assert_eq!(o.line.requirements, Value::Null);
     assert_eq!(o.line.stderr_tail, "timed out after 1s\n");
@@ -245,21 +399,14 @@ async fn a_hung_drush_is_killed_with_its_children_at_the_timeout() {
 async fn a_cancelled_run_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pids");
-    let (sink, count) = counting_sink();
-    let runner = Runner::new(
-        spec(
-            &["hang", pidfile.to_str().unwrap()],
-            Duration::from_secs(60),
-        ),
-        sink,
-    );
+    let runner = Runner::new(spec(
+        &["hang", pidfile.to_str().unwrap()],
+        Duration::from_secs(60),
+    ));
     // The caller gives up (a dropped request, shutdown) long before drush's
     // timeout.
-    let gave_up = tokio::time::timeout(Duration::from_millis(500), runner.run_now()).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), runner.run()).await;
     assert!(gave_up.is_err());
-    assert!(!runner.is_running());
-    assert!(runner.last().is_none());
-    assert_eq!(count.load(Ordering::SeqCst), 0);
     let pids = read_pids(&pidfile);
     let deadline = Instant::now() + Duration::from_secs(2);
     while !pids.iter().all(|p| is_gone(*p)) && Instant::now() < deadline {
@@ -278,15 +425,6 @@ fn read_pids(pidfile: &Path) -> Vec<u32> {
         .collect();
     assert_eq!(pids.len(), 2, "{pids:?}");
     pids
-}
-
-fn counting_sink() -> (Sink, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    let sink: Sink = Arc::new(move |_: &Outcome| {
-        seen.fetch_add(1, Ordering::SeqCst);
-    });
-    (sink, count)
 }
 
 /// (start, end) pairs from the fake drush's log, in the order written.
@@ -310,76 +448,141 @@ fn runs_in(log: &Path) -> Vec<(u128, u128)> {
     runs
 }
 
+fn metrics() -> Arc<Metrics> {
+    let target = Target {
+        site: "borger".into(),
+        env: "prod".into(),
+        profile: "kk_borger".into(),
+    };
+    Arc::new(Metrics::new(&target, true, "0.1.0"))
+}
+
+/// The binary's wiring: the agent serialises, the runner runs drush.
+fn agent_running(runner: Arc<Runner>) -> Arc<Agent> {
+    Agent::new(metrics(), move || {
+        let runner = runner.clone();
+        async move { runner.run().await }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_asked_for_at_once_never_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
     let path = fixture("drush13-healthy.json");
-    let (sink, count) = counting_sink();
-    let runner = Arc::new(Runner::new(
-        spec(
-            &["slow", log.to_str().unwrap(), path.to_str().unwrap()],
-            Duration::from_secs(30),
-        ),
-        sink,
-    ));
-    assert!(runner.last().is_none());
+    let runner = Arc::new(Runner::new(spec(
+        &["slow", log.to_str().unwrap(), path.to_str().unwrap()],
+        Duration::from_secs(30),
+    )));
+    let agent = agent_running(runner);
+    assert!(agent.last().is_none());
 
     let calls: Vec<_> = (0..3)
         .map(|_| {
-            let r = runner.clone();
-            tokio::spawn(async move { r.run_now().await })
+            let a = agent.clone();
+            tokio::spawn(async move { a.run_once().await })
         })
         .collect();
+    // A request over HTTP finds the run going and does not start another.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(runner.is_running());
+    assert!(agent.start_manual().is_err());
     let mut outcomes = Vec::new();
     for call in calls {
-        outcomes.push(call.await.unwrap());
+        outcomes.push(call.await.unwrap().unwrap());
     }
-    assert!(!runner.is_running());
-    // The calls that came while a run was going got that run's outcome.
     assert!(outcomes.iter().all(|o| o.success));
-    assert!(outcomes.iter().all(|o| Arc::ptr_eq(o, &outcomes[0])));
-    assert_eq!(runs_in(&log).len(), 1);
-    assert_eq!(count.load(Ordering::SeqCst), 1);
-
-    // A later call starts a run of its own, after the first one ended.
-    let later = runner.run_now().await;
-    assert!(!Arc::ptr_eq(&later, &outcomes[0]));
-    assert!(later.started_unix_ns > outcomes[0].started_unix_ns);
+    // runs_in fails on a start logged while another run was going.
     let runs = runs_in(&log);
-    assert_eq!(runs.len(), 2);
-    assert!(runs[0].1 <= runs[1].0, "{runs:?}");
-    assert_eq!(count.load(Ordering::SeqCst), 2);
-    assert!(Arc::ptr_eq(&runner.last().unwrap(), &later));
+    assert_eq!(runs.len(), 3);
+    assert!(runs.windows(2).all(|w| w[0].1 <= w[1].0), "{runs:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schedule_runs_at_its_slots_one_at_a_time() {
-    let path = fixture("drush13-healthy.json");
-    let (sink, count) = counting_sink();
-    let runner = Arc::new(Runner::new(
-        spec(
-            &["fixture", path.to_str().unwrap()],
-            Duration::from_secs(30),
-        ),
-        sink,
-    ));
-    let scheduled = runner.clone();
-    let task = tokio::spawn(async move {
-        scheduled
-            .schedule(Duration::from_millis(300), Duration::from_millis(400))
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(count.load(Ordering::SeqCst), 0, "ran before its slot");
-    // Slots at 0.3, 0.7 and 1.1 s.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+/// A trigger that takes `took` of the (paused) clock per run and notes
+/// when each run started, relative to `t0`.
+fn timed_trigger(
+    t0: tokio::time::Instant,
+    took: Duration,
+    starts: Arc<std::sync::Mutex<Vec<Duration>>>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
++ Send
++ Sync
++ 'static {
+    let report = std::fs::read(fixture("drush13-healthy.json")).unwrap();
+    let spec = spec(&[], Duration::from_secs(30));
+    move || {
+        let starts = starts.clone();
+        let (report, spec) = (report.clone(), spec.clone());
+        Box::pin(async move {
+            starts.lock().unwrap().push(t0.elapsed());
+            tokio::time::sleep(took).await;
+            let output = std::process::Output {
+                status: std::os::unix::process::ExitStatusExt::from_raw(0),
+                stdout: report,
+                stderr: Vec::new(),
+            };
+            outcome_from_output(&spec, 0, took.as_secs_f64(), output)
+        })
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_schedule_runs_at_its_slots_and_skips_the_missed_ones() {
+    // The schedule the binary runs, on tokio's paused clock.
+    let t0 = tokio::time::Instant::now();
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let agent = Agent::new(metrics(), timed_trigger(t0, ms(100), starts.clone()));
+    let scheduled = agent.clone();
+    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400)).await });
+    tokio::time::sleep(ms(1250)).await;
+    assert_eq!(*starts.lock().unwrap(), vec![ms(300), ms(700), ms(1100)]);
+    assert!(agent.last().unwrap().success);
     task.abort();
-    let runs = count.load(Ordering::SeqCst);
-    assert!((2..=3).contains(&runs), "{runs} runs");
-    assert!(runner.last().unwrap().success);
+
+    // A run longer than the interval: the slots it overran are skipped,
+    // not run at once when it ends; the next keeps the original phase.
+    let t0 = tokio::time::Instant::now();
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let agent = Agent::new(metrics(), timed_trigger(t0, ms(900), starts.clone()));
+    let scheduled = agent.clone();
+    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400)).await });
+    tokio::time::sleep(ms(2700)).await;
+    // 0.3 runs until 1.2: 0.7 and 1.1 are skipped, 1.5 runs until 2.4,
+    // 1.9 and 2.3 are skipped, 2.7 is the next.
+    assert_eq!(*starts.lock().unwrap(), vec![ms(300), ms(1500)]);
+    tokio::time::sleep(ms(1)).await;
+    assert_eq!(starts.lock().unwrap().len(), 3);
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_intervals_and_delays_do_not_panic_the_schedule() {
+    let t0 = tokio::time::Instant::now();
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let agent = Agent::new(metrics(), timed_trigger(t0, ms(10), starts.clone()));
+    let scheduled = agent.clone();
+    let once = tokio::spawn(async move { scheduled.schedule(ms(0), Duration::MAX).await });
+    let scheduled = agent.clone();
+    let never = tokio::spawn(async move { scheduled.schedule(Duration::MAX, ms(1)).await });
+    tokio::time::sleep(Duration::from_secs(3600 * 24 * 365)).await;
+    assert_eq!(*starts.lock().unwrap(), vec![ms(0)]);
+    assert!(!once.is_finished() && !never.is_finished());
+    once.abort();
+    never.abort();
+
+    let now = tokio::time::Instant::now();
+    assert_eq!(next_slot(now, Duration::MAX, now), None);
+    assert_eq!(next_slot(now, ms(400), now + ms(100)), Some(now + ms(400)));
+    assert_eq!(next_slot(now, ms(400), now + ms(400)), Some(now + ms(800)));
+    assert_eq!(
+        next_slot(now, ms(400), now + ms(4000 * 1000 + 1)),
+        Some(now + ms(4000 * 1000 + 400))
+    );
+    // A zero interval would spin: it is taken as a millisecond.
+    assert_eq!(next_slot(now, Duration::ZERO, now), Some(now + ms(1)));
 }
 
 fn config(args: &[&str]) -> Config {
