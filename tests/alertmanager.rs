@@ -491,3 +491,175 @@ async fn the_alerts_view_shows_who_silenced_a_real_alert() {
     .await
     .unwrap();
 }
+
+/// `amtool --output=json` with `args`, as an operator at a shell would.
+fn amtool_json(am: &TestAlertmanager, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new("amtool")
+        .arg(format!("--alertmanager.url={}", am.url()))
+        .arg("--output=json")
+        .args(args)
+        .output()
+        .expect("amtool (Debian's prometheus-alertmanager package)");
+    assert!(
+        out.status.success(),
+        "amtool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "amtool {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Issue 23: a requirement id with a space, as a real Drupal names it,
+/// goes through unchanged. A real Prometheus scrapes a site failing
+/// `file system` (and `file_system`, which a sloppy match would confuse
+/// with it): `check --format json` lists it exactly; the mute `m` makes
+/// is a silence whose `requirement` matcher is that id as an equality;
+/// amtool finds it by that id and not by the near miss; Alertmanager
+/// itself silences an alert with `requirement="file system"` on that
+/// site and no other; and the dashboard reads the silence back as muting
+/// exactly that requirement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requirement_id_with_a_space_goes_through_check_and_silences_unchanged() {
+    use support::fleet::Fleet;
+    const ID: &str = "file system";
+    const NEAR: &str = "file_system";
+    let mut fleet = Fleet::new(vec![
+        support::Site::new("borger", "prod", "kk_borger"),
+        support::Site::new("kultur", "prod", "kk_culture"),
+    ]);
+    fleet.site_in_mut("prod", "borger").set_severity(ID, 2);
+    fleet.site_in_mut("prod", "borger").set_severity(NEAR, 2);
+    fleet.site_in_mut("prod", "kultur").set_severity(ID, 2);
+    let exporter = FleetExporter::start(fleet);
+    let prometheus = TestPrometheus::scraping(&exporter).await;
+    prometheus.wait_for_fleet(&exporter).await;
+    let am = TestAlertmanager::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config_text(&prometheus.url(), &am.url())).unwrap();
+
+    let (_, sites) = checked(&config_path, dir.path());
+    let mut borger = sites["borger"].0.clone();
+    borger.sort();
+    assert_eq!(borger, [ID, NEAR]);
+    assert_eq!(sites["kultur"].0, [ID]);
+
+    // The requirement view's history: the PromQL names the id exactly.
+    let config = Config::parse(
+        &std::fs::read_to_string(&config_path).unwrap(),
+        &config_path,
+    )
+    .unwrap();
+    let source: Arc<dyn FleetSource> = site_status::source::from_config(&config, &ProcessSecrets)
+        .unwrap()
+        .remove(0);
+    let history = source
+        .fetch_history("borger", ID, site_status::model::Window::default())
+        .await
+        .unwrap();
+    assert!(
+        history
+            .points
+            .contains(&Some(site_status::model::Severity::Error)),
+        "{history:?}"
+    );
+
+    // What `m` on borger's `file system` hands the runtime.
+    let mut rule = MuteRule::new(ID, "the volume is read-only by design");
+    rule.env = Some("prod".into());
+    rule.site = Some("borger".into());
+    let id = source.create_silence(&rule).await.unwrap();
+    let active = am.active_silences().await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let requirement: Vec<&serde_json::Value> = active[0]["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == "requirement")
+        .collect();
+    assert_eq!(
+        requirement,
+        [
+            &serde_json::json!({"name": "requirement", "value": ID, "isRegex": false, "isEqual": true})
+        ]
+    );
+
+    // amtool finds it by the id, and not by the near miss.
+    let found = amtool_json(&am, &["silence", "query", "requirement=\"file system\""]);
+    let ids: Vec<&str> = found.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, [id.as_str()]);
+    let near = amtool_json(&am, &["silence", "query", "requirement=\"file_system\""]);
+    assert!(near.is_empty(), "{near:#?}");
+
+    // Alertmanager silences borger's `file system` alert, not its
+    // `file_system` one, and not kultur's.
+    let alert = |site: &str, requirement: &str| {
+        serde_json::json!({"labels": {
+            "alertname": "DrupalRequirementError", "env": "prod",
+            "site": site, "requirement": requirement, "severity": "critical"}})
+    };
+    let client = reqwest::Client::new();
+    let posted = client
+        .post(format!("{}/api/v2/alerts", am.url()))
+        .json(&[
+            alert("borger", ID),
+            alert("borger", NEAR),
+            alert("kultur", ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{posted:?}");
+    let alerts: Vec<serde_json::Value> = client
+        .get(format!("{}/api/v2/alerts", am.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut silenced: Vec<(String, String, bool)> = alerts
+        .iter()
+        .map(|a| {
+            let by = a["status"]["silencedBy"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            (
+                a["labels"]["site"].as_str().unwrap_or_default().to_string(),
+                a["labels"]["requirement"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                by.iter().any(|s| s == id.as_str()),
+            )
+        })
+        .collect();
+    silenced.sort();
+    assert_eq!(
+        silenced,
+        [
+            ("borger".into(), ID.into(), true),
+            ("borger".into(), NEAR.into(), false),
+            ("kultur".into(), ID.into(), false),
+        ]
+    );
+
+    // The dashboard reads the silence back as muting that requirement, on
+    // that site: the rule, and `check`.
+    let report = source.fetch_fleet().await.unwrap();
+    let rules = report.silences.clone().unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].requirement, ID);
+    assert_eq!(rules[0].site.as_deref(), Some("borger"));
+    let (_, sites) = checked(&config_path, dir.path());
+    assert_eq!(
+        sites["borger"],
+        (vec![NEAR.to_string()], vec![ID.to_string()])
+    );
+    assert_eq!(sites["kultur"], (vec![ID.to_string()], vec![]));
+}

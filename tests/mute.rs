@@ -906,3 +906,165 @@ fn a_read_only_rules_file_is_refused_not_replaced() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o444);
 }
+
+// ---- real requirement ids (issue 23) --------------------------------------
+
+/// Ids as a real Drupal reports them: with a space, and the path Drupal 10.3
+/// names when its temporary directory is not writable. Each near miss is
+/// an id a sloppy match (trimmed, case-folded, a prefix, `_` for a space)
+/// would take for one of them.
+const FILE_SYSTEM: &str = "file system";
+const TEMPORARY_HTACCESS: &str = "temporary:///.htaccess";
+const NEAR_MISSES: [&str; 5] = [
+    "file_system",
+    "File system",
+    "file",
+    "temporary://",
+    "temporary:///.htaccess ",
+];
+
+/// borger fails both real ids and every near miss; kultur, of the same
+/// profile, fails `file system` too.
+fn real_id_sites() -> Vec<SiteSummary> {
+    let mut failing = vec![
+        (FILE_SYSTEM, Severity::Error),
+        (TEMPORARY_HTACCESS, Severity::Error),
+    ];
+    failing.extend(NEAR_MISSES.iter().map(|id| (*id, Severity::Warning)));
+    vec![
+        site("borger", "kk_borger", Severity::Error, &failing),
+        site(
+            "kultur",
+            "kk_borger",
+            Severity::Error,
+            &[(FILE_SYSTEM, Severity::Error)],
+        ),
+    ]
+}
+
+/// What `m` on borger's two requirements writes: one rule per id, narrowed
+/// to the site.
+fn real_id_rules() -> Vec<MuteRule> {
+    [FILE_SYSTEM, TEMPORARY_HTACCESS]
+        .into_iter()
+        .map(|id| MuteRule {
+            env: Some("prod".into()),
+            site: Some("borger".into()),
+            ..MuteRule::new(id, "the volume is read-only by design")
+        })
+        .collect()
+}
+
+#[test]
+fn ids_with_spaces_and_colons_survive_the_rules_file_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MuteStore::new(dir.path().join("mutes.toml"));
+    for rule in real_id_rules() {
+        store.add(rule, NOW).unwrap();
+    }
+    let text = std::fs::read_to_string(store.path()).unwrap();
+    assert!(
+        text.contains("requirement = \"file system\"")
+            && text.contains("requirement = \"temporary:///.htaccess\""),
+        "{text}"
+    );
+    assert_eq!(store.load().unwrap(), real_id_rules());
+    // Through the same path the dashboard, `check` and `watch` take.
+    let (rules, error) = load_rules(vec![], Some(&store));
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(rules.rules(), real_id_rules().as_slice());
+}
+
+#[test]
+fn a_rule_for_a_real_id_mutes_exactly_that_requirement_on_exactly_that_site() {
+    let rules = MuteRules::new(real_id_rules());
+    for id in [FILE_SYSTEM, TEMPORARY_HTACCESS] {
+        assert!(rules.find("prod", "kk_borger", "borger", id, NOW).is_some());
+        assert!(rules.find("prod", "kk_borger", "kultur", id, NOW).is_none());
+        assert!(rules.find("dev", "kk_borger", "borger", id, NOW).is_none());
+    }
+    for id in NEAR_MISSES {
+        assert!(
+            rules.find("prod", "kk_borger", "borger", id, NOW).is_none(),
+            "{id:?} was muted"
+        );
+    }
+    let sites = real_id_sites();
+    let borger = rules.apply_to_summary("prod", &sites[0], NOW);
+    let left: Vec<&str> = borger.failing.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(left, NEAR_MISSES);
+    assert_eq!(borger.worst, Some(Severity::Warning));
+    let muted: Vec<String> = rules
+        .muted("prod", &sites[0], NOW)
+        .into_iter()
+        .map(|m| m.requirement)
+        .collect();
+    assert_eq!(muted, [FILE_SYSTEM, TEMPORARY_HTACCESS]);
+    assert_eq!(rules.apply_to_summary("prod", &sites[1], NOW), sites[1]);
+}
+
+#[test]
+fn check_honours_a_saved_rule_for_a_real_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MuteStore::new(dir.path().join("mutes.toml"));
+    store.save(&real_id_rules()).unwrap();
+    let (rules, _) = load_rules(vec![], Some(&store));
+    let report = build_report(outcome(real_id_sites()), NOW, STALE, &rules);
+    let by_site = |name: &str| {
+        let s = report.environments[0]
+            .sites
+            .iter()
+            .find(|s| s.site == name)
+            .unwrap();
+        (s.severity, s.failing.clone(), s.muted.clone())
+    };
+    let (severity, failing, muted) = by_site("borger");
+    assert_eq!(severity, "warning");
+    assert_eq!(failing, NEAR_MISSES);
+    assert_eq!(muted, [FILE_SYSTEM, TEMPORARY_HTACCESS]);
+    let (severity, failing, muted) = by_site("kultur");
+    assert_eq!(severity, "error");
+    assert_eq!(failing, [FILE_SYSTEM]);
+    assert!(muted.is_empty(), "{muted:?}");
+    assert_eq!(report.exit_code(), EXIT_CRITICAL, "kultur still fails");
+}
+
+#[test]
+fn watch_honours_a_saved_rule_for_a_real_id() {
+    use site_status::cli::watch::{WatchFormat, WatchStream};
+    use site_status::poller::{Fetched, Slot};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = MuteStore::new(dir.path().join("mutes.toml"));
+    store.save(&real_id_rules()).unwrap();
+    let (rules, _) = load_rules(vec![], Some(&store));
+    let mut stream = WatchStream::new(vec!["prod".into()], STALE, rules, WatchFormat::Text);
+    let poll = |sites: Vec<SiteSummary>, at: f64| Slot {
+        last_good: Some(Fetched {
+            value: Arc::new(EnvReport {
+                sites,
+                warnings: vec![],
+                alerts: vec![],
+                silences: None,
+            }),
+            at: UNIX_EPOCH + Duration::from_secs_f64(at),
+        }),
+        ..Slot::default()
+    };
+    let healthy = vec![
+        site("borger", "kk_borger", Severity::Ok, &[]),
+        site("kultur", "kk_borger", Severity::Ok, &[]),
+    ];
+    assert!(stream.take(0, &poll(healthy, NOW)).lines.is_empty());
+    // borger fails only what its rules mute: no line; kultur's
+    // `file system` is not muted there, and is said with its id.
+    let mut sites = real_id_sites();
+    sites[0].failing.truncate(2);
+    let said = stream.take(0, &poll(sites, NOW + 60.0));
+    assert_eq!(said.lines.len(), 1, "{said:?}");
+    assert!(
+        said.lines[0].contains(" kultur ") && said.lines[0].ends_with("(file system)"),
+        "{said:?}"
+    );
+}

@@ -658,3 +658,117 @@ fn a_kubernetes_pane_too_long_for_the_screen_scrolls_with_the_wheel() {
     assert_eq!(selected(&app), (requirement, 0));
     assert_eq!(draw(&mut app), before);
 }
+
+// ---- real requirement ids, and where the site view's texts come from ------
+
+/// One site, prod's borger, failing ids as a real Drupal names them, its
+/// site view open with Prometheus' answer in (ids, no titles); `loki` says
+/// whether prod has reports.
+fn real_ids_site_app(loki: bool) -> App {
+    use site_status::app::Settings;
+    use site_status::model::{EnvReport, Requirement, Severity, SiteDetail, SiteSummary};
+    let ids = [
+        ("file system", Severity::Error),
+        ("image.toolkit.gd.version", Severity::Warning),
+    ];
+    let summary = SiteSummary {
+        worst: Some(Severity::Error),
+        run_success: Some(true),
+        up: Some(true),
+        failing: ids.iter().map(|(id, s)| (id.to_string(), *s)).collect(),
+        ..SiteSummary::new("borger", "kk_borger")
+    };
+    let mut app = App::new(Settings::default(), &["prod".to_string()], 100, 20);
+    app.now = now();
+    app.envs[0].reports = loki;
+    app.apply_fleet(
+        0,
+        &good(
+            EnvReport {
+                sites: vec![summary.clone()],
+                warnings: vec![],
+                alerts: vec![],
+                silences: None,
+            },
+            2,
+        ),
+    );
+    let effects = app.perform(Scope::Grid, Action::Open);
+    let Some(site_status::app::Effect::Watch(key @ DetailKey::Site(_))) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    let detail = SiteDetail {
+        summary,
+        requirements: ids
+            .iter()
+            .map(|(id, s)| Requirement {
+                id: id.to_string(),
+                label: id.to_string(),
+                title: String::new(),
+                severity: Some(*s),
+                value: String::new(),
+                description: String::new(),
+            })
+            .collect(),
+        run_duration: None,
+        info: None,
+        last_success: None,
+    };
+    app.apply_detail(key, &detail_slot(Detail::Site(detail)));
+    app
+}
+
+#[test]
+fn site_view_says_when_no_report_can_be_read() {
+    let mut app = real_ids_site_app(true);
+    let key = DetailKey::Reports(site_status::model::SiteKey {
+        env: "prod".into(),
+        site: "borger".into(),
+    });
+    app.apply_detail(
+        &key,
+        &site_status::poller::Slot {
+            last_error: Some((
+                SourceError::new("Loki http://loki:3100: HTTP 502: bad gateway"),
+                now() - Duration::from_secs(30),
+            )),
+            ..Default::default()
+        },
+    );
+    let screen = render(&app).backend().to_string();
+    assert!(
+        screen.contains("no report can be read: Loki http://loki:3100: HTTP 502"),
+        "{screen}"
+    );
+    assert!(screen.contains("file system"), "{screen}");
+    assert!(!screen.contains("file system (file system)"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn site_view_says_when_no_loki_is_configured() {
+    let app = real_ids_site_app(false);
+    let screen = render(&app).backend().to_string();
+    assert!(screen.contains("no Loki configured for prod"), "{screen}");
+    assert!(screen.contains("image.toolkit.gd.version"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// Enter on `file system`: the view is titled by the id as it is (no
+/// report gave a title), and its heading names no other.
+#[test]
+fn requirement_view_titles_a_real_id_as_it_is() {
+    let mut app = real_ids_site_app(false);
+    let effects = app.perform(Scope::Site, Action::Open);
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            site_status::app::Effect::Watch(DetailKey::History { requirement, .. })
+                if requirement == "file system"
+        )),
+        "{effects:?}"
+    );
+    let screen = render(&app).backend().to_string();
+    assert!(screen.contains("file system loading…"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

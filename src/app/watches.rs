@@ -185,4 +185,88 @@ mod tests {
         let effects = app.perform(Scope::Site, Action::Back);
         assert!(effects.contains(&Effect::Unwatch(workloads)), "{effects:?}");
     }
+
+    /// With a Loki, the site view takes its texts from the site's reports:
+    /// opening it asks for them, and closing it stops asking.
+    #[test]
+    fn opening_a_site_with_loki_asks_for_its_reports() {
+        use crate::app::test_fleets::real_ids_app;
+        let key = SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        };
+        let (mut app, effects) = real_ids_app(true);
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Watch(DetailKey::Site(key.clone())),
+                Effect::Watch(DetailKey::Reports(key.clone())),
+            ]
+        );
+        let effects = app.perform(Scope::Site, Action::Back);
+        assert!(
+            effects.contains(&Effect::Unwatch(DetailKey::Reports(key.clone()))),
+            "{effects:?}"
+        );
+        // Without one, nothing is asked of a Loki.
+        let (_, effects) = real_ids_app(false);
+        assert_eq!(effects, vec![Effect::Watch(DetailKey::Site(key))]);
+    }
+
+    /// Titles sort the list anew; the cursor stays on the requirement it
+    /// was on, not on the row it was at.
+    #[test]
+    fn titles_arriving_keep_the_cursor_on_its_requirement() {
+        use crate::app::test_fleets::{real_ids_app, real_ids_report, selected_label};
+        use crate::model::{Detail, DetailKey};
+        use crate::poller::Fetched;
+        let (mut app, _) = real_ids_app(true);
+        app.perform(Scope::Site, Action::Down);
+        assert_eq!(
+            selected_label(&app).as_deref(),
+            Some("image.toolkit.gd.version")
+        );
+        let before = match app.stack.last() {
+            Some(View::Site(site)) => site.selected,
+            _ => panic!("the site view is not on top"),
+        };
+        let key = DetailKey::Reports(SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        });
+        let slot = Slot {
+            last_good: Some(Fetched {
+                value: Arc::new(Detail::Reports(real_ids_report())),
+                at: app.now,
+            }),
+            ..Slot::default()
+        };
+        app.apply_detail(&key, &slot);
+        let Some(View::Site(site)) = app.stack.last() else {
+            panic!("the site view is not on top");
+        };
+        let shown: Vec<(&str, &str)> = site
+            .shown()
+            .map(|d| {
+                d.requirements
+                    .iter()
+                    .map(|r| (r.label.as_str(), r.title.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            shown,
+            [
+                ("update access", "Access to update.php"),
+                ("file system", "File system"),
+                ("image.toolkit.gd.version", "GD library"),
+                ("temporary:///.htaccess", "Temporary files directory"),
+            ]
+        );
+        assert_ne!(site.selected, before, "the row moved");
+        assert_eq!(
+            selected_label(&app).as_deref(),
+            Some("image.toolkit.gd.version")
+        );
+    }
 }

@@ -488,20 +488,25 @@ pub fn draw_requirement_text(
 ) {
     let theme = paint.theme;
     let state = severity_state(req.severity);
+    let mut title = vec![
+        Span::styled(
+            format!(" {} ", paint.glyphs.state(state)),
+            theme.state(state),
+        ),
+        Span::styled(
+            format!("{} ", req.display_title()),
+            theme.text().add_modifier(Modifier::BOLD),
+        ),
+    ];
+    // Without a title (no report) the id is the heading already; saying it
+    // twice (`file system (file system)`) reads as two names.
+    if req.display_title() != req.id {
+        title.push(Span::styled(format!("({}) ", req.id), theme.muted()));
+    }
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border())
-        .title(Line::from(vec![
-            Span::styled(
-                format!(" {} ", paint.glyphs.state(state)),
-                theme.state(state),
-            ),
-            Span::styled(
-                format!("{} ", req.display_title()),
-                theme.text().add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(format!("({}) ", req.id), theme.muted()),
-        ]));
+        .title(Line::from(title));
     let mut lines = Vec::new();
     let mut links = Vec::new();
     for (label, text) in [("Value", &req.value), ("Description", &req.description)] {

@@ -172,4 +172,89 @@ mod tests {
         assert!(app.perform(Scope::Site, Action::Unmute).is_empty());
         assert_eq!(app.message.as_deref(), Some("update_contrib is not muted"));
     }
+
+    /// `m` on a requirement whose id has spaces, dots or a path: the rule
+    /// (and so the silence or the mutes file's entry) names it unchanged.
+    #[test]
+    fn m_on_a_real_id_asks_for_a_rule_with_the_id_unchanged() {
+        use crate::app::test_fleets::{REAL_IDS, real_ids_app, selected_label, type_text};
+        let (mut app, _) = real_ids_app(false);
+        for (row, id) in REAL_IDS.iter().enumerate() {
+            app.perform(Scope::Site, Action::First);
+            for _ in 0..row {
+                app.perform(Scope::Site, Action::Down);
+            }
+            assert_eq!(selected_label(&app).as_deref(), Some(*id));
+            app.perform(Scope::Site, Action::Mute);
+            type_text(&mut app, "accepted");
+            app.perform(Scope::Prompt, Action::SaveMute);
+            let effects = app.perform(Scope::Prompt, Action::SaveMute);
+            let Some(Effect::AddMute(rule)) = effects.first() else {
+                panic!("{effects:?}");
+            };
+            assert_eq!(rule.requirement, *id);
+            assert_eq!(rule.site.as_deref(), Some("borger"));
+            assert_eq!(rule.env.as_deref(), Some("prod"));
+        }
+    }
+
+    /// Enter on a real id: the requirement view is titled by the report's
+    /// title and names the id as it is, and its history is asked for that
+    /// id exactly.
+    #[test]
+    fn enter_on_a_real_id_opens_its_view_and_asks_for_its_history() {
+        use crate::app::View;
+        use crate::app::test_fleets::{real_ids_app, real_ids_report};
+        use crate::model::{Detail, DetailKey, SiteKey, Window};
+        use crate::poller::{Fetched, Slot};
+        let site = SiteKey {
+            env: "prod".into(),
+            site: "borger".into(),
+        };
+        for (id, title) in [
+            ("image.toolkit.gd.version", "GD library"),
+            ("file system", "File system"),
+        ] {
+            let (mut app, _) = real_ids_app(true);
+            app.apply_detail(
+                &DetailKey::Reports(site.clone()),
+                &Slot {
+                    last_good: Some(Fetched {
+                        value: std::sync::Arc::new(Detail::Reports(real_ids_report())),
+                        at: app.now,
+                    }),
+                    ..Slot::default()
+                },
+            );
+            let row = match app.stack.last() {
+                Some(View::Site(v)) => v
+                    .shown()
+                    .and_then(|d| d.requirements.iter().position(|r| r.label == id)),
+                _ => None,
+            };
+            let Some(row) = row else {
+                panic!("{id} not listed");
+            };
+            app.perform(Scope::Site, Action::First);
+            for _ in 0..row {
+                app.perform(Scope::Site, Action::Down);
+            }
+            let effects = app.perform(Scope::Site, Action::Open);
+            assert_eq!(
+                effects,
+                vec![Effect::Watch(DetailKey::History {
+                    site: site.clone(),
+                    requirement: id.to_string(),
+                    window: Window::default(),
+                })]
+            );
+            let Some(View::Requirement(view)) = app.stack.last() else {
+                panic!("no requirement view");
+            };
+            assert_eq!(
+                (view.requirement.as_str(), view.title.as_str()),
+                (id, title)
+            );
+        }
+    }
 }
