@@ -53,6 +53,9 @@ struct Expected {
     failure: Option<(&'static str, &'static str)>,
     /// Text the dashboard's site view shows for this state.
     site_view: &'static [&'static str],
+    /// Text the problems view shows for the site (titles, from the
+    /// latest report in Loki).
+    problems: &'static [&'static str],
 }
 
 /// The three findings of the site as installed, offline.
@@ -66,6 +69,7 @@ fn healthy(what: &'static str) -> Expected {
         not_failing: &["update", "file system"],
         failure: None,
         site_view: &["Trusted Host Settings", "Not enabled"],
+        problems: &["Trusted Host Settings"],
     }
 }
 
@@ -323,6 +327,7 @@ impl System {
     /// Waits for a run that started after now, then checks every reader.
     async fn expect(&mut self, expected: Expected) {
         let what = expected.what;
+        eprintln!("real-system test: {what}");
         let since = now_unix();
         // Ask for a run at once; within POST /run's rate limit the next
         // scheduled run (every INTERVAL) does it.
@@ -502,10 +507,8 @@ impl System {
         tmux.keys(&["e"]);
         tmux.wait_for(&format!("{what}: the problems view"), |s: &Screen| {
             s.contains(SITE)
-                && match &failure_text {
-                    Some(f) => s.contains(f),
-                    None => expected.failing.iter().take(1).all(|id| s.contains(id)),
-                }
+                && failure_text.as_deref().is_none_or(|f| s.contains(f))
+                && expected.problems.iter().all(|t| s.contains(t))
         });
         tmux.keys(&["Escape"]);
 
@@ -519,6 +522,24 @@ impl System {
         tmux.wait_for(&format!("{what}: back on the grid"), |s: &Screen| {
             s.contains(SITE) && !s.contains("Trusted Host Settings")
         });
+    }
+
+    /// The problems view and the site view at 80x24 still say `texts`.
+    fn small_terminal_says(&self, texts: &[&str]) {
+        let tmux = &self.tmux;
+        tmux.resize(80, 24);
+        tmux.keys(&["e"]);
+        tmux.wait_for("80x24: the problems view", |s: &Screen| {
+            s.height() == 24 && s.contains(SITE) && texts.iter().all(|t| s.contains(t))
+        });
+        tmux.keys(&["Escape"]);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("80x24: the site view", |s: &Screen| {
+            s.height() == 24 && s.contains(SITE) && texts.iter().all(|t| s.contains(t))
+        });
+        tmux.keys(&["Escape"]);
+        tmux.resize(200, 50);
+        tmux.wait_for("back at 200x50", |s: &Screen| s.height() == 50);
     }
 
     async fn restart_agent(&mut self, timeout: &str) {
@@ -571,7 +592,6 @@ fn agent_agrees(metrics: &str, expected: &Expected) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until the agent classifies failed runs and the dashboard shows them (issue 23)"]
 async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
     let Some(site) = real_site() else {
         return;
@@ -652,6 +672,8 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             what: "a pending database update",
             failing: &["update", "trusted_host_patterns"],
             not_failing: &["file system"],
+            site_view: &["Database updates", "Out of date"],
+            problems: &["Database updates", "Trusted Host Settings"],
             ..healthy("")
         })
         .await;
@@ -664,6 +686,8 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             what: "files not writable",
             failing: &["file system", "trusted_host_patterns"],
             not_failing: &["update"],
+            site_view: &["File system", "Not writable"],
+            problems: &["File system", "Trusted Host Settings"],
             ..healthy("")
         })
         .await;
@@ -677,9 +701,11 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             state: "run_failed",
             failure: Some(("exit_code", "255")),
             site_view: &["PHP Fatal error"],
+            problems: &["PHP Fatal error"],
             ..healthy("")
         })
         .await;
+    system.small_terminal_says(&["run failed: exit 255", "PHP Fatal error"]);
     system.site.set_module_code_missing(false);
     system.expect(healthy("module code back")).await;
 
@@ -690,6 +716,7 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             state: "run_failed",
             failure: Some(("no_database", "1")),
             site_view: &[],
+            problems: &[],
             ..healthy("")
         })
         .await;
@@ -703,6 +730,7 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             state: "run_failed",
             failure: Some(("timeout", "")),
             site_view: &[],
+            problems: &[],
             ..healthy("")
         })
         .await;

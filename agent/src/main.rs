@@ -59,6 +59,8 @@ fn main() -> ExitCode {
 
 /// How long the start waits for `drush status` to learn the install
 /// profile before serving with an empty one (then learned at a later run).
+/// Not bounded by `--timeout`: a timeout set shorter than drush's run
+/// fails every run, and must not also cost the site its profile label.
 const STATUS_AT_START: Duration = Duration::from_secs(30);
 
 async fn serve(config: Config) -> Result<(), String> {
@@ -81,7 +83,7 @@ async fn serve(config: Config) -> Result<(), String> {
             serde_json::json!({}),
         ),
         Some(_) => {
-            let wait = config.timeout.min(STATUS_AT_START);
+            let wait = STATUS_AT_START;
             match runner.refresh_status(wait).await {
                 Some(status) => log.emit(
                     loki::LogLevel::Info,

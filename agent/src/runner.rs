@@ -100,6 +100,24 @@ impl DrushStatus {
     pub fn db_connected(&self) -> bool {
         self.db_status.as_deref() == Some("Connected")
     }
+
+    /// This answer, with what it left out taken from an earlier one: drush
+    /// without its database knows no install profile, and a profile label
+    /// that went empty would make the site a new series (and a new site
+    /// for the rules) for as long as the database is gone.
+    pub fn filled_from(mut self, before: &DrushStatus) -> DrushStatus {
+        for (now, then) in [
+            (&mut self.drush_version, &before.drush_version),
+            (&mut self.install_profile, &before.install_profile),
+            (&mut self.drupal_version, &before.drupal_version),
+            (&mut self.php_version, &before.php_version),
+        ] {
+            if now.is_empty() {
+                now.clone_from(then);
+            }
+        }
+        self
+    }
 }
 
 /// A Drupal machine name (an install profile): it becomes a label value,
@@ -171,8 +189,12 @@ impl Runner {
         }
         // Read whatever the exit status: with broken module code drush
         // still prints its status, then exits 255.
-        let status = DrushStatus::parse(&finished.stdout)?;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).status = Some(status.clone());
+        let mut status = DrushStatus::parse(&finished.stdout)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(before) = &cache.status {
+            status = status.filled_from(before);
+        }
+        cache.status = Some(status.clone());
         Some(status)
     }
 
@@ -762,6 +784,33 @@ mod tests {
             value: value.into(),
             description: String::new(),
         }
+    }
+
+    #[test]
+    fn a_status_without_its_database_keeps_the_profile_it_had() {
+        // As drush 13.3 answers with the database file gone: no db-status,
+        // no install-profile.
+        let before = DrushStatus::parse(
+            br#"{"drupal-version": "10.3.7", "php-version": "8.2.36", "drush-version": "13.3.0.0",
+                 "db-status": "Connected", "install-profile": "standard", "db-password": "hunter2"}"#,
+        )
+        .unwrap();
+        let without_db = DrushStatus::parse(
+            br#"{"drupal-version": "10.3.7", "php-version": "8.2.36", "drush-version": "13.3.0.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(without_db.install_profile, "");
+        let merged = without_db.filled_from(&before);
+        assert_eq!(merged.install_profile, "standard");
+        assert_eq!(merged.drush_version, "13.3.0.0");
+        // What it says now still wins, and the database is still gone.
+        assert_eq!(merged.db_status, None);
+        assert!(!merged.db_connected());
+        let other = DrushStatus::parse(br#"{"install-profile": "minimal"}"#)
+            .unwrap()
+            .filled_from(&before);
+        assert_eq!(other.install_profile, "minimal");
+        assert!(!format!("{before:?}").contains("hunter2"));
     }
 
     #[test]
