@@ -397,8 +397,14 @@ impl System {
 
         // watch: the change was printed, with the same state.
         if expected.state != "error" || self.watched > 0 {
-            let (_, seen) = self.watch.wait_for(expected.state, self.watched, what);
+            let (line, seen) = self.watch.wait_for(expected.state, self.watched, what);
             self.watched = seen;
+            match expected.failure {
+                Some((class, _)) => {
+                    assert_eq!(line["run_failure"]["class"], class, "{what}: watch: {line}")
+                }
+                None => assert_eq!(line["run_failure"], Value::Null, "{what}: watch: {line}"),
+            }
         }
 
         self.dashboard_agrees(&expected);
@@ -513,11 +519,16 @@ impl System {
         tmux.keys(&["Escape"]);
 
         tmux.keys(&["Enter"]);
-        tmux.wait_for(&format!("{what}: the site view"), |s: &Screen| {
+        let site_view = tmux.wait_for(&format!("{what}: the site view"), |s: &Screen| {
             s.contains(SITE)
                 && expected.site_view.iter().all(|t| s.contains(t))
                 && failure_text.as_deref().is_none_or(|f| s.contains(f))
         });
+        // For the eye: `SITE_STATUS_SHOW_SCREENS=1 cargo test --test
+        // real_drupal -- --nocapture` prints each state's site view.
+        if std::env::var_os("SITE_STATUS_SHOW_SCREENS").is_some() {
+            eprintln!("--- {what}: the site view ---\n{}", site_view.framed());
+        }
         tmux.keys(&["Escape"]);
         tmux.wait_for(&format!("{what}: back on the grid"), |s: &Screen| {
             s.contains(SITE) && !s.contains("Trusted Host Settings")
