@@ -210,27 +210,31 @@ impl Config {
                 "an address and port like 0.0.0.0:9101",
             )
         })?;
-        let interval = parse_duration(&args.interval)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad("interval", &args.interval, DURATION_HINT))?;
-        let timeout = parse_duration(&args.timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad("timeout", &args.timeout, DURATION_HINT))?;
+        let interval = bounded("interval", &args.interval, MAX_INTERVAL)?;
+        let timeout = bounded("timeout", &args.timeout, MAX_TIMEOUT)?;
         let splay = match args.splay.trim() {
             "auto" => Splay::Auto,
-            other => Splay::Within(parse_duration(other).ok_or_else(|| {
-                bad("splay", &args.splay, "auto, 0, or a duration like 90s, 10m")
-            })?),
+            other => Splay::Within(
+                parse_duration(other)
+                    .filter(|d| *d <= MAX_SPLAY)
+                    .ok_or_else(|| {
+                        bad(
+                            "splay",
+                            &args.splay,
+                            &format!(
+                                "auto, 0, or a duration up to {} like 90s, 10m",
+                                format_duration(MAX_SPLAY)
+                            ),
+                        )
+                    })?,
+            ),
         };
 
         let loki = match args.loki_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(LokiConfig {
                 url: loki_url(raw)?,
-                tenant: args
-                    .loki_tenant
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty()),
+                tenant: loki_tenant(args.loki_tenant)?,
                 bearer_token_file: args.loki_bearer_token_file,
                 basic_auth_file: args.loki_basic_auth_file,
                 ca_file: args.loki_ca_file,
@@ -356,10 +360,51 @@ pub fn derive_status_command(command: &[String]) -> Option<Vec<String>> {
     Some(status)
 }
 
-const DURATION_HINT: &str = "a duration above 0 like 90s, 10m, 2h";
+/// The longest `--interval`: a day. Longer is not a schedule, and an
+/// unbounded one (`9223372036854775807s`) once overflowed the scheduler's
+/// clock; the bound also keeps liveness (two intervals) meaningful.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--timeout`: an hour. A drush status report that takes
+/// longer is hung, and shutdown must not wait on it anyway.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest `--splay` window: a day, as the interval.
+pub const MAX_SPLAY: Duration = MAX_INTERVAL;
+
+/// A duration above 0 and at most `max`, or an error naming `flag`.
+fn bounded(flag: &str, raw: &str, max: Duration) -> Result<Duration, String> {
+    parse_duration(raw)
+        .filter(|d| !d.is_zero() && *d <= max)
+        .ok_or_else(|| {
+            bad(
+                flag,
+                raw,
+                &format!(
+                    "a duration above 0 and at most {} like 90s, 10m, 2h",
+                    format_duration(max)
+                ),
+            )
+        })
+}
+
+/// `X-Scope-OrgID` must be a valid header value; checked here so the error
+/// names this flag, not the URL's. Shown, since a tenant is no secret.
+fn loki_tenant(raw: Option<String>) -> Result<Option<String>, String> {
+    let Some(tenant) = raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if tenant.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Some(tenant))
+    } else {
+        Err(bad(
+            "loki-tenant",
+            &tenant,
+            "a tenant id of visible ASCII characters (it is sent as X-Scope-OrgID)",
+        ))
+    }
+}
 
 /// `--flag` (SITE_STATUS_FLAG): how an error points at a setting.
-fn name(flag: &str) -> String {
+pub fn name(flag: &str) -> String {
     format!(
         "--{flag} (SITE_STATUS_{})",
         flag.replace('-', "_").to_ascii_uppercase()
@@ -598,6 +643,28 @@ mod tests {
                 "--interval (SITE_STATUS_INTERVAL)",
             ),
             (vec!["--timeout=-5s"], "--timeout (SITE_STATUS_TIMEOUT)"),
+            // Failure 5: an absurd interval was accepted, then overflowed
+            // the scheduler's clock after the first run.
+            (
+                vec!["--interval", "9223372036854775807s"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
+            (
+                vec!["--interval", "25h"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
+            (vec!["--timeout", "2h"], "--timeout (SITE_STATUS_TIMEOUT)"),
+            (vec!["--splay", "1000h"], "--splay (SITE_STATUS_SPLAY)"),
+            // Failure 6: a bad tenant was reported as --loki-url.
+            (
+                vec![
+                    "--loki-url",
+                    "http://loki:3100",
+                    "--loki-tenant",
+                    "a b\u{7}",
+                ],
+                "--loki-tenant (SITE_STATUS_LOKI_TENANT)",
+            ),
             (vec!["--splay", "sometimes"], "--splay (SITE_STATUS_SPLAY)"),
             (vec!["--listen", "9101"], "--listen (SITE_STATUS_LISTEN)"),
             (
@@ -620,6 +687,10 @@ mod tests {
             let err = parse_base(&args).expect_err(&format!("{args:?}"));
             assert!(err.contains(wanted), "{args:?}: {err}");
         }
+        // The bounds themselves are accepted.
+        let c = parse_base(&["--interval", "24h", "--timeout", "1h", "--splay", "24h"]).unwrap();
+        assert_eq!(c.interval, MAX_INTERVAL);
+        assert_eq!(c.timeout, MAX_TIMEOUT);
         let err = parse(&["--env", "prod"]).unwrap_err();
         assert!(
             err.contains("--site (SITE_STATUS_SITE) is required"),

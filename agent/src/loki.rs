@@ -278,6 +278,20 @@ pub enum Attempt {
     },
 }
 
+/// Why the Loki client could not be set up: the message, and the flag
+/// (without `--`) whose value is at fault, so the error points there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 enum Credentials {
     Bearer(String),
     Basic(String, String),
@@ -304,25 +318,35 @@ pub struct LokiClient {
 
 impl LokiClient {
     /// Checks everything that can be checked before the first push, so a
-    /// bad URL, tenant or CA file fails at start. The message names what
-    /// is wrong and holds no secret.
-    pub fn new(config: &LokiConfig) -> Result<Self, String> {
+    /// bad URL, tenant or CA file fails at start. The error names the
+    /// setting that is wrong and holds no secret.
+    pub fn new(config: &LokiConfig) -> Result<Self, SetupError> {
+        let url = |message: String| SetupError {
+            flag: "loki-url",
+            message,
+        };
+        let ca = |message: String| SetupError {
+            flag: "loki-ca-file",
+            message,
+        };
         let base = config.url.trim_end_matches('/');
         let full = if base.ends_with(PUSH_PATH) {
             base.to_string()
         } else {
             format!("{base}{PUSH_PATH}")
         };
-        let push_url =
-            reqwest::Url::parse(&full).map_err(|e| format!("the Loki URL is not a URL: {e}"))?;
+        let push_url = reqwest::Url::parse(&full)
+            .map_err(|e| url(format!("the Loki URL is not a URL: {e}")))?;
         if !matches!(push_url.scheme(), "http" | "https") {
-            return Err("the Loki URL must start with http:// or https://".into());
+            return Err(url(
+                "the Loki URL must start with http:// or https://".into()
+            ));
         }
         let tenant = match &config.tenant {
-            Some(t) => Some(
-                HeaderValue::from_str(t)
-                    .map_err(|_| "the Loki tenant is not a valid header value".to_string())?,
-            ),
+            Some(t) => Some(HeaderValue::from_str(t).map_err(|_| SetupError {
+                flag: "loki-tenant",
+                message: "the Loki tenant is not a valid header value".into(),
+            })?),
             None => None,
         };
         let mut builder = reqwest::Client::builder()
@@ -332,25 +356,30 @@ impl LokiClient {
             // site's pod; the push goes where the URL says.
             .no_proxy();
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read the Loki CA file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                ca(format!(
+                    "cannot read the Loki CA file {}: {e}",
+                    path.display()
+                ))
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                format!(
+                ca(format!(
                     "the Loki CA file {} holds no PEM certificates: {e}",
                     path.display()
-                )
+                ))
             })?;
             if certs.is_empty() {
-                return Err(format!(
+                return Err(ca(format!(
                     "the Loki CA file {} holds no PEM certificates",
                     path.display()
-                ));
+                )));
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot set up the Loki client: {}", e.without_url()))?;
+        let http = builder.build().map_err(|e| SetupError {
+            flag: "loki-url",
+            message: format!("cannot set up the Loki client: {}", e.without_url()),
+        })?;
         Ok(LokiClient {
             http,
             push_url,

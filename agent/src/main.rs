@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use site_status_agent::config::Config;
+use site_status_agent::config::{self, Config};
 use site_status_agent::loki::{self, Auth, Log, LokiClient, PushEvents, Sender, StreamLabels};
 use site_status_agent::metrics::{Metrics, MetricsEvents, Target};
 use site_status_agent::outcome::Outcome;
@@ -143,7 +143,8 @@ async fn serve(config: Config) -> Result<(), String> {
                 (None, Some(basic)) => Auth::BasicAuthFile(basic.clone()),
                 (None, None) => Auth::None,
             };
-            let client = LokiClient::new(&push).map_err(|e| format!("--loki-url: {e}"))?;
+            let client = LokiClient::new(&push)
+                .map_err(|e| format!("{}: {}", config::name(e.flag), e.message))?;
             let sender = Arc::new(Sender::new(
                 client,
                 spool.clone(),
