@@ -72,6 +72,10 @@ struct Args {
     /// PEM certificates to trust for Loki, besides the built-in roots.
     #[arg(long, env = "SITE_STATUS_LOKI_CA_FILE")]
     loki_ca_file: Option<PathBuf>,
+    /// The largest push sent to Loki; a larger report is trimmed to fit.
+    /// Below Loki's 4 MiB gRPC message limit (grpc_server_max_recv_msg_size).
+    #[arg(long, env = "SITE_STATUS_LOKI_MAX_PUSH_BYTES", default_value = "3MiB")]
+    loki_max_push_bytes: String,
     /// Directory where each report waits until Loki has it.
     #[arg(
         long,
@@ -147,6 +151,7 @@ pub struct LokiConfig {
     pub bearer_token_file: Option<PathBuf>,
     pub basic_auth_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    pub max_push_bytes: usize,
 }
 
 /// Everything the agent was told at start, checked.
@@ -238,6 +243,16 @@ impl Config {
                 bearer_token_file: args.loki_bearer_token_file,
                 basic_auth_file: args.loki_basic_auth_file,
                 ca_file: args.loki_ca_file,
+                max_push_bytes: parse_bytes(&args.loki_max_push_bytes)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| (MIN_PUSH_BYTES..=MAX_PUSH_BYTES).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            "loki-max-push-bytes",
+                            &args.loki_max_push_bytes,
+                            "a size from 16KiB to 64MiB like 3MiB",
+                        )
+                    })?,
             }),
         };
         if let Some(loki) = &loki
@@ -359,6 +374,11 @@ pub fn derive_status_command(command: &[String]) -> Option<Vec<String>> {
     status.push("--format=json".into());
     Some(status)
 }
+
+/// `--loki-max-push-bytes`' bounds: below 16 KiB a report cannot say
+/// anything; above 64 MiB no Loki takes it.
+const MIN_PUSH_BYTES: usize = crate::loki::MIN_PUSH_BYTES;
+const MAX_PUSH_BYTES: usize = 64 << 20;
 
 /// The longest `--interval`: a day. Longer is not a schedule, and an
 /// unbounded one (`9223372036854775807s`) once overflowed the scheduler's
@@ -591,6 +611,7 @@ mod tests {
         assert_eq!(loki.tenant.as_deref(), Some("fleet"));
         assert_eq!(loki.bearer_token_file, Some(PathBuf::from("/run/token")));
         assert_eq!(loki.ca_file, Some(PathBuf::from("/run/ca.pem")));
+        assert_eq!(loki.max_push_bytes, 3 << 20);
         assert_eq!(c.spool, PathBuf::from("/spool"));
         assert_eq!(c.spool_max_reports, 20);
         assert_eq!(c.spool_max_bytes, 64 << 20);
@@ -655,6 +676,10 @@ mod tests {
             ),
             (vec!["--timeout", "2h"], "--timeout (SITE_STATUS_TIMEOUT)"),
             (vec!["--splay", "1000h"], "--splay (SITE_STATUS_SPLAY)"),
+            (
+                vec!["--loki-url", "http://l", "--loki-max-push-bytes", "1kB"],
+                "--loki-max-push-bytes (SITE_STATUS_LOKI_MAX_PUSH_BYTES)",
+            ),
             // Failure 6: a bad tenant was reported as --loki-url.
             (
                 vec![

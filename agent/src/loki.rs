@@ -98,14 +98,18 @@ pub enum DropReason {
     Unreadable,
     /// The report could not be written to the spool at all.
     WriteFailed,
+    /// Loki refused it for its size (413, or a 5xx naming the gRPC
+    /// message limit) and no trimmed version fits: kept in `rejected/`.
+    TooLarge,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 5] = [
         DropReason::SpoolFull,
         DropReason::Rejected,
         DropReason::Unreadable,
         DropReason::WriteFailed,
+        DropReason::TooLarge,
     ];
 
     pub fn label(self) -> &'static str {
@@ -114,6 +118,7 @@ impl DropReason {
             DropReason::Rejected => "rejected",
             DropReason::Unreadable => "unreadable",
             DropReason::WriteFailed => "spool_write_failed",
+            DropReason::TooLarge => "too_large",
         }
     }
 }
@@ -173,7 +178,12 @@ impl Log {
         line.insert("level".into(), level.name().into());
         line.insert("msg".into(), msg.into());
         if let Value::Object(fields) = fields {
-            line.extend(fields);
+            // `ts`, `level` and `msg` are the log line's own: a field of
+            // the same name (a report's timestamp once was) must not
+            // replace them. Callers name the report's `report_ts`.
+            for (key, value) in fields {
+                line.entry(key).or_insert(value);
+            }
         }
         // One write of the whole line, so lines of concurrent tasks do not
         // interleave; a closed stderr is no reason to stop pushing.
@@ -244,7 +254,20 @@ pub struct LokiConfig {
     /// For one push, connection included.
     pub timeout: Duration,
     pub backoff: Backoff,
+    /// The largest push body sent: a report whose push would be larger is
+    /// trimmed to fit ([`fit_line`]).
+    pub max_push_bytes: usize,
 }
+
+/// Loki 2.8's gRPC limit between distributor and ingester is 4 MiB
+/// (`grpc_server_max_recv_msg_size`); a push above it is answered `500`
+/// "received message larger than max". Stay well below, for the labels and
+/// the protobuf framing the distributor adds.
+pub const DEFAULT_MAX_PUSH_BYTES: usize = 3 << 20;
+
+/// Below this a report is not trimmed further: what would be left would
+/// not say anything. A size refusal at this size moves it to `rejected/`.
+pub const MIN_PUSH_BYTES: usize = 16 << 10;
 
 impl LokiConfig {
     pub fn new(url: impl Into<String>, labels: StreamLabels) -> Self {
@@ -256,6 +279,7 @@ impl LokiConfig {
             labels,
             timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
+            max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
         }
     }
 }
@@ -271,10 +295,13 @@ pub enum Attempt {
         after: Option<Duration>,
         detail: String,
     },
-    /// Never worth retrying (400, 413).
+    /// Never worth retrying as it is (400, 413, a 5xx naming the size
+    /// limit). `too_large`: refused for its size, so a trimmed version
+    /// may still go.
     Rejected {
         status: u16,
         detail: String,
+        too_large: bool,
     },
 }
 
@@ -311,6 +338,7 @@ pub struct LokiClient {
     push_url: reqwest::Url,
     tenant: Option<HeaderValue>,
     auth: Auth,
+    max_push_bytes: usize,
     /// Behind a lock only because the profile may become known after
     /// start ([`LokiClient::set_profile`]).
     labels: std::sync::Mutex<StreamLabels>,
@@ -385,6 +413,7 @@ impl LokiClient {
             push_url,
             tenant,
             auth: config.auth.clone(),
+            max_push_bytes: config.max_push_bytes,
             labels: std::sync::Mutex::new(config.labels.clone()),
         })
     }
@@ -498,9 +527,24 @@ impl LokiClient {
             Err(_) => status.as_u16().to_string(),
         };
         match status.as_u16() {
-            400 | 413 => Attempt::Rejected {
+            400 => Attempt::Rejected {
+                status: 400,
+                detail,
+                too_large: false,
+            },
+            413 => Attempt::Rejected {
+                status: 413,
+                detail,
+                too_large: true,
+            },
+            // Loki 2.8 answers a push above its gRPC limit with a 500
+            // "rpc error: code = ResourceExhausted desc = grpc: received
+            // message larger than max (N vs. 4194304)": retrying it is
+            // useless, and held every later report back for ever.
+            500..=599 if detail.contains("larger than max") => Attempt::Rejected {
                 status: status.as_u16(),
                 detail,
+                too_large: true,
             },
             429 => Attempt::Retry {
                 result: PushResult::RateLimited,
@@ -540,6 +584,92 @@ fn transport_failure(e: reqwest::Error) -> Attempt {
         result,
         after: None,
         detail,
+    }
+}
+
+/// How long to wait after a retryable answer: the normal backoff for this
+/// attempt, or the server's `Retry-After` when it asks for longer, never
+/// past [`MAX_RETRY_AFTER`]. A `Retry-After: 0` or a date in the past is
+/// not an invitation to retry at once: honoured alone, it made one agent
+/// push 114 times in 5 s against a Loki already rate-limiting.
+pub fn retry_delay(backoff: &Backoff, attempt: u32, after: Option<Duration>) -> Duration {
+    let normal = backoff.delay(attempt);
+    match after {
+        Some(after) => after.max(normal).min(MAX_RETRY_AFTER),
+        None => normal,
+    }
+}
+
+/// A version of the report `line` whose push body (`body_len` of it)
+/// fits `budget` bytes: `line` itself when it does; else, for a JSON
+/// object (every report is one), the same object with its longest strings
+/// cut (each cut one ending in `…`) and `trimmed_from_bytes` added, so the
+/// report's verdict and most of its requirements still reach Loki. `None`
+/// when nothing that small can be made of it. Deterministic: a report
+/// trimmed again after a restart is the same line, which Loki deduplicates.
+pub fn fit_line<'a>(
+    line: &'a str,
+    budget: usize,
+    body_len: impl Fn(&str) -> usize,
+) -> Option<std::borrow::Cow<'a, str>> {
+    if body_len(line) <= budget {
+        return Some(std::borrow::Cow::Borrowed(line));
+    }
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    value
+        .as_object_mut()?
+        .insert("trimmed_from_bytes".into(), line.len().into());
+    // Each round cuts the longest string by what is still too much (or to
+    // a quarter, when it alone is not enough): a few rounds, even for a
+    // report of many long values.
+    for _ in 0..10_000 {
+        let text = value.to_string();
+        let len = body_len(&text);
+        if len <= budget {
+            return Some(std::borrow::Cow::Owned(text));
+        }
+        let excess = len - budget;
+        let longest = longest_string(&value);
+        if longest < 64 {
+            return None;
+        }
+        let keep = if longest > excess + 64 {
+            longest - excess - 32
+        } else {
+            longest / 4
+        };
+        cut_first_of_length(&mut value, longest, keep);
+    }
+    None
+}
+
+/// The length in chars of the longest string in `value`.
+fn longest_string(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.chars().count(),
+        Value::Array(items) => items.iter().map(longest_string).max().unwrap_or(0),
+        Value::Object(map) => map.values().map(longest_string).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Cuts the first string of `len` chars to `keep` chars and `…`; true once
+/// done.
+fn cut_first_of_length(value: &mut Value, len: usize, keep: usize) -> bool {
+    match value {
+        Value::String(s) if s.chars().count() == len => {
+            let at = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+            s.truncate(at);
+            s.push('…');
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .any(|item| cut_first_of_length(item, len, keep)),
+        Value::Object(map) => map
+            .values_mut()
+            .any(|item| cut_first_of_length(item, len, keep)),
+        _ => false,
     }
 }
 
@@ -605,9 +735,14 @@ impl Sender {
     }
 
     /// Pushes one report until Loki settles it, retrying as long as it
-    /// takes; returns early if the spool dropped it for room meanwhile.
+    /// takes; returns early if the spool dropped it for room meanwhile. A
+    /// report too large for the push limit, or refused for its size, is
+    /// trimmed to fit ([`fit_line`]); what cannot be made to fit goes to
+    /// `rejected/`, counted as `too_large`.
     async fn settle(&self, entry: Entry) {
-        let ts = entry.ts_ns.to_string();
+        // The report's own time, under its own key: the log line's `ts` is
+        // when the line was written.
+        let report_ts = entry.ts_ns.to_string();
         let Some(mut pinned) = self.spool.pin(&entry) else {
             return;
         };
@@ -617,23 +752,42 @@ impl Sender {
                 self.log.emit(
                     LogLevel::Error,
                     "spool: cannot read a report back; moved to rejected/",
-                    json!({"ts": ts, "file": entry.file_name(), "error": e.to_string()}),
+                    json!({"report_ts": report_ts, "file": entry.file_name(), "error": e.to_string()}),
                 );
                 self.events.dropped(DropReason::Unreadable, 1);
                 self.move_aside(&entry);
                 return;
             }
         };
+        let body_len = |line: &str| self.client.body(entry.ts_ns, line).len();
+        let mut budget = self.client.max_push_bytes;
         let mut attempt: u32 = 0;
         loop {
-            let outcome = self.client.push(entry.ts_ns, &line).await;
+            let Some(sent) = fit_line(&line, budget, body_len) else {
+                self.events.dropped(DropReason::TooLarge, 1);
+                self.log.emit(
+                    LogLevel::Error,
+                    "loki: report too large to push even trimmed; moved to rejected/",
+                    json!({"report_ts": report_ts, "bytes": line.len(), "max_push_bytes": budget}),
+                );
+                self.move_aside(&entry);
+                return;
+            };
+            if sent.len() != line.len() {
+                self.log.emit(
+                    LogLevel::Warn,
+                    "loki: report trimmed to fit the push limit",
+                    json!({"report_ts": report_ts, "bytes": line.len(), "sent_bytes": sent.len(), "max_push_bytes": budget}),
+                );
+            }
+            let outcome = self.client.push(entry.ts_ns, &sent).await;
             match outcome {
                 Attempt::Accepted => {
                     self.events.pushed(PushResult::Success);
                     self.log.emit(
                         LogLevel::Info,
                         "loki: report pushed",
-                        json!({"ts": ts, "attempts": attempt + 1, "bytes": entry.bytes}),
+                        json!({"report_ts": report_ts, "attempts": attempt + 1, "bytes": sent.len()}),
                     );
                     if let Err(e) = self.spool.remove(&entry) {
                         // Sent again after a restart, with its timestamp:
@@ -641,18 +795,41 @@ impl Sender {
                         self.log.emit(
                             LogLevel::Warn,
                             "spool: cannot remove a pushed report",
-                            json!({"ts": ts, "error": e.to_string()}),
+                            json!({"report_ts": report_ts, "error": e.to_string()}),
                         );
                     }
                     return;
                 }
-                Attempt::Rejected { status, detail } => {
+                Attempt::Rejected {
+                    status,
+                    detail,
+                    too_large,
+                } => {
                     self.events.pushed(PushResult::Rejected);
-                    self.events.dropped(DropReason::Rejected, 1);
+                    let sent_body = body_len(&sent);
+                    if too_large && sent_body / 2 >= MIN_PUSH_BYTES {
+                        // Loki's limit is below ours: halve, and try the
+                        // smaller version at once (a refusal is no
+                        // overload to back off from).
+                        budget = sent_body / 2;
+                        attempt = attempt.saturating_add(1);
+                        self.log.emit(
+                            LogLevel::Warn,
+                            "loki: report refused for its size; trimming it further",
+                            json!({"report_ts": report_ts, "status": status, "detail": detail, "max_push_bytes": budget}),
+                        );
+                        continue;
+                    }
+                    let reason = if too_large {
+                        DropReason::TooLarge
+                    } else {
+                        DropReason::Rejected
+                    };
+                    self.events.dropped(reason, 1);
                     self.log.emit(
                         LogLevel::Error,
                         "loki: report refused, not retried; moved to rejected/",
-                        json!({"ts": ts, "status": status, "detail": detail}),
+                        json!({"report_ts": report_ts, "status": status, "reason": reason.label(), "detail": detail}),
                     );
                     self.move_aside(&entry);
                     return;
@@ -663,17 +840,14 @@ impl Sender {
                     detail,
                 } => {
                     self.events.pushed(result);
-                    let delay = match after {
-                        Some(after) => after.min(MAX_RETRY_AFTER),
-                        None => self.backoff.delay(attempt),
-                    };
+                    let delay = retry_delay(&self.backoff, attempt, after);
                     attempt = attempt.saturating_add(1);
                     drop(pinned);
                     self.log.emit(
                         LogLevel::Warn,
                         "loki: push failed, retrying",
                         json!({
-                            "ts": ts,
+                            "report_ts": report_ts,
                             "result": result.label(),
                             "detail": detail,
                             "attempt": attempt,
@@ -732,6 +906,51 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_has_the_backoff_as_floor_and_a_cap() {
+        let b = Backoff::default();
+        for attempt in [0, 3, 40] {
+            let floor = Backoff::default()
+                .max
+                .min(b.min * 2u32.pow(attempt.min(20)))
+                / 2;
+            // Retry-After: 0 (and a past date, parsed as 0) waits at least
+            // the jittered backoff's lower half.
+            let zero = retry_delay(&b, attempt, Some(Duration::ZERO));
+            assert!(zero >= floor, "attempt {attempt}: {zero:?}");
+        }
+        // Longer than the backoff: the server's wish.
+        assert_eq!(
+            retry_delay(&b, 0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        // Hours: capped.
+        assert_eq!(
+            retry_delay(&b, 0, Some(Duration::from_secs(36_000))),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn a_report_is_trimmed_to_fit_and_keeps_its_shape() {
+        let line =
+            json!({"a": "x".repeat(10_000), "b": {"c": "y".repeat(5_000)}, "d": 3}).to_string();
+        assert_eq!(
+            fit_line(&line, 1 << 20, str::len).as_deref(),
+            Some(line.as_str())
+        );
+        let fitted = fit_line(&line, 4_000, str::len).unwrap();
+        assert!(fitted.len() <= 4_000, "{}", fitted.len());
+        let v: Value = serde_json::from_str(&fitted).unwrap();
+        assert_eq!(v["d"], 3);
+        assert_eq!(v["trimmed_from_bytes"], line.len());
+        assert!(v["a"].as_str().unwrap().ends_with('…'));
+        // Deterministic, so a resend after a restart is deduplicated.
+        assert_eq!(fit_line(&line, 4_000, str::len).unwrap(), fitted);
+        assert_eq!(fit_line(&"z".repeat(10_000), 4_000, str::len), None);
+        assert_eq!(fit_line(&line, 10, str::len), None);
     }
 
     #[test]

@@ -138,6 +138,7 @@ async fn serve(config: Config) -> Result<(), String> {
             );
             push.tenant = loki_config.tenant.clone();
             push.ca_file = loki_config.ca_file.clone();
+            push.max_push_bytes = loki_config.max_push_bytes;
             push.auth = match (&loki_config.bearer_token_file, &loki_config.basic_auth_file) {
                 (Some(token), _) => Auth::BearerTokenFile(token.clone()),
                 (None, Some(basic)) => Auth::BasicAuthFile(basic.clone()),

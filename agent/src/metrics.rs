@@ -106,10 +106,8 @@ struct Inner {
     pushes: [u64; PushResult::ALL.len()],
     spool_reports: u64,
     spool_bytes: u64,
-    dropped_spool_full: u64,
-    dropped_rejected: u64,
-    dropped_unreadable: u64,
-    dropped_write_failed: u64,
+    /// By [`DropReason::ALL`]'s order, as `pushes`.
+    dropped: [u64; DropReason::ALL.len()],
 }
 
 #[derive(Debug)]
@@ -150,10 +148,7 @@ impl Metrics {
                 pushes: [0; PushResult::ALL.len()],
                 spool_reports: 0,
                 spool_bytes: 0,
-                dropped_spool_full: 0,
-                dropped_rejected: 0,
-                dropped_unreadable: 0,
-                dropped_write_failed: 0,
+                dropped: [0; DropReason::ALL.len()],
             }),
         }
     }
@@ -240,12 +235,8 @@ impl Metrics {
     /// `count` reports dropped at once (the spool may drop several to make
     /// room).
     pub fn record_dropped(&self, reason: DropReason, count: u64) {
-        let mut inner = self.lock();
-        match reason {
-            DropReason::SpoolFull => inner.dropped_spool_full += count,
-            DropReason::Rejected => inner.dropped_rejected += count,
-            DropReason::Unreadable => inner.dropped_unreadable += count,
-            DropReason::WriteFailed => inner.dropped_write_failed += count,
+        if let Some(i) = DropReason::ALL.iter().position(|r| *r == reason) {
+            self.lock().dropped[i] += count;
         }
     }
 
@@ -428,12 +419,7 @@ impl Inner {
             "counter",
             "Status reports dropped without reaching Loki, by reason.",
         );
-        for (reason, count) in [
-            (DropReason::SpoolFull, self.dropped_spool_full),
-            (DropReason::Rejected, self.dropped_rejected),
-            (DropReason::Unreadable, self.dropped_unreadable),
-            (DropReason::WriteFailed, self.dropped_write_failed),
-        ] {
+        for (reason, count) in DropReason::ALL.iter().zip(self.dropped) {
             let mut labels = String::new();
             push_label(&mut labels, "reason", reason.label());
             sample(out, DROPPED, t, &labels, count as f64);

@@ -212,7 +212,7 @@ impl Spool {
             self.log.emit(
                 LogLevel::Error,
                 "spool: could not write a report; it is lost",
-                json!({"ts": ts_ns.to_string(), "error": e.to_string()}),
+                json!({"report_ts": ts_ns.to_string(), "error": e.to_string()}),
             );
         }
         result
