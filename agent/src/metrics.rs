@@ -32,6 +32,7 @@ pub const SPOOL_REPORTS: &str = "site_status_agent_spool_reports";
 pub const SPOOL_BYTES: &str = "site_status_agent_spool_bytes";
 pub const DROPPED: &str = "site_status_agent_reports_dropped_total";
 pub const BUILD_INFO: &str = "site_status_agent_build_info";
+pub const FIRST_RUN_FINISHED: &str = "site_status_agent_first_run_finished";
 
 /// Buckets of the run duration histogram, seconds: drush takes 2–8 s on a
 /// typical site, and the default timeout is 2 min.
@@ -384,6 +385,16 @@ impl Inner {
             t,
             "",
             self.run_count as f64,
+        );
+
+        // Readiness no longer waits for the first run (a slow drush kept
+        // the pod out of its Service): this says whether it has finished.
+        gauge(
+            out,
+            FIRST_RUN_FINISHED,
+            "1 once the first drush run since the agent started has finished, successfully or not (its result is in the status report series).",
+            t,
+            if self.last_run.is_some() { 1.0 } else { 0.0 },
         );
 
         family(

@@ -387,6 +387,25 @@ impl Spool {
         Ok(())
     }
 
+    /// Whether a report can be written now: a probe file is created,
+    /// written, synced and removed, as a report's would be. At start (a
+    /// spool found unwritable only at the first write had the agent ready
+    /// while losing every report) and for `/readyz`.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let probe = self.config.dir.join(format!(".probe{TMP_SUFFIX}"));
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&probe)?;
+            file.write_all(b"probe")?;
+            file.sync_all()
+        })();
+        let removed = remove_if_present(&probe);
+        written.and(removed)
+    }
+
     pub fn depth(&self) -> usize {
         self.lock().entries.len()
     }

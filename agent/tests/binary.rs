@@ -1,0 +1,378 @@
+//! The real `site-status-agent` binary, as the hostile probe of issue 24
+//! drove it: a bad flag's error names that flag; SIGTERM, SIGINT and
+//! SIGHUP end it within the grace budget even with a client waiting on
+//! `POST /run?wait=true`, a drush running and a client holding half a
+//! request header; liveness, readiness and the first run's metric.
+//! Everything on 127.0.0.1, bounded in time.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fake_drush() -> String {
+    format!("{}/tests/fake-drush", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/drush")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary with its stderr in a file (read back with [`Agent::log`]).
+struct Agent {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path, flags: &[&str], drush: &[&str]) -> Agent {
+        let port = free_port();
+        let log = dir.join(format!("agent-{port}.log"));
+        let listen = format!("127.0.0.1:{port}");
+        let spool = dir.join("spool");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_site-status-agent"));
+        command
+            .args(["--site", "borger", "--env", "prod", "--splay", "0"])
+            .args(["--listen", &listen])
+            .arg("--spool")
+            .arg(&spool)
+            .args(flags)
+            .arg("--")
+            .arg("sh")
+            .arg(fake_drush())
+            .args(drush)
+            .env_remove("SITE_STATUS_PROFILE")
+            .env_remove("SITE_STATUS_LOKI_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        Agent {
+            child: command.spawn().unwrap(),
+            port,
+            log,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A GET answered within `within`: (status, body).
+    fn get(&self, path: &str, within: Duration) -> Option<(u16, String)> {
+        get(self.port, path, within)
+    }
+
+    fn wait_for(&self, path: &str, status: u16, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if self
+                .get(path, Duration::from_secs(1))
+                .is_some_and(|(s, _)| s == status)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} never answered {status}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill takes plain integers; the pid is our own child,
+        // not yet reaped.
+        unsafe {
+            libc::kill(self.pid(), signal);
+        }
+    }
+
+    /// Waits up to `within` for the exit; `None` if it is still running.
+    fn exited_within(&mut self, within: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some((status, start.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET on a fresh connection, bounded by `within`.
+fn get(port: u16, path: &str, within: Duration) -> Option<(u16, String)> {
+    request(port, "GET", path, within)
+}
+
+fn request(port: u16, method: &str, path: &str, within: Duration) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        within,
+    )
+    .ok()?;
+    stream.set_read_timeout(Some(within)).ok()?;
+    stream.set_write_timeout(Some(within)).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// Failure 6: a bad --loki-ca-file was reported as --loki-url.
+#[test]
+fn a_bad_loki_ca_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let mut agent = Agent::start(
+        dir.path(),
+        &[
+            "--loki-url",
+            "http://127.0.0.1:9",
+            "--loki-ca-file",
+            missing.to_str().unwrap(),
+        ],
+        &["fixture", &fixture("drush13-healthy.json")],
+    );
+    let (status, _) = agent
+        .exited_within(Duration::from_secs(10))
+        .expect("the agent started with an unreadable CA file");
+    assert!(!status.success());
+    let log = agent.log();
+    assert!(
+        log.contains("--loki-ca-file (SITE_STATUS_LOKI_CA_FILE)"),
+        "{log}"
+    );
+    assert!(!log.contains("--loki-url"), "{log}");
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purpose: it runs nothing.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The pids the fake drush `hang`/`escape` wrote: its child's, its own.
+fn pids(file: &Path, within: Duration) -> Vec<i32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            return text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        }
+        assert!(Instant::now() < deadline, "drush never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A client on `POST /run?wait=true`, in a thread: its answer.
+fn wait_on_run(port: u16) -> std::thread::JoinHandle<Option<(u16, String)>> {
+    std::thread::spawn(move || request(port, "POST", "/run?wait=true", Duration::from_secs(60)))
+}
+
+/// Failure 4: SIGTERM (and SIGINT) with a client on `POST
+/// /run?wait=true` and drush hung: the agent used to wait for drush's
+/// timeout (56.8 s of 60 s). Now the client gets 503 at once, drush and
+/// its child are killed, and the agent exits 0 well within its 10 s
+/// budget, below the Deployment's 30 s grace.
+#[test]
+fn sigterm_with_a_waiting_client_and_a_hung_drush_exits_within_the_budget() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pids");
+        let mut agent = Agent::start(
+            dir.path(),
+            &["--interval", "1h", "--timeout", "60s"],
+            &["hang", pidfile.to_str().unwrap()],
+        );
+        agent.wait_for("/readyz", 200, Duration::from_secs(10));
+        let client = wait_on_run(agent.port);
+        let drush = pids(&pidfile, Duration::from_secs(10));
+        assert!(drush.iter().all(|p| alive(*p)));
+        std::thread::sleep(Duration::from_millis(200));
+        agent.signal(signal);
+        let (status, took) = agent
+            .exited_within(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("still running 10 s after signal {signal}"));
+        assert!(status.success(), "{status:?}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        let answer = client.join().unwrap();
+        assert_eq!(answer.as_ref().map(|a| a.0), Some(503), "{answer:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        for pid in &drush {
+            assert!(!alive(*pid), "drush's process {pid} outlived the agent");
+        }
+    }
+}
+
+/// Failure 4: SIGHUP killed the agent (rc 129) and left drush's children
+/// running. Now it is a shutdown like SIGTERM's.
+#[test]
+fn sighup_is_a_clean_shutdown_that_kills_drush() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--interval", "1h"],
+        &["hang", pidfile.to_str().unwrap()],
+    );
+    let drush = pids(&pidfile, Duration::from_secs(10));
+    agent.signal(libc::SIGHUP);
+    let (status, _) = agent
+        .exited_within(Duration::from_secs(10))
+        .expect("still running after SIGHUP");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    for pid in &drush {
+        assert!(!alive(*pid), "drush's process {pid} outlived the agent");
+    }
+    assert!(
+        agent.log().contains("\"signal\":\"SIGHUP\""),
+        "{}",
+        agent.log()
+    );
+}
+
+/// Failure 3 on the real binary: a client holding half a request header
+/// kept SIGTERM from completing (still alive after 50 s).
+#[test]
+fn half_a_header_does_not_hold_sigterm() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--interval", "1h"],
+        &["fixture", &fixture("drush13-healthy.json")],
+    );
+    agent.wait_for("/readyz", 200, Duration::from_secs(10));
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n")
+            .unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    agent.signal(libc::SIGTERM);
+    let (status, took) = agent
+        .exited_within(Duration::from_secs(10))
+        .expect("half a header held SIGTERM");
+    assert!(status.success());
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+/// Failure 8: a spool that cannot be written was found only at the first
+/// write, with the agent ready while it lost every report. Now the agent
+/// refuses to start, naming --spool.
+#[test]
+fn an_unwritable_spool_fails_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the spool directory should be: no user can write it.
+    let spool = dir.path().join("spool");
+    std::fs::write(&spool, "not a directory").unwrap();
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--loki-url", "http://127.0.0.1:9"],
+        &["fixture", &fixture("drush13-healthy.json")],
+    );
+    let (status, _) = agent
+        .exited_within(Duration::from_secs(10))
+        .expect("the agent started with an unwritable spool");
+    assert!(!status.success());
+    assert!(agent.log().contains("--spool"), "{}", agent.log());
+}
+
+/// Failure 8: a drush child that called setsid left drush's process group
+/// and escaped the group kill. The runner marks what it starts and kills
+/// every process so marked, in or out of the group.
+#[test]
+fn a_child_that_left_the_group_is_killed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--interval", "1h", "--timeout", "60s"],
+        &["escape", pidfile.to_str().unwrap()],
+    );
+    let drush = pids(&pidfile, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    agent.signal(libc::SIGTERM);
+    agent
+        .exited_within(Duration::from_secs(10))
+        .expect("still running after SIGTERM");
+    std::thread::sleep(Duration::from_millis(200));
+    for pid in &drush {
+        assert!(!alive(*pid), "process {pid} escaped the kill");
+    }
+}
+
+/// Failure 7: the `ts` of a push-failed log line was the report's
+/// timestamp, not the line's. Each line now carries its own time; the
+/// report's is `report_ts`.
+#[test]
+fn log_lines_carry_their_own_time_and_the_reports_under_report_ts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 (discard) of 127.0.0.1: every push fails.
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--interval", "1h", "--loki-url", "http://127.0.0.1:9"],
+        &["fixture", &fixture("drush13-healthy.json")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(line) = agent.log().lines().find(|l| l.contains("push failed")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no push failed line:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = agent.exited_within(Duration::ZERO);
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let ts: jiff::Timestamp = json["ts"].as_str().unwrap().parse().unwrap();
+    let report_ns: i128 = json["report_ts"].as_str().unwrap().parse().unwrap();
+    let report = jiff::Timestamp::from_nanosecond(report_ns).unwrap();
+    assert!(ts >= report, "{line}");
+    let age = jiff::Timestamp::now().duration_since(ts);
+    assert!(age < jiff::SignedDuration::from_secs(30), "{line}");
+}
