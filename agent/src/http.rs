@@ -108,6 +108,24 @@ pub fn connection_cap(wanted: usize) -> usize {
     wanted.min(usize::try_from(room).unwrap_or(usize::MAX))
 }
 
+/// Connections the kernel completes while the loop is busy: std's and
+/// tokio's default of 128 filled under a flood, and a client whose SYN
+/// was dropped waits a second for its retransmission.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// The listening socket on `addr`, with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // A restart must not wait for the old sockets' TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// One open connection, as the loop sees it.
 struct Conn {
     /// Milliseconds since the loop's start of the last byte either way.

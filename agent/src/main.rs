@@ -222,8 +222,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }));
     }
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = http::bind(config.listen)
         .map_err(|e| format!("--listen {} (SITE_STATUS_LISTEN): {e}", config.listen))?;
     let schedule = {
         let agent = agent.clone();
