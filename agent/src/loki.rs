@@ -101,15 +101,20 @@ pub enum DropReason {
     /// Loki refused it for its size (413, or a 5xx naming the gRPC
     /// message limit) and no trimmed version fits: kept in `rejected/`.
     TooLarge,
+    /// It kept failing for [`LokiConfig::stuck_after`] while Loki took
+    /// the report after it, twice: something in it Loki cannot take.
+    /// Kept in `rejected/`, so it no longer holds back every later one.
+    Undeliverable,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::SpoolFull,
         DropReason::Rejected,
         DropReason::Unreadable,
         DropReason::WriteFailed,
         DropReason::TooLarge,
+        DropReason::Undeliverable,
     ];
 
     pub fn label(self) -> &'static str {
@@ -119,6 +124,7 @@ impl DropReason {
             DropReason::Unreadable => "unreadable",
             DropReason::WriteFailed => "spool_write_failed",
             DropReason::TooLarge => "too_large",
+            DropReason::Undeliverable => "undeliverable",
         }
     }
 }
@@ -257,7 +263,16 @@ pub struct LokiConfig {
     /// The largest push body sent: a report whose push would be larger is
     /// trimmed to fit ([`fit_line`]).
     pub max_push_bytes: usize,
+    /// How long one report may fail before the sender tries the next one
+    /// out of turn: the bound on how long one report holds back the
+    /// others. If Loki takes the next one and refuses this one once more
+    /// at once, this one is moved to `rejected/` (`undeliverable`); if
+    /// Loki takes neither, it is an outage and nothing is dropped.
+    pub stuck_after: Duration,
 }
+
+/// See [`LokiConfig::stuck_after`]: three retries at the backoff's cap.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Loki 2.8's gRPC limit between distributor and ingester is 4 MiB
 /// (`grpc_server_max_recv_msg_size`); a push above it is answered `500`
@@ -280,6 +295,7 @@ impl LokiConfig {
             timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
+            stuck_after: DEFAULT_STUCK_AFTER,
         }
     }
 }
@@ -339,6 +355,7 @@ pub struct LokiClient {
     tenant: Option<HeaderValue>,
     auth: Auth,
     max_push_bytes: usize,
+    stuck_after: Duration,
     /// Behind a lock only because the profile may become known after
     /// start ([`LokiClient::set_profile`]).
     labels: std::sync::Mutex<StreamLabels>,
@@ -414,6 +431,7 @@ impl LokiClient {
             tenant,
             auth: config.auth.clone(),
             max_push_bytes: config.max_push_bytes,
+            stuck_after: config.stuck_after,
             labels: std::sync::Mutex::new(config.labels.clone()),
         })
     }
@@ -762,6 +780,10 @@ impl Sender {
         let body_len = |line: &str| self.client.body(entry.ts_ns, line).len();
         let mut budget = self.client.max_push_bytes;
         let mut attempt: u32 = 0;
+        // Since when this report has been failing, and whether Loki just
+        // took the report after it (this attempt is its last chance).
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        let mut last_chance = false;
         loop {
             let Some(sent) = fit_line(&line, budget, body_len) else {
                 self.events.dropped(DropReason::TooLarge, 1);
@@ -840,6 +862,28 @@ impl Sender {
                     detail,
                 } => {
                     self.events.pushed(result);
+                    if last_chance {
+                        self.events.dropped(DropReason::Undeliverable, 1);
+                        self.log.emit(
+                            LogLevel::Error,
+                            "loki: a report keeps failing while later ones are accepted; moved to rejected/",
+                            json!({"report_ts": report_ts, "result": result.label(), "detail": detail, "attempts": attempt + 1}),
+                        );
+                        self.move_aside(&entry);
+                        return;
+                    }
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= self.client.stuck_after {
+                        failing_since = Some(tokio::time::Instant::now());
+                        if self.try_next(&entry).await {
+                            // Loki takes others: one more try of this one
+                            // at once tells an outage that just ended from
+                            // a report it cannot take.
+                            last_chance = true;
+                            attempt = attempt.saturating_add(1);
+                            continue;
+                        }
+                    }
                     let delay = retry_delay(&self.backoff, attempt, after);
                     attempt = attempt.saturating_add(1);
                     drop(pinned);
@@ -864,6 +908,48 @@ impl Sender {
                         None => return,
                     };
                 }
+            }
+        }
+    }
+
+    /// Pushes the report after `entry` out of turn, once; true if Loki
+    /// took it (it is then removed from the spool, as after any push).
+    async fn try_next(&self, entry: &Entry) -> bool {
+        let Some((next, _pinned)) = self.spool.pin_next(entry) else {
+            return false;
+        };
+        let Ok(line) = self.spool.read(&next) else {
+            return false;
+        };
+        let body_len = |line: &str| self.client.body(next.ts_ns, line).len();
+        let Some(sent) = fit_line(&line, self.client.max_push_bytes, body_len) else {
+            return false;
+        };
+        match self.client.push(next.ts_ns, &sent).await {
+            Attempt::Accepted => {
+                self.events.pushed(PushResult::Success);
+                self.log.emit(
+                    LogLevel::Info,
+                    "loki: report pushed out of turn, past one that keeps failing",
+                    json!({"report_ts": next.ts_ns.to_string(), "bytes": sent.len()}),
+                );
+                if let Err(e) = self.spool.remove(&next) {
+                    self.log.emit(
+                        LogLevel::Warn,
+                        "spool: cannot remove a pushed report",
+                        json!({"report_ts": next.ts_ns.to_string(), "error": e.to_string()}),
+                    );
+                }
+                true
+            }
+            // Not dropped here: its own turn settles it.
+            Attempt::Rejected { .. } => {
+                self.events.pushed(PushResult::Rejected);
+                false
+            }
+            Attempt::Retry { result, .. } => {
+                self.events.pushed(result);
+                false
             }
         }
     }

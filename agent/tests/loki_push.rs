@@ -63,6 +63,16 @@ impl FakeLoki {
     /// Answers a push whose body is over `limit` bytes as Loki 2.8 does
     /// over its gRPC limit (4 MiB): a 500 naming the limit, nothing stored.
     async fn start_limited(script: Script, limit: Option<usize>) -> FakeLoki {
+        FakeLoki::start_with(script, limit, None).await
+    }
+
+    /// Answers `500` to every push whose line holds `poison`, as a Loki
+    /// that cannot take one report (and takes the others) would.
+    async fn start_with(
+        script: Script,
+        limit: Option<usize>,
+        poison: Option<&'static str>,
+    ) -> FakeLoki {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -73,7 +83,7 @@ impl FakeLoki {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                tokio::spawn(serve(stream, script.clone(), rec.clone(), limit));
+                tokio::spawn(serve(stream, script.clone(), rec.clone(), limit, poison));
             }
         });
         FakeLoki { addr, received }
@@ -108,6 +118,7 @@ async fn serve(
     script: Arc<Mutex<Script>>,
     received: Arc<Mutex<Vec<Received>>>,
     limit: Option<usize>,
+    poison: Option<&'static str>,
 ) {
     let mut buf = Vec::new();
     loop {
@@ -174,7 +185,12 @@ async fn serve(
             .await;
             continue;
         };
-        let reply = (script.lock().unwrap())();
+        let poisoned = poison.is_some_and(|p| line.contains(p));
+        let reply = if poisoned {
+            Reply::Status(500, None)
+        } else {
+            (script.lock().unwrap())()
+        };
         let stored = matches!(
             reply,
             Reply::DropAfter | Reply::SlowOk(_) | Reply::Status(200..=299, _)
@@ -942,4 +958,68 @@ async fn retry_after_zero_or_in_the_past_is_not_a_retry_storm() {
     let pushes = loki.received().len();
     assert!((2..=5).contains(&pushes), "{pushes} pushes in 1.5 s");
     assert_eq!(spool.depth(), 1, "still spooled, not dropped");
+}
+
+/// No report holds back the later ones for longer than `stuck_after`: a
+/// report Loki answers 500 for ever, while it takes the others, is moved
+/// to `rejected/` as undeliverable once the next one went through out of
+/// turn and it failed once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_loki_never_takes_holds_back_the_next_ones_only_for_a_bounded_time() {
+    let loki = FakeLoki::start_with(FakeLoki::scripted(vec![]), None, Some("poison")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    spool.push(T0, "{\"poison\":1}").unwrap();
+    for i in 1..4 {
+        spool.push(T0 + i as i64, &report(i)).unwrap();
+    }
+    let mut config = config(&loki.url());
+    config.stuck_after = Duration::from_millis(300);
+    let started = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .expect("one report held back the others for ever");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let stored: Vec<String> = loki.stored().into_iter().map(|r| r.line).collect();
+    assert_eq!(stored, vec![report(1), report(2), report(3)]);
+    assert_eq!(events.dropped("undeliverable"), 1);
+    assert_eq!(files(&dir.path().join(REJECTED_DIR)).len(), 1);
+    assert_eq!(spool.depth(), 0);
+}
+
+/// ... and an outage is not mistaken for such a report: when Loki takes
+/// nothing, nothing is dropped however long it lasts, and everything
+/// arrives in order once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_stuck_after_drops_nothing() {
+    let loki = FakeLoki::start(FakeLoki::scripted(vec![Reply::Status(503, None); 25])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    for i in 0..4 {
+        spool.push(T0 + i as i64, &report(i)).unwrap();
+    }
+    let mut config = config(&loki.url());
+    config.stuck_after = Duration::from_millis(100);
+    config.backoff = Backoff {
+        min: Duration::from_millis(10),
+        max: Duration::from_millis(40),
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .unwrap();
+    assert!(events.pushed("server_error") >= 25);
+    let stored: Vec<String> = loki.stored().into_iter().map(|r| r.line).collect();
+    let mut sorted = stored.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..4).map(report).collect::<Vec<_>>());
+    assert_eq!(events.dropped("undeliverable"), 0);
+    assert_eq!(spool.depth(), 0);
 }
