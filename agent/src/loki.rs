@@ -811,7 +811,7 @@ impl Sender {
                         "loki: report pushed",
                         json!({"report_ts": report_ts, "attempts": attempt + 1, "bytes": sent.len()}),
                     );
-                    if let Err(e) = self.spool.remove(&entry) {
+                    if let Err(e) = self.remove(&entry).await {
                         // Sent again after a restart, with its timestamp:
                         // Loki deduplicates it.
                         self.log.emit(
@@ -933,7 +933,7 @@ impl Sender {
                     "loki: report pushed out of turn, past one that keeps failing",
                     json!({"report_ts": next.ts_ns.to_string(), "bytes": sent.len()}),
                 );
-                if let Err(e) = self.spool.remove(&next) {
+                if let Err(e) = self.remove(&next).await {
                     self.log.emit(
                         LogLevel::Warn,
                         "spool: cannot remove a pushed report",
@@ -952,6 +952,17 @@ impl Sender {
                 false
             }
         }
+    }
+
+    /// [`Spool::remove`] off the async workers: its fsync of the
+    /// directory can take tens of milliseconds, and with two workers a
+    /// scrape waited on it (probes' worst case under load).
+    async fn remove(&self, entry: &Entry) -> std::io::Result<()> {
+        let spool = self.spool.clone();
+        let entry = entry.clone();
+        tokio::task::spawn_blocking(move || spool.remove(&entry))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     fn move_aside(&self, entry: &Entry) {
