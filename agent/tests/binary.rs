@@ -249,7 +249,9 @@ fn sigterm_with_a_waiting_client_and_a_hung_drush_exits_within_the_budget() {
             &["--interval", "1h", "--timeout", "60s"],
             &["hang", pidfile.to_str().unwrap()],
         );
-        agent.wait_for("/readyz", 200, Duration::from_secs(10));
+        // /healthz: answered by the old agent too, whose /readyz waited
+        // for the first run, which hangs here.
+        agent.wait_for("/healthz", 200, Duration::from_secs(10));
         let client = wait_on_run(agent.port);
         let drush = pids(&pidfile, Duration::from_secs(10));
         assert!(drush.iter().all(|p| alive(*p)));
@@ -328,23 +330,44 @@ fn half_a_header_does_not_hold_sigterm() {
 
 /// Failure 8: a spool that cannot be written was found only at the first
 /// write, with the agent ready while it lost every report. Now the agent
-/// refuses to start, naming --spool.
+/// refuses to start, naming --spool. The spool is a directory nobody can
+/// create files in: immutable (`chattr +i`), which holds even for root,
+/// as the tests here run; without chattr the test says so and passes.
 #[test]
 fn an_unwritable_spool_fails_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    // A file where the spool directory should be: no user can write it.
     let spool = dir.path().join("spool");
-    std::fs::write(&spool, "not a directory").unwrap();
+    std::fs::create_dir_all(spool.join("rejected")).unwrap();
+    let immutable = Command::new("chattr")
+        .arg("+i")
+        .arg(&spool)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !immutable {
+        println!("chattr +i is not available here: not tested");
+        return;
+    }
+    // The directory is readable, as a read-only volume would be.
     let mut agent = Agent::start(
         dir.path(),
         &["--loki-url", "http://127.0.0.1:9"],
         &["fixture", &fixture("drush13-healthy.json")],
     );
-    let (status, _) = agent
-        .exited_within(Duration::from_secs(10))
-        .expect("the agent started with an unwritable spool");
+    let exited = agent.exited_within(Duration::from_secs(10));
+    let ready = agent.get("/readyz", Duration::from_secs(1));
+    let _ = Command::new("chattr").arg("-i").arg(&spool).status();
+    let (status, _) = exited.unwrap_or_else(|| {
+        panic!(
+            "the agent started with an unwritable spool (/readyz: {ready:?})\n{}",
+            agent.log()
+        )
+    });
     assert!(!status.success());
-    assert!(agent.log().contains("--spool"), "{}", agent.log());
+    let log = agent.log();
+    assert!(
+        log.contains("--spool") && log.contains("not writable"),
+        "{log}"
+    );
 }
 
 /// Failure 8: a drush child that called setsid left drush's process group
@@ -581,6 +604,23 @@ fn under_a_connection_flood_with_nofile_1024_probes_answer_and_nothing_is_lost()
     assert_eq!(lost, 0, "{log}");
     assert!(!log.contains("Too many open files"), "{log}");
     assert_eq!(in_loki.len() + spooled, runs, "reports lost\n{log}");
-    assert!(metrics.contains("site_status_agent_first_run_finished"));
+    // Failure 7: the success counter once never moved. Read from the
+    // real /metrics after real pushes.
+    let successes: f64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("site_status_agent_loki_pushes_total{")
+                && l.contains("result=\"success\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("pushes_total{result=\"success\"}");
+    assert!(successes >= 1.0, "{metrics}");
+    assert!(successes <= in_loki.len() as f64);
+    assert!(
+        metrics.contains(
+            "site_status_agent_first_run_finished{site=\"borger\",env=\"prod\",profile=\"\"} 1\n"
+        ),
+        "{metrics}"
+    );
     assert!(exit_took < Duration::from_secs(10));
 }
