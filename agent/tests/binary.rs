@@ -428,10 +428,12 @@ fn log_lines_carry_their_own_time_and_the_reports_under_report_ts() {
     assert!(age < jiff::SignedDuration::from_secs(30), "{line}");
 }
 
-/// A stand-in Loki for the flood: stores each pushed entry's timestamp.
-fn start_loki(
-    runtime: &tokio::runtime::Runtime,
-) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+type Entries = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A stand-in Loki: stores each pushed entry (timestamp, line). Above
+/// `limit` bytes a push is answered as Loki 2.8 answers one above its
+/// gRPC limit: `500 … received message larger than max`, nothing stored.
+fn start_loki(runtime: &tokio::runtime::Runtime, limit: Option<usize>) -> (u16, Entries) {
     use axum::routing::post;
     let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = stored.clone();
@@ -440,20 +442,35 @@ fn start_loki(
         post(move |body: axum::body::Bytes| {
             let kept = kept.clone();
             async move {
+                use axum::http::StatusCode;
+                if let Some(limit) = limit
+                    && body.len() > limit
+                {
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!(
+                            "rpc error: code = ResourceExhausted desc = grpc: received message larger than max ({} vs. {limit})",
+                            body.len()
+                        ),
+                    );
+                }
                 let Ok(push) = serde_json::from_slice::<serde_json::Value>(&body) else {
-                    return axum::http::StatusCode::BAD_REQUEST;
+                    return (StatusCode::BAD_REQUEST, String::new());
                 };
                 for stream in push["streams"].as_array().into_iter().flatten() {
                     for value in stream["values"].as_array().into_iter().flatten() {
-                        if let Some(ts) = value[0].as_str() {
-                            kept.lock().unwrap().push(ts.to_string());
+                        if let (Some(ts), Some(line)) = (value[0].as_str(), value[1].as_str()) {
+                            kept.lock().unwrap().push((ts.to_string(), line.to_string()));
                         }
                     }
                 }
-                axum::http::StatusCode::NO_CONTENT
+                (StatusCode::NO_CONTENT, String::new())
             }
         }),
-    );
+    )
+    // Loki takes what its gRPC limit allows; axum's own 2 MB default
+    // would refuse first.
+    .layer(axum::extract::DefaultBodyLimit::disable());
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -477,7 +494,7 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 fn under_a_connection_flood_with_nofile_1024_probes_answer_and_nothing_is_lost() {
     use std::io::Write;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (loki_port, stored) = start_loki(&runtime);
+    let (loki_port, stored) = start_loki(&runtime, None);
     let dir = tempfile::tempdir().unwrap();
     let loki_url = format!("http://127.0.0.1:{loki_port}");
     let mut agent = Agent::start_with_nofile(
@@ -576,7 +593,7 @@ fn under_a_connection_flood_with_nofile_1024_probes_answer_and_nothing_is_lost()
                 .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".report"))
         })
         .count();
-    let mut in_loki = stored.lock().unwrap().clone();
+    let mut in_loki: Vec<String> = stored.lock().unwrap().iter().map(|e| e.0.clone()).collect();
     in_loki.sort();
     in_loki.dedup();
     println!(
@@ -623,4 +640,57 @@ fn under_a_connection_flood_with_nofile_1024_probes_answer_and_nothing_is_lost()
         "{metrics}"
     );
     assert!(exit_took < Duration::from_secs(10));
+}
+
+/// Failure 1 as the probe found it, on the real binary: drush prints a
+/// valid 5 MiB report once, then normal ones; Loki (the stand-in, with
+/// Loki 2.8's 4 MiB gRPC limit) held 0 entries after 60 s while 21 were
+/// spooled. Now the big report arrives trimmed, and every later one too.
+#[test]
+fn one_oversized_report_does_not_silence_the_site() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (loki_port, stored) = start_loki(&runtime, Some(4 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("big-printed");
+    let loki_url = format!("http://127.0.0.1:{loki_port}");
+    let agent = Agent::start(
+        dir.path(),
+        &["--interval", "1s", "--loki-url", &loki_url],
+        &[
+            "big-once",
+            state.to_str().unwrap(),
+            &fixture("drush13-healthy.json"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored.lock().unwrap().len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "Loki holds {} entries after 30 s\n{}",
+            stored.lock().unwrap().len(),
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut entries = stored.lock().unwrap().clone();
+    entries.sort();
+    let first: serde_json::Value = serde_json::from_str(&entries[0].1).unwrap();
+    assert!(
+        first["trimmed_from_bytes"].as_u64().unwrap() > 5 << 20,
+        "{}",
+        &entries[0].1[..200]
+    );
+    assert!(
+        first["requirements"]["huge"]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with('…')
+    );
+    assert!(entries[0].1.len() <= 3 << 20);
+    for (_, line) in &entries[1..] {
+        let report: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(report.get("trimmed_from_bytes").is_none());
+    }
+    let metrics = agent.get("/metrics", Duration::from_secs(2)).unwrap().1;
+    assert!(metrics.contains("reason=\"too_large\"} 0\n"), "{metrics}");
 }
