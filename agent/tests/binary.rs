@@ -694,3 +694,23 @@ fn one_oversized_report_does_not_silence_the_site() {
     let metrics = agent.get("/metrics", Duration::from_secs(2)).unwrap().1;
     assert!(metrics.contains("reason=\"too_large\"} 0\n"), "{metrics}");
 }
+
+/// Failure 5: `--interval 9223372036854775807s` was accepted, and the
+/// scheduler overflowed its clock after the first run while /healthz said
+/// 200. Now the agent refuses it at start, naming the flag and its bound.
+#[test]
+fn an_absurd_interval_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(
+        dir.path(),
+        &["--interval", "9223372036854775807s"],
+        &["fixture", &fixture("drush13-healthy.json")],
+    );
+    let (status, _) = agent
+        .exited_within(Duration::from_secs(10))
+        .expect("the agent started with an absurd interval");
+    assert!(!status.success());
+    let log = agent.log();
+    assert!(log.contains("--interval (SITE_STATUS_INTERVAL)"), "{log}");
+    assert!(log.contains("at most 24h"), "{log}");
+}
