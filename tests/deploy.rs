@@ -457,7 +457,7 @@ fn probes_ports_and_scrape_discovery_agree() {
 
         assert_eq!(agent["readinessProbe"]["httpGet"]["path"], "/readyz");
         assert_eq!(agent["readinessProbe"]["httpGet"]["port"], "metrics");
-        assert_eq!(agent["livenessProbe"]["httpGet"]["path"], "/healthz");
+        assert_eq!(agent["livenessProbe"]["httpGet"]["path"], "/livez");
         assert_eq!(agent["livenessProbe"]["httpGet"]["port"], "metrics");
 
         let annotations =

@@ -594,7 +594,12 @@ async fn soak(runs: u64, every: u64, log: Log) -> bool {
         "http://{}/metrics",
         listener.local_addr().expect("the /metrics address")
     );
-    tokio::spawn(http::serve(listener, agent.clone(), std::future::pending()));
+    tokio::spawn(http::serve(
+        listener,
+        agent.clone(),
+        std::future::pending(),
+        http::Limits::default(),
+    ));
     let mut soak = Soak {
         agent,
         spool,

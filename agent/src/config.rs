@@ -72,6 +72,10 @@ struct Args {
     /// PEM certificates to trust for Loki, besides the built-in roots.
     #[arg(long, env = "SITE_STATUS_LOKI_CA_FILE")]
     loki_ca_file: Option<PathBuf>,
+    /// The largest push sent to Loki; a larger report is trimmed to fit.
+    /// Below Loki's 4 MiB gRPC message limit (grpc_server_max_recv_msg_size).
+    #[arg(long, env = "SITE_STATUS_LOKI_MAX_PUSH_BYTES", default_value = "3MiB")]
+    loki_max_push_bytes: String,
     /// Directory where each report waits until Loki has it.
     #[arg(
         long,
@@ -147,6 +151,7 @@ pub struct LokiConfig {
     pub bearer_token_file: Option<PathBuf>,
     pub basic_auth_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    pub max_push_bytes: usize,
 }
 
 /// Everything the agent was told at start, checked.
@@ -210,30 +215,44 @@ impl Config {
                 "an address and port like 0.0.0.0:9101",
             )
         })?;
-        let interval = parse_duration(&args.interval)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad("interval", &args.interval, DURATION_HINT))?;
-        let timeout = parse_duration(&args.timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad("timeout", &args.timeout, DURATION_HINT))?;
+        let interval = bounded("interval", &args.interval, MAX_INTERVAL)?;
+        let timeout = bounded("timeout", &args.timeout, MAX_TIMEOUT)?;
         let splay = match args.splay.trim() {
             "auto" => Splay::Auto,
-            other => Splay::Within(parse_duration(other).ok_or_else(|| {
-                bad("splay", &args.splay, "auto, 0, or a duration like 90s, 10m")
-            })?),
+            other => Splay::Within(
+                parse_duration(other)
+                    .filter(|d| *d <= MAX_SPLAY)
+                    .ok_or_else(|| {
+                        bad(
+                            "splay",
+                            &args.splay,
+                            &format!(
+                                "auto, 0, or a duration up to {} like 90s, 10m",
+                                format_duration(MAX_SPLAY)
+                            ),
+                        )
+                    })?,
+            ),
         };
 
         let loki = match args.loki_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(LokiConfig {
                 url: loki_url(raw)?,
-                tenant: args
-                    .loki_tenant
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty()),
+                tenant: loki_tenant(args.loki_tenant)?,
                 bearer_token_file: args.loki_bearer_token_file,
                 basic_auth_file: args.loki_basic_auth_file,
                 ca_file: args.loki_ca_file,
+                max_push_bytes: parse_bytes(&args.loki_max_push_bytes)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| (MIN_PUSH_BYTES..=MAX_PUSH_BYTES).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            "loki-max-push-bytes",
+                            &args.loki_max_push_bytes,
+                            "a size from 16KiB to 64MiB like 3MiB",
+                        )
+                    })?,
             }),
         };
         if let Some(loki) = &loki
@@ -356,10 +375,56 @@ pub fn derive_status_command(command: &[String]) -> Option<Vec<String>> {
     Some(status)
 }
 
-const DURATION_HINT: &str = "a duration above 0 like 90s, 10m, 2h";
+/// `--loki-max-push-bytes`' bounds: below 16 KiB a report cannot say
+/// anything; above 64 MiB no Loki takes it.
+const MIN_PUSH_BYTES: usize = crate::loki::MIN_PUSH_BYTES;
+const MAX_PUSH_BYTES: usize = 64 << 20;
+
+/// The longest `--interval`: a day. Longer is not a schedule, and an
+/// unbounded one (`9223372036854775807s`) once overflowed the scheduler's
+/// clock; the bound also keeps liveness (two intervals) meaningful.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--timeout`: an hour. A drush status report that takes
+/// longer is hung, and shutdown must not wait on it anyway.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest `--splay` window: a day, as the interval.
+pub const MAX_SPLAY: Duration = MAX_INTERVAL;
+
+/// A duration above 0 and at most `max`, or an error naming `flag`.
+fn bounded(flag: &str, raw: &str, max: Duration) -> Result<Duration, String> {
+    parse_duration(raw)
+        .filter(|d| !d.is_zero() && *d <= max)
+        .ok_or_else(|| {
+            bad(
+                flag,
+                raw,
+                &format!(
+                    "a duration above 0 and at most {} like 90s, 10m, 2h",
+                    format_duration(max)
+                ),
+            )
+        })
+}
+
+/// `X-Scope-OrgID` must be a valid header value; checked here so the error
+/// names this flag, not the URL's. Shown, since a tenant is no secret.
+fn loki_tenant(raw: Option<String>) -> Result<Option<String>, String> {
+    let Some(tenant) = raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if tenant.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Some(tenant))
+    } else {
+        Err(bad(
+            "loki-tenant",
+            &tenant,
+            "a tenant id of visible ASCII characters (it is sent as X-Scope-OrgID)",
+        ))
+    }
+}
 
 /// `--flag` (SITE_STATUS_FLAG): how an error points at a setting.
-fn name(flag: &str) -> String {
+pub fn name(flag: &str) -> String {
     format!(
         "--{flag} (SITE_STATUS_{})",
         flag.replace('-', "_").to_ascii_uppercase()
@@ -546,6 +611,7 @@ mod tests {
         assert_eq!(loki.tenant.as_deref(), Some("fleet"));
         assert_eq!(loki.bearer_token_file, Some(PathBuf::from("/run/token")));
         assert_eq!(loki.ca_file, Some(PathBuf::from("/run/ca.pem")));
+        assert_eq!(loki.max_push_bytes, 3 << 20);
         assert_eq!(c.spool, PathBuf::from("/spool"));
         assert_eq!(c.spool_max_reports, 20);
         assert_eq!(c.spool_max_bytes, 64 << 20);
@@ -598,6 +664,32 @@ mod tests {
                 "--interval (SITE_STATUS_INTERVAL)",
             ),
             (vec!["--timeout=-5s"], "--timeout (SITE_STATUS_TIMEOUT)"),
+            // Failure 5: an absurd interval was accepted, then overflowed
+            // the scheduler's clock after the first run.
+            (
+                vec!["--interval", "9223372036854775807s"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
+            (
+                vec!["--interval", "25h"],
+                "--interval (SITE_STATUS_INTERVAL)",
+            ),
+            (vec!["--timeout", "2h"], "--timeout (SITE_STATUS_TIMEOUT)"),
+            (vec!["--splay", "1000h"], "--splay (SITE_STATUS_SPLAY)"),
+            (
+                vec!["--loki-url", "http://l", "--loki-max-push-bytes", "1kB"],
+                "--loki-max-push-bytes (SITE_STATUS_LOKI_MAX_PUSH_BYTES)",
+            ),
+            // Failure 6: a bad tenant was reported as --loki-url.
+            (
+                vec![
+                    "--loki-url",
+                    "http://loki:3100",
+                    "--loki-tenant",
+                    "a b\u{7}",
+                ],
+                "--loki-tenant (SITE_STATUS_LOKI_TENANT)",
+            ),
             (vec!["--splay", "sometimes"], "--splay (SITE_STATUS_SPLAY)"),
             (vec!["--listen", "9101"], "--listen (SITE_STATUS_LISTEN)"),
             (
@@ -620,6 +712,10 @@ mod tests {
             let err = parse_base(&args).expect_err(&format!("{args:?}"));
             assert!(err.contains(wanted), "{args:?}: {err}");
         }
+        // The bounds themselves are accepted.
+        let c = parse_base(&["--interval", "24h", "--timeout", "1h", "--splay", "24h"]).unwrap();
+        assert_eq!(c.interval, MAX_INTERVAL);
+        assert_eq!(c.timeout, MAX_TIMEOUT);
         let err = parse(&["--env", "prod"]).unwrap_err();
         assert!(
             err.contains("--site (SITE_STATUS_SITE) is required"),

@@ -98,14 +98,23 @@ pub enum DropReason {
     Unreadable,
     /// The report could not be written to the spool at all.
     WriteFailed,
+    /// Loki refused it for its size (413, or a 5xx naming the gRPC
+    /// message limit) and no trimmed version fits: kept in `rejected/`.
+    TooLarge,
+    /// It kept failing for [`LokiConfig::stuck_after`] while Loki took
+    /// the report after it, twice: something in it Loki cannot take.
+    /// Kept in `rejected/`, so it no longer holds back every later one.
+    Undeliverable,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::SpoolFull,
         DropReason::Rejected,
         DropReason::Unreadable,
         DropReason::WriteFailed,
+        DropReason::TooLarge,
+        DropReason::Undeliverable,
     ];
 
     pub fn label(self) -> &'static str {
@@ -114,6 +123,8 @@ impl DropReason {
             DropReason::Rejected => "rejected",
             DropReason::Unreadable => "unreadable",
             DropReason::WriteFailed => "spool_write_failed",
+            DropReason::TooLarge => "too_large",
+            DropReason::Undeliverable => "undeliverable",
         }
     }
 }
@@ -173,7 +184,12 @@ impl Log {
         line.insert("level".into(), level.name().into());
         line.insert("msg".into(), msg.into());
         if let Value::Object(fields) = fields {
-            line.extend(fields);
+            // `ts`, `level` and `msg` are the log line's own: a field of
+            // the same name (a report's timestamp once was) must not
+            // replace them. Callers name the report's `report_ts`.
+            for (key, value) in fields {
+                line.entry(key).or_insert(value);
+            }
         }
         // One write of the whole line, so lines of concurrent tasks do not
         // interleave; a closed stderr is no reason to stop pushing.
@@ -244,7 +260,29 @@ pub struct LokiConfig {
     /// For one push, connection included.
     pub timeout: Duration,
     pub backoff: Backoff,
+    /// The largest push body sent: a report whose push would be larger is
+    /// trimmed to fit ([`fit_line`]).
+    pub max_push_bytes: usize,
+    /// How long one report may fail before the sender tries the next one
+    /// out of turn: the bound on how long one report holds back the
+    /// others. If Loki takes the next one and refuses this one once more
+    /// at once, this one is moved to `rejected/` (`undeliverable`); if
+    /// Loki takes neither, it is an outage and nothing is dropped.
+    pub stuck_after: Duration,
 }
+
+/// See [`LokiConfig::stuck_after`]: three retries at the backoff's cap.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Loki 2.8's gRPC limit between distributor and ingester is 4 MiB
+/// (`grpc_server_max_recv_msg_size`); a push above it is answered `500`
+/// "received message larger than max". Stay well below, for the labels and
+/// the protobuf framing the distributor adds.
+pub const DEFAULT_MAX_PUSH_BYTES: usize = 3 << 20;
+
+/// Below this a report is not trimmed further: what would be left would
+/// not say anything. A size refusal at this size moves it to `rejected/`.
+pub const MIN_PUSH_BYTES: usize = 16 << 10;
 
 impl LokiConfig {
     pub fn new(url: impl Into<String>, labels: StreamLabels) -> Self {
@@ -256,6 +294,8 @@ impl LokiConfig {
             labels,
             timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
+            max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
+            stuck_after: DEFAULT_STUCK_AFTER,
         }
     }
 }
@@ -271,11 +311,28 @@ pub enum Attempt {
         after: Option<Duration>,
         detail: String,
     },
-    /// Never worth retrying (400, 413).
+    /// Never worth retrying as it is (400, 413, a 5xx naming the size
+    /// limit). `too_large`: refused for its size, so a trimmed version
+    /// may still go.
     Rejected {
         status: u16,
         detail: String,
+        too_large: bool,
     },
+}
+
+/// Why the Loki client could not be set up: the message, and the flag
+/// (without `--`) whose value is at fault, so the error points there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 enum Credentials {
@@ -297,6 +354,8 @@ pub struct LokiClient {
     push_url: reqwest::Url,
     tenant: Option<HeaderValue>,
     auth: Auth,
+    max_push_bytes: usize,
+    stuck_after: Duration,
     /// Behind a lock only because the profile may become known after
     /// start ([`LokiClient::set_profile`]).
     labels: std::sync::Mutex<StreamLabels>,
@@ -304,25 +363,35 @@ pub struct LokiClient {
 
 impl LokiClient {
     /// Checks everything that can be checked before the first push, so a
-    /// bad URL, tenant or CA file fails at start. The message names what
-    /// is wrong and holds no secret.
-    pub fn new(config: &LokiConfig) -> Result<Self, String> {
+    /// bad URL, tenant or CA file fails at start. The error names the
+    /// setting that is wrong and holds no secret.
+    pub fn new(config: &LokiConfig) -> Result<Self, SetupError> {
+        let url = |message: String| SetupError {
+            flag: "loki-url",
+            message,
+        };
+        let ca = |message: String| SetupError {
+            flag: "loki-ca-file",
+            message,
+        };
         let base = config.url.trim_end_matches('/');
         let full = if base.ends_with(PUSH_PATH) {
             base.to_string()
         } else {
             format!("{base}{PUSH_PATH}")
         };
-        let push_url =
-            reqwest::Url::parse(&full).map_err(|e| format!("the Loki URL is not a URL: {e}"))?;
+        let push_url = reqwest::Url::parse(&full)
+            .map_err(|e| url(format!("the Loki URL is not a URL: {e}")))?;
         if !matches!(push_url.scheme(), "http" | "https") {
-            return Err("the Loki URL must start with http:// or https://".into());
+            return Err(url(
+                "the Loki URL must start with http:// or https://".into()
+            ));
         }
         let tenant = match &config.tenant {
-            Some(t) => Some(
-                HeaderValue::from_str(t)
-                    .map_err(|_| "the Loki tenant is not a valid header value".to_string())?,
-            ),
+            Some(t) => Some(HeaderValue::from_str(t).map_err(|_| SetupError {
+                flag: "loki-tenant",
+                message: "the Loki tenant is not a valid header value".into(),
+            })?),
             None => None,
         };
         let mut builder = reqwest::Client::builder()
@@ -332,30 +401,37 @@ impl LokiClient {
             // site's pod; the push goes where the URL says.
             .no_proxy();
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read the Loki CA file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                ca(format!(
+                    "cannot read the Loki CA file {}: {e}",
+                    path.display()
+                ))
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                format!(
+                ca(format!(
                     "the Loki CA file {} holds no PEM certificates: {e}",
                     path.display()
-                )
+                ))
             })?;
             if certs.is_empty() {
-                return Err(format!(
+                return Err(ca(format!(
                     "the Loki CA file {} holds no PEM certificates",
                     path.display()
-                ));
+                )));
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot set up the Loki client: {}", e.without_url()))?;
+        let http = builder.build().map_err(|e| SetupError {
+            flag: "loki-url",
+            message: format!("cannot set up the Loki client: {}", e.without_url()),
+        })?;
         Ok(LokiClient {
             http,
             push_url,
             tenant,
             auth: config.auth.clone(),
+            max_push_bytes: config.max_push_bytes,
+            stuck_after: config.stuck_after,
             labels: std::sync::Mutex::new(config.labels.clone()),
         })
     }
@@ -469,9 +545,24 @@ impl LokiClient {
             Err(_) => status.as_u16().to_string(),
         };
         match status.as_u16() {
-            400 | 413 => Attempt::Rejected {
+            400 => Attempt::Rejected {
+                status: 400,
+                detail,
+                too_large: false,
+            },
+            413 => Attempt::Rejected {
+                status: 413,
+                detail,
+                too_large: true,
+            },
+            // Loki 2.8 answers a push above its gRPC limit with a 500
+            // "rpc error: code = ResourceExhausted desc = grpc: received
+            // message larger than max (N vs. 4194304)": retrying it is
+            // useless, and held every later report back for ever.
+            500..=599 if detail.contains("larger than max") => Attempt::Rejected {
                 status: status.as_u16(),
                 detail,
+                too_large: true,
             },
             429 => Attempt::Retry {
                 result: PushResult::RateLimited,
@@ -511,6 +602,92 @@ fn transport_failure(e: reqwest::Error) -> Attempt {
         result,
         after: None,
         detail,
+    }
+}
+
+/// How long to wait after a retryable answer: the normal backoff for this
+/// attempt, or the server's `Retry-After` when it asks for longer, never
+/// past [`MAX_RETRY_AFTER`]. A `Retry-After: 0` or a date in the past is
+/// not an invitation to retry at once: honoured alone, it made one agent
+/// push 114 times in 5 s against a Loki already rate-limiting.
+pub fn retry_delay(backoff: &Backoff, attempt: u32, after: Option<Duration>) -> Duration {
+    let normal = backoff.delay(attempt);
+    match after {
+        Some(after) => after.max(normal).min(MAX_RETRY_AFTER),
+        None => normal,
+    }
+}
+
+/// A version of the report `line` whose push body (`body_len` of it)
+/// fits `budget` bytes: `line` itself when it does; else, for a JSON
+/// object (every report is one), the same object with its longest strings
+/// cut (each cut one ending in `…`) and `trimmed_from_bytes` added, so the
+/// report's verdict and most of its requirements still reach Loki. `None`
+/// when nothing that small can be made of it. Deterministic: a report
+/// trimmed again after a restart is the same line, which Loki deduplicates.
+pub fn fit_line<'a>(
+    line: &'a str,
+    budget: usize,
+    body_len: impl Fn(&str) -> usize,
+) -> Option<std::borrow::Cow<'a, str>> {
+    if body_len(line) <= budget {
+        return Some(std::borrow::Cow::Borrowed(line));
+    }
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    value
+        .as_object_mut()?
+        .insert("trimmed_from_bytes".into(), line.len().into());
+    // Each round cuts the longest string by what is still too much (or to
+    // a quarter, when it alone is not enough): a few rounds, even for a
+    // report of many long values.
+    for _ in 0..10_000 {
+        let text = value.to_string();
+        let len = body_len(&text);
+        if len <= budget {
+            return Some(std::borrow::Cow::Owned(text));
+        }
+        let excess = len - budget;
+        let longest = longest_string(&value);
+        if longest < 64 {
+            return None;
+        }
+        let keep = if longest > excess + 64 {
+            longest - excess - 32
+        } else {
+            longest / 4
+        };
+        cut_first_of_length(&mut value, longest, keep);
+    }
+    None
+}
+
+/// The length in chars of the longest string in `value`.
+fn longest_string(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.chars().count(),
+        Value::Array(items) => items.iter().map(longest_string).max().unwrap_or(0),
+        Value::Object(map) => map.values().map(longest_string).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Cuts the first string of `len` chars to `keep` chars and `…`; true once
+/// done.
+fn cut_first_of_length(value: &mut Value, len: usize, keep: usize) -> bool {
+    match value {
+        Value::String(s) if s.chars().count() == len => {
+            let at = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+            s.truncate(at);
+            s.push('…');
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .any(|item| cut_first_of_length(item, len, keep)),
+        Value::Object(map) => map
+            .values_mut()
+            .any(|item| cut_first_of_length(item, len, keep)),
+        _ => false,
     }
 }
 
@@ -576,9 +753,14 @@ impl Sender {
     }
 
     /// Pushes one report until Loki settles it, retrying as long as it
-    /// takes; returns early if the spool dropped it for room meanwhile.
+    /// takes; returns early if the spool dropped it for room meanwhile. A
+    /// report too large for the push limit, or refused for its size, is
+    /// trimmed to fit ([`fit_line`]); what cannot be made to fit goes to
+    /// `rejected/`, counted as `too_large`.
     async fn settle(&self, entry: Entry) {
-        let ts = entry.ts_ns.to_string();
+        // The report's own time, under its own key: the log line's `ts` is
+        // when the line was written.
+        let report_ts = entry.ts_ns.to_string();
         let Some(mut pinned) = self.spool.pin(&entry) else {
             return;
         };
@@ -588,42 +770,88 @@ impl Sender {
                 self.log.emit(
                     LogLevel::Error,
                     "spool: cannot read a report back; moved to rejected/",
-                    json!({"ts": ts, "file": entry.file_name(), "error": e.to_string()}),
+                    json!({"report_ts": report_ts, "file": entry.file_name(), "error": e.to_string()}),
                 );
                 self.events.dropped(DropReason::Unreadable, 1);
                 self.move_aside(&entry);
                 return;
             }
         };
+        let body_len = |line: &str| self.client.body(entry.ts_ns, line).len();
+        let mut budget = self.client.max_push_bytes;
         let mut attempt: u32 = 0;
+        // Since when this report has been failing, and whether Loki just
+        // took the report after it (this attempt is its last chance).
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        let mut last_chance = false;
         loop {
-            let outcome = self.client.push(entry.ts_ns, &line).await;
+            let Some(sent) = fit_line(&line, budget, body_len) else {
+                self.events.dropped(DropReason::TooLarge, 1);
+                self.log.emit(
+                    LogLevel::Error,
+                    "loki: report too large to push even trimmed; moved to rejected/",
+                    json!({"report_ts": report_ts, "bytes": line.len(), "max_push_bytes": budget}),
+                );
+                self.move_aside(&entry);
+                return;
+            };
+            if sent.len() != line.len() {
+                self.log.emit(
+                    LogLevel::Warn,
+                    "loki: report trimmed to fit the push limit",
+                    json!({"report_ts": report_ts, "bytes": line.len(), "sent_bytes": sent.len(), "max_push_bytes": budget}),
+                );
+            }
+            let outcome = self.client.push(entry.ts_ns, &sent).await;
             match outcome {
                 Attempt::Accepted => {
                     self.events.pushed(PushResult::Success);
                     self.log.emit(
                         LogLevel::Info,
                         "loki: report pushed",
-                        json!({"ts": ts, "attempts": attempt + 1, "bytes": entry.bytes}),
+                        json!({"report_ts": report_ts, "attempts": attempt + 1, "bytes": sent.len()}),
                     );
-                    if let Err(e) = self.spool.remove(&entry) {
+                    if let Err(e) = self.remove(&entry).await {
                         // Sent again after a restart, with its timestamp:
                         // Loki deduplicates it.
                         self.log.emit(
                             LogLevel::Warn,
                             "spool: cannot remove a pushed report",
-                            json!({"ts": ts, "error": e.to_string()}),
+                            json!({"report_ts": report_ts, "error": e.to_string()}),
                         );
                     }
                     return;
                 }
-                Attempt::Rejected { status, detail } => {
+                Attempt::Rejected {
+                    status,
+                    detail,
+                    too_large,
+                } => {
                     self.events.pushed(PushResult::Rejected);
-                    self.events.dropped(DropReason::Rejected, 1);
+                    let sent_body = body_len(&sent);
+                    if too_large && sent_body / 2 >= MIN_PUSH_BYTES {
+                        // Loki's limit is below ours: halve, and try the
+                        // smaller version at once (a refusal is no
+                        // overload to back off from).
+                        budget = sent_body / 2;
+                        attempt = attempt.saturating_add(1);
+                        self.log.emit(
+                            LogLevel::Warn,
+                            "loki: report refused for its size; trimming it further",
+                            json!({"report_ts": report_ts, "status": status, "detail": detail, "max_push_bytes": budget}),
+                        );
+                        continue;
+                    }
+                    let reason = if too_large {
+                        DropReason::TooLarge
+                    } else {
+                        DropReason::Rejected
+                    };
+                    self.events.dropped(reason, 1);
                     self.log.emit(
                         LogLevel::Error,
                         "loki: report refused, not retried; moved to rejected/",
-                        json!({"ts": ts, "status": status, "detail": detail}),
+                        json!({"report_ts": report_ts, "status": status, "reason": reason.label(), "detail": detail}),
                     );
                     self.move_aside(&entry);
                     return;
@@ -634,17 +862,36 @@ impl Sender {
                     detail,
                 } => {
                     self.events.pushed(result);
-                    let delay = match after {
-                        Some(after) => after.min(MAX_RETRY_AFTER),
-                        None => self.backoff.delay(attempt),
-                    };
+                    if last_chance {
+                        self.events.dropped(DropReason::Undeliverable, 1);
+                        self.log.emit(
+                            LogLevel::Error,
+                            "loki: a report keeps failing while later ones are accepted; moved to rejected/",
+                            json!({"report_ts": report_ts, "result": result.label(), "detail": detail, "attempts": attempt + 1}),
+                        );
+                        self.move_aside(&entry);
+                        return;
+                    }
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= self.client.stuck_after {
+                        failing_since = Some(tokio::time::Instant::now());
+                        if self.try_next(&entry).await {
+                            // Loki takes others: one more try of this one
+                            // at once tells an outage that just ended from
+                            // a report it cannot take.
+                            last_chance = true;
+                            attempt = attempt.saturating_add(1);
+                            continue;
+                        }
+                    }
+                    let delay = retry_delay(&self.backoff, attempt, after);
                     attempt = attempt.saturating_add(1);
                     drop(pinned);
                     self.log.emit(
                         LogLevel::Warn,
                         "loki: push failed, retrying",
                         json!({
-                            "ts": ts,
+                            "report_ts": report_ts,
                             "result": result.label(),
                             "detail": detail,
                             "attempt": attempt,
@@ -663,6 +910,59 @@ impl Sender {
                 }
             }
         }
+    }
+
+    /// Pushes the report after `entry` out of turn, once; true if Loki
+    /// took it (it is then removed from the spool, as after any push).
+    async fn try_next(&self, entry: &Entry) -> bool {
+        let Some((next, _pinned)) = self.spool.pin_next(entry) else {
+            return false;
+        };
+        let Ok(line) = self.spool.read(&next) else {
+            return false;
+        };
+        let body_len = |line: &str| self.client.body(next.ts_ns, line).len();
+        let Some(sent) = fit_line(&line, self.client.max_push_bytes, body_len) else {
+            return false;
+        };
+        match self.client.push(next.ts_ns, &sent).await {
+            Attempt::Accepted => {
+                self.events.pushed(PushResult::Success);
+                self.log.emit(
+                    LogLevel::Info,
+                    "loki: report pushed out of turn, past one that keeps failing",
+                    json!({"report_ts": next.ts_ns.to_string(), "bytes": sent.len()}),
+                );
+                if let Err(e) = self.remove(&next).await {
+                    self.log.emit(
+                        LogLevel::Warn,
+                        "spool: cannot remove a pushed report",
+                        json!({"report_ts": next.ts_ns.to_string(), "error": e.to_string()}),
+                    );
+                }
+                true
+            }
+            // Not dropped here: its own turn settles it.
+            Attempt::Rejected { .. } => {
+                self.events.pushed(PushResult::Rejected);
+                false
+            }
+            Attempt::Retry { result, .. } => {
+                self.events.pushed(result);
+                false
+            }
+        }
+    }
+
+    /// [`Spool::remove`] off the async workers: its fsync of the
+    /// directory can take tens of milliseconds, and with two workers a
+    /// scrape waited on it (probes' worst case under load).
+    async fn remove(&self, entry: &Entry) -> std::io::Result<()> {
+        let spool = self.spool.clone();
+        let entry = entry.clone();
+        tokio::task::spawn_blocking(move || spool.remove(&entry))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     fn move_aside(&self, entry: &Entry) {
@@ -703,6 +1003,51 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_has_the_backoff_as_floor_and_a_cap() {
+        let b = Backoff::default();
+        for attempt in [0, 3, 40] {
+            let floor = Backoff::default()
+                .max
+                .min(b.min * 2u32.pow(attempt.min(20)))
+                / 2;
+            // Retry-After: 0 (and a past date, parsed as 0) waits at least
+            // the jittered backoff's lower half.
+            let zero = retry_delay(&b, attempt, Some(Duration::ZERO));
+            assert!(zero >= floor, "attempt {attempt}: {zero:?}");
+        }
+        // Longer than the backoff: the server's wish.
+        assert_eq!(
+            retry_delay(&b, 0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        // Hours: capped.
+        assert_eq!(
+            retry_delay(&b, 0, Some(Duration::from_secs(36_000))),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn a_report_is_trimmed_to_fit_and_keeps_its_shape() {
+        let line =
+            json!({"a": "x".repeat(10_000), "b": {"c": "y".repeat(5_000)}, "d": 3}).to_string();
+        assert_eq!(
+            fit_line(&line, 1 << 20, str::len).as_deref(),
+            Some(line.as_str())
+        );
+        let fitted = fit_line(&line, 4_000, str::len).unwrap();
+        assert!(fitted.len() <= 4_000, "{}", fitted.len());
+        let v: Value = serde_json::from_str(&fitted).unwrap();
+        assert_eq!(v["d"], 3);
+        assert_eq!(v["trimmed_from_bytes"], line.len());
+        assert!(v["a"].as_str().unwrap().ends_with('…'));
+        // Deterministic, so a resend after a restart is deduplicated.
+        assert_eq!(fit_line(&line, 4_000, str::len).unwrap(), fitted);
+        assert_eq!(fit_line(&"z".repeat(10_000), 4_000, str::len), None);
+        assert_eq!(fit_line(&line, 10, str::len), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use site_status_agent::config::Config;
+use site_status_agent::config::{self, Config};
 use site_status_agent::loki::{self, Auth, Log, LokiClient, PushEvents, Sender, StreamLabels};
 use site_status_agent::metrics::{Metrics, MetricsEvents, Target};
 use site_status_agent::outcome::Outcome;
@@ -48,7 +48,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let served = runtime.block_on(serve(config));
+    // What is left: a spool write begun before the signal (a blocking
+    // task, which the runtime lets finish) and the Loki sender mid-push
+    // (the report stays spooled and is sent after the restart).
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("site-status-agent: {e}");
@@ -56,6 +61,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The shutdown's grace budget, from the signal to the exit: requests in
+/// flight get [`http::Limits::drain`] (5 s; a waiting `POST /run` is
+/// answered at once), then blocking work such as a spool write gets
+/// `RUNTIME_SHUTDOWN`. 8 s in all, below the 10 s documented and well
+/// below the Deployment's terminationGracePeriodSeconds of 30.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(10);
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(3);
 
 /// How long the start waits for `drush status` to learn the install
 /// profile before serving with an empty one (then learned at a later run).
@@ -129,6 +142,14 @@ async fn serve(config: Config) -> Result<(), String> {
                     config.spool.display()
                 )
             })?;
+            // Ready means "can keep reports": an unwritable spool is found
+            // now, not at the first report it loses.
+            spool.check_writable().map_err(|e| {
+                format!(
+                    "--spool {} (SITE_STATUS_SPOOL): not writable: {e}",
+                    config.spool.display()
+                )
+            })?;
             let spool = Arc::new(spool);
             let mut push = loki::LokiConfig::new(
                 loki_config.url.as_str(),
@@ -140,12 +161,14 @@ async fn serve(config: Config) -> Result<(), String> {
             );
             push.tenant = loki_config.tenant.clone();
             push.ca_file = loki_config.ca_file.clone();
+            push.max_push_bytes = loki_config.max_push_bytes;
             push.auth = match (&loki_config.bearer_token_file, &loki_config.basic_auth_file) {
                 (Some(token), _) => Auth::BearerTokenFile(token.clone()),
                 (None, Some(basic)) => Auth::BasicAuthFile(basic.clone()),
                 (None, None) => Auth::None,
             };
-            let client = LokiClient::new(&push).map_err(|e| format!("--loki-url: {e}"))?;
+            let client = LokiClient::new(&push)
+                .map_err(|e| format!("{}: {}", config::name(e.flag), e.message))?;
             let sender = Arc::new(Sender::new(
                 client,
                 spool.clone(),
@@ -159,6 +182,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }
     };
 
+    let checked_spool = spool.clone();
     let trigger = {
         let runner = runner.clone();
         let metrics = metrics.clone();
@@ -191,18 +215,30 @@ async fn serve(config: Config) -> Result<(), String> {
         }
     };
     let agent = Agent::new(metrics, trigger);
+    if let Some(spool) = &checked_spool {
+        let spool = spool.clone();
+        agent.set_ready_check(Box::new(move || {
+            spool
+                .check_writable()
+                .map_err(|e| format!("the spool is not writable: {e}"))
+        }));
+    }
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = http::bind(config.listen)
         .map_err(|e| format!("--listen {} (SITE_STATUS_LISTEN): {e}", config.listen))?;
     let schedule = {
         let agent = agent.clone();
         let first = runner::first_delay(&config);
         let interval = config.interval;
-        async move { agent.schedule(first, interval).await }
+        let timeout = config.timeout;
+        async move { agent.schedule(first, interval, timeout).await }
     };
     tokio::spawn(schedule);
-    http::serve(listener, agent, shutdown())
+    let limits = http::Limits {
+        max_connections: http::connection_cap(http::DEFAULT_MAX_CONNECTIONS),
+        ..http::Limits::default()
+    };
+    http::serve(listener, agent, shutdown(log), limits)
         .await
         .map_err(|e| format!("serving {}: {e}", config.listen))
 }
@@ -247,18 +283,28 @@ fn log_run(log: Log, outcome: &Outcome) {
     }
 }
 
-/// SIGTERM (Kubernetes) or SIGINT: stop serving; the spool keeps what was
-/// not sent yet for the next start.
-async fn shutdown() {
+/// SIGTERM (Kubernetes), SIGINT or SIGHUP (a closed terminal; its
+/// default action killed the agent and left drush's children running):
+/// stop serving, cancel the run (drush's group is killed) and exit within
+/// [`SHUTDOWN_BUDGET`]; the spool keeps what was not sent yet for the
+/// next start.
+async fn shutdown(log: Log) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = hup.recv() => "SIGHUP",
+    };
+    log.emit(
+        loki::LogLevel::Info,
+        "shutting down",
+        serde_json::json!({"signal": name, "budget_seconds": SHUTDOWN_BUDGET.as_secs()}),
+    );
 }

@@ -32,6 +32,7 @@ pub const SPOOL_REPORTS: &str = "site_status_agent_spool_reports";
 pub const SPOOL_BYTES: &str = "site_status_agent_spool_bytes";
 pub const DROPPED: &str = "site_status_agent_reports_dropped_total";
 pub const BUILD_INFO: &str = "site_status_agent_build_info";
+pub const FIRST_RUN_FINISHED: &str = "site_status_agent_first_run_finished";
 
 /// Buckets of the run duration histogram, seconds: drush takes 2–8 s on a
 /// typical site, and the default timeout is 2 min.
@@ -106,10 +107,8 @@ struct Inner {
     pushes: [u64; PushResult::ALL.len()],
     spool_reports: u64,
     spool_bytes: u64,
-    dropped_spool_full: u64,
-    dropped_rejected: u64,
-    dropped_unreadable: u64,
-    dropped_write_failed: u64,
+    /// By [`DropReason::ALL`]'s order, as `pushes`.
+    dropped: [u64; DropReason::ALL.len()],
 }
 
 #[derive(Debug)]
@@ -150,10 +149,7 @@ impl Metrics {
                 pushes: [0; PushResult::ALL.len()],
                 spool_reports: 0,
                 spool_bytes: 0,
-                dropped_spool_full: 0,
-                dropped_rejected: 0,
-                dropped_unreadable: 0,
-                dropped_write_failed: 0,
+                dropped: [0; DropReason::ALL.len()],
             }),
         }
     }
@@ -240,12 +236,8 @@ impl Metrics {
     /// `count` reports dropped at once (the spool may drop several to make
     /// room).
     pub fn record_dropped(&self, reason: DropReason, count: u64) {
-        let mut inner = self.lock();
-        match reason {
-            DropReason::SpoolFull => inner.dropped_spool_full += count,
-            DropReason::Rejected => inner.dropped_rejected += count,
-            DropReason::Unreadable => inner.dropped_unreadable += count,
-            DropReason::WriteFailed => inner.dropped_write_failed += count,
+        if let Some(i) = DropReason::ALL.iter().position(|r| *r == reason) {
+            self.lock().dropped[i] += count;
         }
     }
 
@@ -395,6 +387,16 @@ impl Inner {
             self.run_count as f64,
         );
 
+        // Readiness no longer waits for the first run (a slow drush kept
+        // the pod out of its Service): this says whether it has finished.
+        gauge(
+            out,
+            FIRST_RUN_FINISHED,
+            "1 once the first drush run since the agent started has finished, successfully or not (its result is in the status report series).",
+            t,
+            if self.last_run.is_some() { 1.0 } else { 0.0 },
+        );
+
         family(
             out,
             PUSHES,
@@ -428,12 +430,7 @@ impl Inner {
             "counter",
             "Status reports dropped without reaching Loki, by reason.",
         );
-        for (reason, count) in [
-            (DropReason::SpoolFull, self.dropped_spool_full),
-            (DropReason::Rejected, self.dropped_rejected),
-            (DropReason::Unreadable, self.dropped_unreadable),
-            (DropReason::WriteFailed, self.dropped_write_failed),
-        ] {
+        for (reason, count) in DropReason::ALL.iter().zip(self.dropped) {
             let mut labels = String::new();
             push_label(&mut labels, "reason", reason.label());
             sample(out, DROPPED, t, &labels, count as f64);

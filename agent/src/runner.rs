@@ -349,13 +349,64 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Kills the process group when dropped, so a run that ends any way at
-/// all (timeout, a cancelled future, a panic) leaves no drush or PHP behind.
-struct GroupKill(Option<i32>);
+/// The environment variable that marks every process a run started: its
+/// value is unique to the run, and children inherit it.
+pub const RUN_MARKER: &str = "SITE_STATUS_AGENT_RUN";
+
+/// A value of [`RUN_MARKER`] no other run of any agent on the machine has.
+fn run_marker() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = jiff::Timestamp::now().as_nanosecond();
+    format!("{}-{n}-{now}", std::process::id())
+}
+
+/// Kills every process whose environment holds `RUN_MARKER=marker`: the
+/// children that left drush's process group (setsid, a daemonising PHP
+/// child) and so escape `killpg`. Reads `/proc/PID/environ`, which only
+/// the processes of our own user let us read, the only ones we could kill.
+fn kill_marked(marker: &str) {
+    let needle = format!("{RUN_MARKER}={marker}\0");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if u32::try_from(pid).ok() == Some(me) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            // SAFETY: kill takes plain integers and has no memory effects;
+            // the pid holds our run's marker, so it is ours to end.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Kills the process group, and whatever else carries the run's marker,
+/// when dropped, so a run that ends any way at all (timeout, a cancelled
+/// future such as a shutdown's, a panic) leaves no drush or PHP behind.
+struct GroupKill(Option<i32>, String);
 
 impl GroupKill {
     fn kill(&mut self) {
         if let Some(pgid) = self.0.take() {
+            kill_marked(&self.1);
             // SAFETY: killpg takes plain integers and has no memory effects.
             // The group is our child's (process_group(0) made its pid the
             // group id). Linux does not hand out an id while a group of
@@ -417,13 +468,16 @@ async fn execute(command: &[String], timeout: Duration, max_stdout: usize) -> Fi
         finished.error = Some(ExecError::Spawn("no command to run".into()));
         return finished;
     };
+    let marker = run_marker();
     let mut command = Command::new(program);
     command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // drush forks PHP: a group of its own lets one signal reach both.
+        // drush forks PHP: a group of its own lets one signal reach both;
+        // the marker finds what leaves the group.
+        .env(RUN_MARKER, &marker)
         .process_group(0)
         .kill_on_drop(true);
     let mut child = match command.spawn() {
@@ -436,7 +490,7 @@ async fn execute(command: &[String], timeout: Duration, max_stdout: usize) -> Fi
             return finished;
         }
     };
-    let mut group = GroupKill(child.id().and_then(|id| i32::try_from(id).ok()));
+    let mut group = GroupKill(child.id().and_then(|id| i32::try_from(id).ok()), marker);
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         finished.error = Some(ExecError::Spawn(
             "the command's output could not be read".into(),

@@ -48,8 +48,35 @@ pub enum NotStarted {
     TooSoon { retry_after: Duration },
 }
 
+/// Where the scheduler is, for liveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Schedule {
+    /// Not started yet: the process is starting.
+    NotStarted,
+    /// The next tick is due `at`; it is late past `at + slack`.
+    Due { at: Instant, slack: Duration },
+    /// The scheduler ended: no run will ever come again.
+    Ended,
+}
+
+/// Why the agent is not live: what `/livez` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotLive {
+    /// The scheduler's tick is this late past its slack.
+    Late(Duration),
+    Ended,
+}
+
+/// Whether the agent can keep reports: `Err` says why not (`/readyz`).
+pub type ReadyCheck = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 pub struct Agent {
     metrics: Arc<Metrics>,
+    schedule: Mutex<Schedule>,
+    ready_check: RwLock<Option<ReadyCheck>>,
+    /// Set once, at SIGTERM/SIGINT/SIGHUP: runs are cancelled (drush's
+    /// group killed) and clients waiting on them answered.
+    stop: watch::Sender<bool>,
     last: RwLock<Option<Arc<Outcome>>>,
     trigger: Box<dyn Trigger>,
     running: Arc<tokio::sync::Mutex<()>>,
@@ -72,6 +99,9 @@ impl Agent {
     ) -> Arc<Agent> {
         Arc::new(Agent {
             metrics,
+            schedule: Mutex::new(Schedule::NotStarted),
+            ready_check: RwLock::new(None),
+            stop: watch::Sender::new(false),
             last: RwLock::new(None),
             trigger: Box::new(trigger),
             running: Arc::new(tokio::sync::Mutex::new(())),
@@ -94,10 +124,74 @@ impl Agent {
     }
 
     /// A scheduled run: waits for a run going on to finish (runs never
-    /// overlap), then runs and records the outcome.
+    /// overlap), then runs and records the outcome. `None` when the agent
+    /// stopped meanwhile.
     pub async fn run_once(self: &Arc<Self>) -> Option<Arc<Outcome>> {
         let guard = self.running.clone().lock_owned().await;
-        self.spawn(guard).await.ok()
+        self.spawn(guard).await.ok().flatten()
+    }
+
+    /// Shutdown: the run going on is cancelled (which kills drush's
+    /// group), no other starts, and whoever waits on [`Agent::stopped`]
+    /// wakes.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once [`Agent::stop`] was called (at once if it was).
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        let _ = stop.wait_for(|s| *s).await;
+    }
+
+    /// What `/readyz` checks besides serving: the spool can keep reports.
+    pub fn set_ready_check(&self, check: ReadyCheck) {
+        *self
+            .ready_check
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(check);
+    }
+
+    /// Ready: serving, not stopping, and the ready check (the spool is
+    /// writable) passes. Not tied to the first run: a slow or failing
+    /// drush is the site's state to report, not a reason to stop scraping.
+    pub fn ready(&self) -> Result<(), String> {
+        if self.is_stopping() {
+            return Err("shutting down".into());
+        }
+        match &*self
+            .ready_check
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some(check) => check(),
+            None => Ok(()),
+        }
+    }
+
+    /// Live: the scheduler ticked when due, within its slack (one more
+    /// interval and the run timeout: see [`Agent::schedule`]).
+    pub fn live(&self) -> Result<(), NotLive> {
+        match *self.schedule.lock().unwrap_or_else(PoisonError::into_inner) {
+            Schedule::NotStarted => Ok(()),
+            Schedule::Ended => Err(NotLive::Ended),
+            Schedule::Due { at, slack } => {
+                let late = Instant::now().saturating_duration_since(at);
+                if late > slack {
+                    Err(NotLive::Late(late - slack))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn set_schedule(&self, schedule: Schedule) {
+        *self.schedule.lock().unwrap_or_else(PoisonError::into_inner) = schedule;
     }
 
     /// Runs for ever: the first run after `first_delay`, then one every
@@ -105,17 +199,36 @@ impl Agent {
     /// A slot missed because a run took longer than the interval is
     /// skipped, not made up. Sleeps between runs (no CPU). An interval so
     /// long that the next slot is past what the clock can hold means no
-    /// further run, rather than a panic.
-    pub async fn schedule(self: &Arc<Self>, first_delay: Duration, interval: Duration) {
+    /// further run, rather than a panic, and the agent stops being live
+    /// (the intervals are bounded at parse time, so this is a safety net).
+    ///
+    /// Liveness: a tick is late once it is `interval + run_timeout` past
+    /// its slot, i.e. no tick within two intervals and a run's timeout
+    /// (a run may take up to its timeout, and the slot after it is skipped).
+    pub async fn schedule(
+        self: &Arc<Self>,
+        first_delay: Duration,
+        interval: Duration,
+        run_timeout: Duration,
+    ) {
+        let slack = interval.saturating_add(run_timeout);
         let Some(mut next) = Instant::now().checked_add(first_delay) else {
+            self.set_schedule(Schedule::Ended);
             return std::future::pending().await;
         };
         loop {
-            tokio::time::sleep_until(next).await;
+            self.set_schedule(Schedule::Due { at: next, slack });
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.stopped() => return,
+            }
             self.run_once().await;
             match next_slot(next, interval, Instant::now()) {
                 Some(slot) => next = slot,
-                None => return std::future::pending().await,
+                None => {
+                    self.set_schedule(Schedule::Ended);
+                    return std::future::pending().await;
+                }
             }
         }
     }
@@ -123,7 +236,7 @@ impl Agent {
     /// A run asked for over HTTP: started now unless one is running or the
     /// last manual one is too recent. The run is a task of its own, so a
     /// client that hangs up does not cancel drush half-way.
-    pub fn start_manual(self: &Arc<Self>) -> Result<JoinHandle<Arc<Outcome>>, NotStarted> {
+    pub fn start_manual(self: &Arc<Self>) -> Result<JoinHandle<Option<Arc<Outcome>>>, NotStarted> {
         let mut last_manual = self
             .last_manual
             .lock()
@@ -153,13 +266,21 @@ impl Agent {
         self.finished.subscribe()
     }
 
-    fn spawn(self: &Arc<Self>, guard: OwnedMutexGuard<()>) -> JoinHandle<Arc<Outcome>> {
+    /// The run as a task; `None` when the agent stopped first. Dropping
+    /// the trigger's future kills drush with its group (the runner's
+    /// guard) and leaves a spool write already begun to finish on its
+    /// blocking thread.
+    fn spawn(self: &Arc<Self>, guard: OwnedMutexGuard<()>) -> JoinHandle<Option<Arc<Outcome>>> {
         let agent = Arc::clone(self);
         tokio::spawn(async move {
-            let outcome = agent.trigger.run().await;
+            let run = agent.trigger.run();
+            let outcome = tokio::select! {
+                outcome = run => outcome,
+                _ = agent.stopped() => return None,
+            };
             let outcome = agent.record(outcome);
             drop(guard);
-            outcome
+            Some(outcome)
         })
     }
 

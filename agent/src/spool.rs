@@ -73,6 +73,9 @@ struct State {
     rejected: VecDeque<String>,
     /// The report the sender is reading or pushing now.
     pinned: Option<String>,
+    /// The report after it, while the sender tries it out of turn
+    /// ([`Spool::pin_next`]).
+    probing: Option<String>,
 }
 
 pub struct Spool {
@@ -172,6 +175,7 @@ impl Spool {
                 next_seq,
                 rejected: rejected.into(),
                 pinned: None,
+                probing: None,
             }),
             wake: Notify::new(),
         };
@@ -212,7 +216,7 @@ impl Spool {
             self.log.emit(
                 LogLevel::Error,
                 "spool: could not write a report; it is lost",
-                json!({"ts": ts_ns.to_string(), "error": e.to_string()}),
+                json!({"report_ts": ts_ns.to_string(), "error": e.to_string()}),
             );
         }
         result
@@ -264,7 +268,11 @@ impl Spool {
             let Some(name) = state
                 .entries
                 .keys()
-                .find(|name| Some(*name) != newest && Some(*name) != state.pinned.as_ref())
+                .find(|name| {
+                    Some(*name) != newest
+                        && Some(*name) != state.pinned.as_ref()
+                        && Some(*name) != state.probing.as_ref()
+                })
                 .cloned()
             else {
                 break;
@@ -339,6 +347,25 @@ impl Spool {
         Some(Pinned(self))
     }
 
+    /// The report right after `entry`, kept from being dropped for room
+    /// until the guard goes, as [`Spool::pin`] does: the sender tries it
+    /// out of turn when `entry` has failed for long (see
+    /// `loki::Sender`), to tell a report Loki will never take from an
+    /// outage. `None` when there is none.
+    pub fn pin_next(&self, entry: &Entry) -> Option<(Entry, PinnedNext<'_>)> {
+        let mut state = self.lock();
+        let next = state
+            .entries
+            .range::<String, _>((
+                std::ops::Bound::Excluded(&entry.name),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .map(|(_, e)| e.clone())?;
+        state.probing = Some(next.name.clone());
+        Some((next, PinnedNext(self)))
+    }
+
     pub fn read(&self, entry: &Entry) -> io::Result<String> {
         fs::read_to_string(self.config.dir.join(&entry.name))
     }
@@ -387,6 +414,25 @@ impl Spool {
         Ok(())
     }
 
+    /// Whether a report can be written now: a probe file is created,
+    /// written, synced and removed, as a report's would be. At start (a
+    /// spool found unwritable only at the first write had the agent ready
+    /// while losing every report) and for `/readyz`.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let probe = self.config.dir.join(format!(".probe{TMP_SUFFIX}"));
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&probe)?;
+            file.write_all(b"probe")?;
+            file.sync_all()
+        })();
+        let removed = remove_if_present(&probe);
+        written.and(removed)
+    }
+
     pub fn depth(&self) -> usize {
         self.lock().entries.len()
     }
@@ -414,6 +460,16 @@ pub struct Pinned<'a>(&'a Spool);
 impl Drop for Pinned<'_> {
     fn drop(&mut self) {
         self.0.lock().pinned = None;
+    }
+}
+
+/// See [`Spool::pin_next`].
+#[must_use = "the report is pinned only while this lives"]
+pub struct PinnedNext<'a>(&'a Spool);
+
+impl Drop for PinnedNext<'_> {
+    fn drop(&mut self) {
+        self.0.lock().probing = None;
     }
 }
 

@@ -102,8 +102,22 @@ fn counting_trigger(
 async fn start(agent: Arc<Agent>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(http::serve(listener, agent, std::future::pending()));
+    tokio::spawn(http::serve(
+        listener,
+        agent,
+        std::future::pending(),
+        http::Limits::default(),
+    ));
     format!("http://{addr}")
+}
+
+fn first_run_finished(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("site_status_agent_first_run_finished{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("site_status_agent_first_run_finished")
 }
 
 fn client() -> reqwest::Client {
@@ -325,7 +339,10 @@ async fn endpoints_before_and_after_the_first_run() {
 
     let get = |path: &str| c.get(format!("{base}{path}")).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
-    assert_eq!(get("/readyz").await.unwrap().status(), 503);
+    assert_eq!(get("/livez").await.unwrap().status(), 200);
+    // Ready before the first run: serving is what readiness means; the
+    // first run has its own series.
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
     assert_eq!(get("/report").await.unwrap().status(), 404);
     assert_eq!(get("/nothing").await.unwrap().status(), 404);
     assert_eq!(get("/run").await.unwrap().status(), 405);
@@ -337,6 +354,11 @@ async fn endpoints_before_and_after_the_first_run() {
     );
     let text = scrape.text().await.unwrap();
     assert!(!text.contains("drupal_"));
+    assert!(
+        text.contains("site_status_agent_first_run_finished{"),
+        "{text}"
+    );
+    assert_eq!(first_run_finished(&text), 0.0);
     assert_promtool_passes(&text);
 
     let outcome = agent.run_once().await.unwrap();
@@ -348,6 +370,7 @@ async fn endpoints_before_and_after_the_first_run() {
     assert_eq!(report.text().await.unwrap(), outcome.line.to_json());
     let text = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(text.contains("requirement=\"cron\""));
+    assert_eq!(first_run_finished(&text), 1.0);
     assert_promtool_passes(&text);
 }
 
@@ -546,4 +569,230 @@ async fn runs_never_overlap_and_a_busy_post_waits_for_the_run_going_on() {
     assert_eq!(second.line.generated_at, "run 2");
     assert_eq!(held.most.load(Ordering::SeqCst), 1);
     assert_eq!(*held.order.lock().unwrap(), vec![1, 2]);
+}
+
+/// The server with `limits`, stopped when `stop` is notified; the task
+/// ends when the shutdown is complete.
+async fn start_limited(
+    agent: Arc<Agent>,
+    limits: http::Limits,
+) -> (
+    std::net::SocketAddr,
+    Arc<Notify>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Notify::new());
+    let stopped = stop.clone();
+    let task = tokio::spawn(async move {
+        http::serve(
+            listener,
+            agent,
+            async move { stopped.notified().await },
+            limits,
+        )
+        .await
+        .unwrap();
+    });
+    (addr, stop, task)
+}
+
+/// Half a request header: "GET /metrics HTTP/1.1\r\nhost: x\r\n", never
+/// the blank line that ends it.
+async fn half_header(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` within `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // hyper may answer 408 before closing.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Failure 3: a client that sent half a request header held its
+/// connection open for ever, and kept SIGTERM's shutdown from completing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_a_header_is_cut_off_and_does_not_hold_the_shutdown() {
+    let agent = Agent::new(metrics(), || std::future::ready(failed(1)));
+    let limits = http::Limits {
+        header_read: Duration::from_millis(300),
+        drain: Duration::from_secs(2),
+        ..http::Limits::default()
+    };
+    let (addr, stop, task) = start_limited(agent, limits).await;
+    let mut slow = half_header(addr).await;
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(3)).await,
+        "half a header kept its connection past the header-read timeout"
+    );
+    // And with one held at the moment of shutdown, the server still ends
+    // within the drain.
+    let _held = half_header(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    stop.notify_one();
+    tokio::time::timeout(Duration::from_secs(3), task)
+        .await
+        .expect("the shutdown waited on half a header")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2_500));
+}
+
+/// Failure 3: idle connections were never closed and never capped. At
+/// the cap a new connection closes the longest-idle one, so a probe gets
+/// in at once under a flood; an idle connection is closed after the idle
+/// timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_connections_does_not_keep_out_a_probe() {
+    let agent = Agent::new(metrics(), || std::future::ready(failed(1)));
+    let limits = http::Limits {
+        max_connections: 16,
+        idle: Duration::from_millis(500),
+        ..http::Limits::default()
+    };
+    let (addr, _stop, _task) = start_limited(agent, limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    for _ in 0..20 {
+        idle.push(half_header(addr).await);
+    }
+    let started = std::time::Instant::now();
+    let c = client();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(2),
+        c.get(format!("http://{addr}/metrics")).send(),
+    )
+    .await
+    .expect("/metrics did not answer under the flood")
+    .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    // The flood is closed: the oldest for room, the rest when idle.
+    let mut closed = 0;
+    for stream in &mut idle {
+        if closed_within(stream, Duration::from_secs(2)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, idle.len());
+}
+
+/// Failure 4: SIGTERM with a client on `POST /run?wait=true` waited for
+/// drush's timeout (56.8 s of 60 s), past the pod's grace. Now the client
+/// is answered 503 at once, the run is cancelled (its future dropped,
+/// which kills drush's group) and the server ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_a_waiting_run_at_once_and_cancels_it() {
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let seen = cancelled.clone();
+    // A run that would take an hour, as a hung drush until its timeout;
+    // no rate limit, so the second client waits on the first one's run.
+    let agent = Agent::with_manual_interval(
+        metrics(),
+        move || {
+            let guard = Dropped(seen.clone());
+            async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                drop(guard);
+                failed(1)
+            }
+        },
+        Duration::ZERO,
+    );
+    let (addr, stop, task) = start_limited(agent.clone(), http::Limits::default()).await;
+    let c = client();
+    let waiting = tokio::spawn({
+        let c = c.clone();
+        async move { c.post(format!("http://{addr}/run?wait=true")).send().await }
+    });
+    // A second client, waiting on the run the first one started.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = tokio::spawn({
+        let c = c.clone();
+        async move { c.post(format!("http://{addr}/run?wait=true")).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    stop.notify_one();
+    for client in [waiting, second] {
+        let answer = tokio::time::timeout(Duration::from_secs(3), client)
+            .await
+            .expect("a waiting client was not answered at shutdown")
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer.status(), 503);
+        assert!(answer.text().await.unwrap().contains("shutting down"));
+    }
+    tokio::time::timeout(Duration::from_secs(3), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        cancelled.load(Ordering::SeqCst),
+        1,
+        "the run was not cancelled"
+    );
+    assert!(agent.start_manual().is_err() || agent.is_stopping());
+}
+
+/// Failure 5 (liveness): the scheduler once died after the first run while
+/// /healthz said 200. A scheduler stuck past two intervals and a run's
+/// timeout now fails /livez (and /healthz); on time, it passes.
+#[tokio::test(start_paused = true)]
+async fn liveness_fails_when_the_scheduler_does_not_tick() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = counting_trigger(runs.clone());
+    let agent = Agent::new(metrics(), counted);
+    let interval = Duration::from_secs(60);
+    let timeout = Duration::from_secs(10);
+    let scheduler = tokio::spawn({
+        let agent = agent.clone();
+        async move {
+            agent
+                .schedule(Duration::from_secs(5), interval, timeout)
+                .await
+        }
+    });
+    assert_eq!(agent.live(), Ok(()));
+    tokio::time::sleep(Duration::from_secs(5 + 60 * 3 + 1)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    assert_eq!(agent.live(), Ok(()));
+    // The scheduler dies (as the overflow panic once killed it).
+    scheduler.abort();
+    tokio::time::sleep(Duration::from_secs(60 + 10)).await;
+    assert_eq!(agent.live(), Ok(()), "not yet two intervals and a timeout");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(agent.live().is_err());
 }

@@ -57,6 +57,22 @@ struct FakeLoki {
 
 impl FakeLoki {
     async fn start(script: Script) -> FakeLoki {
+        FakeLoki::start_limited(script, None).await
+    }
+
+    /// Answers a push whose body is over `limit` bytes as Loki 2.8 does
+    /// over its gRPC limit (4 MiB): a 500 naming the limit, nothing stored.
+    async fn start_limited(script: Script, limit: Option<usize>) -> FakeLoki {
+        FakeLoki::start_with(script, limit, None).await
+    }
+
+    /// Answers `500` to every push whose line holds `poison`, as a Loki
+    /// that cannot take one report (and takes the others) would.
+    async fn start_with(
+        script: Script,
+        limit: Option<usize>,
+        poison: Option<&'static str>,
+    ) -> FakeLoki {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -67,7 +83,7 @@ impl FakeLoki {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                tokio::spawn(serve(stream, script.clone(), rec.clone()));
+                tokio::spawn(serve(stream, script.clone(), rec.clone(), limit, poison));
             }
         });
         FakeLoki { addr, received }
@@ -101,6 +117,8 @@ async fn serve(
     mut stream: TcpStream,
     script: Arc<Mutex<Script>>,
     received: Arc<Mutex<Vec<Received>>>,
+    limit: Option<usize>,
+    poison: Option<&'static str>,
 ) {
     let mut buf = Vec::new();
     loop {
@@ -135,6 +153,26 @@ async fn serve(
         let body: Vec<u8> = buf[head_end..head_end + length].to_vec();
         buf.drain(..head_end + length);
 
+        if let Some(limit) = limit
+            && body.len() > limit
+        {
+            received.lock().unwrap().push(Received {
+                labels: BTreeMap::new(),
+                ts: String::new(),
+                line: format!("<{} bytes: too large>", body.len()),
+                stored: false,
+                tenant: None,
+                authorization: None,
+            });
+            let message = format!(
+                "rpc error: code = ResourceExhausted desc = grpc: received message larger than max ({} vs. {limit})",
+                body.len()
+            );
+            if respond(&mut stream, 500, None, &message).await.is_err() {
+                return;
+            }
+            continue;
+        }
         // What Loki checks before it stores anything.
         let parsed = decode_push(&request_line, &headers, &body);
         let Ok((labels, ts, line)) = parsed else {
@@ -147,7 +185,12 @@ async fn serve(
             .await;
             continue;
         };
-        let reply = (script.lock().unwrap())();
+        let poisoned = poison.is_some_and(|p| line.contains(p));
+        let reply = if poisoned {
+            Reply::Status(500, None)
+        } else {
+            (script.lock().unwrap())()
+        };
         let stored = matches!(
             reply,
             Reply::DropAfter | Reply::SlowOk(_) | Reply::Status(200..=299, _)
@@ -498,7 +541,10 @@ async fn refused_reports_go_to_rejected_and_the_next_ones_are_still_sent() {
         report(1)
     );
     assert_eq!(spool.rejected(), 2);
-    assert_eq!(events.dropped("rejected"), 2);
+    // 400 is a refusal; 413 a refusal for size, of a report too small to
+    // trim further.
+    assert_eq!(events.dropped("rejected"), 1);
+    assert_eq!(events.dropped("too_large"), 1);
     assert_eq!(events.pushed("rejected"), 2);
     assert_eq!(spool.depth(), 0);
     // agent:pa:ss — the password may hold colons.
@@ -742,4 +788,238 @@ async fn killed_at_random_points_of_a_send_and_restarted_it_loses_nothing() {
     assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
     assert_eq!(files(dir.path()), Vec::<String>::new(), "spool not empty");
     assert_eq!(files(&dir.path().join(REJECTED_DIR)), Vec::<String>::new());
+}
+
+/// Loki 2.8's gRPC message limit, which the stand-in enforces.
+const LOKI_GRPC_LIMIT: usize = 4 << 20;
+
+/// A valid report of about `bytes` bytes: one requirement whose value is
+/// huge, as drush printing a 5 MiB report did.
+fn big_report(i: u64, bytes: usize) -> String {
+    serde_json::json!({
+        "report": i,
+        "success": true,
+        "requirements": {
+            "cron": {"title": "Cron", "sid": 0, "value": "ok"},
+            "huge": {"title": "Huge", "sid": 1, "value": "x".repeat(bytes)},
+        },
+    })
+    .to_string()
+}
+
+/// Failure 1: one 5 MiB report was retried for ever against Loki's 4 MiB
+/// limit and held back every later report (0 in Loki after 60 s, 21
+/// spooled). Now it is trimmed below the push limit and everything
+/// arrives, in order, at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_report_is_trimmed_and_does_not_hold_back_the_next_ones() {
+    let loki = FakeLoki::start_limited(FakeLoki::scripted(vec![]), Some(LOKI_GRPC_LIMIT)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    let big = big_report(0, 5 << 20);
+    spool.push(T0, &big).unwrap();
+    for i in 1..4 {
+        spool.push(T0 + i as i64, &report(i)).unwrap();
+    }
+    // The default limit (3 MiB), as the binary has it.
+    let mut config = config(&loki.url());
+    config.timeout = Duration::from_secs(10);
+    assert_eq!(config.max_push_bytes, 3 << 20);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .expect("the sender is stuck on the oversized report");
+
+    let stored = loki.stored();
+    assert_eq!(stored.len(), 4, "{:?}", loki.received().len());
+    // Never sent above the limit, so never refused.
+    assert_eq!(loki.received().len(), 4);
+    let first: Value = serde_json::from_str(&stored[0].line).unwrap();
+    assert_eq!(first["report"], 0);
+    assert_eq!(first["success"], true);
+    assert_eq!(first["trimmed_from_bytes"], big.len());
+    assert_eq!(first["requirements"]["cron"]["value"], "ok");
+    assert!(
+        first["requirements"]["huge"]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with('…')
+    );
+    assert!(stored[0].line.len() <= 3 << 20);
+    assert_eq!(stored[0].ts, T0.to_string());
+    let rest: Vec<String> = stored[1..].iter().map(|r| r.line.clone()).collect();
+    assert_eq!(rest, vec![report(1), report(2), report(3)]);
+    assert_eq!(spool.depth(), 0);
+    assert_eq!(events.pushed("success"), 4);
+    // The spool keeps the original until Loki took it; nothing dropped.
+    assert_eq!(events.dropped("too_large"), 0);
+}
+
+/// A push limit set above Loki's: Loki's `500 … larger than max` is a
+/// refusal for size, not an outage. The report is trimmed further at once
+/// rather than retried for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_naming_the_size_limit_is_a_refusal_and_the_report_is_trimmed_further() {
+    let loki = FakeLoki::start_limited(FakeLoki::scripted(vec![]), Some(LOKI_GRPC_LIMIT)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    spool.push(T0, &big_report(0, 5 << 20)).unwrap();
+    spool.push(T0 + 1, &report(1)).unwrap();
+    let mut config = config(&loki.url());
+    config.timeout = Duration::from_secs(10);
+    config.max_push_bytes = 8 << 20;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .expect("the sender retried the size refusal");
+    let received = loki.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "one refusal, then the trimmed one, then the next"
+    );
+    assert!(!received[0].stored);
+    let stored = loki.stored();
+    assert_eq!(stored.len(), 2);
+    assert!(stored[0].line.contains("trimmed_from_bytes"));
+    assert_eq!(stored[1].line, report(1));
+    assert_eq!(events.pushed("rejected"), 1);
+    assert_eq!(events.pushed("server_error"), 0);
+}
+
+/// What cannot be trimmed (not a JSON object) is moved to `rejected/` and
+/// counted as too large, and /metrics says so next to the real successes
+/// (failure 7: the success counter once never moved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrimmable_report_goes_to_rejected_as_too_large_and_metrics_count_it() {
+    let loki = FakeLoki::start_limited(FakeLoki::scripted(vec![]), Some(LOKI_GRPC_LIMIT)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    spool.push(T0, &report(0)).unwrap();
+    spool.push(T0 + 1, &"y".repeat(5 << 20)).unwrap();
+    spool.push(T0 + 2, &report(2)).unwrap();
+    let mut config = config(&loki.url());
+    config.timeout = Duration::from_secs(10);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .unwrap();
+    let stored: Vec<String> = loki.stored().into_iter().map(|r| r.line).collect();
+    assert_eq!(stored, vec![report(0), report(2)]);
+    assert_eq!(loki.received().len(), 2, "the oversized one is never sent");
+    assert_eq!(files(&dir.path().join(REJECTED_DIR)).len(), 1);
+    let metrics = events.metrics.0.encode();
+    for line in [
+        "site_status_agent_loki_pushes_total{result=\"success\"} 2\n",
+        "site_status_agent_reports_dropped_total{reason=\"too_large\"} 1\n",
+        "site_status_agent_reports_dropped_total{reason=\"rejected\"} 0\n",
+        "site_status_agent_spool_reports 0\n",
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
+}
+
+/// Failure 2: `Retry-After: 0` (or a date in the past) was obeyed to the
+/// letter: 114 pushes in 5 s. Now the normal backoff is the floor: with a
+/// first step of 200 ms doubling to 1 s, 1.5 s of `429 Retry-After: 0`
+/// holds at most 5 pushes (jittered waits of at least 100, 200, 400 and
+/// 500 ms), not hundreds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_zero_or_in_the_past_is_not_a_retry_storm() {
+    let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+    let loki = FakeLoki::start(Box::new(move || {
+        if fastrand::bool() {
+            Reply::Status(429, Some("0"))
+        } else {
+            Reply::Status(503, Some(past))
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    spool.push(T0, &report(0)).unwrap();
+    let mut config = config(&loki.url());
+    config.backoff = Backoff {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(1),
+    };
+    let sender = sender(&config, spool.clone(), events.clone());
+    let _ = tokio::time::timeout(Duration::from_millis(1500), sender.drain()).await;
+    let pushes = loki.received().len();
+    assert!((2..=5).contains(&pushes), "{pushes} pushes in 1.5 s");
+    assert_eq!(spool.depth(), 1, "still spooled, not dropped");
+}
+
+/// No report holds back the later ones for longer than `stuck_after`: a
+/// report Loki answers 500 for ever, while it takes the others, is moved
+/// to `rejected/` as undeliverable once the next one went through out of
+/// turn and it failed once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_loki_never_takes_holds_back_the_next_ones_only_for_a_bounded_time() {
+    let loki = FakeLoki::start_with(FakeLoki::scripted(vec![]), None, Some("poison")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    spool.push(T0, "{\"poison\":1}").unwrap();
+    for i in 1..4 {
+        spool.push(T0 + i as i64, &report(i)).unwrap();
+    }
+    let mut config = config(&loki.url());
+    config.stuck_after = Duration::from_millis(300);
+    let started = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .expect("one report held back the others for ever");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let stored: Vec<String> = loki.stored().into_iter().map(|r| r.line).collect();
+    assert_eq!(stored, vec![report(1), report(2), report(3)]);
+    assert_eq!(events.dropped("undeliverable"), 1);
+    assert_eq!(files(&dir.path().join(REJECTED_DIR)).len(), 1);
+    assert_eq!(spool.depth(), 0);
+}
+
+/// ... and an outage is not mistaken for such a report: when Loki takes
+/// nothing, nothing is dropped however long it lasts, and everything
+/// arrives in order once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_stuck_after_drops_nothing() {
+    let loki = FakeLoki::start(FakeLoki::scripted(vec![Reply::Status(503, None); 25])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Counted::default());
+    let spool = open(dir.path(), events.clone());
+    for i in 0..4 {
+        spool.push(T0 + i as i64, &report(i)).unwrap();
+    }
+    let mut config = config(&loki.url());
+    config.stuck_after = Duration::from_millis(100);
+    config.backoff = Backoff {
+        min: Duration::from_millis(10),
+        max: Duration::from_millis(40),
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        sender(&config, spool.clone(), events.clone()).drain(),
+    )
+    .await
+    .unwrap();
+    assert!(events.pushed("server_error") >= 25);
+    let stored: Vec<String> = loki.stored().into_iter().map(|r| r.line).collect();
+    let mut sorted = stored.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..4).map(report).collect::<Vec<_>>());
+    assert_eq!(events.dropped("undeliverable"), 0);
+    assert_eq!(spool.depth(), 0);
 }

@@ -218,7 +218,12 @@ async fn broken_module_code_is_exit_255_with_the_php_fatal_error_then_recovers()
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(listener, agent.clone(), std::future::pending()));
+    tokio::spawn(http::serve(
+        listener,
+        agent.clone(),
+        std::future::pending(),
+        http::Limits::default(),
+    ));
     let answer = reqwest::Client::new()
         .post(format!("{url}/run?wait=true"))
         .send()
@@ -378,7 +383,8 @@ async fn binary_first_run(site: &Site, log_level: &str) -> (String, String) {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let ready = client.get(format!("{url}/readyz")).send().await;
+        // /report answers 200 once the first run has finished.
+        let ready = client.get(format!("{url}/report")).send().await;
         if ready.is_ok_and(|r| r.status() == 200) {
             break;
         }

@@ -536,7 +536,7 @@ async fn the_schedule_runs_at_its_slots_and_skips_the_missed_ones() {
     let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
     let agent = Agent::new(metrics(), timed_trigger(t0, ms(100), starts.clone()));
     let scheduled = agent.clone();
-    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400)).await });
+    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400), ms(100)).await });
     tokio::time::sleep(ms(1250)).await;
     assert_eq!(*starts.lock().unwrap(), vec![ms(300), ms(700), ms(1100)]);
     assert!(agent.last().unwrap().success);
@@ -548,7 +548,7 @@ async fn the_schedule_runs_at_its_slots_and_skips_the_missed_ones() {
     let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
     let agent = Agent::new(metrics(), timed_trigger(t0, ms(900), starts.clone()));
     let scheduled = agent.clone();
-    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400)).await });
+    let task = tokio::spawn(async move { scheduled.schedule(ms(300), ms(400), ms(100)).await });
     tokio::time::sleep(ms(2700)).await;
     // 0.3 runs until 1.2: 0.7 and 1.1 are skipped, 1.5 runs until 2.4,
     // 1.9 and 2.3 are skipped, 2.7 is the next.
@@ -564,12 +564,16 @@ async fn huge_intervals_and_delays_do_not_panic_the_schedule() {
     let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
     let agent = Agent::new(metrics(), timed_trigger(t0, ms(10), starts.clone()));
     let scheduled = agent.clone();
-    let once = tokio::spawn(async move { scheduled.schedule(ms(0), Duration::MAX).await });
+    let once = tokio::spawn(async move { scheduled.schedule(ms(0), Duration::MAX, ms(100)).await });
     let scheduled = agent.clone();
-    let never = tokio::spawn(async move { scheduled.schedule(Duration::MAX, ms(1)).await });
+    let never =
+        tokio::spawn(async move { scheduled.schedule(Duration::MAX, ms(1), ms(100)).await });
     tokio::time::sleep(Duration::from_secs(3600 * 24 * 365)).await;
     assert_eq!(*starts.lock().unwrap(), vec![ms(0)]);
     assert!(!once.is_finished() && !never.is_finished());
+    // A scheduler that can run no more is not live (failure 5: /healthz
+    // said 200 while no run would ever come again).
+    assert_eq!(agent.live(), Err(site_status_agent::shared::NotLive::Ended));
     once.abort();
     never.abort();
 

@@ -122,10 +122,11 @@ impl TestAgent {
         .unwrap();
     }
 
-    /// Waits until the first run has finished (`/readyz`).
+    /// Waits until the first run has finished (`/report` answers 200;
+    /// `/readyz` does not wait for the first run).
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.get("/readyz").is_none() {
+        while self.get("/report").is_none() {
             assert!(Instant::now() < deadline, "the agent never became ready");
             std::thread::sleep(Duration::from_millis(100));
         }
