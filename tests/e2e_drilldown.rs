@@ -346,9 +346,13 @@ fn pane_title(line: &str) -> Option<(String, String)> {
     if inner.len() == line.len() {
         return None;
     }
-    let text = glyph_line(inner)?.1.strip_suffix(')')?;
-    let (title, id) = text.rsplit_once(" (")?;
-    Some((title.to_string(), id.to_string()))
+    let text = glyph_line(inner)?.1;
+    // "Title (id)"; a requirement without a title (no report read) is
+    // headed by its id alone.
+    match text.strip_suffix(')').and_then(|t| t.rsplit_once(" (")) {
+        Some((title, id)) => Some((title.to_string(), id.to_string())),
+        None => Some((text.to_string(), text.to_string())),
+    }
 }
 
 /// A row's title (possibly cut short with "…") names `title`.
