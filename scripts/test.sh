@@ -66,7 +66,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # Build every test target once, and list them: kind, name, package
-# directory, executable.
+# directory, executable (then numbered in the order they are to run).
 cargo test --workspace --all-targets --locked --no-run --message-format=json-render-diagnostics >"$work/artifacts.json"
 python3 - "$work/artifacts.json" >"$work/targets" <<'PY'
 import json, os, sys
@@ -89,11 +89,12 @@ slow_first="agent_static rollout real_drupal agent_e2e prometheus_source faults 
 {
     for name in $slow_first; do awk -v n="$name" '$1 != "lib" && $2 == n' "$work/targets"; done
     awk -v slow=" $slow_first " '$1 == "lib" || index(slow, " " $2 " ") == 0' "$work/targets"
-} >"$work/ordered"
+} | awk '{ print NR, $0 }' >"$work/ordered"
 
 run_one() {
-    local kind=$1 name=$2 dir=$3 exe=$4 out
-    out="$WORK/$kind-$name.log"
+    # Numbered: two packages may have a test target of the same name.
+    local number=$1 kind=$2 name=$3 dir=$4 exe=$5 out
+    out="$WORK/$number-$kind-$name.log"
     local started=$SECONDS
     (cd "$dir" && CARGO_MANIFEST_DIR="$dir" "$exe") >"$out" 2>&1
     local status=$?
