@@ -5,11 +5,12 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::TestPrometheus;
 use support::agent::TestAgent;
+use support::prometheus::promtool_check_metrics;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_scraped_by_prometheus_is_what_check_reports() {
@@ -20,21 +21,7 @@ async fn the_agent_scraped_by_prometheus_is_what_check_reports() {
 
     // promtool lints what the agent serves.
     let metrics = agent.get("/metrics").unwrap();
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian's prometheus package) on PATH");
-    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
-    let linted = promtool.wait_with_output().unwrap();
-    assert!(
-        linted.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&linted.stdout),
-        String::from_utf8_lossy(&linted.stderr)
-    );
+    promtool_check_metrics(&metrics, "the agent's /metrics");
 
     let prometheus = TestPrometheus::start([format!("127.0.0.1:{port}")]).await;
     let deadline = Instant::now() + Duration::from_secs(60);

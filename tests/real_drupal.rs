@@ -30,6 +30,7 @@ use support::TestPrometheus;
 use support::agent::{agent_binary, free_port};
 use support::drupal::{RealSite, real_site};
 use support::loki::StandInLoki;
+use support::prometheus::{promtool_check_metrics, shipped_rules_every_second};
 use support::tmux::{Screen, Tmux, command_line, require_tmux, sh_quote};
 
 const SITE: &str = "real";
@@ -159,30 +160,6 @@ impl Agent {
     }
 }
 
-/// `promtool check metrics` on what the agent serves.
-fn lint(metrics: &str, what: &str) {
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian's prometheus package) on PATH");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: promtool check metrics: {}{}\n{metrics}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The value of the last run's start as the agent serves it.
 fn last_run(metrics: &str) -> Option<f64> {
     metrics
@@ -197,18 +174,6 @@ fn now_unix() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-/// The rules as shipped, evaluated every second.
-fn rules_yaml() -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/site-status.rules.yml");
-    let yaml = std::fs::read_to_string(path).unwrap();
-    assert!(
-        yaml.contains("interval: 30s"),
-        "the rules' interval changed"
-    );
-    yaml.replace("interval: 30s", "interval: 1s")
 }
 
 /// `watch --format jsonl`, running all along: every line it printed.
@@ -345,7 +310,7 @@ impl System {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        lint(&metrics, what);
+        promtool_check_metrics(&metrics, what);
         self.failure_series_match(&metrics, &expected);
 
         // The recorded state and failing requirements.
@@ -619,7 +584,7 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
             &[("env", ENV), ("site", SITE), ("profile", "standard")],
         )
         .scrape_interval(Duration::from_secs(1))
-        .rule_file(&rules_yaml())
+        .rule_file(&shipped_rules_every_second())
         .start()
         .await;
 

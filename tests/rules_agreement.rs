@@ -18,20 +18,8 @@ use site_status::source::FleetSource;
 use site_status::source::http::ProcessSecrets;
 use site_status::source::prometheus::recorded;
 use support::fleet::Fleet;
+use support::prometheus::shipped_rules_every_second;
 use support::{ENVIRONMENTS, FleetBuilder, FleetExporter, TestPrometheus};
-
-/// The rule file as shipped, evaluated every second instead of every 30 s
-/// so the test does not wait for the first evaluation.
-fn rules_yaml() -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/site-status.rules.yml");
-    let yaml = std::fs::read_to_string(path).unwrap();
-    assert!(
-        yaml.contains("interval: 30s"),
-        "the rules' interval changed"
-    );
-    yaml.replace("interval: 30s", "interval: 1s")
-}
 
 fn config_text(prometheus: &str, recorded: bool) -> String {
     ENVIRONMENTS
@@ -110,7 +98,7 @@ async fn recorded_states_agree_with_check_and_both_grids_are_the_same() {
                 ("profile", "kk_borger"),
             ],
         )
-        .rule_file(&rules_yaml())
+        .rule_file(&shipped_rules_every_second())
         .start()
         .await;
 

@@ -644,6 +644,44 @@ impl Drop for TestPrometheus {
     }
 }
 
+/// The rules as shipped (`deploy/prometheus/site-status.rules.yml`),
+/// evaluated every second instead of every 30 s, so a test does not wait
+/// for the first evaluation.
+pub fn shipped_rules_every_second() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/site-status.rules.yml");
+    let yaml = std::fs::read_to_string(path).expect("read the shipped rules");
+    assert!(
+        yaml.contains("interval: 30s"),
+        "the rules' interval changed"
+    );
+    yaml.replace("interval: 30s", "interval: 1s")
+}
+
+/// `promtool check metrics` on a scrape's body; fails the test with
+/// promtool's words, naming `what` was scraped.
+pub fn promtool_check_metrics(metrics: &str, what: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package) on PATH");
+    if let Some(mut stdin) = promtool.stdin.take() {
+        stdin
+            .write_all(metrics.as_bytes())
+            .expect("write to promtool");
+    }
+    let out = promtool.wait_with_output().expect("promtool's answer");
+    assert!(
+        out.status.success(),
+        "{what}: promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn parse_instant(json: &Value) -> Result<Vec<PromSample>, String> {
     if json["status"] != "success" {
         return Err(format!("query failed: {json}"));
