@@ -84,8 +84,9 @@ PY
 # as SITE_STATUS_TEST_JOBS (2: the machine's cores), the longest first so
 # none is left alone at the end. Each binary runs as `cargo test` runs it:
 # from its package's directory, its own tests in parallel; its output is
-# printed whole when it ends.
-slow_first="agent_static rollout real_drupal agent_e2e prometheus_source faults e2e_live prometheus_real watch_real requests_per_refresh prometheus_harness long_run e2e_drilldown prometheus_alerts alertmanager new_user e2e_tmux agent_run_now mute loki_push runner http"
+# printed whole when it ends. The real-system tests come after the static
+# agent's build (a 2-core compile), which would otherwise slow their drush.
+slow_first="agent_static rollout agent_e2e prometheus_source faults real_drupal e2e_live prometheus_real watch_real requests_per_refresh prometheus_harness long_run e2e_drilldown prometheus_alerts alertmanager new_user e2e_tmux agent_run_now mute loki_push runner http"
 {
     for name in $slow_first; do awk -v n="$name" '$1 != "lib" && $2 == n' "$work/targets"; done
     awk -v slow=" $slow_first " '$1 == "lib" || index(slow, " " $2 " ") == 0' "$work/targets"
