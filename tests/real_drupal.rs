@@ -641,6 +641,17 @@ async fn a_real_drupal_site_through_every_state_agrees_everywhere() {
         system.agent.metrics().contains(r#"profile="standard""#),
         "the install profile is not the profile label"
     );
+    let info = system.agent.metrics();
+    let info = info
+        .lines()
+        .find(|l| l.starts_with("drupal_info{"))
+        .unwrap_or_else(|| panic!("no drupal_info: {info}"));
+    assert!(
+        info.contains(r#"drush_version="13.3.0.0""#)
+            && info.contains(r#"install_profile="standard""#)
+            && info.contains(r#"drupal_version="10.3.7""#),
+        "{info}"
+    );
 
     system.site.set_pending_update(true);
     system

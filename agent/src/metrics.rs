@@ -350,6 +350,11 @@ impl Inner {
             {
                 push_label(&mut labels, name, value);
             }
+            push_label(
+                &mut labels,
+                names::INSTALL_PROFILE_LABEL,
+                &v.install_profile,
+            );
             sample(out, names::INFO, t, &labels, 1.0);
         }
 
@@ -586,6 +591,7 @@ mod tests {
                 php: "8.3.1".into(),
                 drush: "13.3.1".into(),
                 profile: "1.2.0".into(),
+                install_profile: "kk_base".into(),
             },
             line: ReportLine {
                 site: "borger".into(),
@@ -660,7 +666,7 @@ mod tests {
             format!("drupal_status_report_last_success_timestamp_seconds{{{t}}} 1700000000.5"),
             format!("drupal_status_report_duration_seconds{{{t}}} 3.25"),
             format!(
-                "drupal_info{{{t},drupal_version=\"10.3.6\",php_version=\"8.3.1\",drush_version=\"13.3.1\",profile_version=\"1.2.0\"}} 1"
+                "drupal_info{{{t},drupal_version=\"10.3.6\",php_version=\"8.3.1\",drush_version=\"13.3.1\",profile_version=\"1.2.0\",install_profile=\"kk_base\"}} 1"
             ),
             format!("site_status_agent_runs_total{{{t},result=\"success\"}} 1"),
             format!("site_status_agent_run_duration_seconds_bucket{{{t},le=\"2\"}} 0"),

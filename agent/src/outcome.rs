@@ -12,6 +12,9 @@ pub struct Versions {
     pub php: String,
     pub drush: String,
     pub profile: String,
+    /// The install profile `drush status` names: `drupal_info`'s
+    /// `install_profile`, published also when `--profile` says otherwise.
+    pub install_profile: String,
 }
 
 /// What one run found.

@@ -277,6 +277,7 @@ impl Runner {
 fn merge_status(outcome: &mut Outcome, status: &DrushStatus) {
     let v = &mut outcome.versions;
     v.drush = status.drush_version.clone();
+    v.install_profile = status.install_profile.clone();
     if v.drupal.is_empty() {
         v.drupal = status.drupal_version.clone();
     }
@@ -810,6 +811,7 @@ fn versions_of(requirements: &[Requirement]) -> Versions {
         php: find("php"),
         drush: String::new(),
         profile: String::new(),
+        install_profile: String::new(),
     }
 }
 

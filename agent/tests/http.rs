@@ -53,6 +53,7 @@ fn outcome(requirements: Vec<Requirement>, drush: serde_json::Value, n: i64) -> 
             php: "8.3.1".into(),
             drush: "13.3.1".into(),
             profile: "1.0.0".into(),
+            install_profile: "kk_base".into(),
         },
         line: ReportLine {
             site: "borger".into(),
@@ -285,7 +286,7 @@ fn a_failed_run_keeps_the_last_successful_requirements() {
         "site_status_agent_runs_total{{{T},result=\"success\"}} 1\n"
     )));
     assert!(text.contains(&format!(
-        "drupal_info{{{T},drupal_version=\"10.3.6\",php_version=\"8.3.1\",drush_version=\"13.3.1\",profile_version=\"1.0.0\"}} 1\n"
+        "drupal_info{{{T},drupal_version=\"10.3.6\",php_version=\"8.3.1\",drush_version=\"13.3.1\",profile_version=\"1.0.0\",install_profile=\"kk_base\"}} 1\n"
     )));
     assert_promtool_passes(&text);
 }

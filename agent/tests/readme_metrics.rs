@@ -60,6 +60,7 @@ fn outcome(success: bool) -> Outcome {
             php: "8.2.0".into(),
             drush: "13.3.0.0".into(),
             profile: String::new(),
+            install_profile: "standard".into(),
         },
         line: ReportLine {
             site: "borger".into(),

@@ -27,7 +27,10 @@ pub const ENV_LABEL: &str = "env";
 pub const PROFILE_LABEL: &str = "profile";
 /// The requirement's id on `drupal_requirement_severity`.
 pub const REQUIREMENT_LABEL: &str = "requirement";
-/// The labels of `drupal_info`.
+/// `drupal_info`'s label for the install profile `drush status` names
+/// (also when the `profile` label was configured otherwise).
+pub const INSTALL_PROFILE_LABEL: &str = "install_profile";
+/// The version labels of `drupal_info`.
 pub const INFO_LABELS: [&str; 4] = [
     "drupal_version",
     "php_version",
