@@ -162,6 +162,33 @@ pub trait FleetSource: Send + Sync + 'static {
         })
     }
 
+    /// The grid as it was at `at` (Unix seconds): a deploy gate's baseline
+    /// at `--since`. Without alerts or silences.
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        let _ = at;
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
+    /// [`FleetSource::fetch_rollout`] as it was at `at` (Unix seconds).
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        let _ = (profile, at);
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
     /// Whether the environment has a cluster to ask about its sites'
     /// workloads (the site view's Kubernetes pane).
     fn has_kubernetes(&self) -> bool {

@@ -115,6 +115,19 @@ impl PrometheusSource {
         Ok((grid?, alerts))
     }
 
+    /// A profile's versions from the rollout query's samples.
+    fn rollout_of(&self, profile: &str, samples: &[Sample]) -> Rollout {
+        Rollout::from_pairs(
+            profile,
+            samples.iter().filter_map(|s| {
+                Some((
+                    s.labels.get(&self.queries.site)?,
+                    s.labels.get("profile_version").unwrap_or(""),
+                ))
+            }),
+        )
+    }
+
     pub fn api_mut(&mut self) -> &mut PromApi {
         &mut self.api
     }
@@ -330,15 +343,58 @@ impl FleetSource for PrometheusSource {
                 .query(&self.queries.rollout(profile))
                 .await?
                 .into_vector()?;
-            Ok(Rollout::from_pairs(
-                profile,
-                samples.iter().filter_map(|s| {
-                    Some((
-                        s.labels.get(&self.queries.site)?,
-                        s.labels.get("profile_version").unwrap_or(""),
-                    ))
-                }),
-            ))
+            Ok(self.rollout_of(profile, &samples))
+        })
+    }
+
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let queries = self.queries.grid();
+            let answers =
+                futures::future::join_all(queries.iter().map(|q| self.api.query_at(q, at))).await;
+            let mut warnings = Vec::new();
+            let mut vectors = Vec::with_capacity(GRID_QUERIES);
+            for answer in answers {
+                let answer = answer?;
+                warnings.extend(answer.warnings.clone());
+                vectors.push(answer.into_vector()?);
+            }
+            let answers: [Vec<Sample>; GRID_QUERIES] = vectors
+                .try_into()
+                .map_err(|_| SourceError::new("the grid's answers did not come back whole"))?;
+            let MergedGrid { sites, .. } = merge_grid(&self.queries, answers, at);
+            if sites.len() > self.max_sites {
+                return Err(SourceError::new(format!(
+                    "{}: {} sites, more than max_sites = {} for {}",
+                    self.api.endpoint.display(),
+                    sites.len(),
+                    self.max_sites,
+                    self.env
+                )));
+            }
+            warnings.sort();
+            warnings.dedup();
+            Ok(EnvReport {
+                sites,
+                warnings,
+                alerts: Vec::new(),
+                silences: None,
+            })
+        })
+    }
+
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            let samples = self
+                .api
+                .query_at(&self.queries.rollout(profile), at)
+                .await?
+                .into_vector()?;
+            Ok(self.rollout_of(profile, &samples))
         })
     }
 }
