@@ -504,12 +504,13 @@ fn regressed_and_baselines(ended: &Ended) -> (RegressedSites, Baselines) {
 
 /// The pipeline: the gate step starts after the deploy step, when
 /// the first two sites have already switched and reported their new
-/// failures. With `--since` taken before the roll, their baseline is
-/// their state then: they are named and the gate fails; borger-c, failing
-/// cron before the deploy, is not a regression; a site that was not there
-/// at `--since` has no baseline and fails closed.
+/// failures. Their baseline is their last state before their switch, from
+/// Prometheus' history, or with `--since` taken before the roll their
+/// state then: either way they are named and the gate fails; borger-c,
+/// failing cron before the deploy, is not a regression; a site with no
+/// history before VERSION has no baseline and fails closed.
 #[tokio::test]
-async fn a_gate_started_late_with_since_names_the_sites_that_regressed_before_it() {
+async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
     let s = setup().await;
     let config = s.config("config.toml", "");
     let since = jiff::Timestamp::now().to_string();
@@ -530,12 +531,17 @@ async fn a_gate_started_late_with_since_names_the_sites_that_regressed_before_it
     // borger-b switches at 2/8 of the roll and reports 2 s later; a
     // scrape and a margin after that.
     tokio::time::sleep(over * 2 / 8 + Duration::from_secs(5)).await;
-    let late = s.gate(
+    let with_since = s.gate(
         &config,
         &["--since", &since, "--format", "json", "--timeout", "2m"],
         &[("CI", "true")],
     );
-    let late = ended(late).await;
+    let without = s.gate(
+        &config,
+        &["--format", "json", "--timeout", "2m"],
+        &[("CI", "true")],
+    );
+    let (late, without) = (ended(with_since).await, ended(without).await);
     rolling.join();
 
     assert_eq!(late.code, Some(1), "{late}");
@@ -561,8 +567,29 @@ async fn a_gate_started_late_with_since_names_the_sites_that_regressed_before_it
     let json = json_of(&late);
     assert_eq!(json["counts"]["baselines"]["since"], 8, "{late}");
     assert_eq!(json["counts"]["baselines"]["none"], 1, "{late}");
+    // Without --since: the same verdict, from each switched site's last
+    // state before its switch in Prometheus' history.
+    assert_eq!(without.code, Some(1), "{without}");
+    let (regressed_without, baselines) = regressed_and_baselines(&without);
+    assert_eq!(regressed_without, regressed, "{without}");
+    for (site, from) in &baselines {
+        let want: &[&str] = match site.as_str() {
+            "borger-a" | "borger-b" => &["before-switch"],
+            "borger-new" => &["none"],
+            // borger-c switches about when the gate starts.
+            "borger-c" => &["before-switch", "start"],
+            _ => &["start"],
+        };
+        assert!(want.contains(&from.as_str()), "{site} {from}: {without}");
+    }
     // Found at the first poll, said at once.
     for site in ["borger-a", "borger-b"] {
+        assert!(
+            without
+                .stderr
+                .contains(&format!("{site} reported on 3.15: regressed (update")),
+            "{without}"
+        );
         assert!(
             late.stderr
                 .contains(&format!("{site} reported on 3.15: regressed (update")),

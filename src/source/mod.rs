@@ -189,6 +189,25 @@ pub trait FleetSource: Send + Sync + 'static {
         })
     }
 
+    /// For each site of `profile` that ran another version than `version`
+    /// within the `lookback` before now: the last instant it was seen on
+    /// one (Unix seconds). A site on `version` throughout, or with no
+    /// history, is absent.
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: std::time::Duration,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+        let _ = (profile, version, lookback);
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
     /// Whether the environment has a cluster to ask about its sites'
     /// workloads (the site view's Kubernetes pane).
     fn has_kubernetes(&self) -> bool {

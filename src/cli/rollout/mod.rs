@@ -42,6 +42,9 @@ pub struct GateRequest {
     /// `--since`: the deploy's start (Unix seconds); every site's baseline
     /// is its state then.
     pub since: Option<f64>,
+    /// How far back to look for the switch of a site already on the
+    /// version at the start (`--lookback`).
+    pub lookback: Duration,
 }
 
 /// How long the gate waits for one site's requirement titles at the end.
@@ -207,9 +210,31 @@ pub async fn run(
                         versions,
                     );
                     // Already on the version: their state now is not a
-                    // baseline, and none other is known.
-                    for site in g.switched_before_start() {
-                        g.before_switch(&site, None);
+                    // baseline; the one before their switch is.
+                    let switched = g.switched_before_start();
+                    if !switched.is_empty() {
+                        let found = before_switch(
+                            source.as_ref(),
+                            request,
+                            &switched,
+                            stale_after,
+                            &baseline_mutes,
+                        )
+                        .await;
+                        let found = match found {
+                            Ok(found) => found,
+                            Err(e) => {
+                                // Fail-closed: no history is no baseline.
+                                reporter.backend(Some(&format!(
+                                    "the history before the switch: {}",
+                                    e.message
+                                )));
+                                BTreeMap::new()
+                            }
+                        };
+                        for site in switched {
+                            g.before_switch(&site, found.get(&site).cloned());
+                        }
                     }
                     g
                 }
@@ -287,6 +312,57 @@ async fn gate_since(
         &versions,
         BaselineFrom::Since { at },
     ))
+}
+
+/// For each of `sites`, already on the version at the gate's start: the
+/// last instant it was on another within the lookback, and the
+/// requirements it failed then (mutes applied). A site without is absent.
+async fn before_switch(
+    source: &dyn FleetSource,
+    request: &GateRequest,
+    sites: &[String],
+    stale_after: Duration,
+    mutes: &MuteRules,
+) -> Result<BTreeMap<String, (f64, std::collections::BTreeSet<String>)>, crate::source::SourceError>
+{
+    let switches = source
+        .fetch_switches(&request.profile, &request.version, request.lookback)
+        .await?;
+    // One grid at each distinct instant, however many sites share it.
+    let mut by_instant: BTreeMap<u64, (f64, Vec<&str>)> = BTreeMap::new();
+    for site in sites {
+        if let Some(at) = switches.get(site) {
+            by_instant
+                .entry(at.to_bits())
+                .or_insert((*at, Vec::new()))
+                .1
+                .push(site);
+        }
+    }
+    let mut found = BTreeMap::new();
+    for (at, wanted) in by_instant.into_values() {
+        let report = source.fetch_fleet_at(at).await?;
+        let mut tracker = Tracker::new(
+            std::slice::from_ref(&request.env),
+            stale_after,
+            mutes.clone(),
+        );
+        tracker.observe(0, Arc::new(report), at, at);
+        let Some(fleet) = tracker.fleet(0) else {
+            continue;
+        };
+        for site in wanted {
+            if let Some(i) = fleet.find(site) {
+                let failing = fleet.sites[i]
+                    .failing
+                    .iter()
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                found.insert(site.to_string(), (at, failing));
+            }
+        }
+    }
+    Ok(found)
 }
 
 async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
@@ -369,6 +445,15 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `--lookback`: a duration like `6h`; from a minute to 7 days.
+pub fn parse_lookback(text: &str) -> Result<Duration, String> {
+    let seconds = crate::config::parse_duration(text)?;
+    if !(60.0..=7.0 * 86_400.0).contains(&seconds) {
+        return Err("a lookback from 1m to 7d".to_string());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// `--since`: an RFC 3339 time, or a duration such as `20m` meaning that
 /// long ago; as Unix seconds. Not in the future, nor more than 7 days ago.
 pub fn parse_since(text: &str) -> Result<f64, String> {
@@ -402,6 +487,7 @@ pub struct RolloutArgs<'a> {
     pub format: Format,
     pub run_now: bool,
     pub since: Option<f64>,
+    pub lookback: Duration,
     pub demo: bool,
 }
 
@@ -423,6 +509,7 @@ pub fn command(path: Option<&Path>, args: &RolloutArgs<'_>) -> ExitCode {
         max_failing: args.max_failing,
         run_now: args.run_now,
         since: args.since,
+        lookback: args.lookback,
     };
     let Ok(rt) = runtime() else {
         return ExitCode::from(exit::FAILURE);

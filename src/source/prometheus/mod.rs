@@ -347,6 +347,45 @@ impl FleetSource for PrometheusSource {
         })
     }
 
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: Duration,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+        Box::pin(async move {
+            let end = unix_now();
+            let start = end - lookback.as_secs_f64();
+            // At most about 10,000 points a series (the server refuses
+            // 11,000), and never coarser than needed for a short lookback.
+            // Whole seconds: the server reads no fraction in a step.
+            let step = Duration::from_secs((lookback.as_secs() / 10_000).max(1) + 1);
+            let series = self
+                .api
+                .query_range(&self.queries.rollout(profile), start, end, step)
+                .await?
+                .into_matrix()?;
+            let mut last_off: std::collections::BTreeMap<String, f64> =
+                std::collections::BTreeMap::new();
+            for s in &series {
+                let (Some(site), Some(on)) = (
+                    s.labels.get(&self.queries.site),
+                    s.labels.get("profile_version"),
+                ) else {
+                    continue;
+                };
+                if on == version {
+                    continue;
+                }
+                if let Some(at) = s.points.iter().map(|(t, _)| *t).reduce(f64::max) {
+                    let seen = last_off.entry(site.to_string()).or_insert(at);
+                    *seen = seen.max(at);
+                }
+            }
+            Ok(last_off)
+        })
+    }
+
     fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
             let queries = self.queries.grid();
