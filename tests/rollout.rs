@@ -466,3 +466,134 @@ async fn the_gate_runs_against_the_demo_fleet() {
     );
     assert_eq!(allowing.code, Some(0), "{allowing}");
 }
+
+/// Site → its regressions' ids, of the regressed sites.
+type RegressedSites = Vec<(String, Vec<String>)>;
+/// Site → where its baseline came from.
+type Baselines = Vec<(String, String)>;
+
+/// The regressed sites of a JSON result with their regressions' ids, and
+/// each site's baseline source.
+fn regressed_and_baselines(ended: &Ended) -> (RegressedSites, Baselines) {
+    let json = json_of(ended);
+    let sites = json["sites"].as_array().cloned().unwrap_or_default();
+    let regressed = sites
+        .iter()
+        .filter(|s| s["regressed"] == true)
+        .map(|s| {
+            let ids = s["regressions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .collect();
+            (s["site"].as_str().unwrap_or("").to_string(), ids)
+        })
+        .collect();
+    let baselines = sites
+        .iter()
+        .map(|s| {
+            (
+                s["site"].as_str().unwrap_or("").to_string(),
+                s["baseline"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    (regressed, baselines)
+}
+
+/// The pipeline: the gate step starts after the deploy step, when
+/// the first two sites have already switched and reported their new
+/// failures. Their baseline is their last state before their switch, from
+/// Prometheus' history, or with `--since` taken before the roll their
+/// state then: either way they are named and the gate fails; borger-c,
+/// failing cron before the deploy, is not a regression; a site with no
+/// history before VERSION has no baseline and fails closed.
+#[tokio::test]
+async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
+    let s = setup().await;
+    let config = s.config("config.toml", "");
+    let since = jiff::Timestamp::now().to_string();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let over = Duration::from_secs(30);
+    let rolling = s.exporter.roll(
+        Roll::new("test", "kk_borger", "3.15", over)
+            .regress("borger-a", "update")
+            .regress("borger-b", "update"),
+    );
+    // A site deployed straight on 3.15 after --since, failing cron.
+    s.exporter.update(|fleet| {
+        let mut site = healthy("borger-new", "test", "kk_borger");
+        site.info.profile_version = "3.15".into();
+        site.set_severity("cron", 2);
+        fleet.sites.push(site);
+    });
+    // borger-b switches at 2/8 of the roll and reports 2 s later; a
+    // scrape and a margin after that.
+    tokio::time::sleep(over * 2 / 8 + Duration::from_secs(5)).await;
+    let with_since = s.gate(
+        &config,
+        &["--since", &since, "--format", "json", "--timeout", "2m"],
+        &[("CI", "true")],
+    );
+    let without = s.gate(
+        &config,
+        &["--format", "json", "--timeout", "2m"],
+        &[("CI", "true")],
+    );
+    let (late, without) = (ended(with_since).await, ended(without).await);
+    rolling.join();
+
+    assert_eq!(late.code, Some(1), "{late}");
+    let (regressed, baselines) = regressed_and_baselines(&late);
+    let update = vec!["update".to_string()];
+    assert_eq!(
+        regressed,
+        [
+            ("borger-a".to_string(), update.clone()),
+            ("borger-b".to_string(), update),
+            ("borger-new".to_string(), vec!["cron".to_string()]),
+        ],
+        "{late}"
+    );
+    for (site, from) in &baselines {
+        let want = if site == "borger-new" {
+            "none"
+        } else {
+            "since"
+        };
+        assert_eq!(from, want, "{site}: {late}");
+    }
+    let json = json_of(&late);
+    assert_eq!(json["counts"]["baselines"]["since"], 8, "{late}");
+    assert_eq!(json["counts"]["baselines"]["none"], 1, "{late}");
+    // Without --since: the same verdict, from each switched site's last
+    // state before its switch in Prometheus' history.
+    assert_eq!(without.code, Some(1), "{without}");
+    let (regressed_without, baselines) = regressed_and_baselines(&without);
+    assert_eq!(regressed_without, regressed, "{without}");
+    for (site, from) in &baselines {
+        let want: &[&str] = match site.as_str() {
+            "borger-a" | "borger-b" => &["before-switch"],
+            "borger-new" => &["none"],
+            // borger-c switches about when the gate starts.
+            "borger-c" => &["before-switch", "start"],
+            _ => &["start"],
+        };
+        assert!(want.contains(&from.as_str()), "{site} {from}: {without}");
+    }
+    // Found at the first poll, said at once.
+    for site in ["borger-a", "borger-b"] {
+        assert!(
+            without
+                .stderr
+                .contains(&format!("{site} reported on 3.15: regressed (update")),
+            "{without}"
+        );
+        assert!(
+            late.stderr
+                .contains(&format!("{site} reported on 3.15: regressed (update")),
+            "{late}"
+        );
+    }
+}

@@ -169,6 +169,15 @@ pub enum Command {
         /// How many sites may regress and the gate still pass.
         #[arg(long, default_value_t = 0)]
         max_failing: usize,
+        /// The deploy's start: every site's baseline is its state then. An
+        /// RFC 3339 time, or a duration such as `20m` meaning that long ago.
+        #[arg(long, value_name = "TIME", value_parser = rollout::parse_since)]
+        since: Option<f64>,
+        /// How far back to look for the switch of a site already on
+        /// VERSION when the gate starts (its baseline is its state just
+        /// before).
+        #[arg(long, default_value = "6h", value_parser = rollout::parse_lookback)]
+        lookback: Duration,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// Do not ask the agents of sites that switched to run now (by

@@ -17,12 +17,48 @@ use super::fleet::EnvFleet;
 use super::rollout::Rollout;
 use super::severity::SiteState;
 
+/// Where a site's baseline came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BaselineFrom {
+    /// Its state when the gate started, before it switched.
+    Start,
+    /// Its last state before it switched, at `at` (Unix seconds), found in
+    /// the backend's history.
+    BeforeSwitch { at: f64 },
+    /// Its state at `--since` (Unix seconds), the deploy's start.
+    Since { at: f64 },
+    /// None could be found: judged fail-closed, every failing requirement
+    /// counts as a regression.
+    None,
+}
+
+impl BaselineFrom {
+    /// The word for it in JSON and the summary's counts.
+    pub fn key(&self) -> &'static str {
+        match self {
+            BaselineFrom::Start => "start",
+            BaselineFrom::BeforeSwitch { .. } => "before-switch",
+            BaselineFrom::Since { .. } => "since",
+            BaselineFrom::None => "none",
+        }
+    }
+
+    /// When the baseline was taken, for those taken at a known instant.
+    pub fn at(&self) -> Option<f64> {
+        match self {
+            BaselineFrom::BeforeSwitch { at } | BaselineFrom::Since { at } => Some(*at),
+            BaselineFrom::Start | BaselineFrom::None => None,
+        }
+    }
+}
+
 /// One site as the gate found it at its start.
 #[derive(Debug, Clone, PartialEq)]
 struct Before {
     version: Option<String>,
     failing: BTreeSet<String>,
     last_run: Option<f64>,
+    from: BaselineFrom,
 }
 
 /// One site of the profile, as far as the rollout has come.
@@ -43,6 +79,8 @@ pub struct GateSite {
     /// Requirement ids failing on the new version that did not fail in the
     /// baseline (mutes applied), sorted.
     pub regressions: Vec<String>,
+    /// Where its baseline came from.
+    pub baseline: BaselineFrom,
 }
 
 impl GateSite {
@@ -98,6 +136,19 @@ impl GateProgress {
     /// The sites still waiting: not on the version, or not reported on it.
     pub fn waiting(&self) -> Vec<&GateSite> {
         self.sites.iter().filter(|s| !s.reported).collect()
+    }
+
+    /// How many sites have a baseline from each source, by
+    /// [`BaselineFrom::key`].
+    pub fn baselines(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts: BTreeMap<&'static str, usize> = ["start", "before-switch", "since", "none"]
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
+        for site in &self.sites {
+            *counts.entry(site.baseline.key()).or_insert(0) += 1;
+        }
+        counts
     }
 }
 
@@ -211,13 +262,33 @@ impl Verdict {
 impl Gate {
     /// Takes the baseline: each site of `profile` in `fleet` (interpreted,
     /// mutes applied) that `selection` admits, with its version from
-    /// `rollout`.
+    /// `rollout`, as the gate found them at its start.
     pub fn start(
         profile: &str,
         version: &str,
         selection: SiteSelection,
         fleet: &EnvFleet,
         rollout: &Rollout,
+    ) -> Gate {
+        Gate::start_from(
+            profile,
+            version,
+            selection,
+            fleet,
+            rollout,
+            BaselineFrom::Start,
+        )
+    }
+
+    /// [`Gate::start`] with `fleet` and `rollout` as they were at the
+    /// instant `from` names (`--since`).
+    pub fn start_from(
+        profile: &str,
+        version: &str,
+        selection: SiteSelection,
+        fleet: &EnvFleet,
+        rollout: &Rollout,
+        from: BaselineFrom,
     ) -> Gate {
         let versions: BTreeMap<&str, &str> = rollout
             .sites
@@ -235,6 +306,7 @@ impl Gate {
                         version: versions.get(s.label.as_str()).map(|v| v.to_string()),
                         failing: s.failing.iter().map(|(id, _)| id.clone()).collect(),
                         last_run: s.last_run,
+                        from,
                     },
                 )
             })
@@ -256,6 +328,38 @@ impl Gate {
     /// How many sites the baseline had.
     pub fn baseline_size(&self) -> usize {
         self.baseline.len()
+    }
+
+    /// The sites whose baseline, taken at the gate's start, is already on
+    /// the version: their state then is not a baseline, the one before
+    /// their switch is ([`Gate::before_switch`]).
+    pub fn switched_before_start(&self) -> Vec<String> {
+        self.baseline
+            .iter()
+            .filter(|(_, b)| {
+                b.from == BaselineFrom::Start && b.version.as_deref() == Some(self.version.as_str())
+            })
+            .map(|(site, _)| site.clone())
+            .collect()
+    }
+
+    /// Replaces `site`'s baseline with its state before its switch:
+    /// `found` is the instant of its last sample on the old version and
+    /// the requirements it failed then (mutes applied), or `None` when the
+    /// history has none, and the site is judged fail-closed.
+    pub fn before_switch(&mut self, site: &str, found: Option<(f64, BTreeSet<String>)>) {
+        if let Some(before) = self.baseline.get_mut(site) {
+            match found {
+                Some((at, failing)) => {
+                    before.failing = failing;
+                    before.from = BaselineFrom::BeforeSwitch { at };
+                }
+                None => {
+                    before.failing = BTreeSet::new();
+                    before.from = BaselineFrom::None;
+                }
+            }
+        }
     }
 
     /// Takes a poll made at `now`: the interpreted fleet and the profile's
@@ -324,6 +428,7 @@ impl Gate {
                 reported,
                 state: if reported { state } else { None },
                 regressions,
+                baseline: before.map_or(BaselineFrom::None, |b| b.from),
             });
         }
         GateProgress { sites }
@@ -568,5 +673,77 @@ mod tests {
             t0 + 60.0,
         );
         assert!(p.sites[0].reported);
+    }
+
+    #[test]
+    fn a_baseline_from_since_or_before_the_switch_is_recorded_and_none_fails_closed() {
+        let t0 = 1_000.0;
+        // At --since: a fails cron on 3.14, b is clean.
+        let at_since = fleet(vec![site("a", t0, &["cron"]), site("b", t0, &[])], t0);
+        let mut gate = Gate::start_from(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &at_since,
+            &rollout(&[("a", "3.14"), ("b", "3.14")]),
+            BaselineFrom::Since { at: t0 },
+        );
+        assert!(gate.switched_before_start().is_empty());
+        let p = gate.observe(
+            &fleet(
+                vec![
+                    site("a", t0 + 20.0, &["cron"]),
+                    site("b", t0 + 20.0, &["update"]),
+                    site("c", t0 + 20.0, &["cron"]),
+                ],
+                t0 + 30.0,
+            ),
+            &rollout(&[("a", "3.15"), ("b", "3.15"), ("c", "3.15")]),
+            t0 + 30.0,
+        );
+        let from: Vec<(&str, BaselineFrom, bool)> = p
+            .sites
+            .iter()
+            .map(|s| (s.site.as_str(), s.baseline, s.regressed()))
+            .collect();
+        assert_eq!(
+            from,
+            [
+                ("a", BaselineFrom::Since { at: t0 }, false),
+                ("b", BaselineFrom::Since { at: t0 }, true),
+                // Not there at --since: no baseline, so cron counts.
+                ("c", BaselineFrom::None, true),
+            ]
+        );
+        assert_eq!(p.baselines()["since"], 2);
+        assert_eq!(p.baselines()["none"], 1);
+
+        // Started late: a and b already on 3.15 with their new failures.
+        let late = fleet(
+            vec![
+                site("a", t0, &["cron", "update"]),
+                site("b", t0, &["update"]),
+            ],
+            t0,
+        );
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &late,
+            &rollout(&[("a", "3.15"), ("b", "3.15")]),
+        );
+        assert_eq!(gate.switched_before_start(), ["a", "b"]);
+        gate.before_switch("a", Some((t0 - 60.0, ["cron".to_string()].into())));
+        gate.before_switch("b", None);
+        let p = gate.observe(&late, &rollout(&[("a", "3.15"), ("b", "3.15")]), t0);
+        assert_eq!(
+            p.sites[0].baseline,
+            BaselineFrom::BeforeSwitch { at: t0 - 60.0 }
+        );
+        assert_eq!(p.sites[0].regressions, ["update"]);
+        assert_eq!(p.sites[1].baseline, BaselineFrom::None);
+        assert_eq!(p.sites[1].regressions, ["update"]);
+        assert_eq!(p.regressed().len(), 2, "found at once, at start");
     }
 }

@@ -309,6 +309,40 @@ impl FleetSource for EnvironmentSource {
         })
     }
 
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: std::time::Duration,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(
+                self.prometheus
+                    .fetch_switches(profile, version, lookback)
+                    .await,
+            )
+        })
+    }
+
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(self.prometheus.fetch_fleet_at(at).await)
+        })
+    }
+
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            self.start_forwarding();
+            self.explain(self.prometheus.fetch_rollout_at(profile, at).await)
+        })
+    }
+
     fn has_kubernetes(&self) -> bool {
         self.kube.is_some()
     }

@@ -162,6 +162,52 @@ pub trait FleetSource: Send + Sync + 'static {
         })
     }
 
+    /// The grid as it was at `at` (Unix seconds): a deploy gate's baseline
+    /// at `--since`. Without alerts or silences.
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        let _ = at;
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
+    /// [`FleetSource::fetch_rollout`] as it was at `at` (Unix seconds).
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        let _ = (profile, at);
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
+    /// For each site of `profile` that ran another version than `version`
+    /// within the `lookback` before now: the last instant it was seen on
+    /// one (Unix seconds). A site on `version` throughout, or with no
+    /// history, is absent.
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: std::time::Duration,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+        let _ = (profile, version, lookback);
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} has no history",
+                self.environment()
+            )))
+        })
+    }
+
     /// Whether the environment has a cluster to ask about its sites'
     /// workloads (the site view's Kubernetes pane).
     fn has_kubernetes(&self) -> bool {

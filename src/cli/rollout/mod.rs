@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::{Format, exit, load_config, load_mutes, poll_settings, runtime, selected_sources};
-use crate::model::gate::{Gate, GateProgress, GateSite, SiteSelection, Verdict};
+use crate::model::gate::{BaselineFrom, Gate, GateProgress, GateSite, SiteSelection, Verdict};
 use crate::model::{Clock, DetailKey, MuteRules, Rollout, SiteKey, Tracker};
 use crate::poller::{Detail, PollSettings, Poller, Slot};
 use crate::source::FleetSource;
@@ -39,6 +39,12 @@ pub struct GateRequest {
     /// Ask the agents of sites that switched to run now, when the
     /// environment's agents are reachable.
     pub run_now: bool,
+    /// `--since`: the deploy's start (Unix seconds); every site's baseline
+    /// is its state then.
+    pub since: Option<f64>,
+    /// How far back to look for the switch of a site already on the
+    /// version at the start (`--lookback`).
+    pub lookback: Duration,
 }
 
 /// How long the gate waits for one site's requirement titles at the end.
@@ -100,6 +106,7 @@ pub async fn run(
     };
     poller.watch(rollout_key.clone());
     let wake = poller.wake();
+    let baseline_mutes = mutes.clone();
     let mut tracker = Tracker::new(std::slice::from_ref(&request.env), stale_after, mutes);
     let mut fleet_ready = false;
     let mut rollout: Option<Arc<Rollout>> = None;
@@ -175,17 +182,69 @@ pub async fn run(
         let (Some(fleet), Some(versions)) = (tracker.fleet(0), rollout.as_ref()) else {
             continue;
         };
-        let gate = gate.get_or_insert_with(|| {
-            let g = Gate::start(
-                &request.profile,
-                &request.version,
-                request.selection.clone(),
-                fleet,
-                versions,
-            );
-            reporter.baseline(request, g.baseline_size(), &profiles_of(fleet));
-            g
-        });
+        if gate.is_none() {
+            let started = match request.since {
+                Some(at) => {
+                    match gate_since(source.as_ref(), request, at, stale_after, &baseline_mutes)
+                        .await
+                    {
+                        Ok(g) => g,
+                        Err(e) => {
+                            // Said like any backend failure; the next poll
+                            // tries again.
+                            let error = Some(format!("the baseline at --since: {}", e.message));
+                            if error != backend.said {
+                                reporter.backend(error.as_deref());
+                                backend.said = error;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    let mut g = Gate::start(
+                        &request.profile,
+                        &request.version,
+                        request.selection.clone(),
+                        fleet,
+                        versions,
+                    );
+                    // Already on the version: their state now is not a
+                    // baseline; the one before their switch is.
+                    let switched = g.switched_before_start();
+                    if !switched.is_empty() {
+                        let found = before_switch(
+                            source.as_ref(),
+                            request,
+                            &switched,
+                            stale_after,
+                            &baseline_mutes,
+                        )
+                        .await;
+                        let found = match found {
+                            Ok(found) => found,
+                            Err(e) => {
+                                // Fail-closed: no history is no baseline.
+                                reporter.backend(Some(&format!(
+                                    "the history before the switch: {}",
+                                    e.message
+                                )));
+                                BTreeMap::new()
+                            }
+                        };
+                        for site in switched {
+                            g.before_switch(&site, found.get(&site).cloned());
+                        }
+                    }
+                    g
+                }
+            };
+            reporter.baseline(request, started.baseline_size(), &profiles_of(fleet));
+            gate = Some(started);
+        }
+        let Some(gate) = gate.as_mut() else {
+            continue;
+        };
         let now_progress = gate.observe(fleet, versions, now);
         reporter.progress(progress.as_ref(), &now_progress, request);
         if can_run {
@@ -219,6 +278,91 @@ pub async fn run(
         waited: started.elapsed(),
         backend_error: backend.error(),
     }
+}
+
+/// The gate with every site's baseline as it was at `at` (`--since`):
+/// the grid and the versions asked for at that instant, interpreted with
+/// the same mute rules as the verdict.
+async fn gate_since(
+    source: &dyn FleetSource,
+    request: &GateRequest,
+    at: f64,
+    stale_after: Duration,
+    mutes: &MuteRules,
+) -> Result<Gate, crate::source::SourceError> {
+    let (report, versions) = futures::join!(
+        source.fetch_fleet_at(at),
+        source.fetch_rollout_at(&request.profile, at)
+    );
+    let (report, versions) = (report?, versions?);
+    let mut tracker = Tracker::new(
+        std::slice::from_ref(&request.env),
+        stale_after,
+        mutes.clone(),
+    );
+    tracker.observe(0, Arc::new(report), at, at);
+    let fleet = tracker
+        .fleet(0)
+        .ok_or_else(|| crate::source::SourceError::new("no fleet at --since"))?;
+    Ok(Gate::start_from(
+        &request.profile,
+        &request.version,
+        request.selection.clone(),
+        fleet,
+        &versions,
+        BaselineFrom::Since { at },
+    ))
+}
+
+/// For each of `sites`, already on the version at the gate's start: the
+/// last instant it was on another within the lookback, and the
+/// requirements it failed then (mutes applied). A site without is absent.
+async fn before_switch(
+    source: &dyn FleetSource,
+    request: &GateRequest,
+    sites: &[String],
+    stale_after: Duration,
+    mutes: &MuteRules,
+) -> Result<BTreeMap<String, (f64, std::collections::BTreeSet<String>)>, crate::source::SourceError>
+{
+    let switches = source
+        .fetch_switches(&request.profile, &request.version, request.lookback)
+        .await?;
+    // One grid at each distinct instant, however many sites share it.
+    let mut by_instant: BTreeMap<u64, (f64, Vec<&str>)> = BTreeMap::new();
+    for site in sites {
+        if let Some(at) = switches.get(site) {
+            by_instant
+                .entry(at.to_bits())
+                .or_insert((*at, Vec::new()))
+                .1
+                .push(site);
+        }
+    }
+    let mut found = BTreeMap::new();
+    for (at, wanted) in by_instant.into_values() {
+        let report = source.fetch_fleet_at(at).await?;
+        let mut tracker = Tracker::new(
+            std::slice::from_ref(&request.env),
+            stale_after,
+            mutes.clone(),
+        );
+        tracker.observe(0, Arc::new(report), at, at);
+        let Some(fleet) = tracker.fleet(0) else {
+            continue;
+        };
+        for site in wanted {
+            if let Some(i) = fleet.find(site) {
+                let failing = fleet.sites[i]
+                    .failing
+                    .iter()
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                found.insert(site.to_string(), (at, failing));
+            }
+        }
+    }
+    Ok(found)
 }
 
 async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
@@ -301,6 +445,37 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `--lookback`: a duration like `6h`; from a minute to 7 days.
+pub fn parse_lookback(text: &str) -> Result<Duration, String> {
+    let seconds = crate::config::parse_duration(text)?;
+    if !(60.0..=7.0 * 86_400.0).contains(&seconds) {
+        return Err("a lookback from 1m to 7d".to_string());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `--since`: an RFC 3339 time, or a duration such as `20m` meaning that
+/// long ago; as Unix seconds. Not in the future, nor more than 7 days ago.
+pub fn parse_since(text: &str) -> Result<f64, String> {
+    let now = Clock::System.unix_seconds();
+    let at = match text.parse::<jiff::Timestamp>() {
+        Ok(t) => crate::model::clock::unix_seconds(t),
+        Err(_) => {
+            let ago = crate::config::parse_duration(text).map_err(|_| {
+                "an RFC 3339 time (2026-12-01T10:00:00Z) or a duration ago (20m)".to_string()
+            })?;
+            now - ago
+        }
+    };
+    if at > now + 60.0 {
+        return Err("a time in the future".to_string());
+    }
+    if at < now - 7.0 * 86_400.0 {
+        return Err("more than 7 days ago".to_string());
+    }
+    Ok(at)
+}
+
 /// The arguments of `site-status rollout`, as clap parsed them.
 pub struct RolloutArgs<'a> {
     pub env: &'a str,
@@ -311,6 +486,8 @@ pub struct RolloutArgs<'a> {
     pub max_failing: usize,
     pub format: Format,
     pub run_now: bool,
+    pub since: Option<f64>,
+    pub lookback: Duration,
     pub demo: bool,
 }
 
@@ -331,6 +508,8 @@ pub fn command(path: Option<&Path>, args: &RolloutArgs<'_>) -> ExitCode {
         timeout: args.timeout,
         max_failing: args.max_failing,
         run_now: args.run_now,
+        since: args.since,
+        lookback: args.lookback,
     };
     let Ok(rt) = runtime() else {
         return ExitCode::from(exit::FAILURE);

@@ -542,6 +542,7 @@ mod tests {
                 SiteState::Error
             }),
             regressions: regressions.iter().map(|r| r.to_string()).collect(),
+            baseline: crate::model::gate::BaselineFrom::Start,
         }
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::GateRequest;
 use crate::model::format_rfc3339_utc;
-use crate::model::gate::{GateProgress, GateSite, Verdict};
+use crate::model::gate::{BaselineFrom, GateProgress, GateSite, Verdict};
 use crate::model::text::terminal_safe_json;
 
 /// What came of asking a site's agent to run now.
@@ -85,6 +85,9 @@ impl GateResult {
             return format!("no report on {version} yet");
         }
         if site.regressed() {
+            if site.baseline == BaselineFrom::None {
+                return format!("regressed (no baseline): {}", self.regressions_text(site));
+            }
             return format!("regressed: {}", self.regressions_text(site));
         }
         site.state
@@ -113,6 +116,27 @@ impl GateResult {
         text.push(')');
         Some(text)
     }
+}
+
+/// Where a site's baseline came from: `start`, `before-switch at T`,
+/// `since T` or `none`.
+pub fn baseline_text(from: BaselineFrom) -> String {
+    match from {
+        BaselineFrom::BeforeSwitch { at } => format!("before-switch at {}", time_text(at)),
+        BaselineFrom::Since { at } => format!("since {}", time_text(at)),
+        BaselineFrom::Start | BaselineFrom::None => from.key().to_string(),
+    }
+}
+
+/// `baselines: 6 start, 2 before-switch`: the sources in use, counted.
+pub fn baselines_text(p: &GateProgress) -> String {
+    let counts: Vec<String> = p
+        .baselines()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    format!("baselines: {}", counts.join(", "))
 }
 
 fn time_text(unix: f64) -> String {
@@ -206,7 +230,9 @@ pub fn text(request: &GateRequest, result: &GateResult) -> String {
     if p.sites.is_empty() {
         return out;
     }
-    let rows: Vec<[String; 5]> = p
+    out.push('\n');
+    out.push_str(&baselines_text(p));
+    let rows: Vec<[String; 6]> = p
         .sites
         .iter()
         .map(|s| {
@@ -215,11 +241,12 @@ pub fn text(request: &GateRequest, result: &GateResult) -> String {
                 s.old_version.clone().unwrap_or_else(|| "-".into()),
                 s.version.clone().unwrap_or_else(|| "-".into()),
                 s.switched_at.map(time_text).unwrap_or_else(|| "-".into()),
+                baseline_text(s.baseline),
                 result.outcome_text(s, &request.version),
             ]
         })
         .collect();
-    let header = ["SITE", "FROM", "TO", "SWITCHED", "RESULT"];
+    let header = ["SITE", "FROM", "TO", "SWITCHED", "BASELINE", "RESULT"];
     let mut widths = header.map(unicode_width::UnicodeWidthStr::width);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -262,6 +289,10 @@ struct JsonSite<'a> {
     state: Option<&'static str>,
     regressed: bool,
     regressions: Vec<JsonRegression<'a>>,
+    /// `start`, `before-switch`, `since` or `none`.
+    baseline: &'static str,
+    /// When the baseline was taken, for `before-switch` and `since`.
+    baseline_at: Option<String>,
     /// `asked`, `ran` or `failed` when its agent was asked to run now.
     run_now: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,6 +305,8 @@ struct JsonCounts {
     on_version: usize,
     reported: usize,
     regressed: usize,
+    /// Sites per baseline source.
+    baselines: BTreeMap<&'static str, usize>,
 }
 
 #[derive(Serialize)]
@@ -324,6 +357,8 @@ pub fn json(request: &GateRequest, result: &GateResult) -> String {
                         title: result.title_of(&s.site, id),
                     })
                     .collect(),
+                baseline: s.baseline.key(),
+                baseline_at: s.baseline.at().map(time_text),
                 run_now: run.map(|r| match r {
                     RunNote::Asked => "asked",
                     RunNote::Ran => "ran",
@@ -350,6 +385,7 @@ pub fn json(request: &GateRequest, result: &GateResult) -> String {
             on_version: p.on_version(),
             reported: p.reported(),
             regressed: p.regressed().len(),
+            baselines: p.baselines(),
         }),
         asked_to_run: result.runs.len(),
         sites,

@@ -62,6 +62,16 @@ impl PromApi {
             .await
     }
 
+    /// An instant query evaluated at `at` (Unix seconds): what the server
+    /// would have answered then.
+    pub async fn query_at(&self, promql: &str, at: f64) -> Result<Answer, SourceError> {
+        self.call(
+            "api/v1/query",
+            vec![("query", promql.to_string()), ("time", format!("{at:.3}"))],
+        )
+        .await
+    }
+
     pub async fn query_range(
         &self,
         promql: &str,

@@ -115,6 +115,19 @@ impl PrometheusSource {
         Ok((grid?, alerts))
     }
 
+    /// A profile's versions from the rollout query's samples.
+    fn rollout_of(&self, profile: &str, samples: &[Sample]) -> Rollout {
+        Rollout::from_pairs(
+            profile,
+            samples.iter().filter_map(|s| {
+                Some((
+                    s.labels.get(&self.queries.site)?,
+                    s.labels.get("profile_version").unwrap_or(""),
+                ))
+            }),
+        )
+    }
+
     pub fn api_mut(&mut self) -> &mut PromApi {
         &mut self.api
     }
@@ -330,15 +343,97 @@ impl FleetSource for PrometheusSource {
                 .query(&self.queries.rollout(profile))
                 .await?
                 .into_vector()?;
-            Ok(Rollout::from_pairs(
-                profile,
-                samples.iter().filter_map(|s| {
-                    Some((
-                        s.labels.get(&self.queries.site)?,
-                        s.labels.get("profile_version").unwrap_or(""),
-                    ))
-                }),
-            ))
+            Ok(self.rollout_of(profile, &samples))
+        })
+    }
+
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: Duration,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+        Box::pin(async move {
+            let end = unix_now();
+            let start = end - lookback.as_secs_f64();
+            // At most about 10,000 points a series (the server refuses
+            // 11,000), and never coarser than needed for a short lookback.
+            // Whole seconds: the server reads no fraction in a step.
+            let step = Duration::from_secs((lookback.as_secs() / 10_000).max(1) + 1);
+            let series = self
+                .api
+                .query_range(&self.queries.rollout(profile), start, end, step)
+                .await?
+                .into_matrix()?;
+            let mut last_off: std::collections::BTreeMap<String, f64> =
+                std::collections::BTreeMap::new();
+            for s in &series {
+                let (Some(site), Some(on)) = (
+                    s.labels.get(&self.queries.site),
+                    s.labels.get("profile_version"),
+                ) else {
+                    continue;
+                };
+                if on == version {
+                    continue;
+                }
+                if let Some(at) = s.points.iter().map(|(t, _)| *t).reduce(f64::max) {
+                    let seen = last_off.entry(site.to_string()).or_insert(at);
+                    *seen = seen.max(at);
+                }
+            }
+            Ok(last_off)
+        })
+    }
+
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let queries = self.queries.grid();
+            let answers =
+                futures::future::join_all(queries.iter().map(|q| self.api.query_at(q, at))).await;
+            let mut warnings = Vec::new();
+            let mut vectors = Vec::with_capacity(GRID_QUERIES);
+            for answer in answers {
+                let answer = answer?;
+                warnings.extend(answer.warnings.clone());
+                vectors.push(answer.into_vector()?);
+            }
+            let answers: [Vec<Sample>; GRID_QUERIES] = vectors
+                .try_into()
+                .map_err(|_| SourceError::new("the grid's answers did not come back whole"))?;
+            let MergedGrid { sites, .. } = merge_grid(&self.queries, answers, at);
+            if sites.len() > self.max_sites {
+                return Err(SourceError::new(format!(
+                    "{}: {} sites, more than max_sites = {} for {}",
+                    self.api.endpoint.display(),
+                    sites.len(),
+                    self.max_sites,
+                    self.env
+                )));
+            }
+            warnings.sort();
+            warnings.dedup();
+            Ok(EnvReport {
+                sites,
+                warnings,
+                alerts: Vec::new(),
+                silences: None,
+            })
+        })
+    }
+
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            let samples = self
+                .api
+                .query_at(&self.queries.rollout(profile), at)
+                .await?
+                .into_vector()?;
+            Ok(self.rollout_of(profile, &samples))
         })
     }
 }
