@@ -59,7 +59,10 @@ impl Site {
 fn site() -> Option<Site> {
     let shared = std::env::var_os("SITE_STATUS_DRUPAL_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/drupal"));
+        // `shared/` sits beside the repository, wherever it is cloned.
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/drupal")
+        });
     let setup = shared.join("setup.sh");
     if !setup.is_file() {
         let message = format!(
