@@ -58,6 +58,9 @@ fi
 # Tests read the terminal's locale through the binary; pin it so results do
 # not depend on the machine.
 export LANG=C.UTF-8
+# A whole-suite run builds every crate once: incremental caches would only
+# double the target directory (CI's disk has run out on them).
+export CARGO_INCREMENTAL=0
 
 cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -125,7 +125,11 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
     )
     .unwrap();
     let queries = FleetQueries::new(&config, &config.environments[0]);
-    let sample = |l, value| Sample { labels: l, value };
+    let sample = |l, value| Sample {
+        labels: l,
+        value,
+        at: None,
+    };
     let evil_site = format!("site{EVIL}");
     let sites = merge_grid(
         &queries,

@@ -462,8 +462,20 @@ async fn the_gate_runs_against_the_demo_fleet() {
     assert!(
         strict
             .stderr
-            .contains("demo: a pipeline deploys kk_borger 3.15.0 to test")
+            .contains("demo: a pipeline began deploying kk_borger 3.15.0 to test 12 s ago"),
+        "{strict}"
     );
+    // The deploy had begun: byraad switched and regressed before the gate
+    // started, and is judged against its state before its switch.
+    let byraad = json["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == "byraad")
+        .unwrap();
+    assert_eq!(byraad["baseline"], "before-switch", "{strict}");
+    assert_eq!(byraad["old_version"], "3.14.2", "{strict}");
+    assert!(json["counts"]["baselines"]["start"].as_u64().unwrap() > 0);
     assert_eq!(allowing.code, Some(0), "{allowing}");
 }
 
@@ -502,13 +514,35 @@ fn regressed_and_baselines(ended: &Ended) -> (RegressedSites, Baselines) {
     (regressed, baselines)
 }
 
+/// What a late-started gate must find: borger-a and borger-b, which
+/// regressed on `update` before it started, and borger-new, on 3.15 with
+/// no history before it, failing closed on `cron`; borger-c's cron failure
+/// from before the deploy is no regression. Exit 1.
+fn names_the_early_regressions(ended: &Ended) -> Result<(), String> {
+    if ended.code != Some(1) {
+        return Err(format!("exit {:?}, not 1", ended.code));
+    }
+    let (regressed, _) = regressed_and_baselines(ended);
+    let want = [
+        ("borger-a".to_string(), vec!["update".to_string()]),
+        ("borger-b".to_string(), vec!["update".to_string()]),
+        ("borger-new".to_string(), vec!["cron".to_string()]),
+    ];
+    if regressed != want {
+        return Err(format!("regressed {regressed:?}, not {want:?}"));
+    }
+    Ok(())
+}
+
 /// The pipeline: the gate step starts after the deploy step, when
 /// the first two sites have already switched and reported their new
 /// failures. Their baseline is their last state before their switch, from
 /// Prometheus' history, or with `--since` taken before the roll their
-/// state then: either way they are named and the gate fails; borger-c,
-/// failing cron before the deploy, is not a regression; a site with no
-/// history before VERSION has no baseline and fails closed.
+/// state then: either way they are named and the gate fails, and passes
+/// with `--max-failing` at their number; borger-c, failing cron before the
+/// deploy, is not a regression; a site with no history before VERSION has
+/// no baseline and fails closed. A baseline taken at the gate's start (the
+/// old way, which `--since 0s` asks for) passes them: the test would fail.
 #[tokio::test]
 async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
     let s = setup().await;
@@ -531,31 +565,25 @@ async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
     // borger-b switches at 2/8 of the roll and reports 2 s later; a
     // scrape and a margin after that.
     tokio::time::sleep(over * 2 / 8 + Duration::from_secs(5)).await;
-    let with_since = s.gate(
-        &config,
-        &["--since", &since, "--format", "json", "--timeout", "2m"],
-        &[("CI", "true")],
-    );
-    let without = s.gate(
-        &config,
-        &["--format", "json", "--timeout", "2m"],
-        &[("CI", "true")],
-    );
-    let (late, without) = (ended(with_since).await, ended(without).await);
+    let gate = |args: &[&str]| {
+        let mut all = vec!["--timeout", "2m"];
+        all.extend_from_slice(args);
+        s.gate(&config, &all, &[("CI", "true")])
+    };
+    let with_since = gate(&["--since", &since, "--format", "json"]);
+    let without = gate(&["--format", "json"]);
+    let allowing = gate(&["--format", "json", "--max-failing", "3"]);
+    let as_text = gate(&[]);
+    let at_start = gate(&["--since", "0s", "--format", "json"]);
+    let late = ended(with_since).await;
+    let without = ended(without).await;
+    let allowing = ended(allowing).await;
+    let as_text = ended(as_text).await;
+    let at_start = ended(at_start).await;
     rolling.join();
 
-    assert_eq!(late.code, Some(1), "{late}");
-    let (regressed, baselines) = regressed_and_baselines(&late);
-    let update = vec!["update".to_string()];
-    assert_eq!(
-        regressed,
-        [
-            ("borger-a".to_string(), update.clone()),
-            ("borger-b".to_string(), update),
-            ("borger-new".to_string(), vec!["cron".to_string()]),
-        ],
-        "{late}"
-    );
+    names_the_early_regressions(&late).unwrap_or_else(|e| panic!("{e}\n{late}"));
+    let (_, baselines) = regressed_and_baselines(&late);
     for (site, from) in &baselines {
         let want = if site == "borger-new" {
             "none"
@@ -569,9 +597,8 @@ async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
     assert_eq!(json["counts"]["baselines"]["none"], 1, "{late}");
     // Without --since: the same verdict, from each switched site's last
     // state before its switch in Prometheus' history.
-    assert_eq!(without.code, Some(1), "{without}");
-    let (regressed_without, baselines) = regressed_and_baselines(&without);
-    assert_eq!(regressed_without, regressed, "{without}");
+    names_the_early_regressions(&without).unwrap_or_else(|e| panic!("{e}\n{without}"));
+    let (_, baselines) = regressed_and_baselines(&without);
     for (site, from) in &baselines {
         let want: &[&str] = match site.as_str() {
             "borger-a" | "borger-b" => &["before-switch"],
@@ -582,18 +609,65 @@ async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
         };
         assert!(want.contains(&from.as_str()), "{site} {from}: {without}");
     }
+    let json = json_of(&without);
+    let sites = json["sites"].as_array().unwrap();
+    let borger_a = sites.iter().find(|s| s["site"] == "borger-a").unwrap();
+    assert_eq!(
+        borger_a["old_version"], "3.14.0",
+        "from its switch: {without}"
+    );
+    assert!(borger_a["baseline_at"].is_string(), "{without}");
     // Found at the first poll, said at once.
     for site in ["borger-a", "borger-b"] {
-        assert!(
-            without
-                .stderr
-                .contains(&format!("{site} reported on 3.15: regressed (update")),
-            "{without}"
-        );
-        assert!(
-            late.stderr
-                .contains(&format!("{site} reported on 3.15: regressed (update")),
-            "{late}"
-        );
+        for gate in [&without, &late] {
+            let said = format!("{site} reported on 3.15: regressed (update");
+            assert!(gate.stderr.contains(&said), "{gate}");
+        }
     }
+    // Three regressions allowed: the operator's deliberate choice.
+    assert_eq!(allowing.code, Some(0), "{allowing}");
+    assert_eq!(
+        regressed_and_baselines(&allowing).0.len(),
+        3,
+        "still named: {allowing}"
+    );
+    // The text result: where each baseline came from, and no baseline
+    // said in words.
+    assert_eq!(as_text.code, Some(1), "{as_text}");
+    let row = |site: &str| {
+        as_text
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(site))
+            .unwrap_or_else(|| panic!("no row for {site}: {as_text}"))
+            .to_string()
+    };
+    assert!(
+        as_text
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("SITE") && l.contains("BASELINE")),
+        "{as_text}"
+    );
+    assert!(
+        as_text.stdout.contains("1 none") && as_text.stdout.contains("before-switch"),
+        "{as_text}"
+    );
+    let a = row("borger-a");
+    assert!(
+        a.contains("3.14.0") && a.contains("before-switch at ") && a.contains("regressed: update"),
+        "{a}"
+    );
+    let new = row("borger-new");
+    assert!(
+        new.contains(" none ") && new.contains("regressed (no baseline): cron"),
+        "{new}"
+    );
+    // The old way: a baseline at the gate's start holds the early
+    // sites' new failures, and the gate passes them.
+    assert_eq!(at_start.code, Some(0), "{at_start}");
+    assert!(
+        names_the_early_regressions(&at_start).is_err(),
+        "{at_start}"
+    );
 }

@@ -17,6 +17,11 @@ use super::fleet::EnvFleet;
 use super::rollout::Rollout;
 use super::severity::SiteState;
 
+/// Two runs' times this close are one run: a time read back from an age
+/// (`time() - last run`) carries float noise of a microsecond or so, and a
+/// repeated answer must never pass for a report on the new version.
+const SAME_RUN_WITHIN: f64 = 0.001;
+
 /// Where a site's baseline came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BaselineFrom {
@@ -52,10 +57,22 @@ impl BaselineFrom {
     }
 }
 
+/// A site's switch onto the version, as the backend's history shows it:
+/// the last instant it was seen on another version, and which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switch {
+    pub at: f64,
+    pub from_version: String,
+}
+
 /// One site as the gate found it at its start.
 #[derive(Debug, Clone, PartialEq)]
 struct Before {
     version: Option<String>,
+    /// The version it ran before its switch, where the history says: what
+    /// the deploy took it from, though it was already on the new one when
+    /// the gate started.
+    switched_from: Option<String>,
     failing: BTreeSet<String>,
     last_run: Option<f64>,
     from: BaselineFrom,
@@ -304,6 +321,7 @@ impl Gate {
                     s.label.clone(),
                     Before {
                         version: versions.get(s.label.as_str()).map(|v| v.to_string()),
+                        switched_from: None,
                         failing: s.failing.iter().map(|(id, _)| id.clone()).collect(),
                         last_run: s.last_run,
                         from,
@@ -344,15 +362,16 @@ impl Gate {
     }
 
     /// Replaces `site`'s baseline with its state before its switch:
-    /// `found` is the instant of its last sample on the old version and
-    /// the requirements it failed then (mutes applied), or `None` when the
+    /// `found` is its switch and the requirements it failed at its last
+    /// sample on the old version (mutes applied), or `None` when the
     /// history has none, and the site is judged fail-closed.
-    pub fn before_switch(&mut self, site: &str, found: Option<(f64, BTreeSet<String>)>) {
+    pub fn before_switch(&mut self, site: &str, found: Option<(Switch, BTreeSet<String>)>) {
         if let Some(before) = self.baseline.get_mut(site) {
             match found {
-                Some((at, failing)) => {
+                Some((switch, failing)) => {
                     before.failing = failing;
-                    before.from = BaselineFrom::BeforeSwitch { at };
+                    before.switched_from = Some(switch.from_version);
+                    before.from = BaselineFrom::BeforeSwitch { at: switch.at };
                 }
                 None => {
                     before.failing = BTreeSet::new();
@@ -398,7 +417,10 @@ impl Gate {
             // A report made on the new version: the site was already on it
             // at the start, or it ran after every run seen on the old one.
             let ran_since = match last_run {
-                Some(run) => self.old_runs.get(label).is_none_or(|old| run > *old),
+                Some(run) => self
+                    .old_runs
+                    .get(label)
+                    .is_none_or(|old| run > *old + SAME_RUN_WITHIN),
                 None => false,
             };
             let was_on_version =
@@ -418,7 +440,7 @@ impl Gate {
             };
             sites.push(GateSite {
                 site: label.to_string(),
-                old_version: before.and_then(|b| b.version.clone()),
+                old_version: before.and_then(|b| b.switched_from.clone().or(b.version.clone())),
                 version,
                 switched_at: if on_version {
                     self.switched.get(label).copied()
@@ -676,6 +698,42 @@ mod tests {
     }
 
     #[test]
+    fn a_data_gap_never_counts_as_a_report_on_the_version() {
+        let t0 = 1_000.0;
+        let start = fleet(vec![site("a", t0, &[]), site("b", t0, &[])], t0);
+        let mut gate = Gate::start(
+            "kk_borger",
+            "3.15",
+            SiteSelection::default(),
+            &start,
+            &rollout(&[("a", "3.14"), ("b", "3.14")]),
+        );
+        // Prometheus restarted: an empty answer, then b back first.
+        let p = gate.observe(&fleet(vec![], t0 + 20.0), &rollout(&[]), t0 + 20.0);
+        assert_eq!(p.reported(), 0);
+        // Both on 3.15 once it is back, with the run from before the gap
+        // read back with a microsecond's noise: a switch, no report.
+        let noisy = t0 + 0.000_000_3;
+        let back = fleet(vec![site("a", noisy, &[]), site("b", t0, &[])], t0 + 40.0);
+        let p = gate.observe(&back, &rollout(&[("a", "3.15"), ("b", "3.15")]), t0 + 40.0);
+        assert_eq!(p.on_version(), 2);
+        assert_eq!(p.reported(), 0, "{p:?}");
+        // A missed scrape: a's series are gone again, and it waits.
+        let missed = fleet(vec![site("b", t0, &[])], t0 + 50.0);
+        let p = gate.observe(&missed, &rollout(&[("b", "3.15")]), t0 + 50.0);
+        assert_eq!((p.on_version(), p.reported()), (1, 0));
+        assert!(!p.complete());
+        // Real runs on 3.15 report.
+        let ran = fleet(
+            vec![site("a", t0 + 55.0, &[]), site("b", t0 + 56.0, &[])],
+            t0 + 60.0,
+        );
+        let p = gate.observe(&ran, &rollout(&[("a", "3.15"), ("b", "3.15")]), t0 + 60.0);
+        assert_eq!(p.reported(), 2);
+        assert!(p.complete());
+    }
+
+    #[test]
     fn a_baseline_from_since_or_before_the_switch_is_recorded_and_none_fails_closed() {
         let t0 = 1_000.0;
         // At --since: a fails cron on 3.14, b is clean.
@@ -734,7 +792,11 @@ mod tests {
             &rollout(&[("a", "3.15"), ("b", "3.15")]),
         );
         assert_eq!(gate.switched_before_start(), ["a", "b"]);
-        gate.before_switch("a", Some((t0 - 60.0, ["cron".to_string()].into())));
+        let switch = Switch {
+            at: t0 - 60.0,
+            from_version: "3.14".into(),
+        };
+        gate.before_switch("a", Some((switch, ["cron".to_string()].into())));
         gate.before_switch("b", None);
         let p = gate.observe(&late, &rollout(&[("a", "3.15"), ("b", "3.15")]), t0);
         assert_eq!(
@@ -742,6 +804,16 @@ mod tests {
             BaselineFrom::BeforeSwitch { at: t0 - 60.0 }
         );
         assert_eq!(p.sites[0].regressions, ["update"]);
+        assert_eq!(
+            p.sites[0].old_version.as_deref(),
+            Some("3.14"),
+            "from its switch"
+        );
+        assert_eq!(
+            p.sites[1].old_version.as_deref(),
+            Some("3.15"),
+            "no switch known"
+        );
         assert_eq!(p.sites[1].baseline, BaselineFrom::None);
         assert_eq!(p.sites[1].regressions, ["update"]);
         assert_eq!(p.regressed().len(), 2, "found at once, at start");

@@ -15,6 +15,7 @@ use super::loki::LokiReports;
 use super::prometheus::{PromApi, PrometheusSource, SharedGrid, shared_selector};
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
+use crate::model::gate::Switch;
 use crate::model::{
     History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
 };
@@ -314,7 +315,7 @@ impl FleetSource for EnvironmentSource {
         profile: &'a str,
         version: &'a str,
         lookback: std::time::Duration,
-    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, Switch>, SourceError>> {
         Box::pin(async move {
             self.start_forwarding();
             self.explain(

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::model::gate::Switch;
 use crate::model::{
     History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
 };
@@ -191,14 +192,14 @@ pub trait FleetSource: Send + Sync + 'static {
 
     /// For each site of `profile` that ran another version than `version`
     /// within the `lookback` before now: the last instant it was seen on
-    /// one (Unix seconds). A site on `version` throughout, or with no
+    /// one (Unix seconds), and which. A site on `version` throughout, or with no
     /// history, is absent.
     fn fetch_switches<'a>(
         &'a self,
         profile: &'a str,
         version: &'a str,
         lookback: std::time::Duration,
-    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, Switch>, SourceError>> {
         let _ = (profile, version, lookback);
         Box::pin(async move {
             Err(SourceError::new(format!(

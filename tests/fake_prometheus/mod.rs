@@ -36,9 +36,13 @@ fn vector(samples: impl Iterator<Item = String>) -> String {
     )
 }
 
+/// Stands for the instant of evaluation in a stored answer; each request
+/// gets its own, as from Prometheus (ages are read against it).
+const EVALUATED_AT: &str = "\"evaluated-at\"";
+
 fn sample(i: usize, extra: &str, value: &str) -> String {
     format!(
-        r#"{{"metric":{{"site":"site-{i:05}","profile":"kk_{}"{extra}}},"value":[1795469437.5,"{value}"]}}"#,
+        r#"{{"metric":{{"site":"site-{i:05}","profile":"kk_{}"{extra}}},"value":[{EVALUATED_AT},"{value}"]}}"#,
         i % 10
     )
 }
@@ -132,7 +136,16 @@ impl Respond for Shared {
         let body = if request.url.path().ends_with("/api/v1/alerts") {
             self.0.answers.alerts.clone()
         } else {
-            self.0.answers.for_query(&query_of(request)).to_string()
+            let at = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "time")
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .unwrap_or_else(|| site_status::model::Clock::System.unix_seconds());
+            self.0
+                .answers
+                .for_query(&query_of(request))
+                .replace(EVALUATED_AT, &format!("{at:.3}"))
         };
         ResponseTemplate::new(200).set_body_raw(body, "application/json")
     }

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::{Format, exit, load_config, load_mutes, poll_settings, runtime, selected_sources};
-use crate::model::gate::{BaselineFrom, Gate, GateProgress, GateSite, SiteSelection, Verdict};
+use crate::model::gate::{
+    BaselineFrom, Gate, GateProgress, GateSite, SiteSelection, Switch, Verdict,
+};
 use crate::model::{Clock, DetailKey, MuteRules, Rollout, SiteKey, Tracker};
 use crate::poller::{Detail, PollSettings, Poller, Slot};
 use crate::source::FleetSource;
@@ -314,27 +316,30 @@ async fn gate_since(
     ))
 }
 
-/// For each of `sites`, already on the version at the gate's start: the
-/// last instant it was on another within the lookback, and the
-/// requirements it failed then (mutes applied). A site without is absent.
+/// For each of `sites`, already on the version at the gate's start: its
+/// switch (the last instant it was on another version within the
+/// lookback, and which) and the requirements it failed then (mutes
+/// applied). A site without is absent.
 async fn before_switch(
     source: &dyn FleetSource,
     request: &GateRequest,
     sites: &[String],
     stale_after: Duration,
     mutes: &MuteRules,
-) -> Result<BTreeMap<String, (f64, std::collections::BTreeSet<String>)>, crate::source::SourceError>
-{
+) -> Result<
+    BTreeMap<String, (Switch, std::collections::BTreeSet<String>)>,
+    crate::source::SourceError,
+> {
     let switches = source
         .fetch_switches(&request.profile, &request.version, request.lookback)
         .await?;
     // One grid at each distinct instant, however many sites share it.
     let mut by_instant: BTreeMap<u64, (f64, Vec<&str>)> = BTreeMap::new();
     for site in sites {
-        if let Some(at) = switches.get(site) {
+        if let Some(switch) = switches.get(site) {
             by_instant
-                .entry(at.to_bits())
-                .or_insert((*at, Vec::new()))
+                .entry(switch.at.to_bits())
+                .or_insert((switch.at, Vec::new()))
                 .1
                 .push(site);
         }
@@ -352,13 +357,13 @@ async fn before_switch(
             continue;
         };
         for site in wanted {
-            if let Some(i) = fleet.find(site) {
+            if let (Some(i), Some(switch)) = (fleet.find(site), switches.get(site)) {
                 let failing = fleet.sites[i]
                     .failing
                     .iter()
                     .map(|(id, _)| id.clone())
                     .collect();
-                found.insert(site.to_string(), (at, failing));
+                found.insert(site.to_string(), (switch.clone(), failing));
             }
         }
     }
@@ -583,9 +588,11 @@ fn configured_setup(path: Option<&Path>, request: &GateRequest) -> Result<Setup,
 
 /// How often the demo's gate polls: its fleet answers at once.
 const DEMO_POLL: Duration = Duration::from_secs(2);
-/// The demo's pipeline starts deploying this long after the gate starts,
-/// so the baseline is taken before.
-const DEMO_DEPLOY_AFTER: f64 = 4.0;
+/// The demo's pipeline began deploying this long before the gate started,
+/// as in a pipeline whose gate step comes after its deploy step: the
+/// sites it reached first are judged against their state before their
+/// switch.
+const DEMO_DEPLOY_BEGAN: f64 = 12.0;
 
 fn demo_setup(request: &GateRequest) -> Result<Setup, String> {
     let fleet = Arc::new(DemoFleet::new(DEFAULT_SITES, DEFAULT_SEED));
@@ -593,7 +600,7 @@ fn demo_setup(request: &GateRequest) -> Result<Setup, String> {
         &request.env,
         &request.profile,
         &request.version,
-        DEMO_DEPLOY_AFTER,
+        -DEMO_DEPLOY_BEGAN,
     )?;
     let source = DemoSource::for_fleet(fleet, DemoClock::running(0.0))
         .into_iter()
@@ -609,8 +616,8 @@ fn demo_setup(request: &GateRequest) -> Result<Setup, String> {
         crate::config::DEFAULT_STALE_AFTER,
         MuteRules::default(),
         format!(
-            "demo: a pipeline deploys {} {} to {} in {} s",
-            request.profile, request.version, request.env, DEMO_DEPLOY_AFTER
+            "demo: a pipeline began deploying {} {} to {} {} s ago",
+            request.profile, request.version, request.env, DEMO_DEPLOY_BEGAN
         ),
     ))
 }

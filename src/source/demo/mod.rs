@@ -5,11 +5,12 @@
 
 mod kube;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use crate::model::gate::Switch;
 use crate::model::{
     Alert, DrupalInfo, History, Reports, Requirement, Rollout, Severity, SiteDetail, SiteSummary,
     SiteWorkloads, Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
@@ -505,6 +506,9 @@ struct PipelineDeploy {
 /// A pipeline's deploy takes this long to reach its last site: slower than
 /// a wave, so a gate has something to watch.
 const PIPELINE_ROLL: f64 = 40.0;
+/// How often the demo's history has a sample, as a Prometheus scraping
+/// every second would (the deploy gate looks for switches in it).
+const DEMO_SCRAPE: f64 = 1.0;
 /// The share of sites whose database update fails on a pipeline's release
 /// (the pipeline runs the others' updates before it switches them).
 const PIPELINE_UPDATE_FAILS: f64 = 0.15;
@@ -629,6 +633,58 @@ impl DemoFleet {
                 d.env == env && d.profile == site.profile_index && Self::deploy_hits(d, site) <= t
             })
             .map(|d| d.version.clone())
+    }
+
+    /// For each site of `profile` in `env_name` that ran another version
+    /// than `version` within simulated `[from, to]`: the last instant it
+    /// was seen on one, as Prometheus scraping every [`DEMO_SCRAPE`]
+    /// seconds would last have seen it.
+    pub fn switches(
+        &self,
+        env_name: &str,
+        profile: &str,
+        version: &str,
+        from: f64,
+        to: f64,
+    ) -> Option<BTreeMap<String, Switch>> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        let Some(p) = PROFILES.iter().position(|name| *name == profile) else {
+            return Some(BTreeMap::new());
+        };
+        let mut hits: Vec<f64> = lock(&self.deploys)
+            .iter()
+            .filter(|d| d.env == env && d.profile == p && d.version == version)
+            .flat_map(|d| {
+                self.slices[env][p]
+                    .iter()
+                    .map(|i| Self::deploy_hits(d, &self.envs[env][*i]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        hits.sort_by(|a, b| b.total_cmp(a));
+        let mut found = BTreeMap::new();
+        for i in &self.slices[env][p] {
+            let site = &self.envs[env][*i];
+            if site.temper == Temper::Silent {
+                continue;
+            }
+            let on = |t: f64| self.profile_version(env, *i, t) == version;
+            let last_off = if !on(to) {
+                Some(to)
+            } else {
+                // The latest switch onto the version: a hit with the site
+                // on another version a scrape before.
+                hits.iter()
+                    .filter(|h| **h <= to)
+                    .map(|h| h - DEMO_SCRAPE)
+                    .find(|before| !on(*before))
+            };
+            if let Some(at) = last_off.filter(|at| *at >= from) {
+                let from_version = self.profile_version(env, *i, at);
+                found.insert(site.name.clone(), Switch { at, from_version });
+            }
+        }
+        Some(found)
     }
 
     /// Records a run asked of a site's agent at `now_unix`: its next
@@ -1367,6 +1423,12 @@ impl DemoSource {
         }
     }
 
+    /// The simulated time of Unix time `at`, by the demo's clock.
+    fn demo_time_at(&self, at: f64) -> f64 {
+        let (t, now) = self.clock.read();
+        t - (now - at)
+    }
+
     /// One source per environment, sharing the fleet.
     pub fn for_fleet(fleet: Arc<DemoFleet>, clock: DemoClock) -> Vec<DemoSource> {
         fleet
@@ -1459,6 +1521,51 @@ impl FleetSource for DemoSource {
                     .collect(),
                 notices: Vec::new(),
             })
+        })
+    }
+
+    fn fetch_fleet_at(&self, at: f64) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let t = self.demo_time_at(at);
+            self.fleet
+                .report(&self.env, t, at)
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
+        })
+    }
+
+    fn fetch_rollout_at<'a>(
+        &'a self,
+        profile: &'a str,
+        at: f64,
+    ) -> BoxFuture<'a, Result<Rollout, SourceError>> {
+        Box::pin(async move {
+            self.fleet
+                .rollout(&self.env, profile, self.demo_time_at(at))
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
+        })
+    }
+
+    fn fetch_switches<'a>(
+        &'a self,
+        profile: &'a str,
+        version: &'a str,
+        lookback: std::time::Duration,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, Switch>, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            let from = t - lookback.as_secs_f64();
+            let found = self
+                .fleet
+                .switches(&self.env, profile, version, from, t)
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))?;
+            // Simulated time back to Unix time, as Prometheus answers.
+            Ok(found
+                .into_iter()
+                .map(|(site, switch)| {
+                    let at = now - (t - switch.at);
+                    (site, Switch { at, ..switch })
+                })
+                .collect())
         })
     }
 

@@ -51,13 +51,17 @@ fn is_one(value: f64) -> bool {
 /// skew) and still be taken for a time.
 const MAX_AHEAD_SECONDS: f64 = 86_400.0;
 
-/// When a site last ran, from the age of its last run. An age that gives
-/// no time (NaN, an infinity, a run before 1970 or days ahead) comes from
-/// a broken series: the run is taken to be as old as can be, the Unix
-/// epoch, so the site reads as stale (never as fresh) and every view can
-/// still show its age.
-fn ran_at(now_unix: f64, age: f64) -> f64 {
-    let at = now_unix - age;
+/// When a site last ran, from the age of its last run as `age` says it:
+/// against the instant the server evaluated it, where it said, so that
+/// polls of one unchanged series give one time (against this machine's
+/// clock after the answer, each poll's latency would look like a newer
+/// run). An age that gives no time (NaN, an infinity, a run before 1970 or
+/// days ahead) comes from a broken series: the run is taken to be as old
+/// as can be, the Unix epoch, so the site reads as stale (never as fresh)
+/// and every view can still show its age.
+fn ran_at(age: &Sample, now_unix: f64) -> f64 {
+    let evaluated = age.at.unwrap_or(now_unix);
+    let at = evaluated - age.value;
     if at.is_finite() && (0.0..=now_unix + MAX_AHEAD_SECONDS).contains(&at) {
         at
     } else {
@@ -122,7 +126,7 @@ pub fn merge_grid(
     }
     for s in &age {
         if let Some(summary) = site_entry(&mut sites, queries, &s.labels) {
-            let at = ran_at(now_unix, s.value);
+            let at = ran_at(s, now_unix);
             if summary.last_run.is_some() {
                 duplicates += 1;
             }
@@ -214,10 +218,12 @@ pub fn merge_site(
                 .map(|s| (r.label.clone(), s))
         })
         .collect();
-    let first =
-        |answer: &Option<Vec<Sample>>| answer.as_ref().and_then(|v| v.first().map(|s| s.value));
+    fn first_sample(answer: &Option<Vec<Sample>>) -> Option<&Sample> {
+        answer.as_ref().and_then(|v| v.first())
+    }
+    let first = |answer: &Option<Vec<Sample>>| first_sample(answer).map(|s| s.value);
     summary.run_success = first(&success).map(is_one);
-    summary.last_run = first(&age).map(|age| ran_at(now_unix, age));
+    summary.last_run = first_sample(&age).map(|age| ran_at(age, now_unix));
     let run_duration = first(&duration).filter(|v| v.is_finite());
     let info = info.and_then(|v| {
         let labels = &v.first()?.labels;
@@ -235,13 +241,12 @@ pub fn merge_site(
         })
     });
     sort_requirements_worst_first(&mut requirements);
-    sort_requirements_worst_first(&mut requirements);
     SiteDetail {
         summary,
         requirements,
         run_duration,
         info,
-        last_success: first(&success_age).map(|age| ran_at(now_unix, age)),
+        last_success: first_sample(&success_age).map(|age| ran_at(age, now_unix)),
     }
 }
 
@@ -342,7 +347,11 @@ mod tests {
             }
             l
         };
-        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let sample = |l: Labels, value: f64| Sample {
+            labels: l,
+            value,
+            at: None,
+        };
         let sites = merge_grid(
             &q,
             [
@@ -395,6 +404,34 @@ mod tests {
     }
 
     #[test]
+    fn one_unchanged_run_reads_as_one_time_however_late_each_answer_arrives() {
+        // The same run (at 1_800_000_000.25) in two polls the server
+        // evaluated at different instants, merged later still: one time,
+        // so no poll can pass for a new run (the deploy gate counts runs).
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let ran = 1_800_000_000.25;
+        let last_run = |evaluated: f64, merged: f64| {
+            let age = Sample {
+                labels: [("site", "a"), ("profile", "p")].into(),
+                value: evaluated - ran,
+                at: Some(evaluated),
+            };
+            merge_grid(
+                &q,
+                [vec![], vec![], vec![], vec![age], vec![], vec![]],
+                merged,
+            )
+            .sites[0]
+                .last_run
+        };
+        let first = last_run(1_800_000_030.001, 1_800_000_030.009);
+        let second = last_run(1_800_000_060.123, 1_800_000_060.987);
+        assert_eq!(first, second);
+        assert!((first.unwrap() - ran).abs() < 1e-6, "{first:?}");
+    }
+
+    #[test]
     fn two_pods_failing_for_two_reasons_show_the_known_one_either_way() {
         let c = config();
         let q = FleetQueries::new(&c, &c.environments[0]);
@@ -407,6 +444,7 @@ mod tests {
             ]
             .into(),
             value: 1.0,
+            at: None,
         };
         for order in [["timeout", "newer"], ["newer", "timeout"]] {
             let grid = merge_grid(
@@ -443,7 +481,11 @@ mod tests {
             }
             l
         };
-        let sample = |l: Labels, value: f64| Sample { labels: l, value };
+        let sample = |l: Labels, value: f64| Sample {
+            labels: l,
+            value,
+            at: None,
+        };
         let grid = merge_grid(
             &q,
             [
@@ -495,6 +537,7 @@ mod tests {
         let sample = |site: &str, value: f64| Sample {
             labels: labels(site),
             value,
+            at: None,
         };
         let now = 1_800_000_000.0;
         let ages = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300];
@@ -547,7 +590,7 @@ mod tests {
             assert_eq!(summary.last_run, Some(0.0), "{site}");
         }
         // A clock a few hours ahead is still a time.
-        assert_eq!(ran_at(now, -3600.0), now + 3600.0);
+        assert_eq!(ran_at(&sample("ahead", -3600.0), now), now + 3600.0);
         assert_eq!(grid.duplicates, 0);
     }
 
@@ -648,6 +691,7 @@ mod tests {
                 vec![Sample {
                     labels: l,
                     value: 0.0,
+                    at: None,
                 }],
                 vec![],
                 vec![],

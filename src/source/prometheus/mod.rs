@@ -35,6 +35,8 @@ pub use wire::{
 use super::http::{Endpoint, Lease, SecretLookup};
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
+use crate::model::gate::Switch;
+use crate::model::text::{MAX_NAME_CHARS, clean_line};
 use crate::model::{History, Rollout, Severity, SiteDetail, Timeline, VanishedSites, Window};
 
 fn unix_now() -> f64 {
@@ -352,7 +354,7 @@ impl FleetSource for PrometheusSource {
         profile: &'a str,
         version: &'a str,
         lookback: Duration,
-    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, f64>, SourceError>> {
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, Switch>, SourceError>> {
         Box::pin(async move {
             let end = unix_now();
             let start = end - lookback.as_secs_f64();
@@ -365,7 +367,7 @@ impl FleetSource for PrometheusSource {
                 .query_range(&self.queries.rollout(profile), start, end, step)
                 .await?
                 .into_matrix()?;
-            let mut last_off: std::collections::BTreeMap<String, f64> =
+            let mut last_off: std::collections::BTreeMap<String, Switch> =
                 std::collections::BTreeMap::new();
             for s in &series {
                 let (Some(site), Some(on)) = (
@@ -378,8 +380,11 @@ impl FleetSource for PrometheusSource {
                     continue;
                 }
                 if let Some(at) = s.points.iter().map(|(t, _)| *t).reduce(f64::max) {
-                    let seen = last_off.entry(site.to_string()).or_insert(at);
-                    *seen = seen.max(at);
+                    let later = last_off.get(site).is_none_or(|known| at > known.at);
+                    if later {
+                        let from_version = clean_line(on, MAX_NAME_CHARS);
+                        last_off.insert(site.to_string(), Switch { at, from_version });
+                    }
                 }
             }
             Ok(last_off)

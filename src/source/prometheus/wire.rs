@@ -14,6 +14,9 @@ use crate::source::http::body_excerpt;
 pub struct Sample {
     pub labels: Labels,
     pub value: f64,
+    /// When the server evaluated it (Unix seconds): the `time()` an age
+    /// was computed against. `None` where it did not say.
+    pub at: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +147,7 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Answer, SourceError> {
                                 labels: s.metric,
                                 value: parse_sample(&s.value.1)
                                     .ok_or_else(|| bad_value(&s.value.1))?,
+                                at: Some(s.value.0).filter(|t| t.is_finite()),
                             })
                         })
                         .collect::<Result<_, SourceError>>()?,
