@@ -565,15 +565,19 @@ async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
     // borger-b switches at 2/8 of the roll and reports 2 s later; a
     // scrape and a margin after that.
     tokio::time::sleep(over * 2 / 8 + Duration::from_secs(5)).await;
-    let gate = |args: &[&str]| {
+    let gate_in = |args: &[&str], vars: &[(&str, &str)]| {
         let mut all = vec!["--timeout", "2m"];
         all.extend_from_slice(args);
-        s.gate(&config, &all, &[("CI", "true")])
+        s.gate(&config, &all, vars)
     };
+    let gate = |args: &[&str]| gate_in(args, &[("CI", "true")]);
     let with_since = gate(&["--since", &since, "--format", "json"]);
     let without = gate(&["--format", "json"]);
-    let allowing = gate(&["--format", "json", "--max-failing", "3"]);
-    let as_text = gate(&[]);
+    let allowing = gate_in(
+        &["--format", "json", "--max-failing", "3"],
+        &[("TF_BUILD", "True")],
+    );
+    let as_text = gate_in(&[], &[("GITHUB_ACTIONS", "true")]);
     let at_start = gate(&["--since", "0s", "--format", "json"]);
     let late = ended(with_since).await;
     let without = ended(without).await;
@@ -623,6 +627,27 @@ async fn a_gate_started_late_names_the_sites_that_regressed_before_it() {
             let said = format!("{site} reported on 3.15: regressed (update");
             assert!(gate.stderr.contains(&said), "{gate}");
         }
+    }
+    // On GitHub and Azure, annotated as found, before the verdict.
+    let before_verdict = |ended: &Ended, said: &str| {
+        let at = ended.stderr.find(said);
+        let verdict = ended.stderr.find("kk_borger 3.15 in test: ");
+        assert!(
+            at.is_some() && verdict.is_some() && at < verdict,
+            "{said:?} before the verdict: {ended}"
+        );
+    };
+    for site in ["borger-a", "borger-b"] {
+        before_verdict(
+            &as_text,
+            &format!("::warning title={site} regressed on 3.15::found as the deploy rolls: update"),
+        );
+        before_verdict(
+            &allowing,
+            &format!(
+                "##vso[task.logissue type=warning]{site} regressed on 3.15: found as the deploy rolls: update"
+            ),
+        );
     }
     // Three regressions allowed: the operator's deliberate choice.
     assert_eq!(allowing.code, Some(0), "{allowing}");

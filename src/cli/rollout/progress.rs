@@ -72,6 +72,8 @@ pub struct Reporter {
     out: Box<dyn Write + Send>,
     step_summary: Option<PathBuf>,
     asked_any: bool,
+    /// Sites whose regression was annotated as the gate found it.
+    annotated: std::collections::BTreeSet<String>,
 }
 
 impl Reporter {
@@ -101,6 +103,7 @@ impl Reporter {
             out,
             step_summary,
             asked_any: false,
+            annotated: std::collections::BTreeSet::new(),
         }
     }
 
@@ -212,6 +215,53 @@ impl Reporter {
         for line in changes(before, now, &request.version) {
             self.stamped(Some(&counts), &line);
         }
+        // A pipeline's reader sees a regression as an annotation the
+        // moment it is found (those found at the first poll too), not
+        // only with the verdict; a warning, since the verdict may still
+        // allow it (`--max-failing`).
+        if matches!(self.form, ProgressForm::GitHub | ProgressForm::Azure) {
+            for site in now.regressed() {
+                if self.annotated.len() >= MAX_ANNOTATIONS {
+                    break;
+                }
+                if self.annotated.insert(site.site.clone()) {
+                    let title = format!("{} regressed on {}", site.site, request.version);
+                    let message = format!("found as the deploy rolls: {}", why(site));
+                    self.annotate(Level::Warning, &title, &message);
+                }
+            }
+        }
+    }
+
+    /// One annotation in the pipeline's own syntax; nothing elsewhere.
+    fn annotate(&mut self, level: Level, title: &str, message: &str) {
+        match self.form {
+            ProgressForm::GitHub => {
+                let command = match level {
+                    Level::Error => "error",
+                    Level::Warning => "warning",
+                    Level::Notice => "notice",
+                };
+                self.say(&format!(
+                    "::{command} title={}::{}",
+                    github_property(title),
+                    github_data(message)
+                ));
+            }
+            ProgressForm::Azure => {
+                let kind = match level {
+                    Level::Error => "error",
+                    Level::Warning => "warning",
+                    // Azure has no notice: the log line says it.
+                    Level::Notice => return,
+                };
+                self.say(&format!(
+                    "##vso[task.logissue type={kind}]{}",
+                    azure_data(&format!("{title}: {message}"))
+                ));
+            }
+            ProgressForm::Bar | ProgressForm::Lines => {}
+        }
     }
 
     /// Said once: which sites' agents are asked is in the result.
@@ -247,17 +297,7 @@ impl Reporter {
         self.stamped(None, &text);
         if let Some(e) = error {
             let warning = format!("the backend is failing: {e}");
-            match self.form {
-                ProgressForm::GitHub => self.say(&format!(
-                    "::warning title=Rollout gate::{}",
-                    github_data(&warning)
-                )),
-                ProgressForm::Azure => self.say(&format!(
-                    "##vso[task.logissue type=warning]{}",
-                    azure_data(&warning)
-                )),
-                _ => {}
-            }
+            self.annotate(Level::Warning, "Rollout gate", &warning);
         }
     }
 
@@ -268,49 +308,22 @@ impl Reporter {
         }
         let headline = verdict::headline(request, result);
         self.stamped(None, &headline);
-        match self.form {
-            ProgressForm::GitHub => {
-                for (level, title, message) in issues(request, result) {
-                    let command = match level {
-                        Level::Error => "error",
-                        Level::Warning => "warning",
-                        Level::Notice => "notice",
-                    };
-                    self.say(&format!(
-                        "::{command} title={}::{}",
-                        github_property(&title),
-                        github_data(&message)
-                    ));
-                }
-                if let Some(path) = self.step_summary.clone() {
-                    let written = std::fs::OpenOptions::new()
-                        .append(true)
-                        .create(true)
-                        .open(&path)
-                        .and_then(|mut f| writeln!(f, "{}", verdict::markdown(request, result)));
-                    if let Err(e) = written {
-                        self.say(&format!(
-                            "site-status: cannot append the step summary to {}: {e}",
-                            path.display()
-                        ));
-                    }
-                }
+        for (level, title, message) in issues(request, result) {
+            self.annotate(level, &title, &message);
+        }
+        // Only GitHub has a step summary (`step_summary` is `None` elsewhere).
+        if let Some(path) = self.step_summary.clone() {
+            let written = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .and_then(|mut f| writeln!(f, "{}", verdict::markdown(request, result)));
+            if let Err(e) = written {
+                self.say(&format!(
+                    "site-status: cannot append the step summary to {}: {e}",
+                    path.display()
+                ));
             }
-            ProgressForm::Azure => {
-                for (level, title, message) in issues(request, result) {
-                    let kind = match level {
-                        Level::Error => "error",
-                        Level::Warning => "warning",
-                        // Azure has no notice: the log line says it.
-                        Level::Notice => continue,
-                    };
-                    self.say(&format!(
-                        "##vso[task.logissue type={kind}]{}",
-                        azure_data(&format!("{title}: {message}"))
-                    ));
-                }
-            }
-            _ => {}
         }
     }
 }
