@@ -46,7 +46,7 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         assert_eq!(report.sites.len(), sites);
         per_refresh.push(responder.calls.load(Ordering::SeqCst));
         // A second refresh right after asks the six grid queries again;
-        // the alerts list it read is less than 10 s old.
+        // the alerts it read are less than 10 s old.
         s.fetch_fleet().await.unwrap();
         assert_eq!(
             responder.calls.load(Ordering::SeqCst),
@@ -54,8 +54,8 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         );
     }
     // Six grid queries (the sixth, why runs fail, answers only for the
-    // failing sites) and the alerts.
-    assert_eq!(per_refresh, vec![7, 7, 7]);
+    // failing sites) and the two alerts queries.
+    assert_eq!(per_refresh, vec![8, 8, 8]);
 }
 
 #[tokio::test]
@@ -91,28 +91,36 @@ async fn the_grid_is_merged_from_the_aggregated_answers() {
         assert_eq!(alert.name, "DrupalCronStale");
         assert_ne!(alert.site, "site-00001", "dev's alerts are left out");
         assert_eq!(alert.severity.as_deref(), Some("warning"));
-        assert_eq!(alert.summary.as_deref(), Some("Cron is late"));
+        assert_eq!(alert.summary, None, "annotations are not read per refresh");
         assert_eq!(
             alert.active_since.as_deref(),
-            Some("2026-11-23T21:00:00.5Z")
+            Some("2026-11-23T21:00:00.500Z")
         );
         assert!(report.sites.iter().any(|s| s.name == alert.site));
     }
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
-/// The alerts list changes only when rules are evaluated: polls closer
-/// together than 10 s read it once; a failed read is not kept.
+/// Matches the dashboard's `ALERTS` query (not `ALERTS_FOR_STATE`).
+struct AlertStatesQuery;
+
+impl wiremock::Match for AlertStatesQuery {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        query_of(request).starts_with("ALERTS{")
+    }
+}
+
+fn is_alerts_query(request: &wiremock::Request) -> bool {
+    query_of(request).starts_with("ALERTS")
+}
+
+/// Alerts change only when rules are evaluated: polls closer together
+/// than 10 s read them once; a failed read is not kept.
 #[tokio::test]
-async fn the_alerts_list_is_read_at_most_every_ten_seconds() {
-    use wiremock::matchers::path;
+async fn the_alerts_are_read_at_most_every_ten_seconds() {
     let server = MockServer::start().await;
-    let alerts = |state: &str| {
-        format!(
-            r#"{{"status":"success","data":{{"alerts":[{{"labels":{{"alertname":"DrupalCronFailing","site":"borger"}},"annotations":{{}},"state":"{state}","activeAt":"2026-12-01T10:00:00Z","value":"1"}}]}}}}"#
-        )
-    };
-    let first_alerts = Mock::given(path("/api/v1/alerts"))
+    let firing = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"ALERTS","alertstate":"firing","alertname":"DrupalCronFailing","site":"borger"},"value":[1,"1"]}]}}"#;
+    let first_alerts = Mock::given(AlertStatesQuery)
         .respond_with(ResponseTemplate::new(500).set_body_string("ruler down"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -135,8 +143,8 @@ async fn the_alerts_list_is_read_at_most_every_ten_seconds() {
             .any(|w| w.starts_with("alerts unavailable"))
     );
     drop(first_alerts);
-    Mock::given(path("/api/v1/alerts"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(alerts("firing")))
+    Mock::given(AlertStatesQuery)
+        .respond_with(ResponseTemplate::new(200).set_body_string(firing))
         .with_priority(1)
         .mount(&server)
         .await;
@@ -151,14 +159,13 @@ async fn the_alerts_list_is_read_at_most_every_ten_seconds() {
         .await
         .unwrap_or_default()
         .iter()
-        .filter(|r| r.url.path() == "/api/v1/alerts")
+        .filter(|r| query_of(r).starts_with("ALERTS{"))
         .count();
     assert_eq!(asked, 2, "once failing, then once for four polls");
 }
 
 #[tokio::test]
 async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
-    use wiremock::matchers::path;
     for (status, body, expected) in [
         (404, "404 page not found", "HTTP 404: 404 page not found"),
         (
@@ -169,7 +176,7 @@ async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
         (200, "<html>", "not a Prometheus API response"),
     ] {
         let server = MockServer::start().await;
-        Mock::given(path("/api/v1/alerts"))
+        Mock::given(AlertStatesQuery)
             .respond_with(ResponseTemplate::new(status).set_body_string(body))
             .with_priority(1)
             .mount(&server)
@@ -205,12 +212,12 @@ async fn long_queries_go_as_post_and_short_ones_as_get() {
     let c = Config::parse(&text, Path::new("t.toml")).unwrap();
     source(&c, &no_secrets()).fetch_fleet().await.unwrap();
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 7);
-    let (alerts, requests): (Vec<_>, Vec<_>) = requests
-        .into_iter()
-        .partition(|r| r.url.path() == "/api/v1/alerts");
-    assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].method.as_str(), "GET", "the alerts take no query");
+    assert_eq!(requests.len(), 8);
+    let (alerts, requests): (Vec<_>, Vec<_>) = requests.into_iter().partition(is_alerts_query);
+    assert_eq!(alerts.len(), 2);
+    for r in &alerts {
+        assert_eq!(r.method.as_str(), "GET", "{}", query_of(r));
+    }
     assert_eq!(requests.len(), 6);
     for r in &requests {
         assert_eq!(r.method.as_str(), "POST");
@@ -241,14 +248,10 @@ async fn a_path_prefix_is_kept() {
         .iter()
         .map(|r| r.url.path().to_string())
         .collect();
-    assert_eq!(paths.len(), 7);
+    assert_eq!(paths.len(), 8);
     for path in &paths {
-        assert!(
-            path == "/prometheus/api/v1/query" || path == "/prometheus/api/v1/alerts",
-            "{path}"
-        );
+        assert_eq!(path, "/prometheus/api/v1/query");
     }
-    assert!(paths.iter().any(|p| p.ends_with("/alerts")));
 }
 
 #[tokio::test]
@@ -438,12 +441,26 @@ async fn the_selector_reaches_every_query_sent_with_each_operator() {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.url.path() != "/api/v1/alerts")
+        .filter(|r| !is_alerts_query(r))
         .map(query_of)
         .collect();
     // Six for the grid (the last: why runs fail), six for the site (the
     // last one: its last good run).
     assert_eq!(queries.len(), 12, "{queries:?}");
+    // The alerts take no selector: a rule may aggregate its labels away,
+    // so the answer is judged instead.
+    let alerts: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| is_alerts_query(r))
+        .map(query_of)
+        .collect();
+    assert_eq!(
+        alerts,
+        [r#"ALERTS{site!=""}"#, r#"ALERTS_FOR_STATE{site!=""}"#]
+    );
     assert!(queries.contains(&format!(
         "max by (site, profile, class, exit_code) (drupal_status_report_failure{{{selector}}})"
     )));
@@ -476,9 +493,8 @@ impl wiremock::Respond for Duplicating {
                 r#"{{"metric":{{"site":"borger","profile":"kk_borger"{extra}}},"value":[1795469437.5,"{value}"]}}"#
             )
         };
-        let samples = if request.url.path().ends_with("/api/v1/alerts") {
-            return ResponseTemplate::new(200)
-                .set_body_string(r#"{"status":"success","data":{"alerts":[]}}"#);
+        let samples = if query.starts_with("ALERTS") {
+            Vec::new()
         } else if query.contains(">= 1") {
             vec![
                 sample(r#","requirement":"cron""#, "2"),

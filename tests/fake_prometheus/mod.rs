@@ -1,5 +1,6 @@
-//! A stand-in for Prometheus that answers the dashboard's five grid queries
-//! and its `api/v1/alerts` request for a fleet of any size, the way
+//! A stand-in for Prometheus that answers the dashboard's grid queries and
+//! its two alerts queries (`ALERTS`, `ALERTS_FOR_STATE`) for a fleet of any
+//! size, the way
 //! Prometheus would (one sample per site, or per failing requirement).
 //! Responses are rendered once, so serving them costs next to nothing: what
 //! a test or benchmark measures is the client. Shared by `tests/prometheus_source.rs` and `benches/poll.rs`.
@@ -59,7 +60,10 @@ pub struct FleetAnswers {
     pub success: String,
     pub age: String,
     pub empty: String,
-    pub alerts: String,
+    /// `ALERTS`: each alert's labels and state.
+    pub alert_states: String,
+    /// `ALERTS_FOR_STATE`: when each became active.
+    pub alert_starts: String,
 }
 
 /// How many of `sites` sites `FleetAnswers::alerts` has a prod alert for.
@@ -67,29 +71,42 @@ pub fn prod_alert_count(sites: usize) -> usize {
     (0..sites).filter(|i| i % 3 == 2 && i % 5 == 0).count()
 }
 
-fn alert(labels: &str, state: &str) -> String {
-    format!(
-        r#"{{"labels":{{{labels}}},"annotations":{{"summary":"Cron is late"}},"state":"{state}","activeAt":"2026-11-23T21:00:00.5Z","value":"2e+00"}}"#
-    )
-}
+/// When every alert of the fake became active: 2026-11-23T21:00:00.5Z.
+pub const ALERTS_ACTIVE_AT: f64 = 1_795_467_600.5;
 
-fn alerts(sites: usize) -> String {
+/// The alerts as `(labels, state)`: a prod `DrupalCronStale` for every
+/// error site (`i % 3 == 2`) with `i % 5 == 0`, plus what prod must not
+/// show (another environment's, a pending one) and one without a site.
+fn alerts(sites: usize) -> Vec<(String, &'static str)> {
     let site = |i: usize, env: &str| {
         format!(
             r#""alertname":"DrupalCronStale","site":"site-{i:05}","env":"{env}","severity":"warning""#
         )
     };
-    let mut all: Vec<String> = (0..sites)
+    let mut all: Vec<(String, &str)> = (0..sites)
         .filter(|i| i % 3 == 2 && i % 5 == 0)
-        .map(|i| alert(&site(i, "prod"), "firing"))
+        .map(|i| (site(i, "prod"), "firing"))
         .collect();
-    all.push(alert(&site(1, "dev"), "firing"));
-    all.push(alert(&site(1, "prod"), "pending"));
-    all.push(alert(r#""alertname":"Watchdog""#, "firing"));
-    format!(
-        r#"{{"status":"success","data":{{"alerts":[{}]}}}}"#,
-        all.join(",")
-    )
+    all.push((site(1, "dev"), "firing"));
+    all.push((site(1, "prod"), "pending"));
+    all.push((r#""alertname":"Watchdog""#.to_string(), "firing"));
+    all
+}
+
+fn alert_states(sites: usize) -> String {
+    vector(alerts(sites).into_iter().map(|(labels, state)| {
+        format!(
+            r#"{{"metric":{{"__name__":"ALERTS","alertstate":"{state}",{labels}}},"value":[{EVALUATED_AT},"1"]}}"#
+        )
+    }))
+}
+
+fn alert_starts(sites: usize) -> String {
+    vector(alerts(sites).into_iter().map(|(labels, _)| {
+        format!(
+            r#"{{"metric":{{"__name__":"ALERTS_FOR_STATE",{labels}}},"value":[{EVALUATED_AT},"{ALERTS_ACTIVE_AT}"]}}"#
+        )
+    }))
 }
 
 impl FleetAnswers {
@@ -104,12 +121,17 @@ impl FleetAnswers {
             success: vector((0..sites).map(|i| sample(i, "", "1"))),
             age: vector((0..sites).map(|i| sample(i, "", "42.5"))),
             empty: vector(std::iter::empty()),
-            alerts: alerts(sites),
+            alert_states: alert_states(sites),
+            alert_starts: alert_starts(sites),
         }
     }
 
     pub fn for_query(&self, query: &str) -> &str {
-        if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
+        if query.starts_with("ALERTS_FOR_STATE") {
+            &self.alert_starts
+        } else if query.starts_with("ALERTS") {
+            &self.alert_states
+        } else if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
             &self.worst
         } else if query.contains(">= 1") {
             &self.failing
@@ -133,9 +155,7 @@ struct Shared(Arc<FleetPrometheus>);
 impl Respond for Shared {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.0.calls.fetch_add(1, Ordering::SeqCst);
-        let body = if request.url.path().ends_with("/api/v1/alerts") {
-            self.0.answers.alerts.clone()
-        } else {
+        let body = {
             let at = request
                 .url
                 .query_pairs()

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::wire::{AlertsAnswer, Answer, parse_alerts, parse_response};
+use super::labels::Labels;
+use super::promql::FleetQueries;
+use super::wire::{AlertsAnswer, Answer, PromAlert, parse_alerts, parse_response};
 use crate::source::SourceError;
 use crate::source::http::{Body, Endpoint, Lease};
 
@@ -28,6 +30,25 @@ pub struct PromApi {
 /// 10 s or more reads it every time.
 pub const ALERTS_MAX_AGE: Duration = Duration::from_secs(10);
 
+/// The labels that are not the alert's own: the series' name (`ALERTS`
+/// or `ALERTS_FOR_STATE`) and its state.
+const IDENTITY_EXCLUDES: [&str; 2] = ["__name__", "alertstate"];
+
+/// What tells one alert's two series apart from other alerts': its labels
+/// but the name and state, in their (sorted) order.
+fn alert_identity(labels: &Labels) -> String {
+    let mut identity = String::new();
+    for (name, value) in labels.iter() {
+        if !IDENTITY_EXCLUDES.contains(&name) {
+            identity.push_str(name);
+            identity.push('\u{0}');
+            identity.push_str(value);
+            identity.push('\u{0}');
+        }
+    }
+    identity
+}
+
 impl PromApi {
     pub fn new(endpoint: Endpoint) -> PromApi {
         PromApi {
@@ -36,11 +57,11 @@ impl PromApi {
         }
     }
 
-    /// The alerts list, read again only when the last one read is
-    /// [`ALERTS_MAX_AGE`] old (a refresh cannot be exactly 10 s apart, so
-    /// a little less counts). A failed read is not kept: the next poll
-    /// asks again.
-    pub async fn recent_alerts(&self) -> Result<AlertsAnswer, SourceError> {
+    /// The environment's alerts ([`PromApi::alert_series`]), read again
+    /// only when the last read is [`ALERTS_MAX_AGE`] old (a refresh
+    /// cannot be exactly 10 s apart, so a little less counts). A failed
+    /// read is not kept: the next poll asks again.
+    pub async fn recent_alerts(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
         let kept = self
             .last_alerts
             .lock()
@@ -50,7 +71,7 @@ impl PromApi {
         if let Some((_, answer)) = kept {
             return Ok(answer);
         }
-        let answer = self.alerts().await?;
+        let answer = self.alert_series(queries).await?;
         if let Ok(mut last) = self.last_alerts.lock() {
             *last = Some((Instant::now(), answer.clone()));
         }
@@ -91,8 +112,61 @@ impl PromApi {
         .await
     }
 
+    /// The alerts of `queries`' environment from the `ALERTS` and
+    /// `ALERTS_FOR_STATE` series ([`FleetQueries::alerts`]): labels, state
+    /// and since when, without annotations. Without the second answer an
+    /// alert has no start time; without the first there are no alerts.
+    pub async fn alert_series(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
+        let [states, since] = queries.alerts();
+        let (states, since) = tokio::join!(self.query(&states), self.query(&since));
+        let states = states?;
+        let mut warnings = states.warnings.clone();
+        let since = match since.and_then(|a| {
+            warnings.extend(a.warnings.iter().cloned());
+            a.into_vector()
+        }) {
+            Ok(samples) => samples,
+            Err(e) => {
+                warnings.push(format!("alerts' start times unavailable: {}", e.message));
+                Vec::new()
+            }
+        };
+        let started: std::collections::HashMap<String, f64> = since
+            .iter()
+            .map(|s| (alert_identity(&s.labels), s.value))
+            .collect();
+        let alerts = states
+            .into_vector()?
+            .into_iter()
+            .map(|s| {
+                let identity = alert_identity(&s.labels);
+                let active_at = started
+                    .get(&identity)
+                    .filter(|at| at.is_finite() && **at > 0.0)
+                    // Whole milliseconds: a float of seconds carries no
+                    // truer nanoseconds.
+                    .map(|at| {
+                        crate::model::format_rfc3339_utc((at * 1e3).round() as i64 * 1_000_000)
+                    });
+                PromAlert {
+                    state: s.labels.get("alertstate").unwrap_or_default().to_string(),
+                    labels: s
+                        .labels
+                        .iter()
+                        .filter(|(name, _)| !IDENTITY_EXCLUDES.contains(name))
+                        .collect::<Labels>(),
+                    annotations: Labels::new(),
+                    active_at,
+                }
+            })
+            .collect();
+        Ok(AlertsAnswer { alerts, warnings })
+    }
+
     /// Every alert the server holds (`GET api/v1/alerts`), whatever its
-    /// state; one request whatever the number of sites.
+    /// state, with its annotations; one request whatever the number of
+    /// sites, but as large as every alert's rendered text. Not read by a
+    /// refresh ([`PromApi::alert_series`] is).
     pub async fn alerts(&self) -> Result<AlertsAnswer, SourceError> {
         let (status, body) = self.send("api/v1/alerts", Vec::new()).await?;
         parse_alerts(status, &body)

@@ -2,9 +2,9 @@
 //!
 //! Three environments on one Prometheus, told apart only by their
 //! selectors (`env="dev"`, `env="test"`, `env="prod"`), would cost three
-//! sets of grid queries and three alerts lists per refresh. Instead the
-//! grid's queries run once, grouped by the label that tells them
-//! apart (`env=~"dev|test|prod"`, `by (env, …)`), the alerts list is read
+//! sets of grid queries and three reads of the alerts per refresh. Instead
+//! the grid's queries run once, grouped by the label that tells them
+//! apart (`env=~"dev|test|prod"`, `by (env, …)`), the alerts are read
 //! once, and each environment takes its own part of the answers.
 //!
 //! Each environment is still polled by its own task; the first to ask
@@ -92,7 +92,7 @@ pub fn shared_selector(selectors: &[&[Matcher]]) -> Option<SharedSelector> {
 }
 
 /// One member's part of a round: its grid answers, the warnings the
-/// round carried, and the alerts list (each member keeps its own alerts).
+/// round carried, and the alerts (each member keeps its own).
 pub struct MemberAnswers {
     pub answers: [Vec<Sample>; GRID_QUERIES],
     pub warnings: Vec<String>,
@@ -208,7 +208,7 @@ impl SharedGrid {
             self.api.query_held(&q3),
             self.api.query_held(&q4),
             self.api.query_held(&q5),
-            self.api.recent_alerts(),
+            self.api.recent_alerts(&self.queries),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
         let mut parts: HashMap<String, [Vec<Sample>; GRID_QUERIES]> = self

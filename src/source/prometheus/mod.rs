@@ -1,11 +1,13 @@
 //! Prometheus as an environment's `FleetSource`: the grid from six
-//! aggregated instant queries and the alerts list, a site's raw series, a
+//! aggregated instant queries and the alerts as series, a site's raw series, a
 //! requirement's history, the fleet timeline and a profile's rollout.
 //!
 //! The grid costs six instant queries per environment per refresh, each
 //! aggregated on the server, whatever the number of sites (the sixth, why
 //! runs fail, answers only for the failing ones), and the
-//! `GET api/v1/alerts` list at most every 10 s (`api::ALERTS_MAX_AGE`); one site's raw series, the fleet timeline and a
+//! alerts as `ALERTS` and `ALERTS_FOR_STATE` series (labels only, never
+//! the `GET api/v1/alerts` list with every alert's annotations) at most
+//! every 10 s (`api::ALERTS_MAX_AGE`); one site's raw series, the fleet timeline and a
 //! profile's rollout are only asked for while a view shows them. The parts
 //! live beside this file: `wire` (answers), `api` (HTTP), `promql` (the
 //! queries), `merge` (answers into sites), `labels` (a series' labels).
@@ -93,7 +95,7 @@ impl PrometheusSource {
         &self.queries
     }
 
-    /// The grid's answers and the alerts list, from this environment's own
+    /// The grid's answers and the alerts, from this environment's own
     /// requests or its part of a shared round.
     async fn grid_and_alerts(
         &self,
@@ -113,7 +115,8 @@ impl PrometheusSource {
                 alerts,
             ));
         }
-        let (grid, alerts) = tokio::join!(self.grid_answers(), self.api.recent_alerts());
+        let (grid, alerts) =
+            tokio::join!(self.grid_answers(), self.api.recent_alerts(&self.queries));
         Ok((grid?, alerts))
     }
 

@@ -158,6 +158,21 @@ impl FleetQueries {
         }
     }
 
+    /// The environment's alerts as series, labels only: `ALERTS` (each
+    /// alert's labels and state) and `ALERTS_FOR_STATE` (when each became
+    /// active, as its value). One series per alert, none of the
+    /// annotations `GET api/v1/alerts` renders for every alert on every
+    /// read (at 10,000 sites in a storm, 8.9 MB a read). Every alert that
+    /// names a site, whatever the selector: a rule may aggregate the
+    /// selector's labels away (`max by (site)`), so which environment an
+    /// alert belongs to is judged on what comes back
+    /// (`environment_alerts`), and environments sharing a Prometheus share
+    /// the read (`group`).
+    pub fn alerts(&self) -> [String; 2] {
+        let m = format!("{{{}!=\"\"}}", self.site);
+        [format!("ALERTS{m}"), format!("ALERTS_FOR_STATE{m}")]
+    }
+
     /// The grid queries, in the order `fetch_fleet` reads them. The last,
     /// why runs fail, has series only for the sites whose last run failed,
     /// so its answer stays small however large the fleet.
