@@ -51,10 +51,19 @@ impl App {
         if !fresh {
             return false;
         }
-        pane.report = Some(good.value.clone());
+        // Sources sort their alerts by site; one that did not is sorted
+        // here, once, so every cell's lookup can search.
+        let report = if crate::model::sorted_by_site(&good.value.alerts) {
+            good.value.clone()
+        } else {
+            let mut sorted = (*good.value).clone();
+            crate::model::sort_alerts(&mut sorted.alerts);
+            std::sync::Arc::new(sorted)
+        };
+        pane.report = Some(report.clone());
         let at = unix(good.at);
         // None for the first poll: the baseline, nothing has changed yet.
-        let found = self.tracker.observe(env, good.value.clone(), at, unix(now));
+        let found = self.tracker.observe(env, report, at, unix(now));
         if let Some(fleet) = self.tracker.fleet(env) {
             pane.fleet = fleet.clone();
         }

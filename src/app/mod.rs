@@ -109,14 +109,10 @@ pub struct EnvPane {
 
 impl EnvPane {
     /// Firing alerts naming a site.
-    pub fn alerts_for<'a>(
-        &'a self,
-        site: &'a str,
-    ) -> impl Iterator<Item = &'a crate::model::Alert> + 'a {
+    pub fn alerts_for(&self, site: &str) -> &[crate::model::Alert] {
         self.report
-            .iter()
-            .flat_map(|r| r.alerts.iter())
-            .filter(move |a| a.site == site)
+            .as_ref()
+            .map_or(&[], |r| crate::model::alerts_for(&r.alerts, site))
     }
 }
 

@@ -87,10 +87,18 @@ impl Alert {
     }
 }
 
-/// The alerts of one site, in the order given (sources sort by site, then
-/// name).
-pub fn alerts_for<'a>(alerts: &'a [Alert], site: &'a str) -> impl Iterator<Item = &'a Alert> + 'a {
-    alerts.iter().filter(move |a| a.site == site)
+/// The alerts of one site, from `alerts` sorted by site ([`sort_alerts`]):
+/// found by binary search, since the grid asks for every cell it draws
+/// and a storm brings ten thousand alerts.
+pub fn alerts_for<'a>(alerts: &'a [Alert], site: &str) -> &'a [Alert] {
+    let start = alerts.partition_point(|a| a.site.as_str() < site);
+    let len = alerts[start..].partition_point(|a| a.site == site);
+    &alerts[start..start + len]
+}
+
+/// Whether `alerts` are sorted by site, as [`alerts_for`] needs.
+pub fn sorted_by_site(alerts: &[Alert]) -> bool {
+    alerts.is_sorted_by(|a, b| a.site <= b.site)
 }
 
 /// Sorts by site, then alert name, then the rest, and drops exact
@@ -187,6 +195,9 @@ mod tests {
         let mut alerts = vec![a("B", "x"), a("A", "y"), a("A", "x"), a("B", "x")];
         sort_alerts(&mut alerts);
         assert_eq!(alerts, vec![a("A", "x"), a("B", "x"), a("A", "y")]);
-        assert_eq!(alerts_for(&alerts, "x").count(), 2);
+        assert!(sorted_by_site(&alerts));
+        assert_eq!(alerts_for(&alerts, "x").len(), 2);
+        assert_eq!(alerts_for(&alerts, "y"), [a("A", "y")]);
+        assert!(alerts_for(&alerts, "w").is_empty() && alerts_for(&alerts, "z").is_empty());
     }
 }

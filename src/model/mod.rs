@@ -22,7 +22,7 @@ pub mod timeline;
 pub mod tracker;
 pub mod transitions;
 
-pub use alert::{Alert, alerts_for, fleet_alerts, sort_alerts};
+pub use alert::{Alert, alerts_for, fleet_alerts, sort_alerts, sorted_by_site};
 pub use clock::{Clock, TimeFormat, format_time, zone_abbreviation};
 pub use env_report::EnvReport;
 pub use fleet::{

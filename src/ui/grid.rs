@@ -250,7 +250,7 @@ fn cell_row(
             let badge_x = x + 1;
             // Firing tells apart from silenced: a silenced alert's badge is
             // quiet, a pending one has none yet.
-            let firing = env.alerts_for(name).filter(|a| !a.pending);
+            let firing = env.alerts_for(name).iter().filter(|a| !a.pending);
             let (loud, silenced) = firing.fold((false, false), |(l, s), a| {
                 (l || a.is_loud(), s || a.silenced_by.is_some())
             });

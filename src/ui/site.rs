@@ -38,7 +38,7 @@ pub fn draw(
         .iter()
         .find(|e| e.fleet.name == view.key.env)
         .zip(summary)
-        .map(|(e, s)| e.alerts_for(&s.name).collect())
+        .map(|(e, s)| e.alerts_for(&s.name).iter().collect())
         .unwrap_or_default();
     let alert_lines = (alerts.len() as u16).min(3);
     let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
