@@ -59,6 +59,10 @@ pub struct Config {
     /// default: `$USER`.
     #[serde(default)]
     pub operator: Option<String>,
+    /// Whether the grid's polls read the alerts. Not a setting of the
+    /// file: `check`, which prints no alert, asks for none.
+    #[serde(skip, default = "default_mouse")]
+    pub read_alerts: bool,
     #[serde(default)]
     pub labels: LabelNames,
     #[serde(default)]

@@ -553,6 +553,16 @@ async fn duplicate_series_count_at_their_worst_and_are_reported() {
         "{json:#}"
     );
     assert_eq!(out.status.code(), Some(2));
+    // It prints no alert, so it asks for none: six grid queries.
+    let asked: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(query_of)
+        .collect();
+    assert_eq!(asked.len(), 6, "{asked:?}");
+    assert!(!asked.iter().any(|q| q.contains("ALERTS")), "{asked:?}");
 }
 
 /// Runs `check --format json` against `url`, returning its exit code, its

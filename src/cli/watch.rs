@@ -230,9 +230,11 @@ pub async fn run(
 
 /// `site-status watch`: streams the selected environments' transitions.
 pub fn command(path: Option<&std::path::Path>, only: &[String], format: StreamFormat) -> ExitCode {
-    let Some(config) = load_config(path) else {
+    let Some(mut config) = load_config(path) else {
         return ExitCode::from(exit::BAD_CONFIGURATION);
     };
+    // Transitions name no alert: none is read.
+    config.read_alerts = false;
     let sources = match selected_sources(&config, only) {
         Ok(s) => s,
         Err(e) => {

@@ -527,8 +527,9 @@ fn share_grids(
             &shared.common,
             &shared.values,
         );
+        let reads_alerts = sources[group[0]].prometheus.api().reads_alerts();
         let grid = Arc::new(SharedGrid::new(
-            PromApi::new(endpoint),
+            PromApi::new(endpoint).reading_alerts(reads_alerts),
             queries,
             shared.values.clone(),
         ));

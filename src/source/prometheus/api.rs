@@ -21,6 +21,8 @@ pub struct PromApi {
     pub endpoint: Endpoint,
     /// The last alerts list read, and when: see [`PromApi::recent_alerts`].
     last_alerts: Arc<Mutex<Option<(Instant, AlertsAnswer)>>>,
+    /// Off: [`PromApi::recent_alerts`] answers none without asking.
+    reads_alerts: bool,
 }
 
 /// How old an alerts list may be before it is read again. Alerts change
@@ -54,7 +56,20 @@ impl PromApi {
         PromApi {
             endpoint,
             last_alerts: Arc::default(),
+            reads_alerts: true,
         }
+    }
+
+    /// Whether polls read the alerts (`Config::read_alerts`).
+    pub fn reading_alerts(self, reads_alerts: bool) -> PromApi {
+        PromApi {
+            reads_alerts,
+            ..self
+        }
+    }
+
+    pub fn reads_alerts(&self) -> bool {
+        self.reads_alerts
     }
 
     /// The environment's alerts ([`PromApi::alert_series`]), read again
@@ -62,6 +77,9 @@ impl PromApi {
     /// cannot be exactly 10 s apart, so a little less counts). A failed
     /// read is not kept: the next poll asks again.
     pub async fn recent_alerts(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
+        if !self.reads_alerts {
+            return Ok(AlertsAnswer::default());
+        }
         let kept = self
             .last_alerts
             .lock()

@@ -77,7 +77,7 @@ impl PrometheusSource {
         )?;
         Ok(PrometheusSource {
             env: env.name.0.clone(),
-            api: PromApi::new(endpoint),
+            api: PromApi::new(endpoint).reading_alerts(config.read_alerts),
             queries: FleetQueries::new(config, env),
             forget_after: config.forget_after.0,
             max_sites: env.max_sites,
