@@ -74,7 +74,13 @@ pub fn draw(
                             .as_deref()
                             .map(|s| format!("[{s}] "))
                             .unwrap_or_default(),
-                        a.summary.as_deref().unwrap_or(""),
+                        // Polls read labels, not annotations: the
+                        // requirement says what the alert is about.
+                        a.summary.clone().unwrap_or_else(|| a
+                            .requirement
+                            .as_deref()
+                            .map(|r| format!("requirement {r}"))
+                            .unwrap_or_default()),
                         a.active_since_unix()
                             .map(|t| format!(
                                 " · since {} ({} ago)",
