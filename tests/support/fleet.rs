@@ -441,16 +441,22 @@ pub fn unix_now() -> f64 {
 ///
 /// Sites are named `site-00001`…, spread over dev/test/prod (a quarter
 /// each in dev and test, half in prod) and the 10 [`PROFILES`]; roughly
-/// 40 % are OK, 20 % warn, 25 % fail, and 5 % each failed to run, are
-/// stale or publish nothing. With 6 sites or more, every [`SiteKind`] is
-/// present; with 3 or more, every environment.
+/// 40 % are OK, 20 % warn, 25 % fail (see [`FleetBuilder::error_percent`]),
+/// and 5 % each failed to run, are stale or publish nothing. With 6 sites
+/// or more, every [`SiteKind`] is present; with 3 or more, every
+/// environment.
 #[derive(Debug, Clone)]
 pub struct FleetBuilder {
     sites: usize,
     seed: u64,
     now: Option<f64>,
     stale_age: f64,
+    error_percent: u64,
 }
+
+/// Sites that failed to run, are stale or publish nothing, in percent:
+/// what [`FleetBuilder::error_percent`] cannot take from.
+const NOT_REPORTING_PERCENT: u64 = 15;
 
 impl FleetBuilder {
     pub fn new(sites: usize) -> FleetBuilder {
@@ -459,6 +465,7 @@ impl FleetBuilder {
             seed: 1,
             now: None,
             stale_age: 7200.0,
+            error_percent: 25,
         }
     }
 
@@ -481,6 +488,22 @@ impl FleetBuilder {
         self
     }
 
+    /// The share of sites made [`SiteKind::Error`], in percent (default 25;
+    /// at most 85, the 15 % that failed to run, are stale or publish
+    /// nothing stay). OK and warning sites share the rest 2 : 1, as in the
+    /// default 40 : 20. Each site draws the same number whatever the share,
+    /// so a site in error at a smaller share is in error at every larger
+    /// one, with the same requirements.
+    pub fn error_percent(mut self, percent: u64) -> FleetBuilder {
+        assert!(
+            percent <= 100 - NOT_REPORTING_PERCENT,
+            "error_percent({percent}): at most {} % of sites can be in error",
+            100 - NOT_REPORTING_PERCENT
+        );
+        self.error_percent = percent;
+        self
+    }
+
     pub fn build(&self) -> Fleet {
         let now = self.now.unwrap_or_else(|| unix_now().floor());
         let n = self.sites;
@@ -495,6 +518,9 @@ impl FleetBuilder {
             BTreeMap::new()
         };
         const ENV_PATTERN: [usize; 8] = [0, 1, 2, 2, 2, 0, 2, 1];
+        let reporting_end = 100 - NOT_REPORTING_PERCENT;
+        let error_start = reporting_end - self.error_percent;
+        let ok_end = error_start * 2 / 3;
         let sites = (1..=n)
             .map(|i| {
                 let mut rng = Rng::new(self.seed, i as u64);
@@ -504,9 +530,9 @@ impl FleetBuilder {
                     .get(&i)
                     .copied()
                     .unwrap_or_else(|| match rng.below(100) {
-                        0..40 => SiteKind::Ok,
-                        40..60 => SiteKind::Warning,
-                        60..85 => SiteKind::Error,
+                        draw if draw < ok_end => SiteKind::Ok,
+                        draw if draw < error_start => SiteKind::Warning,
+                        draw if draw < reporting_end => SiteKind::Error,
                         85..90 => SiteKind::RunFailed,
                         90..95 => SiteKind::Stale,
                         _ => SiteKind::NoData,
