@@ -6,7 +6,7 @@
 //! evaluations, scrapes) falls on both alike; medians and ranges printed.
 //!
 //! `cargo bench --bench check_vs_curl` (SITES=…, ROUNDS=…, RECORDING=1
-//! for `use_recording_rules = true`).
+//! for `use_recording_rules = true`, ERROR_PERCENT=60 for an alert storm).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -81,7 +81,12 @@ fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/site-status.rules.yml"),
     )
     .unwrap();
-    let exporter = FleetExporter::start(FleetBuilder::new(sites).build());
+    let error_percent = number("ERROR_PERCENT", 25) as u64;
+    let exporter = FleetExporter::start(
+        FleetBuilder::new(sites)
+            .error_percent(error_percent)
+            .build(),
+    );
     let prometheus = runtime.block_on(async {
         let prometheus = TestPrometheus::builder()
             .target(exporter.target())
@@ -151,7 +156,7 @@ fn main() {
         .map(|(c, u)| c / u)
         .collect();
     println!(
-        "{sites} sites, rules loaded, {} mode, {rounds} rounds: {} queries",
+        "{sites} sites ({error_percent} % in error), rules loaded, {} mode, {rounds} rounds: {} queries",
         if recording { "recording-rules" } else { "raw" },
         queries.len()
     );
