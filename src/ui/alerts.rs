@@ -22,6 +22,54 @@ fn active_for(alert: &Alert, app: &App) -> String {
     format_age_seconds(now - since.floor())
 }
 
+/// One alert name's alerts: where they start and end in the sorted list,
+/// and how many are firing, pending and silenced.
+struct Group {
+    start: usize,
+    end: usize,
+    firing: usize,
+    pending: usize,
+    silenced: usize,
+}
+
+/// The groups of `alerts`, sorted by name ([`crate::model::fleet_alerts`]),
+/// in one pass.
+fn groups(alerts: &[(usize, &Alert)]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (_, alert)) in alerts.iter().enumerate() {
+        let same = groups
+            .last()
+            .is_some_and(|g| alerts[g.start].1.name == alert.name);
+        if !same {
+            groups.push(Group {
+                start: i,
+                end: i,
+                firing: 0,
+                pending: 0,
+                silenced: 0,
+            });
+        }
+        if let Some(g) = groups.last_mut() {
+            g.end = i + 1;
+            if alert.is_loud() {
+                g.firing += 1;
+            } else if alert.pending {
+                g.pending += 1;
+            } else if alert.silenced_by.is_some() {
+                g.silenced += 1;
+            }
+        }
+    }
+    groups
+}
+
+/// A row of the view: an alert name's heading, or one alert.
+#[derive(Clone, Copy)]
+enum Row {
+    Heading(usize),
+    Alert(usize),
+}
+
 pub fn draw(
     frame: &mut Frame,
     area: Rect,
@@ -32,15 +80,14 @@ pub fn draw(
 ) {
     let theme = paint.theme;
     let alerts = app.fleet_alerts();
-    let firing = alerts.iter().filter(|(_, a)| a.is_loud()).count();
+    let groups = groups(&alerts);
+    let count = |f: fn(&Group) -> usize| groups.iter().map(f).sum::<usize>();
     let mut lines = vec![Line::from(Span::styled(
         format!(
-            "Alerts: {firing} firing, {} pending, {} silenced",
-            alerts.iter().filter(|(_, a)| a.pending).count(),
-            alerts
-                .iter()
-                .filter(|(_, a)| !a.pending && a.silenced_by.is_some())
-                .count()
+            "Alerts: {} firing, {} pending, {} silenced",
+            count(|g| g.firing),
+            count(|g| g.pending),
+            count(|g| g.silenced)
         ),
         theme.text().add_modifier(Modifier::BOLD),
     ))];
@@ -50,126 +97,136 @@ pub fn draw(
             theme.muted(),
         )));
     }
-    // Rows: a heading before each alert name's first alert, then its
-    // alerts; the cursor moves over alerts only.
-    let mut rows: Vec<(Option<usize>, Line)> = Vec::new();
-    let mut group: Option<&str> = None;
-    for (i, (env, alert)) in alerts.iter().enumerate() {
-        if group != Some(alert.name.as_str()) {
-            group = Some(alert.name.as_str());
-            let of_name: Vec<&Alert> = alerts
-                .iter()
-                .filter(|(_, a)| a.name == alert.name)
-                .map(|(_, a)| *a)
-                .collect();
-            rows.push((
-                None,
-                Line::from(vec![
-                    Span::styled(
-                        format!(" {} {} ", paint.glyphs.alert_badge(), shown(&alert.name)),
-                        theme.accent().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(
-                        format!(
-                            "{} site(s): {} firing, {} pending, {} silenced",
-                            of_name.len(),
-                            of_name.iter().filter(|a| a.is_loud()).count(),
-                            of_name.iter().filter(|a| a.pending).count(),
-                            of_name
-                                .iter()
-                                .filter(|a| !a.pending && a.silenced_by.is_some())
-                                .count()
-                        ),
-                        theme.muted(),
-                    ),
-                ]),
-            ));
-        }
-        let is_selected = i == selected;
-        let base = if is_selected {
-            theme.selection()
-        } else {
-            theme.text()
-        };
-        let (status, tone) = if alert.pending {
-            ("pending  ", SiteState::Warning)
-        } else if alert.silenced_by.is_some() {
-            ("silenced ", SiteState::Info)
-        } else {
-            ("firing   ", SiteState::Error)
-        };
-        let env_name = app
-            .envs
-            .get(*env)
-            .map(|e| e.fleet.name.as_str())
-            .unwrap_or("");
-        let mut spans = vec![
-            Span::styled("    ", base),
-            Span::styled(
-                status,
-                if is_selected {
-                    base
-                } else {
-                    theme.state(tone).add_modifier(Modifier::BOLD)
-                },
-            ),
-            Span::styled(format!("{:<6}", shown(env_name)), base),
-            Span::styled(
-                format!(
-                    " {:<24}",
-                    truncate(&shown(&alert.site), 24, paint.glyphs.ellipsis())
-                ),
-                base.add_modifier(Modifier::BOLD),
-            ),
-        ];
-        if let Some(req) = &alert.requirement {
-            spans.push(Span::styled(
-                format!(
-                    " {:<24}",
-                    truncate(&shown(req), 24, paint.glyphs.ellipsis())
-                ),
-                base,
-            ));
-        }
-        // Who holds it matters more than how long: first, for narrow
-        // terminals.
-        if let Some(by) = &alert.silenced_by {
-            spans.push(Span::styled(
-                format!(" by {}", shown(by)),
-                if is_selected {
-                    base
-                } else {
-                    theme.state(SiteState::Info)
-                },
-            ));
-        }
-        let since = active_for(alert, app);
-        if !since.is_empty() {
-            spans.push(Span::styled(format!(" for {since}"), base));
-        }
-        if let Some(severity) = &alert.severity {
-            spans.push(Span::styled(format!(" [{}]", shown(severity)), base));
-        }
-        if let Some(summary) = &alert.summary {
-            spans.push(Span::styled(format!("  {}", shown(summary)), theme.muted()));
-        }
-        rows.push((Some(i), Line::from(spans)));
-    }
-    // Keep the cursor's row in sight.
+    // Rows: a heading before each alert name's alerts; the cursor moves
+    // over alerts only. In a storm there are thousands: only the rows in
+    // sight become lines.
+    let rows: Vec<Row> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, group)| {
+            std::iter::once(Row::Heading(g)).chain((group.start..group.end).map(Row::Alert))
+        })
+        .collect();
     let visible = (area.height as usize).saturating_sub(lines.len());
     let at = rows
         .iter()
-        .position(|(i, _)| *i == Some(selected))
+        .position(|r| matches!(r, Row::Alert(i) if *i == selected))
         .unwrap_or(0);
     let top = at.saturating_sub(visible.saturating_sub(1));
-    for (index, line) in rows.into_iter().skip(top).take(visible) {
-        if let Some(i) = index {
-            hits.record_row(
-                Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
-                i,
-            );
-        }
+    for row in rows.into_iter().skip(top).take(visible) {
+        let line = match row {
+            Row::Heading(g) => heading(&groups[g], alerts[groups[g].start].1, paint),
+            Row::Alert(i) => {
+                hits.record_row(
+                    Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
+                    i,
+                );
+                let (env, alert) = alerts[i];
+                alert_row(app, env, alert, i == selected, paint)
+            }
+        };
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// `⚑ DrupalRequirementError 12 site(s): 10 firing, 1 pending, 1 silenced`.
+fn heading<'a>(group: &Group, first: &Alert, paint: Paint<'_>) -> Line<'a> {
+    let theme = paint.theme;
+    Line::from(vec![
+        Span::styled(
+            format!(" {} {} ", paint.glyphs.alert_badge(), shown(&first.name)),
+            theme.accent().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(
+                "{} site(s): {} firing, {} pending, {} silenced",
+                group.end - group.start,
+                group.firing,
+                group.pending,
+                group.silenced
+            ),
+            theme.muted(),
+        ),
+    ])
+}
+
+/// One alert: its state, environment, site, requirement, who silenced it,
+/// for how long, its severity and summary.
+fn alert_row<'a>(
+    app: &App,
+    env: usize,
+    alert: &Alert,
+    is_selected: bool,
+    paint: Paint<'_>,
+) -> Line<'a> {
+    let theme = paint.theme;
+    let base = if is_selected {
+        theme.selection()
+    } else {
+        theme.text()
+    };
+    let (status, tone) = if alert.pending {
+        ("pending  ", SiteState::Warning)
+    } else if alert.silenced_by.is_some() {
+        ("silenced ", SiteState::Info)
+    } else {
+        ("firing   ", SiteState::Error)
+    };
+    let env_name = app
+        .envs
+        .get(env)
+        .map(|e| e.fleet.name.as_str())
+        .unwrap_or("");
+    let mut spans = vec![
+        Span::styled("    ", base),
+        Span::styled(
+            status,
+            if is_selected {
+                base
+            } else {
+                theme.state(tone).add_modifier(Modifier::BOLD)
+            },
+        ),
+        Span::styled(format!("{:<6}", shown(env_name)), base),
+        Span::styled(
+            format!(
+                " {:<24}",
+                truncate(&shown(&alert.site), 24, paint.glyphs.ellipsis())
+            ),
+            base.add_modifier(Modifier::BOLD),
+        ),
+    ];
+    if let Some(req) = &alert.requirement {
+        spans.push(Span::styled(
+            format!(
+                " {:<24}",
+                truncate(&shown(req), 24, paint.glyphs.ellipsis())
+            ),
+            base,
+        ));
+    }
+    // Who holds it matters more than how long: first, for narrow
+    // terminals.
+    if let Some(by) = &alert.silenced_by {
+        spans.push(Span::styled(
+            format!(" by {}", shown(by)),
+            if is_selected {
+                base
+            } else {
+                theme.state(SiteState::Info)
+            },
+        ));
+    }
+    let since = active_for(alert, app);
+    if !since.is_empty() {
+        spans.push(Span::styled(format!(" for {since}"), base));
+    }
+    if let Some(severity) = &alert.severity {
+        spans.push(Span::styled(format!(" [{}]", shown(severity)), base));
+    }
+    if let Some(summary) = &alert.summary {
+        spans.push(Span::styled(format!("  {}", shown(summary)), theme.muted()));
+    }
+    Line::from(spans)
 }
