@@ -213,6 +213,11 @@ async fn r_in_the_site_view_runs_the_report_and_shows_it() {
 
         // Back in the site view, `r` at once: the agent's limit, in the view.
         tmux.keys(&["Escape"]);
+        // Escape and r in one read are Alt-r to the terminal: r only once
+        // the site view is back.
+        tmux.wait_for("borger's site view again", |s| {
+            s.contains("r run now") && !s.contains("made just now by the site's agent")
+        });
         tmux.keys(&["r"]);
         tmux.wait_for("the rate limit said", |s| {
             s.contains("run now failed") && s.contains("rate-limited")
