@@ -442,7 +442,8 @@ pub fn unix_now() -> f64 {
 /// Sites are named `site-00001`…, spread over dev/test/prod (a quarter
 /// each in dev and test, half in prod) and the 10 [`PROFILES`]; roughly
 /// 40 % are OK, 20 % warn, 25 % fail, and 5 % each failed to run, are
-/// stale or publish nothing. With 6 sites or more, every [`SiteKind`] is
+/// stale or publish nothing ([`FleetBuilder::error_percent`] moves the
+/// share that fails). With 6 sites or more, every [`SiteKind`] is
 /// present; with 3 or more, every environment.
 #[derive(Debug, Clone)]
 pub struct FleetBuilder {
@@ -450,6 +451,7 @@ pub struct FleetBuilder {
     seed: u64,
     now: Option<f64>,
     stale_age: f64,
+    error_percent: u64,
 }
 
 impl FleetBuilder {
@@ -459,7 +461,21 @@ impl FleetBuilder {
             seed: 1,
             now: None,
             stale_age: 7200.0,
+            error_percent: 25,
         }
+    }
+
+    /// The share of sites made [`SiteKind::Error`], in percent (default
+    /// 25), for an alert storm: OK and warning sites give way to them,
+    /// keeping their 2:1 ratio, so the sites that failed to run, are stale
+    /// or publish nothing stay 5 % each. At most 85.
+    pub fn error_percent(mut self, percent: u64) -> FleetBuilder {
+        assert!(
+            percent <= 85,
+            "{percent} % in error leaves no room for the 15 % of the other failing kinds"
+        );
+        self.error_percent = percent;
+        self
     }
 
     pub fn seed(mut self, seed: u64) -> FleetBuilder {
@@ -495,6 +511,10 @@ impl FleetBuilder {
             BTreeMap::new()
         };
         const ENV_PATTERN: [usize; 8] = [0, 1, 2, 2, 2, 0, 2, 1];
+        // The same draw decides every site's kind whatever the share, so the
+        // default share makes the fleet it always made.
+        let healthy = 85 - self.error_percent;
+        let ok = healthy * 2 / 3;
         let sites = (1..=n)
             .map(|i| {
                 let mut rng = Rng::new(self.seed, i as u64);
@@ -504,9 +524,9 @@ impl FleetBuilder {
                     .get(&i)
                     .copied()
                     .unwrap_or_else(|| match rng.below(100) {
-                        0..40 => SiteKind::Ok,
-                        40..60 => SiteKind::Warning,
-                        60..85 => SiteKind::Error,
+                        draw if draw < ok => SiteKind::Ok,
+                        draw if draw < healthy => SiteKind::Warning,
+                        0..85 => SiteKind::Error,
                         85..90 => SiteKind::RunFailed,
                         90..95 => SiteKind::Stale,
                         _ => SiteKind::NoData,
