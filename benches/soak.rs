@@ -13,7 +13,11 @@
 //! back, and a frame is drawn every 100 polls, as the terminal would.
 //!
 //! `cargo bench --bench soak` (POLLS=20000 SAMPLE_EVERY=2000 for a shorter
-//! run).
+//! run). `STORM=1` adds an alert storm to every answer, as Prometheus with
+//! the shipped rules lists it when two thirds of the sites fail a
+//! requirement (issue 26): some 10,000 `DrupalRequirementError` alerts
+//! over the three environments, pending for their first 15 minutes, then
+//! firing, following the sites as they are renamed.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +27,10 @@ use futures::future::BoxFuture;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use site_status::app::{App, Effect, Settings};
-use site_status::model::{EnvReport, History, Reports, SiteDetail, Timeline, Window};
+use site_status::model::{
+    Alert, EnvReport, History, Reports, SiteDetail, SiteSummary, Timeline, Window,
+    format_rfc3339_utc, sort_alerts,
+};
 use site_status::poller::{PollSettings, Poller};
 use site_status::source::demo::{DemoClock, DemoFleet, DemoSource};
 use site_status::source::{FleetSource, SourceError};
@@ -41,6 +48,15 @@ const REFRESH: Duration = Duration::from_secs(5);
 /// replaced sites lasts.
 const GENERATION_ROUNDS: u64 = 300;
 const UNIX_AT_START: f64 = 1_800_000_000.0;
+/// The requirements a storm's sites fail, as the tests' fleet fails them.
+const STORM_REQUIREMENTS: [&str; 4] = [
+    "entity_update",
+    "file system",
+    "search_api_server_unavailable",
+    "config sync directory",
+];
+/// The shipped rule's `for:`; an alert is pending until then.
+const STORM_PENDING_FOR: f64 = 15.0 * 60.0;
 
 fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -72,6 +88,7 @@ fn name_hash(name: &str) -> u64 {
 struct ChurningSource {
     demo: DemoSource,
     clock: DemoClock,
+    storm: bool,
 }
 
 impl ChurningSource {
@@ -99,6 +116,12 @@ impl FleetSource for ChurningSource {
                     site.label.clone_from(&renamed);
                     site.name = renamed;
                 }
+            }
+            if self.storm {
+                let (t, _) = self.clock.read();
+                let env = self.demo.environment();
+                report.alerts.extend(storm_alerts(env, &report.sites, t));
+                sort_alerts(&mut report.alerts);
             }
             Ok(report)
         })
@@ -130,18 +153,53 @@ impl FleetSource for ChurningSource {
     }
 }
 
+/// One `DrupalRequirementError` per failing requirement of two sites in
+/// three, built afresh on every answer as the Prometheus source parses them,
+/// all active since the storm began with the soak.
+fn storm_alerts(env: &str, sites: &[SiteSummary], t: f64) -> Vec<Alert> {
+    let since = &format_rfc3339_utc((UNIX_AT_START * 1e9) as i64);
+    sites
+        .iter()
+        .filter(|site| !name_hash(&site.label).is_multiple_of(3))
+        .flat_map(|site| {
+            let hash = mix(name_hash(&site.label));
+            let failing = 1 + (hash % 2) as usize;
+            let first = (hash >> 8) as usize;
+            (0..failing).map(move |k| {
+                let requirement = STORM_REQUIREMENTS[(first + k) % STORM_REQUIREMENTS.len()];
+                let mut alert = Alert::sanitized(
+                    "DrupalRequirementError",
+                    &site.label,
+                    Some("critical"),
+                    Some(&format!(
+                        "Drupal requirement {requirement:?} is in error on {} ({env})",
+                        site.label
+                    )),
+                    Some(since),
+                )
+                .with_labels(Some(requirement), Some(&site.profile));
+                alert.pending = t < STORM_PENDING_FOR;
+                alert
+            })
+        })
+        .collect()
+}
+
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
-/// The operator's hands: what they do at a given poll.
-fn keys_at(poll: u64) -> Vec<KeyEvent> {
+/// The operator's hands: what they do at a given poll. In a storm they
+/// also look at the alerts view, which lists every alert of the fleet.
+fn keys_at(poll: u64, storm: bool) -> Vec<KeyEvent> {
     match poll % 1_000 {
         0 => vec![key(KeyCode::Char('j')), key(KeyCode::Char('l'))],
         100 => vec![key(KeyCode::Enter)],
         400 => vec![key(KeyCode::Esc)],
         500 => vec![key(KeyCode::Char('e'))],
         700 => vec![key(KeyCode::Esc)],
+        800 if storm => vec![key(KeyCode::Char('a'))],
+        900 if storm => vec![key(KeyCode::Esc)],
         _ => Vec::new(),
     }
 }
@@ -151,6 +209,7 @@ struct Sample {
     live_bytes: usize,
     rss_kib: u64,
     sites: usize,
+    alerts: usize,
     transitions: usize,
     watching: usize,
     /// The most detail queries running at once since the last sample: a
@@ -175,24 +234,34 @@ fn main() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(10_000)
         .max(1);
+    let storm = std::env::var("STORM").is_ok_and(|v| !v.is_empty() && v != "0");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("a tokio runtime");
-    let samples = runtime.block_on(soak(polls, every));
+    let samples = runtime.block_on(soak(polls, every, storm));
 
     println!(
-        "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>6} {:>9}",
-        "polls", "heap bytes", "RSS KiB", "sites", "transitions", "watching", "peak", "sim hours"
+        "{:>8} {:>12} {:>9} {:>7} {:>7} {:>11} {:>8} {:>6} {:>9}",
+        "polls",
+        "heap bytes",
+        "RSS KiB",
+        "sites",
+        "alerts",
+        "transitions",
+        "watching",
+        "peak",
+        "sim hours"
     );
     for s in &samples {
         println!(
-            "{:>8} {:>12} {:>9} {:>7} {:>11} {:>8} {:>6} {:>9.1}",
+            "{:>8} {:>12} {:>9} {:>7} {:>7} {:>11} {:>8} {:>6} {:>9.1}",
             s.polls,
             s.live_bytes,
             s.rss_kib,
             s.sites,
+            s.alerts,
             s.transitions,
             s.watching,
             s.peak_watching,
@@ -224,12 +293,12 @@ fn main() {
     }
 }
 
-async fn soak(polls: u64, every: u64) -> Vec<Sample> {
+async fn soak(polls: u64, every: u64, storm: bool) -> Vec<Sample> {
     let fleet = Arc::new(DemoFleet::new(SITES, 3));
     let clock = DemoClock::tokio(UNIX_AT_START);
     let sources: Vec<Arc<dyn FleetSource>> = DemoSource::for_fleet(fleet, clock)
         .into_iter()
-        .map(|demo| Arc::new(ChurningSource { demo, clock }) as Arc<dyn FleetSource>)
+        .map(|demo| Arc::new(ChurningSource { demo, clock, storm }) as Arc<dyn FleetSource>)
         .collect();
     let settings = PollSettings {
         interval: REFRESH,
@@ -273,7 +342,7 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
             app.offer_detail(key, slot);
         }
         while next_keys <= done {
-            for event in keys_at(next_keys) {
+            for event in keys_at(next_keys, storm) {
                 for effect in app.handle_key(&event) {
                     match effect {
                         Effect::Watch(key) => poller.watch(key),
@@ -301,6 +370,12 @@ async fn soak(polls: u64, every: u64) -> Vec<Sample> {
                 live_bytes: counting_alloc::live_bytes(),
                 rss_kib: rss_kib(),
                 sites: app.envs.iter().map(|e| e.fleet.sites.len()).sum(),
+                alerts: app
+                    .envs
+                    .iter()
+                    .filter_map(|e| e.report.as_ref())
+                    .map(|r| r.alerts.len())
+                    .sum(),
                 transitions: app.transitions.len(),
                 watching: poller.watching(),
                 peak_watching: std::mem::take(&mut peak_watching),
