@@ -127,9 +127,9 @@ impl FleetAnswers {
     }
 
     pub fn for_query(&self, query: &str) -> &str {
-        if query.starts_with("ALERTS_FOR_STATE") {
+        if query.contains("ALERTS_FOR_STATE") {
             &self.alert_starts
-        } else if query.starts_with("ALERTS") {
+        } else if query.contains("ALERTS{") {
             &self.alert_states
         } else if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
             &self.worst
