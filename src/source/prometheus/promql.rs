@@ -357,9 +357,14 @@ mod tests {
         )
         .unwrap();
         let q = FleetQueries::new(&c, &c.environments[0]);
+        // Through an aggregation, so the answer carries no series names.
         assert_eq!(
             q.grid()[5],
-            "site:drupal_status_report_failure:max{env=\"prod\"}"
+            "max by (site, profile, class, exit_code) (site:drupal_status_report_failure:max{env=\"prod\"})"
+        );
+        assert_eq!(
+            q.grid()[0],
+            "max by (site, profile) (site:drupal_requirement_severity:max{env=\"prod\"})"
         );
         assert_eq!(
             q.timeline()[0],
