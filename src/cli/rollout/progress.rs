@@ -150,7 +150,7 @@ impl Reporter {
         if self.form == ProgressForm::Bar {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                ProgressStyle::with_template("{spinner} {elapsed} {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_message("waiting for a baseline");
@@ -184,7 +184,9 @@ impl Reporter {
         if let Some(bar) = &self.bar {
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {prefix} [{bar:24}] {pos}/{len} reported · {msg} · {elapsed}",
+                    // The message last and as wide as the line has room:
+                    // a bar that wraps is redrawn a line too low each time.
+                    "{spinner} {prefix} [{bar:24}] {pos}/{len} reported · {elapsed} · {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
