@@ -192,11 +192,20 @@ impl Tmux {
     }
 
     /// Key names as tmux knows them: "Tab", "BTab", "Escape", "C-c", "j".
+    /// Key presses, by tmux's key names. An Escape is sent on its own and
+    /// given time to be read alone: Escape and the next key in one read
+    /// are Alt and that key to the terminal (Escape then q would be
+    /// Alt-q, which quits nothing).
     pub fn keys(&self, keys: &[&str]) {
         let target = self.target();
-        let mut args = vec!["send-keys", "-t", &target];
-        args.extend_from_slice(keys);
-        self.run(&args);
+        for chunk in keys.split_inclusive(|k| *k == "Escape") {
+            let mut args = vec!["send-keys", "-t", &target];
+            args.extend_from_slice(chunk);
+            self.run(&args);
+            if chunk.last() == Some(&"Escape") {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
     }
 
     /// Literal text, each character a key press.
