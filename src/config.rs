@@ -61,7 +61,7 @@ pub struct Config {
     pub operator: Option<String>,
     /// Whether the grid's polls read the alerts. Not a setting of the
     /// file: `check`, which prints no alert, asks for none.
-    #[serde(skip, default = "default_mouse")]
+    #[serde(skip, default = "default_read_alerts")]
     pub read_alerts: bool,
     #[serde(default)]
     pub labels: LabelNames,
@@ -496,6 +496,10 @@ pub struct BackendConfig {
 }
 
 fn default_mouse() -> bool {
+    true
+}
+
+fn default_read_alerts() -> bool {
     true
 }
 

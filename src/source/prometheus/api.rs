@@ -1,14 +1,15 @@
 //! Prometheus' HTTP API on one endpoint: instant and range queries, the
-//! alerts list, and the budgeted instant query whose body counts against
-//! the environment's `max_poll_mib` while its samples are held. Knows the
-//! wire, not PromQL: callers hand in the query text.
+//! alerts as series, and the budgeted instant query whose body counts
+//! against the environment's `max_poll_mib` while its samples are held.
+//! Knows the wire, not PromQL: callers hand in the query text (the alerts'
+//! from `FleetQueries`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::labels::Labels;
 use super::promql::FleetQueries;
-use super::wire::{AlertsAnswer, Answer, PromAlert, parse_alerts, parse_response};
+use super::wire::{AlertsAnswer, Answer, PromAlert, parse_response};
 use crate::source::SourceError;
 use crate::source::http::{Body, Endpoint, Lease};
 
@@ -130,9 +131,10 @@ impl PromApi {
         .await
     }
 
-    /// The alerts of `queries`' environment from the `ALERTS` and
+    /// Every alert that names a site, from the `ALERTS` and
     /// `ALERTS_FOR_STATE` series ([`FleetQueries::alerts`]): labels, state
-    /// and since when, without annotations. Without the second answer an
+    /// and since when, without annotations; which environment each is
+    /// for is judged by the caller. Without the second answer an
     /// alert has no start time; without the first there are no alerts.
     pub async fn alert_series(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
         let [states, since] = queries.alerts();
@@ -179,16 +181,6 @@ impl PromApi {
             })
             .collect();
         Ok(AlertsAnswer { alerts, warnings })
-    }
-
-    /// Every alert the server holds (`GET api/v1/alerts`), whatever its
-    /// state, with its annotations; one request whatever the number of
-    /// sites, but as large as every alert's rendered text. Not read by a
-    /// refresh ([`PromApi::alert_series`] is).
-    pub async fn alerts(&self) -> Result<AlertsAnswer, SourceError> {
-        let (status, body) = self.send("api/v1/alerts", Vec::new()).await?;
-        parse_alerts(status, &body)
-            .map_err(|e| SourceError::new(format!("{}: {}", self.endpoint.display(), e.message)))
     }
 
     async fn call(&self, path: &str, params: Vec<(&str, String)>) -> Result<Answer, SourceError> {
