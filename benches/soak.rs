@@ -28,8 +28,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use site_status::app::{App, Effect, Settings};
 use site_status::model::{
-    Alert, EnvReport, History, Reports, SiteDetail, SiteSummary, Timeline, Window,
-    format_rfc3339_utc, sort_alerts,
+    Alert, AlertList, EnvReport, History, Reports, SiteDetail, SiteSummary, Timeline, Window,
+    format_rfc3339_utc, set_badges,
 };
 use site_status::poller::{PollSettings, Poller};
 use site_status::source::demo::{DemoClock, DemoFleet, DemoSource};
@@ -120,10 +120,24 @@ impl FleetSource for ChurningSource {
             if self.storm {
                 let (t, _) = self.clock.read();
                 let env = self.demo.environment();
-                report.alerts.extend(storm_alerts(env, &report.sites, t));
-                sort_alerts(&mut report.alerts);
+                let alerts = storm_alerts(env, &report.sites, t);
+                set_badges(&mut report.sites, alerts);
             }
             Ok(report)
+        })
+    }
+
+    fn fetch_alerts(&self, per_name: usize) -> BoxFuture<'_, Result<AlertList, SourceError>> {
+        Box::pin(async move {
+            let mut list = self.demo.fetch_alerts(per_name).await?;
+            if self.storm {
+                let report = self.fetch_fleet().await?;
+                let (t, _) = self.clock.read();
+                let mut all = list.alerts;
+                all.extend(storm_alerts(self.demo.environment(), &report.sites, t));
+                list = AlertList::newest(all, per_name);
+            }
+            Ok(list)
         })
     }
 
@@ -371,10 +385,10 @@ async fn soak(polls: u64, every: u64, storm: bool) -> Vec<Sample> {
                 rss_kib: rss_kib(),
                 sites: app.envs.iter().map(|e| e.fleet.sites.len()).sum(),
                 alerts: app
-                    .envs
-                    .iter()
-                    .filter_map(|e| e.report.as_ref())
-                    .map(|r| r.alerts.len())
+                    .alert_lists
+                    .values()
+                    .filter_map(|l| l.value())
+                    .map(|l| l.alerts.len())
                     .sum(),
                 transitions: app.transitions.len(),
                 watching: poller.watching(),

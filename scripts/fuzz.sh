@@ -32,7 +32,6 @@ seed() {
     done
 }
 seed prometheus_response 'tests/fixtures/prometheus/*.json'
-seed prometheus_alerts 'tests/fixtures/prometheus/*alerts*.json'
 seed loki_query_range 'tests/fixtures/loki/*.json' 'tests/fixtures/loki/*.txt'
 seed report_line 'tests/fixtures/drush/*.json'
 seed agent_drush_output 'tests/fixtures/drush/*.json'

@@ -495,7 +495,10 @@ impl Poller {
             let request = request.clone();
             async move {
                 match &request {
-                    DetailKey::Site(site) => source.fetch_site(&site.site).await.map(Detail::Site),
+                    DetailKey::Site(site) => source
+                        .fetch_site(&site.site)
+                        .await
+                        .map(|d| Detail::Site(Box::new(d))),
                     DetailKey::History {
                         site,
                         requirement,
@@ -514,6 +517,10 @@ impl Poller {
                     DetailKey::Rollout { profile, .. } => {
                         source.fetch_rollout(profile).await.map(Detail::Rollout)
                     }
+                    DetailKey::Alerts { .. } => source
+                        .fetch_alerts(crate::model::ALERTS_PER_NAME)
+                        .await
+                        .map(Detail::Alerts),
                     DetailKey::Workloads(site) => source
                         .fetch_workloads(&site.site)
                         .await
@@ -788,7 +795,6 @@ mod tests {
                 .map(|i| SiteSummary::new(format!("s{i}"), "p"))
                 .collect(),
             warnings: vec![],
-            alerts: vec![],
             silences: None,
         }
     }

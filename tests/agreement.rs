@@ -92,7 +92,6 @@ fn slot(sites: Vec<SiteSummary>, at: SystemTime) -> Slot<EnvReport> {
             value: Arc::new(EnvReport {
                 sites,
                 warnings: vec![],
-                alerts: vec![],
                 silences: None,
             }),
             at,
@@ -134,7 +133,6 @@ fn the_grid_check_and_watch_agree_on_every_state_and_transition() {
                     Ok(EnvReport {
                         sites: polled(name, poll),
                         warnings: vec![],
-                        alerts: vec![],
                         silences: None,
                     }),
                 )

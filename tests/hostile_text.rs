@@ -160,7 +160,6 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
                 value: Arc::new(EnvReport {
                     sites,
                     warnings: vec![format!("warn{EVIL}")],
-                    alerts: vec![],
                     silences: None,
                 }),
                 at: now,
@@ -218,12 +217,14 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
         run_duration: Some(1.0),
         info: None,
         last_success: None,
+        alerts: vec![],
+        alerts_error: None,
     };
     app.apply_detail(
         &DetailKey::Site(site.clone()),
         &Slot {
             last_good: Some(Fetched {
-                value: Arc::new(Detail::Site(detail)),
+                value: Arc::new(Detail::Site(Box::new(detail))),
                 at: now,
             }),
             ..Slot::default()

@@ -373,7 +373,6 @@ fn outcome(sites: Vec<SiteSummary>) -> Vec<(String, Result<EnvReport, SourceErro
         Ok(EnvReport {
             sites,
             warnings: vec![],
-            alerts: vec![],
             silences: None,
         }),
     )]
@@ -1045,7 +1044,6 @@ fn watch_honours_a_saved_rule_for_a_real_id() {
             value: Arc::new(EnvReport {
                 sites,
                 warnings: vec![],
-                alerts: vec![],
                 silences: None,
             }),
             at: UNIX_EPOCH + Duration::from_secs_f64(at),

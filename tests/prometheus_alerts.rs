@@ -1,7 +1,8 @@
 //! Alerts against a real Prometheus evaluating real alerting rules: the
-//! grid's poll carries the firing alerts that name a site of its own
-//! environment, and never another environment's, also when several share
-//! one Prometheus.
+//! grid's poll marks the sites of its own environment that have a firing
+//! alert, and never another environment's, also when several share one
+//! Prometheus; a site's read and the alerts view's read list them with
+//! their state and since when.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use site_status::config::Config;
-use site_status::model::Alert;
+use site_status::model::{Alert, AlertBadge, AlertGroup};
 use site_status::source::environment::EnvironmentSource;
 use site_status::source::http::ProcessSecrets;
 use site_status::source::{EnvReport, FleetSource};
@@ -68,6 +69,16 @@ fn pending(alerts: &[Alert]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Which sites carry which badge.
+fn badges(report: &EnvReport) -> Vec<(&str, AlertBadge)> {
+    report
+        .sites
+        .iter()
+        .filter(|s| s.alert != AlertBadge::None)
+        .map(|s| (s.name.as_str(), s.alert))
+        .collect()
+}
+
 #[tokio::test]
 async fn firing_alerts_reach_their_site_and_only_their_environment() {
     // `borger` lives in both environments; only prod's fails cron.
@@ -92,36 +103,34 @@ async fn firing_alerts_reach_their_site_and_only_their_environment() {
     let (dev, prod) = (&sources[0], &sources[1]);
     assert_eq!(prod.environment(), "prod");
 
+    // The grid: a badge on prod's borger, none on dev's.
     let report = prod.fetch_fleet().await.unwrap();
-    assert_eq!(names(&report.alerts), [("borger", "DrupalCronFailing")]);
-    assert_eq!(
-        pending(&report.alerts),
-        [("borger", "DrupalPendingForever")]
-    );
-    let alert = report.alerts.iter().find(|a| !a.pending).unwrap();
-    assert_eq!(alert.name, "DrupalCronFailing");
-    assert_eq!(alert.site, "borger");
-    assert_eq!(alert.severity.as_deref(), Some("warning"));
-    // Labels only: the refresh reads `ALERTS`, not the annotations.
-    assert_eq!(alert.summary, None);
-    let since = alert.active_since.as_deref().unwrap();
-    assert!(
-        since.starts_with("20") && since.contains('T'),
-        "activeAt is RFC 3339: {since}"
-    );
-    assert!(report.sites.iter().any(|s| s.name == alert.site));
+    assert_eq!(badges(&report), [("borger", AlertBadge::Loud)]);
     assert!(
         !report.warnings.iter().any(|w| w.contains("alerts")),
         "{:?}",
         report.warnings
     );
-
     let report = dev.fetch_fleet().await.unwrap();
+    assert_eq!(badges(&report), [], "prod's alerts are not dev's");
+
+    // The site view: the open site's alerts, firing and pending, since
+    // when, from Prometheus' join of ALERTS and ALERTS_FOR_STATE.
+    let detail = prod.fetch_site("borger").await.unwrap();
+    assert_eq!(detail.alerts_error, None);
+    assert_eq!(names(&detail.alerts), [("borger", "DrupalCronFailing")]);
     assert_eq!(
-        report.alerts,
-        vec![],
-        "dev's borger is fine; prod's alerts are not dev's"
+        pending(&detail.alerts),
+        [("borger", "DrupalPendingForever")]
     );
+    let alert = detail.alerts.iter().find(|a| !a.pending).unwrap();
+    assert_eq!(alert.severity.as_deref(), Some("warning"));
+    assert_eq!(alert.requirement.as_deref(), Some("cron"));
+    let since = alert.active_since_unix().expect("since when it fires");
+    let now = site_status::model::Clock::System.unix_seconds();
+    assert!(since <= now && now - since < 300.0, "{since} against {now}");
+    let detail = dev.fetch_site("borger").await.unwrap();
+    assert_eq!(detail.alerts, vec![], "dev's borger is fine");
 
     // Now dev's park fails cron and its run: the first alert carries
     // env="dev"; the second has only the site label, and park is one of
@@ -133,36 +142,60 @@ async fn firing_alerts_reach_their_site_and_only_their_environment() {
     });
     prom.wait_for("ALERTS{alertstate=\"firing\"}", |s| s.len() == 3)
         .await;
-    let report = fetch_until(dev.as_ref(), |r| r.alerts.len() >= 2).await;
+    let report = fetch_until(dev.as_ref(), |r| !badges(r).is_empty()).await;
+    assert_eq!(badges(&report), [("park", AlertBadge::Loud)]);
+    let report = prod.fetch_fleet().await.unwrap();
+    assert_eq!(badges(&report), [("borger", AlertBadge::Loud)]);
+    let detail = dev.fetch_site("park").await.unwrap();
     assert_eq!(
-        names(&report.alerts),
+        names(&detail.alerts),
         vec![
             ("park", "DrupalCronFailing"),
             ("park", "DrupalStatusReportFailed")
         ]
     );
-    let failed = report
+    let failed = detail
         .alerts
         .iter()
         .find(|a| a.name == "DrupalStatusReportFailed")
         .unwrap();
     assert_eq!(failed.severity.as_deref(), Some("critical"));
-    let report = prod.fetch_fleet().await.unwrap();
-    assert_eq!(names(&report.alerts), vec![("borger", "DrupalCronFailing")]);
 
-    // Pending alerts (`for: 1h`) are listed as pending, for the alerts
-    // view; the grid's badge is for firing ones.
+    // The alerts view: each name counted, the newest listed; pending
+    // ones too (`for: 1h`).
     let in_prometheus = prom.query("ALERTS{alertstate=\"pending\"}").await.unwrap();
     assert_eq!(in_prometheus.len(), 2, "the pending rule is evaluated");
+    let list = dev.fetch_alerts(100).await.unwrap();
+    let group = |name: &str, firing, pending| AlertGroup {
+        name: name.into(),
+        firing,
+        pending,
+    };
+    // The run failure's alert has no env label: it could be any
+    // environment's, and is listed in each.
     assert_eq!(
-        pending(&report.alerts),
-        [("borger", "DrupalPendingForever")]
+        list.groups,
+        [
+            group("DrupalCronFailing", 1, 0),
+            group("DrupalPendingForever", 0, 1),
+            group("DrupalStatusReportFailed", 1, 0),
+        ]
     );
-    let report = dev.fetch_fleet().await.unwrap();
-    assert_eq!(pending(&report.alerts), [("park", "DrupalPendingForever")]);
+    assert_eq!(pending(&list.alerts), [("park", "DrupalPendingForever")]);
+    let prod_list = prod.fetch_alerts(100).await.unwrap();
+    assert_eq!(
+        names(&prod_list.alerts),
+        [
+            ("borger", "DrupalCronFailing"),
+            ("park", "DrupalStatusReportFailed")
+        ]
+    );
+    // Bounded: one of each name.
+    let list = dev.fetch_alerts(1).await.unwrap();
+    assert_eq!(list.alerts.len(), 3);
 }
 
-/// The alerts list is read again only once the last one read is 10 s old:
+/// The firing alerts are read again only once the last read is 10 s old:
 /// polls as the dashboard would until the report shows what is awaited.
 async fn fetch_until(source: &dyn FleetSource, done: impl Fn(&EnvReport) -> bool) -> EnvReport {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -183,6 +216,10 @@ async fn without_rules_there_are_no_alerts_and_no_warnings() {
     let sources = sources(&prom.url());
     let report = sources[1].fetch_fleet().await.unwrap();
     assert_eq!(report.sites.len(), 1);
-    assert_eq!(report.alerts, vec![]);
+    assert_eq!(badges(&report), []);
     assert_eq!(report.warnings, Vec::<String>::new());
+    let detail = sources[1].fetch_site("borger").await.unwrap();
+    assert_eq!((detail.alerts, detail.alerts_error), (vec![], None));
+    let list = sources[1].fetch_alerts(100).await.unwrap();
+    assert_eq!(list.groups, []);
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use site_status::config::Config;
+use site_status::model::AlertBadge;
 use site_status::source::FleetSource;
 use site_status::source::prometheus::PrometheusSource;
 mod fake_prometheus;
@@ -46,7 +47,7 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         assert_eq!(report.sites.len(), sites);
         per_refresh.push(responder.calls.load(Ordering::SeqCst));
         // A second refresh right after asks the six grid queries again;
-        // the alerts it read are less than 10 s old.
+        // the firing alerts it read are less than 10 s old.
         s.fetch_fleet().await.unwrap();
         assert_eq!(
             responder.calls.load(Ordering::SeqCst),
@@ -54,8 +55,8 @@ async fn requests_per_refresh_do_not_grow_with_the_fleet() {
         );
     }
     // Six grid queries (the sixth, why runs fail, answers only for the
-    // failing sites) and the two alerts queries.
-    assert_eq!(per_refresh, vec![8, 8, 8]);
+    // failing sites) and the firing alerts counted per site.
+    assert_eq!(per_refresh, vec![7, 7, 7]);
 }
 
 #[tokio::test]
@@ -76,35 +77,71 @@ async fn the_grid_is_merged_from_the_aggregated_answers() {
     let age = site_status::model::Clock::System.unix_seconds() - site.last_run.unwrap();
     assert!((42.0..50.0).contains(&age), "{age}");
 
-    // Only prod's alerts, on their sites; the pending one is marked so.
-    let pending: Vec<&str> = report
-        .alerts
+    // The grid keeps a badge per site with a firing alert of prod's: dev's
+    // (site-00001) and the pending one are left out.
+    let badged: Vec<&str> = report
+        .sites
         .iter()
-        .filter(|a| a.pending)
-        .map(|a| a.site.as_str())
+        .filter(|s| s.alert == AlertBadge::Loud)
+        .map(|s| s.name.as_str())
         .collect();
-    assert_eq!(pending, ["site-00001"]);
-    let firing: Vec<_> = report.alerts.iter().filter(|a| !a.pending).collect();
-    assert_eq!(firing.len(), prod_alert_count(30));
-    assert!(firing.len() >= 2);
-    for alert in firing {
-        assert_eq!(alert.name, "DrupalCronStale");
-        assert_ne!(alert.site, "site-00001", "dev's alerts are left out");
-        assert_eq!(alert.severity.as_deref(), Some("warning"));
-        assert_eq!(alert.summary, None, "annotations are not read per refresh");
+    assert_eq!(badged.len(), prod_alert_count(30));
+    assert!(badged.len() >= 2);
+    assert!(!badged.contains(&"site-00001"), "{badged:?}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[tokio::test]
+async fn a_site_and_the_alerts_view_read_their_alerts_with_since_when() {
+    let (server, _) = fleet_server(30).await;
+    let c = config(&server.uri(), "");
+    let source = source(&c, &no_secrets());
+    let detail = source.fetch_site("site-00010").await.unwrap();
+    assert_eq!(detail.alerts_error, None);
+    let list = source.fetch_alerts(100).await.unwrap();
+    // The fake answers each read with every alert it has, as a query that
+    // narrowed nothing would: what matters here is what is asked and how
+    // the answer reads.
+    for alert in detail.alerts.iter().chain(&list.alerts) {
+        assert_eq!(alert.summary, None, "annotations are not read");
         assert_eq!(
             alert.active_since.as_deref(),
             Some("2026-11-23T21:00:00.500Z")
         );
-        assert!(report.sites.iter().any(|s| s.name == alert.site));
     }
-    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert!(
+        list.alerts
+            .iter()
+            .any(|a| a.pending && a.site == "site-00001")
+    );
+    let asked: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(query_of)
+        .filter(|q| q.contains("ALERTS"))
+        .collect();
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|q| q.contains(r#"site="site-00010""#))
+            .count(),
+        1,
+        "the site's alerts by its own label: {asked:?}"
+    );
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.starts_with("topk by (alertname) (100, ")),
+        "the alerts view reads the newest of each name: {asked:?}"
+    );
 }
 
-/// Matches the dashboard's `ALERTS` query (not `ALERTS_FOR_STATE`).
-struct AlertStatesQuery;
+/// Matches the grid's firing alerts query.
+struct FiringQuery;
 
-impl wiremock::Match for AlertStatesQuery {
+impl wiremock::Match for FiringQuery {
     fn matches(&self, request: &wiremock::Request) -> bool {
         query_of(request).contains("(ALERTS{")
     }
@@ -119,8 +156,8 @@ fn is_alerts_query(request: &wiremock::Request) -> bool {
 #[tokio::test]
 async fn the_alerts_are_read_at_most_every_ten_seconds() {
     let server = MockServer::start().await;
-    let firing = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"ALERTS","alertstate":"firing","alertname":"DrupalCronFailing","site":"borger"},"value":[1,"1"]}]}}"#;
-    let first_alerts = Mock::given(AlertStatesQuery)
+    let firing = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"site":"borger"},"value":[1,"1"]}]}}"#;
+    let first_alerts = Mock::given(FiringQuery)
         .respond_with(ResponseTemplate::new(500).set_body_string("ruler down"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -143,7 +180,7 @@ async fn the_alerts_are_read_at_most_every_ten_seconds() {
             .any(|w| w.starts_with("alerts unavailable"))
     );
     drop(first_alerts);
-    Mock::given(AlertStatesQuery)
+    Mock::given(FiringQuery)
         .respond_with(ResponseTemplate::new(200).set_body_string(firing))
         .with_priority(1)
         .mount(&server)
@@ -152,7 +189,12 @@ async fn the_alerts_are_read_at_most_every_ten_seconds() {
     // use what it read.
     for _ in 0..4 {
         let report = source.fetch_fleet().await.unwrap();
-        assert_eq!(report.alerts.len(), 1, "{:?}", report.warnings);
+        assert_eq!(
+            report.sites[0].alert,
+            AlertBadge::Loud,
+            "{:?}",
+            report.warnings
+        );
     }
     let asked = server
         .received_requests()
@@ -176,7 +218,7 @@ async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
         (200, "<html>", "not a Prometheus API response"),
     ] {
         let server = MockServer::start().await;
-        Mock::given(AlertStatesQuery)
+        Mock::given(FiringQuery)
             .respond_with(ResponseTemplate::new(status).set_body_string(body))
             .with_priority(1)
             .mount(&server)
@@ -190,7 +232,7 @@ async fn a_failing_alerts_request_is_a_warning_not_a_failed_poll() {
         let c = config(&server.uri(), "");
         let report = source(&c, &no_secrets()).fetch_fleet().await.unwrap();
         assert_eq!(report.sites.len(), 1, "the grid stands");
-        assert_eq!(report.alerts, vec![]);
+        assert_eq!(report.sites[0].alert, AlertBadge::None);
         let warning = report
             .warnings
             .iter()
@@ -212,9 +254,9 @@ async fn long_queries_go_as_post_and_short_ones_as_get() {
     let c = Config::parse(&text, Path::new("t.toml")).unwrap();
     source(&c, &no_secrets()).fetch_fleet().await.unwrap();
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 8);
+    assert_eq!(requests.len(), 7);
     let (alerts, requests): (Vec<_>, Vec<_>) = requests.into_iter().partition(is_alerts_query);
-    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts.len(), 1);
     for r in &alerts {
         assert_eq!(r.method.as_str(), "GET", "{}", query_of(r));
     }
@@ -248,7 +290,7 @@ async fn a_path_prefix_is_kept() {
         .iter()
         .map(|r| r.url.path().to_string())
         .collect();
-    assert_eq!(paths.len(), 8);
+    assert_eq!(paths.len(), 7);
     for path in &paths {
         assert_eq!(path, "/prometheus/api/v1/query");
     }
@@ -447,8 +489,9 @@ async fn the_selector_reaches_every_query_sent_with_each_operator() {
     // Six for the grid (the last: why runs fail), six for the site (the
     // last one: its last good run).
     assert_eq!(queries.len(), 12, "{queries:?}");
-    // The alerts take no selector: a rule may aggregate its labels away,
-    // so the answer is judged instead.
+    // The grid's alerts take no selector: a rule may aggregate its labels
+    // away, so the answer is judged on the labels the selector names. The
+    // site's own take it, an alert without a label passing its matcher.
     let alerts: Vec<String> = server
         .received_requests()
         .await
@@ -457,12 +500,17 @@ async fn the_selector_reaches_every_query_sent_with_each_operator() {
         .filter(|r| is_alerts_query(r))
         .map(query_of)
         .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(
-        alerts,
-        [
-            r#"max without () (ALERTS{site!=""})"#,
-            r#"max without () (ALERTS_FOR_STATE{site!=""})"#
-        ]
+        alerts[0],
+        r#"count by (site, env, cluster, team, tier) (ALERTS{site!="", alertstate="firing"})"#
+    );
+    let narrowed = r#"{site!="", env=~"pr\"od|", cluster=~"(?:a|b's)|", team!="x\\y", tier!~"t\\.*", site="borger"}"#;
+    assert_eq!(
+        alerts[1],
+        format!(
+            "(ALERTS_FOR_STATE{narrowed} + ignoring(alertstate) group_right() (0 * ALERTS{narrowed})) or (0 * ALERTS{narrowed})"
+        )
     );
     assert!(queries.contains(&format!(
         "max by (site, profile, class, exit_code) (drupal_status_report_failure{{{selector}}})"

@@ -490,7 +490,8 @@ fn alert_badges_mark_cells_and_the_site_view_lists_them() {
     let with_alert = app
         .envs
         .iter()
-        .flat_map(|e| e.report.iter().flat_map(|r| r.alerts.iter()))
+        .flat_map(|e| e.fleet.sites.iter())
+        .filter(|s| s.alert != site_status::model::AlertBadge::None)
         .count();
     assert!(with_alert > 0, "the demo has firing alerts");
     let screen = format!("{}", render(&app).backend());
@@ -545,7 +546,7 @@ fn run_now_shows_running_then_the_fresh_report() {
 #[test]
 fn alerts_view_groups_the_fleets_alerts() {
     let mut app = demo_app(320, 140, 40);
-    press(&mut app, Action::OpenAlerts);
+    open_alerts(&mut app);
     let terminal = render(&app);
     let screen = format!("{}", terminal.backend());
     assert!(screen.contains("alerts"), "{screen}");
@@ -687,7 +688,6 @@ fn real_ids_site_app(loki: bool) -> App {
             EnvReport {
                 sites: vec![summary.clone()],
                 warnings: vec![],
-                alerts: vec![],
                 silences: None,
             },
             2,
@@ -713,8 +713,10 @@ fn real_ids_site_app(loki: bool) -> App {
         run_duration: None,
         info: None,
         last_success: None,
+        alerts: vec![],
+        alerts_error: None,
     };
-    app.apply_detail(key, &detail_slot(Detail::Site(detail)));
+    app.apply_detail(key, &detail_slot(Detail::Site(Box::new(detail))));
     app
 }
 
@@ -771,4 +773,60 @@ fn requirement_view_titles_a_real_id_as_it_is() {
     let screen = render(&app).backend().to_string();
     assert!(screen.contains("file system loading…"), "{screen}");
     insta::assert_snapshot!(screen);
+}
+
+/// In a storm the alerts view lists the newest few of each name and counts
+/// them all; an environment whose read failed says so, with the age of
+/// what it still shows.
+#[test]
+fn alerts_view_in_a_storm_counts_all_and_lists_the_newest() {
+    use site_status::model::{Alert, AlertGroup, AlertList};
+    use site_status::poller::{Detail, DetailKey};
+    use site_status::source::SourceError;
+
+    let mut app = demo_app(320, 120, 16);
+    open_alerts(&mut app);
+    let newest: Vec<Alert> = (0..3)
+        .map(|i| {
+            Alert::sanitized(
+                "DrupalRequirementError",
+                &format!("site-{i:05}"),
+                Some("critical"),
+                None,
+                Some("2026-11-23T21:00:00Z"),
+            )
+            .with_labels(Some("cron"), None)
+        })
+        .map(|a| Alert { pending: true, ..a })
+        .collect();
+    let storm = AlertList {
+        groups: vec![AlertGroup {
+            name: "DrupalRequirementError".into(),
+            firing: 0,
+            pending: 10_093,
+        }],
+        alerts: newest,
+        per_name: 3,
+    };
+    let key = DetailKey::Alerts { env: "prod".into() };
+    app.apply_detail(&key, &detail_slot(Detail::Alerts(storm)));
+    let mut failed = detail_slot(Detail::Alerts(AlertList::default()));
+    failed.last_error = Some((
+        SourceError::new("Prometheus error (timeout): query timed out"),
+        now(),
+    ));
+    app.apply_detail(&DetailKey::Alerts { env: "dev".into() }, &failed);
+    let terminal = render(&app);
+    let screen = format!("{}", terminal.backend());
+    assert!(
+        screen.contains(
+            "DrupalRequirementError 10093 alerts: 0 firing, 10093 pending; the 3 newest listed"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("dev: STALE, read 1s ago: Prometheus error (timeout): query timed out"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(terminal.backend());
 }

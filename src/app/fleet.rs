@@ -74,13 +74,13 @@ impl App {
             .cloned()
     }
 
-    /// Every alert of the fleet, as the alerts view lists them.
+    /// The alerts the alerts view lists, of every environment.
     pub fn fleet_alerts(&self) -> Vec<(usize, &crate::model::Alert)> {
         crate::model::fleet_alerts(self.envs.iter().map(|e| {
-            e.report
-                .as_ref()
-                .map(|r| r.alerts.as_slice())
-                .unwrap_or(&[])
+            self.alert_lists
+                .get(&e.fleet.name)
+                .and_then(|l| l.value())
+                .map_or(&[][..], |l| l.alerts.as_slice())
         }))
     }
 

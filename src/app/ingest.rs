@@ -51,15 +51,7 @@ impl App {
         if !fresh {
             return false;
         }
-        // Sources sort their alerts by site; one that did not is sorted
-        // here, once, so every cell's lookup can search.
-        let report = if crate::model::sorted_by_site(&good.value.alerts) {
-            good.value.clone()
-        } else {
-            let mut sorted = (*good.value).clone();
-            crate::model::sort_alerts(&mut sorted.alerts);
-            std::sync::Arc::new(sorted)
-        };
+        let report = good.value.clone();
         pane.report = Some(report.clone());
         let at = unix(good.at);
         // None for the first poll: the baseline, nothing has changed yet.

@@ -108,15 +108,6 @@ pub struct EnvPane {
 }
 
 impl EnvPane {
-    /// Firing alerts naming a site.
-    pub fn alerts_for(&self, site: &str) -> &[crate::model::Alert] {
-        self.report
-            .as_ref()
-            .map_or(&[], |r| crate::model::alerts_for(&r.alerts, site))
-    }
-}
-
-impl EnvPane {
     pub fn changed_recently(&self, site: &str, now_unix: f64, window: Duration) -> bool {
         self.changed_at
             .get(site)
@@ -186,6 +177,9 @@ pub struct App {
     pub show_timeline: bool,
     /// Rollout answers for the rollout view, by query.
     pub rollouts: HashMap<DetailKey, views::Loaded<crate::model::Rollout>>,
+    /// Each environment's alerts, while the alerts view is open; keyed by
+    /// environment name.
+    pub alert_lists: HashMap<String, views::Loaded<crate::model::AlertList>>,
     /// Typing a mute rule's reason or expiry.
     pub prompt: Option<MutePrompt>,
     /// One line for the status bar: the outcome of the last action.
@@ -258,6 +252,7 @@ impl App {
             tracker: Tracker::new(environments, settings_stale_after, MuteRules::default()),
             show_timeline: true,
             rollouts: HashMap::new(),
+            alert_lists: HashMap::new(),
             prompt: None,
             message: None,
             refused_mute: None,

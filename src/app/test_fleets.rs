@@ -30,7 +30,6 @@ pub(super) fn app(width: u16, height: u16) -> App {
                 value: Arc::new(EnvReport {
                     sites,
                     warnings: vec![],
-                    alerts: vec![],
                     silences: None,
                 }),
                 at: app.now,
@@ -70,7 +69,6 @@ pub(super) fn failing_app() -> App {
             value: Arc::new(EnvReport {
                 sites,
                 warnings: vec![],
-                alerts: vec![],
                 silences: None,
             }),
             at: app.now,
@@ -103,12 +101,14 @@ pub(super) fn failing_app_with_site_open() -> App {
         run_duration: None,
         info: None,
         last_success: None,
+        alerts: vec![],
+        alerts_error: None,
     };
     app.apply_detail(
         &DetailKey::Site(key),
         &Slot {
             last_good: Some(Fetched {
-                value: Arc::new(Detail::Site(detail)),
+                value: Arc::new(Detail::Site(Box::new(detail))),
                 at: app.now,
             }),
             ..Slot::default()
@@ -161,12 +161,14 @@ pub(super) fn real_ids_app(loki: bool) -> (App, Vec<super::Effect>) {
         run_duration: None,
         info: None,
         last_success: None,
+        alerts: vec![],
+        alerts_error: None,
     };
     app.apply_detail(
         &DetailKey::Site(key),
         &Slot {
             last_good: Some(Fetched {
-                value: Arc::new(Detail::Site(detail)),
+                value: Arc::new(Detail::Site(Box::new(detail))),
                 at: app.now,
             }),
             ..Slot::default()

@@ -125,7 +125,7 @@ impl SiteView {
 
     pub fn apply(&mut self, slot: &Slot<Detail>) {
         self.detail.take(slot, |d| match d {
-            Detail::Site(s) => Some(s),
+            Detail::Site(s) => Some(s.as_ref()),
             _ => None,
         });
         self.merge();

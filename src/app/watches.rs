@@ -36,6 +36,20 @@ impl App {
                 .as_ref()
                 .map(|(e, at)| (e.message.clone(), *at));
         }
+        if let DetailKey::Alerts { env } = key
+            && self.watching.contains(key)
+        {
+            let loaded = self.alert_lists.entry(env.clone()).or_default();
+            if let Some(good) = &slot.last_good
+                && let Detail::Alerts(list) = good.value.as_ref()
+            {
+                loaded.data = Some((Arc::new(list.clone()), good.at));
+            }
+            loaded.error = slot
+                .last_error
+                .as_ref()
+                .map(|(e, at)| (e.message.clone(), *at));
+        }
         if let Some(good) = &slot.last_good {
             self.learn_titles(good.value.as_ref());
         }
@@ -105,6 +119,11 @@ impl App {
             {
                 keys.push(DetailKey::Reports(site.key.clone()));
             }
+            if let View::Alerts { .. } = view {
+                keys.extend(self.envs.iter().map(|e| DetailKey::Alerts {
+                    env: e.fleet.name.clone(),
+                }));
+            }
             if let View::Rollout { profile, .. } = view {
                 keys.extend(self.envs.iter().map(|e| DetailKey::Rollout {
                     env: e.fleet.name.clone(),
@@ -127,6 +146,8 @@ impl App {
             }
         }
         self.rollouts.retain(|key, _| wanted.contains(key));
+        self.alert_lists
+            .retain(|env, _| wanted.contains(&DetailKey::Alerts { env: env.clone() }));
         let mut effects: Vec<Effect> = self
             .watching
             .iter()

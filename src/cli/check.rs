@@ -358,7 +358,6 @@ mod tests {
         Ok(EnvReport {
             sites,
             warnings: vec![],
-            alerts: vec![],
             silences: None,
         })
     }

@@ -96,6 +96,125 @@ pub fn alerts_for<'a>(alerts: &'a [Alert], site: &str) -> &'a [Alert] {
     &alerts[start..start + len]
 }
 
+/// What the grid's badge says of a site's firing alerts: all the grid
+/// keeps of them. The alerts themselves are read while a view shows them
+/// (the site view, the alerts view), never held for the whole fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum AlertBadge {
+    /// No alert fires (pending ones have no badge yet).
+    #[default]
+    None,
+    /// Every firing alert is held by a silence.
+    Silenced,
+    /// At least one fires unsilenced.
+    Loud,
+}
+
+impl AlertBadge {
+    /// The badge of one site's alerts (pending ones count for nothing).
+    pub fn of<'a>(alerts: impl IntoIterator<Item = &'a Alert>) -> AlertBadge {
+        alerts
+            .into_iter()
+            .filter(|a| !a.pending)
+            .map(|a| {
+                if a.silenced_by.is_some() {
+                    AlertBadge::Silenced
+                } else {
+                    AlertBadge::Loud
+                }
+            })
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Gives each site the badge of its firing alerts, matched by the site's
+/// sanitized name, and lets the alerts go.
+pub fn set_badges(sites: &mut [super::SiteSummary], mut alerts: Vec<Alert>) {
+    if !sorted_by_site(&alerts) {
+        sort_alerts(&mut alerts);
+    }
+    for site in sites {
+        site.alert = AlertBadge::of(alerts_for(&alerts, &site.name));
+    }
+}
+
+/// One environment's alerts as the alerts view reads them: how many of
+/// each alert name fire and wait, over all of them, and only the newest
+/// few of each name in full, so that a storm of ten thousand costs a
+/// screenful.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertList {
+    /// By alert name.
+    pub groups: Vec<AlertGroup>,
+    /// At most `per_name` of each name, the most recently active first
+    /// chosen; sorted by site then name.
+    pub alerts: Vec<Alert>,
+    /// How many of each name were asked for.
+    pub per_name: usize,
+}
+
+impl AlertList {
+    /// The list of `all` an environment's alerts: every name counted, the
+    /// `per_name` most recently active of each kept.
+    pub fn newest(mut all: Vec<Alert>, per_name: usize) -> AlertList {
+        let mut groups: Vec<AlertGroup> = Vec::new();
+        for alert in &all {
+            let group = match groups.iter().position(|g| g.name == alert.name) {
+                Some(i) => &mut groups[i],
+                None => {
+                    groups.push(AlertGroup {
+                        name: alert.name.clone(),
+                        ..AlertGroup::default()
+                    });
+                    let last = groups.len() - 1;
+                    &mut groups[last]
+                }
+            };
+            if alert.pending {
+                group.pending += 1;
+            } else {
+                group.firing += 1;
+            }
+        }
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        // Newest first within a name; RFC 3339 in UTC sorts as time does.
+        all.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| b.active_since.cmp(&a.active_since))
+        });
+        let mut kept = 0;
+        let mut last_name: Option<String> = None;
+        all.retain(|a| {
+            if last_name.as_deref() != Some(a.name.as_str()) {
+                last_name = Some(a.name.clone());
+                kept = 0;
+            }
+            kept += 1;
+            kept <= per_name
+        });
+        sort_alerts(&mut all);
+        AlertList {
+            groups,
+            alerts: all,
+            per_name,
+        }
+    }
+}
+
+/// How many alerts of one name fire and wait, counted by the backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertGroup {
+    pub name: String,
+    pub firing: usize,
+    pub pending: usize,
+}
+
+/// How many of each alert name the alerts view reads per environment:
+/// more than a tall terminal shows of one name.
+pub const ALERTS_PER_NAME: usize = 100;
+
 /// Whether `alerts` are sorted by site, as [`alerts_for`] needs.
 pub fn sorted_by_site(alerts: &[Alert]) -> bool {
     alerts.is_sorted_by(|a, b| a.site <= b.site)

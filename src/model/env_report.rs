@@ -1,7 +1,7 @@
 //! One environment's sites as one poll returned them, before mute rules.
 //! Pure data: sources build it, the poller carries it, the app keeps it.
 
-use super::{Alert, MuteRule, SiteSummary};
+use super::{MuteRule, SiteSummary};
 
 /// One environment's sites as one poll saw them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11,10 +11,6 @@ pub struct EnvReport {
     /// and parts of the poll that failed without failing the grid (the
     /// alerts request).
     pub warnings: Vec<String>,
-    /// Alerts firing on this environment's sites, sorted by site then
-    /// name. Empty when the backend has none or could not say (then
-    /// `warnings` says why).
-    pub alerts: Vec<Alert>,
     /// The environment's Alertmanager silences that are mutes, as read
     /// with this poll (or the last that could be read; `warnings` says
     /// so). `None` when the environment has no Alertmanager.

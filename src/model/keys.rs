@@ -3,7 +3,7 @@
 //! the answer to one. Pure data; used by the poller
 //! (which runs the queries), the app (which decides which run) and the ui.
 
-use super::{History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
+use super::{AlertList, History, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window};
 
 /// A site as (environment index, index into that environment's sites):
 /// where it sits in the fleets the app holds, valid until they change.
@@ -42,6 +42,10 @@ pub enum DetailKey {
     },
     /// The site's namespace in its cluster: workloads, pods, events.
     Workloads(SiteKey),
+    /// An environment's alerts as the alerts view lists them.
+    Alerts {
+        env: String,
+    },
 }
 
 impl DetailKey {
@@ -52,7 +56,9 @@ impl DetailKey {
             | DetailKey::History { site, .. }
             | DetailKey::Reports(site)
             | DetailKey::Workloads(site) => &site.env,
-            DetailKey::Timeline { env } | DetailKey::Rollout { env, .. } => env,
+            DetailKey::Timeline { env }
+            | DetailKey::Rollout { env, .. }
+            | DetailKey::Alerts { env } => env,
         }
     }
 
@@ -64,17 +70,20 @@ impl DetailKey {
             | DetailKey::History { site, .. }
             | DetailKey::Reports(site)
             | DetailKey::Workloads(site) => Some(site),
-            DetailKey::Timeline { .. } | DetailKey::Rollout { .. } => None,
+            DetailKey::Timeline { .. } | DetailKey::Rollout { .. } | DetailKey::Alerts { .. } => {
+                None
+            }
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Detail {
-    Site(SiteDetail),
+    Site(Box<SiteDetail>),
     History(History),
     Reports(Reports),
     Timeline(Timeline),
     Rollout(Rollout),
     Workloads(SiteWorkloads),
+    Alerts(AlertList),
 }

@@ -22,7 +22,10 @@ pub mod timeline;
 pub mod tracker;
 pub mod transitions;
 
-pub use alert::{Alert, alerts_for, fleet_alerts, sort_alerts, sorted_by_site};
+pub use alert::{
+    ALERTS_PER_NAME, Alert, AlertBadge, AlertGroup, AlertList, alerts_for, fleet_alerts,
+    set_badges, sort_alerts, sorted_by_site,
+};
 pub use clock::{Clock, TimeFormat, format_time, zone_abbreviation};
 pub use env_report::EnvReport;
 pub use fleet::{

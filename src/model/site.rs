@@ -36,6 +36,8 @@ pub struct SiteSummary {
     /// The environment's cluster is known and no site namespace claims
     /// this site: deleted, or not matched by the namespace selector.
     pub not_in_cluster: bool,
+    /// Whether an alert fires on the site, and whether a silence holds it.
+    pub alert: super::AlertBadge,
 }
 
 impl SiteSummary {
@@ -53,6 +55,7 @@ impl SiteSummary {
             up: None,
             failing: Vec::new(),
             not_in_cluster: false,
+            alert: super::AlertBadge::None,
         }
     }
 
@@ -125,6 +128,10 @@ pub struct SiteDetail {
     /// Unix time of the last run that parsed; `None` when not reported
     /// (an older agent) or never.
     pub last_success: Option<f64>,
+    /// The site's firing and pending alerts, read with its series.
+    pub alerts: Vec<super::Alert>,
+    /// Why the alerts could not be read, when they could not.
+    pub alerts_error: Option<String>,
 }
 
 impl SiteDetail {
@@ -252,6 +259,8 @@ mod tests {
             run_duration: None,
             info: None,
             last_success: None,
+            alerts: vec![],
+            alerts_error: None,
         };
         let mut report = site_status_contract::report::parse_report_line("[]", 1);
         report.requirements = vec![

@@ -17,7 +17,8 @@ use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
 use crate::model::gate::Switch;
 use crate::model::{
-    History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+    Alert, AlertList, History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads,
+    Timeline, Window, set_badges,
 };
 
 pub struct EnvironmentSource {
@@ -215,6 +216,20 @@ impl EnvironmentSource {
         }
     }
 
+    /// Marks the alerts the silences last read hold: a site's or the
+    /// alerts view's read comes between two polls, which read them.
+    fn mark_silenced(&self, alerts: &mut [Alert]) {
+        let last = self.last_silences.lock().ok().and_then(|l| l.clone());
+        if let Some((silences, _)) = last {
+            mark_silenced(
+                alerts,
+                &silences,
+                self.environment(),
+                jiff::Timestamp::now(),
+            );
+        }
+    }
+
     /// Said once at start: TLS checks turned off, and the like.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.prometheus.warnings().to_vec();
@@ -240,16 +255,16 @@ impl FleetSource for EnvironmentSource {
                 }
             };
             self.start_forwarding();
-            let (report, listed, silences) = tokio::join!(
-                self.prometheus.fetch_fleet(),
+            let (answer, listed, silences) = tokio::join!(
+                self.prometheus.fleet_and_firing(),
                 discovery,
                 self.read_silences()
             );
-            let mut report = self.explain(report)?;
+            let (mut report, mut firing) = self.explain(answer)?;
             if let Some((silences, warning)) = silences {
                 let now = jiff::Timestamp::now();
                 let env = self.environment();
-                mark_silenced(&mut report.alerts, &silences, env, now);
+                mark_silenced(&mut firing, &silences, env, now);
                 report.silences = Some(
                     silences
                         .iter()
@@ -258,6 +273,7 @@ impl FleetSource for EnvironmentSource {
                 );
                 report.warnings.extend(warning);
             }
+            set_badges(&mut report.sites, firing);
             if let Some(l) = &self.loki {
                 report.warnings.extend(l.api.warnings().iter().cloned());
             }
@@ -273,7 +289,18 @@ impl FleetSource for EnvironmentSource {
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
         Box::pin(async move {
             self.start_forwarding();
-            self.explain(self.prometheus.fetch_site(site).await)
+            let mut detail = self.explain(self.prometheus.fetch_site(site).await)?;
+            self.mark_silenced(&mut detail.alerts);
+            Ok(detail)
+        })
+    }
+
+    fn fetch_alerts(&self, per_name: usize) -> BoxFuture<'_, Result<AlertList, SourceError>> {
+        Box::pin(async move {
+            self.start_forwarding();
+            let mut list = self.explain(self.prometheus.alert_list(per_name).await)?;
+            self.mark_silenced(&mut list.alerts);
+            Ok(list)
         })
     }
 
@@ -490,6 +517,9 @@ fn share_grids(
             let other = envs[*j];
             other.prometheus == env.prometheus
                 && other.use_recording_rules == env.use_recording_rules
+                // The alerts read keeps what silences match on only where
+                // there are silences.
+                && other.alertmanager.is_some() == env.alertmanager.is_some()
         };
         match groups.iter_mut().find(|g| g.first().is_some_and(same)) {
             Some(group) => group.push(i),

@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 
 use crate::model::gate::Switch;
 use crate::model::{
-    History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline, Window,
+    AlertList, History, MuteRule, Report, Reports, Rollout, SiteDetail, SiteWorkloads, Timeline,
+    Window,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -111,6 +112,19 @@ pub trait FleetSource: Send + Sync + 'static {
 
     /// One site in full, only while the operator has it open.
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>>;
+
+    /// The alerts view's read of the environment, while it is open: how
+    /// many alerts of each name fire and wait, and the newest `per_name`
+    /// of each name in full.
+    fn fetch_alerts(&self, per_name: usize) -> BoxFuture<'_, Result<AlertList, SourceError>> {
+        let _ = per_name;
+        Box::pin(async move {
+            Err(SourceError::new(format!(
+                "{} cannot list its alerts",
+                self.environment()
+            )))
+        })
+    }
 
     /// One requirement of one site over a window, while its view is open.
     fn fetch_history<'a>(

@@ -1,6 +1,9 @@
-//! Every firing and pending alert of the fleet, grouped by alert name: its
-//! sites, how long each has fired, and whether a silence holds it (and
-//! whose). One problem on many sites reads as one long group.
+//! The fleet's firing and pending alerts, grouped by alert name: how many
+//! of each, and the newest of each listed with its site, how long it has
+//! been active, and whether a silence holds it (and whose). One problem on
+//! many sites reads as one long group; in a storm of thousands the list
+//! holds the newest few of each name per environment
+//! ([`crate::model::ALERTS_PER_NAME`]) and the heading counts them all.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -22,14 +25,24 @@ fn active_for(alert: &Alert, app: &App) -> String {
     format_age_seconds(now - since.floor())
 }
 
-/// One alert name's alerts: where they start and end in the sorted list,
-/// and how many are firing, pending and silenced.
+/// One alert name's listed alerts: where they start and end in the sorted
+/// list, and how many of them are firing, pending and silenced.
 struct Group {
     start: usize,
     end: usize,
     firing: usize,
     pending: usize,
     silenced: usize,
+}
+
+/// How many alerts of one name fire and wait in every environment read,
+/// as the backends counted them: more than are listed, in a storm.
+fn totals(app: &App, name: &str) -> (usize, usize) {
+    app.alert_lists
+        .values()
+        .filter_map(|l| l.value())
+        .flat_map(|l| l.groups.iter().filter(|g| g.name == name))
+        .fold((0, 0), |(f, p), g| (f + g.firing, p + g.pending))
 }
 
 /// The groups of `alerts`, sorted by name ([`crate::model::fleet_alerts`]),
@@ -81,17 +94,64 @@ pub fn draw(
     let theme = paint.theme;
     let alerts = app.fleet_alerts();
     let groups = groups(&alerts);
-    let count = |f: fn(&Group) -> usize| groups.iter().map(f).sum::<usize>();
+    let (firing, pending) = app
+        .alert_lists
+        .values()
+        .filter_map(|l| l.value())
+        .flat_map(|l| &l.groups)
+        .fold((0, 0), |(f, p), g| (f + g.firing, p + g.pending));
+    // Who silenced which is known of the listed ones only: all of them
+    // but in a storm, when the heading says so.
+    let silenced = groups.iter().map(|g| g.silenced).sum::<usize>();
+    let all_listed = alerts.len() >= firing + pending;
     let mut lines = vec![Line::from(Span::styled(
         format!(
-            "Alerts: {} firing, {} pending, {} silenced",
-            count(|g| g.firing),
-            count(|g| g.pending),
-            count(|g| g.silenced)
+            "Alerts: {} firing, {pending} pending, {silenced} silenced{}",
+            firing.saturating_sub(silenced),
+            if all_listed {
+                String::new()
+            } else {
+                let per_name = app
+                    .alert_lists
+                    .values()
+                    .filter_map(|l| l.value())
+                    .map(|l| l.per_name)
+                    .max()
+                    .unwrap_or(crate::model::ALERTS_PER_NAME);
+                format!(" · listed: the {per_name} newest of each name per environment")
+            }
         ),
         theme.text().add_modifier(Modifier::BOLD),
     ))];
-    if alerts.is_empty() {
+    // What could not be read says so, with the age of what is shown.
+    for env in &app.envs {
+        let Some(loaded) = app.alert_lists.get(&env.fleet.name) else {
+            continue;
+        };
+        if let Some((error, _)) = &loaded.error {
+            let age = loaded
+                .data
+                .as_ref()
+                .map(|(_, at)| {
+                    format!(
+                        "STALE, read {} ago",
+                        format_age_seconds(crate::app::age(app.now, *at).as_secs_f64())
+                    )
+                })
+                .unwrap_or_else(|| "none read".to_string());
+            lines.push(Line::from(Span::styled(
+                format!(" {}: {age}: {}", shown(&env.fleet.name), shown(error)),
+                theme.state(SiteState::Error),
+            )));
+        }
+    }
+    let read = app.alert_lists.values().any(|l| l.data.is_some());
+    if !read && lines.len() == 1 {
+        lines.push(Line::from(Span::styled(
+            "Reading the alerts…",
+            theme.muted(),
+        )));
+    } else if alerts.is_empty() && firing + pending == 0 {
         lines.push(Line::from(Span::styled(
             "No alert is firing or pending on any site.",
             theme.muted(),
@@ -115,7 +175,10 @@ pub fn draw(
     let top = at.saturating_sub(visible.saturating_sub(1));
     for row in rows.into_iter().skip(top).take(visible) {
         let line = match row {
-            Row::Heading(g) => heading(&groups[g], alerts[groups[g].start].1, paint),
+            Row::Heading(g) => {
+                let name = &alerts[groups[g].start].1.name;
+                heading(&groups[g], name, totals(app, name), paint)
+            }
             Row::Alert(i) => {
                 hits.record_row(
                     Rect::new(area.x, area.y + lines.len() as u16, area.width, 1),
@@ -130,24 +193,34 @@ pub fn draw(
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// `⚑ DrupalRequirementError 12 site(s): 10 firing, 1 pending, 1 silenced`.
-fn heading<'a>(group: &Group, first: &Alert, paint: Paint<'_>) -> Line<'a> {
+/// `⚑ DrupalRequirementError 12 site(s): 10 firing, 1 pending, 1
+/// silenced`; when only the newest are listed, `⚑ DrupalRequirementError
+/// 10093 alerts: 0 firing, 10093 pending; the 300 newest listed`.
+fn heading<'a>(
+    group: &Group,
+    name: &str,
+    (firing, pending): (usize, usize),
+    paint: Paint<'_>,
+) -> Line<'a> {
     let theme = paint.theme;
+    let listed = group.end - group.start;
+    let text = if firing + pending > listed {
+        format!(
+            "{} alerts: {firing} firing, {pending} pending; the {listed} newest listed",
+            firing + pending
+        )
+    } else {
+        format!(
+            "{listed} site(s): {} firing, {} pending, {} silenced",
+            group.firing, group.pending, group.silenced
+        )
+    };
     Line::from(vec![
         Span::styled(
-            format!(" {} {} ", paint.glyphs.alert_badge(), shown(&first.name)),
+            format!(" {} {} ", paint.glyphs.alert_badge(), shown(name)),
             theme.accent().add_modifier(Modifier::BOLD),
         ),
-        Span::styled(
-            format!(
-                "{} site(s): {} firing, {} pending, {} silenced",
-                group.end - group.start,
-                group.firing,
-                group.pending,
-                group.silenced
-            ),
-            theme.muted(),
-        ),
+        Span::styled(text, theme.muted()),
     ])
 }
 

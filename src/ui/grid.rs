@@ -13,7 +13,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Paint, count_spans, format_age, truncate};
 use crate::app::grid::{Line as GridLine, SiteRef};
 use crate::app::{App, HitMap, age};
-use crate::model::SiteState;
+use crate::model::{AlertBadge, SiteState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, paint: Paint<'_>, hits: &mut HitMap) {
     let strip = app.timeline_lines().min(area.height);
@@ -250,15 +250,12 @@ fn cell_row(
             let badge_x = x + 1;
             // Firing tells apart from silenced: a silenced alert's badge is
             // quiet, a pending one has none yet.
-            let firing = env.alerts_for(name).iter().filter(|a| !a.pending);
-            let (loud, silenced) = firing.fold((false, false), |(l, s), a| {
-                (l || a.is_loud(), s || a.silenced_by.is_some())
-            });
-            let badge = if loud {
+            let summary = &env.fleet.sites[site.index];
+            let badge = if summary.alert == AlertBadge::Loud {
                 Some((paint.glyphs.alert_badge(), SiteState::Error))
-            } else if silenced {
+            } else if summary.alert == AlertBadge::Silenced {
                 Some((paint.glyphs.alert_badge(), SiteState::Info))
-            } else if env.fleet.sites[site.index].not_in_cluster {
+            } else if summary.not_in_cluster {
                 Some((paint.glyphs.not_in_cluster_badge(), SiteState::Warning))
             } else {
                 None

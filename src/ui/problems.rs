@@ -208,7 +208,7 @@ pub fn draw(
             Span::styled(cell(name(site), name_w), base.add_modifier(Modifier::BOLD)),
             Span::styled(format!("{:>5}  ", since(app, site, state)), base),
         ];
-        let firing = pane.alerts_for(&summary.label).iter().any(|a| !a.pending);
+        let firing = summary.alert != crate::model::AlertBadge::None;
         if firing {
             spans.push(Span::styled(
                 format!("{} ", paint.glyphs.alert_badge()),

@@ -33,14 +33,15 @@ pub fn draw(
         .iter()
         .find(|e| e.fleet.name == view.key.env)
         .and_then(|e| e.fleet.find(&view.key.site).map(|i| &e.fleet.sites[i]));
-    let alerts: Vec<&crate::model::Alert> = app
-        .envs
-        .iter()
-        .find(|e| e.fleet.name == view.key.env)
-        .zip(summary)
-        .map(|(e, s)| e.alerts_for(&s.name).iter().collect())
+    // The site's alerts come with its series, read while the view is open.
+    let detail = view.detail.value();
+    let alerts: Vec<&crate::model::Alert> = detail
+        .map(|d| d.alerts.iter().collect())
         .unwrap_or_default();
-    let alert_lines = (alerts.len() as u16).min(3);
+    let alerts_error = detail
+        .and_then(|d| d.alerts_error.as_deref())
+        .filter(|_| alerts.is_empty());
+    let alert_lines = (alerts.len() as u16).min(3) + u16::from(alerts_error.is_some());
     let pane = app.envs.iter().find(|e| e.fleet.name == view.key.env);
     let not_in_cluster = summary.is_some_and(|s| s.not_in_cluster);
     let report_lines = report_lines(app, view, summary, paint);
@@ -58,7 +59,7 @@ pub fn draw(
     } else {
         body
     };
-    let alert_text: Vec<Line> = alerts
+    let mut alert_text: Vec<Line> = alerts
         .iter()
         .take(alert_lines as usize)
         .map(|a| {
@@ -94,6 +95,12 @@ pub fn draw(
             ])
         })
         .collect();
+    if let Some(error) = alerts_error {
+        alert_text.push(Line::from(Span::styled(
+            format!(" alerts unavailable: {}", crate::model::text::shown(error)),
+            theme.muted(),
+        )));
+    }
     frame.render_widget(Paragraph::new(alert_text), alert_area);
 
     let state = app.site_state_by_key(&view.key);

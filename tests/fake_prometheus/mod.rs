@@ -1,7 +1,8 @@
 //! A stand-in for Prometheus that answers the dashboard's grid queries and
-//! its two alerts queries (`ALERTS`, `ALERTS_FOR_STATE`) for a fleet of any
-//! size, the way
-//! Prometheus would (one sample per site, or per failing requirement).
+//! its alerts queries (the firing alerts counted per site; the alerts with
+//! since when, `ALERTS` joined with `ALERTS_FOR_STATE`) for a fleet of any
+//! size, the way Prometheus would (one sample per site, or per failing
+//! requirement, or per alert).
 //! Responses are rendered once, so serving them costs next to nothing: what
 //! a test or benchmark measures is the client. Shared by `tests/prometheus_source.rs` and `benches/poll.rs`.
 
@@ -60,10 +61,11 @@ pub struct FleetAnswers {
     pub success: String,
     pub age: String,
     pub empty: String,
-    /// `ALERTS`: each alert's labels and state.
-    pub alert_states: String,
-    /// `ALERTS_FOR_STATE`: when each became active.
-    pub alert_starts: String,
+    /// The grid's read: firing alerts counted by site and environment.
+    pub firing: String,
+    /// A site's or the alerts view's read: each alert's labels and state,
+    /// since when as its value.
+    pub alerts_since: String,
 }
 
 /// How many of `sites` sites `FleetAnswers::alerts` has a prod alert for.
@@ -93,20 +95,37 @@ fn alerts(sites: usize) -> Vec<(String, &'static str)> {
     all
 }
 
-fn alert_states(sites: usize) -> String {
-    vector(alerts(sites).into_iter().map(|(labels, state)| {
-        format!(
-            r#"{{"metric":{{"__name__":"ALERTS","alertstate":"{state}",{labels}}},"value":[{EVALUATED_AT},"1"]}}"#
-        )
-    }))
+/// `count by (site, env) (ALERTS{site!="", alertstate="firing"})`.
+fn firing(sites: usize) -> String {
+    vector(
+        alerts(sites)
+            .into_iter()
+            .filter(|(labels, state)| *state == "firing" && labels.contains("\"site\""))
+            .map(|(labels, _)| {
+                let keep: Vec<&str> = labels
+                    .split(',')
+                    .filter(|l| l.starts_with("\"site\"") || l.starts_with("\"env\""))
+                    .collect();
+                format!(
+                    r#"{{"metric":{{{}}},"value":[{EVALUATED_AT},"1"]}}"#,
+                    keep.join(",")
+                )
+            }),
+    )
 }
 
-fn alert_starts(sites: usize) -> String {
-    vector(alerts(sites).into_iter().map(|(labels, _)| {
-        format!(
-            r#"{{"metric":{{"__name__":"ALERTS_FOR_STATE",{labels}}},"value":[{EVALUATED_AT},"{ALERTS_ACTIVE_AT}"]}}"#
-        )
-    }))
+/// The alerts that name a site, with their state and since when.
+fn alerts_since(sites: usize) -> String {
+    vector(
+        alerts(sites)
+            .into_iter()
+            .filter(|(labels, _)| labels.contains("\"site\""))
+            .map(|(labels, state)| {
+                format!(
+                    r#"{{"metric":{{"alertstate":"{state}",{labels}}},"value":[{EVALUATED_AT},"{ALERTS_ACTIVE_AT}"]}}"#
+                )
+            }),
+    )
 }
 
 impl FleetAnswers {
@@ -121,16 +140,16 @@ impl FleetAnswers {
             success: vector((0..sites).map(|i| sample(i, "", "1"))),
             age: vector((0..sites).map(|i| sample(i, "", "42.5"))),
             empty: vector(std::iter::empty()),
-            alert_states: alert_states(sites),
-            alert_starts: alert_starts(sites),
+            firing: firing(sites),
+            alerts_since: alerts_since(sites),
         }
     }
 
     pub fn for_query(&self, query: &str) -> &str {
         if query.contains("ALERTS_FOR_STATE") {
-            &self.alert_starts
-        } else if query.contains("ALERTS{") {
-            &self.alert_states
+            &self.alerts_since
+        } else if query.contains("alertstate=\"firing\"") {
+            &self.firing
         } else if query.starts_with("max by (site, profile) (drupal_requirement_severity") {
             &self.worst
         } else if query.contains(">= 1") {

@@ -86,7 +86,7 @@ pub fn open_site(app: &mut App) -> DetailKey {
     let detail = fleet
         .detail(&site.env, &site.site, DEMO_T, NOW_UNIX as f64)
         .unwrap();
-    app.apply_detail(&key, &detail_slot(Detail::Site(detail)));
+    app.apply_detail(&key, &detail_slot(Detail::Site(Box::new(detail))));
     let slot = match fleet.workloads(&site.env, &site.site, DEMO_T, NOW_UNIX as f64) {
         Ok(w) => detail_slot(Detail::Workloads(w)),
         Err(e) => Slot {
@@ -139,6 +139,34 @@ pub fn open_site_where(app: &mut App, wanted: impl Fn(&SiteWorkloads) -> bool) -
     }
     open_site(app);
     name
+}
+
+/// Opens the alerts view and feeds it each environment's alerts, as the
+/// poller would.
+pub fn open_alerts(app: &mut App) {
+    let scope = app.scope();
+    let effects = app.perform(scope, Action::OpenAlerts);
+    let fleet = DemoFleet::new(320, 1);
+    let mut fed = 0;
+    for effect in &effects {
+        if let site_status::app::Effect::Watch(key @ DetailKey::Alerts { env }) = effect {
+            let list = fleet
+                .alert_list(
+                    env,
+                    DEMO_T,
+                    NOW_UNIX as f64,
+                    site_status::model::ALERTS_PER_NAME,
+                )
+                .unwrap();
+            app.apply_detail(key, &detail_slot(Detail::Alerts(list)));
+            fed += 1;
+        }
+    }
+    assert_eq!(
+        fed,
+        app.envs.len(),
+        "one alerts read per environment: {effects:?}"
+    );
 }
 
 pub fn detail_slot(detail: Detail) -> Slot<Detail> {

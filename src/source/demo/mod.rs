@@ -12,9 +12,9 @@ use std::time::Instant;
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::model::gate::Switch;
 use crate::model::{
-    Alert, DrupalInfo, History, Reports, Requirement, Rollout, Severity, SiteDetail, SiteSummary,
-    SiteWorkloads, Timeline, Window, format_rfc3339_utc, parse_report_line, sort_alerts,
-    sort_requirements_worst_first,
+    Alert, AlertList, DrupalInfo, History, Reports, Requirement, Rollout, Severity, SiteDetail,
+    SiteSummary, SiteWorkloads, Timeline, Window, format_rfc3339_utc, parse_report_line,
+    set_badges, sort_alerts, sort_requirements_worst_first,
 };
 use crate::model::{FailureClass, RunFailure, RunFailureReason};
 
@@ -854,24 +854,47 @@ impl DemoFleet {
     /// demo started) would see it; `now_unix` dates the last runs.
     pub fn report(&self, env_name: &str, t: f64, now_unix: f64) -> Option<EnvReport> {
         let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
-        let sites = (0..self.envs[env].len())
+        let mut sites: Vec<SiteSummary> = (0..self.envs[env].len())
             .map(|i| self.summary(env, i, t, now_unix))
             .collect();
+        set_badges(&mut sites, self.alerts(env, t, now_unix));
         Some(EnvReport {
             sites,
             warnings: Vec::new(),
-            alerts: self.alerts(env, t, now_unix),
             silences: None,
         })
+    }
+
+    /// The alerts view's read of one environment at simulated time `t`.
+    pub fn alert_list(
+        &self,
+        env_name: &str,
+        t: f64,
+        now_unix: f64,
+        per_name: usize,
+    ) -> Option<AlertList> {
+        let env = ENVIRONMENTS.iter().position(|e| *e == env_name)?;
+        Some(AlertList::newest(self.alerts(env, t, now_unix), per_name))
     }
 
     /// The alerts a Prometheus with the usual Drupal rules would have
     /// firing: a few sites, fixed for the run of the demo, each alert
     /// active since some time before the demo started.
     fn alerts(&self, env: usize, t: f64, now_unix: f64) -> Vec<Alert> {
+        self.alerts_where(env, t, now_unix, |_| true)
+    }
+
+    /// [`DemoFleet::alerts`] of the sites `which` takes.
+    fn alerts_where(
+        &self,
+        env: usize,
+        t: f64,
+        now_unix: f64,
+        which: impl Fn(&str) -> bool,
+    ) -> Vec<Alert> {
         let started = now_unix - t;
         let mut alerts = Vec::new();
-        for site in &self.envs[env] {
+        for site in self.envs[env].iter().filter(|s| which(&s.name)) {
             let mut add = |name: &str, severity: &str, summary: String, salt: u64| {
                 let before = 3600.0 + unit(mix(site.hash ^ salt)) * 3.0 * 86_400.0;
                 let since = ((started - before) / 60.0).floor() * 60.0;
@@ -900,19 +923,19 @@ impl DemoFleet {
             };
             match site.temper {
                 Temper::RunFails => add(
-                    "DrupalStatusReportFailed",
+                    "DrupalStatusRunFailing",
                     "critical",
                     format!("drush core-requirements fails on {}", site.name),
                     0xA1,
                 ),
                 Temper::Stale => add(
-                    "DrupalStatusReportStale",
+                    "DrupalStatusStale",
                     "warning",
                     format!("No status report from {} for over 2 hours", site.name),
                     0xA2,
                 ),
                 Temper::TargetDown => add(
-                    "DrupalStatusWorkloadDown",
+                    "DrupalStatusTargetDown",
                     "critical",
                     format!("The status workload of {} cannot be scraped", site.name),
                     0xA3,
@@ -1095,9 +1118,16 @@ impl DemoFleet {
                 last
             }
         });
+        let alerts = ENVIRONMENTS
+            .iter()
+            .position(|e| *e == env_name)
+            .map(|env| self.alerts_where(env, t, now_unix, |name| name == site))
+            .unwrap_or_default();
         Some(SiteDetail {
             summary,
             requirements,
+            alerts,
+            alerts_error: None,
             run_duration: Some(demo_site.run_duration),
             last_success,
             info: Some(DrupalInfo {
@@ -1461,6 +1491,15 @@ impl FleetSource for DemoSource {
         })
     }
 
+    fn fetch_alerts(&self, per_name: usize) -> BoxFuture<'_, Result<AlertList, SourceError>> {
+        Box::pin(async move {
+            let (t, now) = self.clock.read();
+            self.fleet
+                .alert_list(&self.env, t, now, per_name)
+                .ok_or_else(|| SourceError::new(format!("no environment {}", self.env)))
+        })
+    }
+
     fn fetch_history<'a>(
         &'a self,
         site: &'a str,
@@ -1640,6 +1679,7 @@ const DEMO_WATCH_GAP: std::time::Duration = std::time::Duration::from_secs(2);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AlertBadge;
     use crate::model::SiteState;
     use std::collections::HashSet;
     use std::time::Duration;
@@ -1966,7 +2006,13 @@ mod tests {
         assert_eq!(rollout, fleet.rollout("prod", "kk_borger", 7200.0).unwrap());
         assert!(rollout.site_count() > 5);
         let report = prod.fetch_fleet().await.unwrap();
-        assert!(!report.alerts.is_empty());
+        assert!(report.sites.iter().any(|s| s.alert != AlertBadge::None));
+        let list = prod.fetch_alerts(2).await.unwrap();
+        assert!(!list.alerts.is_empty());
+        let site = &list.alerts[0].site;
+        let detail = prod.fetch_site(site).await.unwrap();
+        assert!(detail.alerts.iter().all(|a| a.site == *site));
+        assert!(!detail.alerts.is_empty());
     }
 
     #[test]
@@ -1974,15 +2020,27 @@ mod tests {
         let fleet = DemoFleet::new(320, DEFAULT_SEED);
         let mut all = Vec::new();
         for env in ENVIRONMENTS {
+            let list = fleet.alert_list(env, 500.0, NOW, usize::MAX).unwrap();
+            let later = fleet
+                .alert_list(env, 900.0, NOW + 400.0, usize::MAX)
+                .unwrap();
+            assert_eq!(list, later);
             let report = fleet.report(env, 500.0, NOW).unwrap();
-            assert_eq!(
-                report.alerts,
-                fleet.report(env, 900.0, NOW + 400.0).unwrap().alerts
-            );
-            for alert in &report.alerts {
-                assert!(report.sites.iter().any(|s| s.name == alert.site));
+            for alert in &list.alerts {
+                let site = report.sites.iter().find(|s| s.name == alert.site).unwrap();
+                if !alert.pending {
+                    assert_ne!(site.alert, AlertBadge::None, "{}", site.name);
+                }
                 assert!(alert.active_since.as_deref().unwrap().ends_with('Z'));
                 assert!(alert.summary.as_deref().unwrap().contains(&alert.site));
+            }
+            let badged = report.sites.iter().filter(|s| s.alert != AlertBadge::None);
+            for site in badged {
+                assert!(
+                    list.alerts
+                        .iter()
+                        .any(|a| a.site == site.name && !a.pending)
+                );
             }
             let failed: Vec<&str> = fleet.envs
                 [ENVIRONMENTS.iter().position(|e| *e == env).unwrap()]
@@ -1992,14 +2050,13 @@ mod tests {
             .collect();
             for site in failed {
                 assert!(
-                    report
-                        .alerts
+                    list.alerts
                         .iter()
-                        .any(|a| a.site == site && a.name == "DrupalStatusReportFailed"),
+                        .any(|a| a.site == site && a.name == "DrupalStatusRunFailing"),
                     "{env}/{site}"
                 );
             }
-            all.extend(report.alerts);
+            all.extend(list.alerts);
         }
         assert!(all.len() >= 5 && all.len() <= 40, "a few: {}", all.len());
         assert!(all.iter().any(|a| a.name == "DrupalCronStale"));

@@ -1,15 +1,14 @@
 //! Prometheus' HTTP API on one endpoint: instant and range queries, the
-//! alerts as series, and the budgeted instant query whose body counts
-//! against the environment's `max_poll_mib` while its samples are held.
-//! Knows the wire, not PromQL: callers hand in the query text (the alerts'
-//! from `FleetQueries`).
+//! grid's firing alerts read at most every [`ALERTS_MAX_AGE`], and the
+//! budgeted instant query whose body counts against the environment's
+//! `max_poll_mib` while its samples are held. Knows the wire, not PromQL:
+//! callers hand in the query text (the alerts' from `FleetQueries`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::labels::Labels;
 use super::promql::FleetQueries;
-use super::wire::{AlertsAnswer, Answer, PromAlert, parse_response};
+use super::wire::{Answer, Sample, parse_response};
 use crate::source::SourceError;
 use crate::source::http::{Body, Endpoint, Lease};
 
@@ -20,43 +19,35 @@ const MAX_GET_QUERY: usize = 2000;
 #[derive(Debug, Clone)]
 pub struct PromApi {
     pub endpoint: Endpoint,
-    /// The last alerts list read, and when: see [`PromApi::recent_alerts`].
-    last_alerts: Arc<Mutex<Option<(Instant, AlertsAnswer)>>>,
-    /// Off: [`PromApi::recent_alerts`] answers none without asking.
+    /// The last firing alerts read, and when: see [`PromApi::recent_firing`].
+    last_firing: Arc<Mutex<Option<FiringRead>>>,
+    /// Off: [`PromApi::recent_firing`] answers none without asking.
     reads_alerts: bool,
 }
 
-/// How old an alerts list may be before it is read again. Alerts change
-/// only when Prometheus evaluates its rules (every 15 s or more in
-/// practice), and at 10,000 sites the list costs Prometheus a fifth of a
-/// round's CPU: a 2 s refresh need not ask for it each time. A refresh of
-/// 10 s or more reads it every time.
-pub const ALERTS_MAX_AGE: Duration = Duration::from_secs(10);
+/// A read of the firing alerts and when it was made.
+type FiringRead = (Instant, Arc<FiringAlerts>);
 
-/// The labels that are not the alert's own: the series' name (`ALERTS`
-/// or `ALERTS_FOR_STATE`) and its state.
-const IDENTITY_EXCLUDES: [&str; 2] = ["__name__", "alertstate"];
-
-/// What tells one alert's two series apart from other alerts': its labels
-/// but the name and state, in their (sorted) order.
-fn alert_identity(labels: &Labels) -> String {
-    let mut identity = String::new();
-    for (name, value) in labels.iter() {
-        if !IDENTITY_EXCLUDES.contains(&name) {
-            identity.push_str(name);
-            identity.push('\u{0}');
-            identity.push_str(value);
-            identity.push('\u{0}');
-        }
-    }
-    identity
+/// The grid's firing alerts as Prometheus counted them
+/// ([`FleetQueries::firing_alerts`]): one sample per site and label set,
+/// shared by the polls (and the environments) that read them.
+#[derive(Debug, Default, PartialEq)]
+pub struct FiringAlerts {
+    pub samples: Vec<Sample>,
+    pub warnings: Vec<String>,
 }
+
+/// How old the firing alerts may be before they are read again. Alerts
+/// change only when Prometheus evaluates its rules (every 15 s or more in
+/// practice): a 2 s refresh need not ask each time. A refresh of 10 s or
+/// more reads them every time.
+pub const ALERTS_MAX_AGE: Duration = Duration::from_secs(10);
 
 impl PromApi {
     pub fn new(endpoint: Endpoint) -> PromApi {
         PromApi {
             endpoint,
-            last_alerts: Arc::default(),
+            last_firing: Arc::default(),
             reads_alerts: true,
         }
     }
@@ -73,16 +64,19 @@ impl PromApi {
         self.reads_alerts
     }
 
-    /// The environment's alerts ([`PromApi::alert_series`]), read again
-    /// only when the last read is [`ALERTS_MAX_AGE`] old (a refresh
+    /// The grid's firing alerts ([`FleetQueries::firing_alerts`]), read
+    /// again only when the last read is [`ALERTS_MAX_AGE`] old (a refresh
     /// cannot be exactly 10 s apart, so a little less counts). A failed
     /// read is not kept: the next poll asks again.
-    pub async fn recent_alerts(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
+    pub async fn recent_firing(
+        &self,
+        queries: &FleetQueries,
+    ) -> Result<Arc<FiringAlerts>, SourceError> {
         if !self.reads_alerts {
-            return Ok(AlertsAnswer::default());
+            return Ok(Arc::default());
         }
         let kept = self
-            .last_alerts
+            .last_firing
             .lock()
             .ok()
             .and_then(|last| last.clone())
@@ -90,8 +84,13 @@ impl PromApi {
         if let Some((_, answer)) = kept {
             return Ok(answer);
         }
-        let answer = self.alert_series(queries).await?;
-        if let Ok(mut last) = self.last_alerts.lock() {
+        let answer = self.query(&queries.firing_alerts()).await?;
+        let warnings = answer.warnings.clone();
+        let answer = Arc::new(FiringAlerts {
+            samples: answer.into_vector()?,
+            warnings,
+        });
+        if let Ok(mut last) = self.last_firing.lock() {
             *last = Some((Instant::now(), answer.clone()));
         }
         Ok(answer)
@@ -129,58 +128,6 @@ impl PromApi {
             ],
         )
         .await
-    }
-
-    /// Every alert that names a site, from the `ALERTS` and
-    /// `ALERTS_FOR_STATE` series ([`FleetQueries::alerts`]): labels, state
-    /// and since when, without annotations; which environment each is
-    /// for is judged by the caller. Without the second answer an
-    /// alert has no start time; without the first there are no alerts.
-    pub async fn alert_series(&self, queries: &FleetQueries) -> Result<AlertsAnswer, SourceError> {
-        let [states, since] = queries.alerts();
-        let (states, since) = tokio::join!(self.query(&states), self.query(&since));
-        let states = states?;
-        let mut warnings = states.warnings.clone();
-        let since = match since.and_then(|a| {
-            warnings.extend(a.warnings.iter().cloned());
-            a.into_vector()
-        }) {
-            Ok(samples) => samples,
-            Err(e) => {
-                warnings.push(format!("alerts' start times unavailable: {}", e.message));
-                Vec::new()
-            }
-        };
-        let started: std::collections::HashMap<String, f64> = since
-            .iter()
-            .map(|s| (alert_identity(&s.labels), s.value))
-            .collect();
-        let alerts = states
-            .into_vector()?
-            .into_iter()
-            .map(|s| {
-                let identity = alert_identity(&s.labels);
-                let active_at = started
-                    .get(&identity)
-                    .filter(|at| at.is_finite() && **at > 0.0)
-                    // Whole milliseconds: a float of seconds carries no
-                    // truer nanoseconds.
-                    .map(|at| {
-                        crate::model::format_rfc3339_utc((at * 1e3).round() as i64 * 1_000_000)
-                    });
-                PromAlert {
-                    state: s.labels.get("alertstate").unwrap_or_default().to_string(),
-                    labels: s
-                        .labels
-                        .iter()
-                        .filter(|(name, _)| !IDENTITY_EXCLUDES.contains(name))
-                        .collect::<Labels>(),
-                    annotations: Labels::new(),
-                    active_at,
-                }
-            })
-            .collect();
-        Ok(AlertsAnswer { alerts, warnings })
     }
 
     async fn call(&self, path: &str, params: Vec<(&str, String)>) -> Result<Answer, SourceError> {

@@ -17,9 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::api::PromApi;
+use super::api::{FiringAlerts, PromApi};
 use super::promql::{FleetQueries, GRID_QUERIES, MatchOp, Matcher};
-use super::wire::{AlertsAnswer, Answer, Sample};
+use super::wire::{Answer, Sample};
 use crate::source::SourceError;
 use crate::source::http::Lease;
 
@@ -92,18 +92,19 @@ pub fn shared_selector(selectors: &[&[Matcher]]) -> Option<SharedSelector> {
 }
 
 /// One member's part of a round: its grid answers, the warnings the
-/// round carried, and the alerts (each member keeps its own).
+/// round carried, and the firing alerts (each member judges which are
+/// its own).
 pub struct MemberAnswers {
     pub answers: [Vec<Sample>; GRID_QUERIES],
     pub warnings: Vec<String>,
-    pub alerts: Result<AlertsAnswer, SourceError>,
+    pub alerts: Result<Arc<FiringAlerts>, SourceError>,
 }
 
 struct RoundAnswer {
     /// Taken out by each member as it reads its part.
     parts: Mutex<HashMap<String, [Vec<Sample>; GRID_QUERIES]>>,
     warnings: Vec<String>,
-    alerts: Result<AlertsAnswer, SourceError>,
+    alerts: Result<Arc<FiringAlerts>, SourceError>,
     answered: Instant,
     /// The budget the bodies took, held while the parts wait to be taken.
     _leases: Vec<Lease>,
@@ -208,7 +209,7 @@ impl SharedGrid {
             self.api.query_held(&q3),
             self.api.query_held(&q4),
             self.api.query_held(&q5),
-            self.api.recent_alerts(&self.queries),
+            self.api.recent_firing(&self.queries),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
         let mut parts: HashMap<String, [Vec<Sample>; GRID_QUERIES]> = self

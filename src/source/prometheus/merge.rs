@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::labels::Labels;
 use super::promql::{FleetQueries, GRID_QUERIES, Verdict, judge};
-use super::wire::{PromAlert, Sample};
+use super::wire::Sample;
 use crate::model::names;
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
 use crate::model::{
-    Alert, DrupalInfo, Requirement, RunFailureReason, Severity, SiteDetail, SiteSummary,
-    sort_alerts, sort_requirements_worst_first,
+    Alert, AlertGroup, DrupalInfo, Requirement, RunFailureReason, Severity, SiteDetail,
+    SiteSummary, sort_alerts, sort_requirements_worst_first,
 };
 
 /// What the grid calls sites whose series carry no profile label.
@@ -247,12 +247,45 @@ pub fn merge_site(
         run_duration,
         info,
         last_success: first_sample(&success_age).map(|age| ran_at(age, now_unix)),
+        alerts: Vec::new(),
+        alerts_error: None,
     }
 }
 
+/// An alert from one sample of an alerts query: its labels, its state
+/// (`alertstate`; a sample without one is of the firing alerts' count),
+/// and, where the sample's value is when it became active, since when.
+/// `None` for a sample that names no site or an unknown state.
+fn alert_of(queries: &FleetQueries, sample: &Sample, value_is_since: bool) -> Option<Alert> {
+    let labels = &sample.labels;
+    let pending = match labels.get("alertstate") {
+        None | Some("firing") => false,
+        Some("pending") => true,
+        Some(_) => return None,
+    };
+    let site = labels.get(&queries.site)?;
+    let since = Some(sample.value)
+        .filter(|at| value_is_since && at.is_finite() && *at > 0.0)
+        // Whole milliseconds: a float of seconds carries no truer
+        // nanoseconds.
+        .map(|at| crate::model::format_rfc3339_utc((at * 1e3).round() as i64 * 1_000_000));
+    let built = Alert::sanitized(
+        labels.get("alertname").unwrap_or(""),
+        site,
+        labels.get("severity"),
+        None,
+        since.as_deref(),
+    )
+    .with_labels(
+        labels.get(&queries.requirement),
+        labels.get(&queries.profile),
+    );
+    Some(Alert { pending, ..built })
+}
+
 impl FleetQueries {
-    /// The firing and pending alerts that name a site of this environment,
-    /// sanitized and sorted.
+    /// The grid's firing alerts ([`FleetQueries::firing_alerts`]) that
+    /// name a site of this environment, sanitized and sorted.
     ///
     /// Several environments may share one Prometheus, so an alert is kept
     /// only if the environment's selector could have matched it: for each
@@ -261,29 +294,21 @@ impl FleetQueries {
     /// lacking the label (its rule aggregated it away) cannot say; nor
     /// can a regex matcher, which is not evaluated here: such an alert is
     /// kept only if its site is one of `grid_sites`, this environment's
-    /// (sanitized) site names. With no selector every firing alert naming
-    /// a site is kept.
+    /// (sanitized) site names. With no selector every alert naming a site
+    /// is kept.
     pub fn environment_alerts<'a>(
         &self,
-        alerts: &[PromAlert],
+        samples: &[Sample],
         grid_sites: impl IntoIterator<Item = &'a str>,
     ) -> Vec<Alert> {
         let mut known: Option<HashSet<&str>> = None;
         let mut grid_sites = Some(grid_sites);
         let mut out = Vec::new();
-        for alert in alerts {
-            let pending = match alert.state.as_str() {
-                "firing" => false,
-                "pending" => true,
-                _ => continue,
-            };
-            let Some(site) = alert.labels.get(&self.site) else {
-                continue;
-            };
+        for sample in samples {
             let mut unsure = false;
             let mut fails = false;
             for m in &self.selector_matchers {
-                match judge(m, &alert.labels) {
+                match judge(m, &sample.labels) {
                     Verdict::Matches => {}
                     Verdict::Fails => fails = true,
                     Verdict::Unsure => unsure = true,
@@ -292,23 +317,9 @@ impl FleetQueries {
             if fails {
                 continue;
             }
-            let summary = alert
-                .annotations
-                .get("summary")
-                .filter(|s| !s.trim().is_empty())
-                .or_else(|| alert.annotations.get("description"));
-            let built = Alert::sanitized(
-                alert.labels.get("alertname").unwrap_or(""),
-                site,
-                alert.labels.get("severity"),
-                summary,
-                alert.active_at.as_deref(),
-            )
-            .with_labels(
-                alert.labels.get(&self.requirement),
-                alert.labels.get(&self.profile),
-            );
-            let built = Alert { pending, ..built };
+            let Some(built) = alert_of(self, sample, false) else {
+                continue;
+            };
             if unsure {
                 let known = known.get_or_insert_with(|| {
                     grid_sites
@@ -325,12 +336,56 @@ impl FleetQueries {
         sort_alerts(&mut out);
         out
     }
+
+    /// The alerts of a site's or the alerts view's read
+    /// ([`FleetQueries::site_alerts`], [`FleetQueries::alert_list`]),
+    /// each with since when, sanitized and sorted. The query already
+    /// narrowed them to this environment.
+    pub fn alerts_since_from(&self, samples: &[Sample]) -> Vec<Alert> {
+        let mut out: Vec<Alert> = samples
+            .iter()
+            .filter_map(|s| alert_of(self, s, true))
+            .collect();
+        sort_alerts(&mut out);
+        out
+    }
+}
+
+/// The alerts view's counts per alert name, from
+/// `count by (alertname, alertstate)`.
+pub fn alert_groups(samples: &[Sample]) -> Vec<AlertGroup> {
+    let mut groups: Vec<AlertGroup> = Vec::new();
+    for sample in samples {
+        let count = if sample.value.is_finite() && sample.value > 0.0 {
+            sample.value as usize
+        } else {
+            0
+        };
+        let name = clean_line(sample.labels.get("alertname").unwrap_or(""), MAX_NAME_CHARS);
+        let group = match groups.iter_mut().find(|g| g.name == name) {
+            Some(group) => group,
+            None => {
+                groups.push(AlertGroup {
+                    name,
+                    ..AlertGroup::default()
+                });
+                let last = groups.len() - 1;
+                &mut groups[last]
+            }
+        };
+        match sample.labels.get("alertstate") {
+            Some("firing") => group.firing += count,
+            Some("pending") => group.pending += count,
+            _ => {}
+        }
+    }
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    groups
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_fixtures::{ALERTS, config, config_with_selector};
-    use super::super::wire::parse_alerts;
+    use super::super::test_fixtures::{FIRING, SINCE, config, config_with_selector};
     use super::*;
 
     #[test]
@@ -594,12 +649,61 @@ mod tests {
         assert_eq!(grid.duplicates, 0);
     }
 
+    fn samples(body: &str) -> Vec<Sample> {
+        super::super::wire::parse_response(200, body.as_bytes())
+            .unwrap()
+            .into_vector()
+            .unwrap()
+    }
+
     #[test]
-    fn firing_and_pending_alerts_of_this_environment_are_kept() {
+    fn firing_alerts_of_this_environment_are_kept() {
         let c = config();
         let q = FleetQueries::new(&c, &c.environments[0]);
-        let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
-        let alerts = q.environment_alerts(&answer.alerts, ["borger", "park"]);
+        let firing = samples(FIRING);
+        let alerts = q.environment_alerts(&firing, ["borger", "park"]);
+        let a = |name: &str, site: &str, severity: Option<&str>| {
+            Alert::sanitized(name, site, severity, None, None)
+        };
+        assert_eq!(
+            alerts,
+            vec![
+                a("DrupalCronStale", "borger", Some("warning")),
+                a("DrupalCronStale", "kultur", None),
+                // No env label: kept because park is one of prod's sites…
+                a("DrupalDown", "park", None),
+            ],
+            "dev's borger and (no env label, not in the grid) elsewhere are left out"
+        );
+
+        // Without a selector every firing alert naming a site is prod's.
+        let c = config_with_selector(None);
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        // The two borger alerts, alike but for the environment, are one.
+        let alerts = q.environment_alerts(&firing, std::iter::empty());
+        let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
+        assert_eq!(sites, vec!["borger", "elsewhere", "kultur", "park"]);
+
+        // A regex matcher cannot be judged: only sites of the grid.
+        let c = config_with_selector(Some(r#"env=~"pr.*""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&firing, ["park"]);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].site, "park");
+
+        // `!=` rules out the one value.
+        let c = config_with_selector(Some(r#"env!="dev""#));
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.environment_alerts(&firing, std::iter::empty());
+        let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
+        assert_eq!(sites, vec!["borger", "elsewhere", "kultur", "park"]);
+    }
+
+    #[test]
+    fn a_sites_alerts_say_their_state_and_since_when() {
+        let c = config();
+        let q = FleetQueries::new(&c, &c.environments[0]);
+        let alerts = q.alerts_since_from(&samples(SINCE));
         assert_eq!(
             alerts,
             vec![
@@ -607,70 +711,56 @@ mod tests {
                     "DrupalCronStale",
                     "borger",
                     Some("warning"),
-                    Some("Cron is late on borger"),
-                    Some("2026-11-23T21:00:00.123456789Z"),
-                ),
-                // Pending: kept, and said to be.
+                    None,
+                    Some("2026-11-23T21:00:00.123Z"),
+                )
+                .with_labels(Some("cron"), None),
+                // Pending, and with no start time known.
                 Alert {
                     pending: true,
-                    ..Alert::sanitized(
-                        "DrupalCronStale",
-                        "kultur",
-                        None,
-                        Some("pending"),
-                        Some("2026-11-23T21:00:00Z"),
-                    )
+                    ..Alert::sanitized("DrupalCronStale", "kultur", None, None, None)
                 },
-                // No env label: kept because park is one of prod's sites…
-                Alert::sanitized(
-                    "DrupalDown",
-                    "park",
-                    None,
-                    Some("no env label"),
-                    Some("2026-11-23T21:00:00Z"),
-                ),
             ],
-            "dev's borger, the site-less Watchdog and (no env label, not in \
-             the grid) elsewhere are left out"
+            "an alert in no state the dashboard knows is left out"
         );
+    }
 
-        // Without a selector every firing alert naming a site is prod's.
-        let c = config_with_selector(None);
-        let q = FleetQueries::new(&c, &c.environments[0]);
-        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
-        assert_eq!(alerts.len(), 5);
-        assert_eq!(alerts[0].site, "borger");
-        assert_eq!(alerts[1].site, "borger");
-        assert_eq!(alerts[2].site, "elsewhere");
-
-        // A regex matcher cannot be judged: only sites of the grid.
-        let c = config_with_selector(Some(r#"env=~"pr.*""#));
-        let q = FleetQueries::new(&c, &c.environments[0]);
-        let alerts = q.environment_alerts(&answer.alerts, ["park"]);
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].site, "park");
-
-        // `!=` rules out the one value.
-        let c = config_with_selector(Some(r#"env!="dev""#));
-        let q = FleetQueries::new(&c, &c.environments[0]);
-        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
-        let sites: Vec<&str> = alerts.iter().map(|a| a.site.as_str()).collect();
-        assert_eq!(sites, vec!["borger", "elsewhere", "kultur", "park"]);
+    #[test]
+    fn the_alerts_views_counts_add_up_per_name() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"alertname":"B","alertstate":"firing"},"value":[1,"3"]},
+            {"metric":{"alertname":"A","alertstate":"pending"},"value":[1,"10093"]},
+            {"metric":{"alertname":"B","alertstate":"pending"},"value":[1,"2"]},
+            {"metric":{"alertname":"A\u001b[2J","alertstate":"firing"},"value":[1,"NaN"]}
+        ]}}"#;
+        let groups = alert_groups(&samples(body));
+        let group = |name: &str, firing, pending| AlertGroup {
+            name: name.into(),
+            firing,
+            pending,
+        };
+        assert_eq!(
+            groups,
+            vec![
+                group("A", 0, 10_093),
+                group("A\u{FFFD}[2J", 0, 0),
+                group("B", 3, 2)
+            ]
+        );
     }
 
     #[test]
     fn hostile_alert_text_is_sanitized() {
         let c = config_with_selector(None);
         let q = FleetQueries::new(&c, &c.environments[0]);
-        let body = "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":\"A\\u001b[2J\",\"site\":\"s\\u202ex\",\"severity\":\"crit\\u0007\"},\"annotations\":{\"summary\":\"line\\nbreak\\u001b]52;c;x\\u0007\"},\"state\":\"firing\",\"activeAt\":\"\\u001b[31m\"}]}}";
-        let answer = parse_alerts(200, body.as_bytes()).unwrap();
-        let alerts = q.environment_alerts(&answer.alerts, std::iter::empty());
+        let body = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"alertname\":\"A\\u001b[2J\",\"alertstate\":\"firing\",\"site\":\"s\\u202ex\",\"severity\":\"crit\\u0007\",\"requirement\":\"r\\u001b]52;c;x\\u0007\"},\"value\":[1,\"1795467600\"]}]}}";
+        let alerts = q.alerts_since_from(&samples(body));
         let a = &alerts[0];
         for text in [
             &a.name,
             &a.site,
             a.severity.as_ref().unwrap(),
-            a.summary.as_ref().unwrap(),
+            a.requirement.as_ref().unwrap(),
             a.active_since.as_ref().unwrap(),
         ] {
             assert!(!text.chars().any(|c| c.is_control()), "{text:?}");

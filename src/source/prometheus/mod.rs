@@ -1,14 +1,16 @@
 //! Prometheus as an environment's `FleetSource`: the grid from six
-//! aggregated instant queries and the alerts as series, a site's raw series, a
-//! requirement's history, the fleet timeline and a profile's rollout.
+//! aggregated instant queries and the firing alerts counted per site, a
+//! site's raw series and alerts, the alerts view's list, a requirement's
+//! history, the fleet timeline and a profile's rollout.
 //!
 //! The grid costs six instant queries per environment per refresh, each
 //! aggregated on the server, whatever the number of sites (the sixth, why
-//! runs fail, answers only for the failing ones), and the
-//! alerts as `ALERTS` and `ALERTS_FOR_STATE` series (labels only, never
-//! the `GET api/v1/alerts` list with every alert's annotations) at most
-//! every 10 s (`api::ALERTS_MAX_AGE`); one site's raw series, the fleet timeline and a
-//! profile's rollout are only asked for while a view shows them. The parts
+//! runs fail, answers only for the failing ones), and the firing alerts
+//! counted per site (`count by` over `ALERTS`, never the `GET
+//! api/v1/alerts` list with every alert's annotations) at most every 10 s
+//! (`api::ALERTS_MAX_AGE`); one site's raw series and alerts, the alerts
+//! view's counts and newest alerts, the fleet timeline and a profile's
+//! rollout are only asked for while a view shows them. The parts
 //! live beside this file: `wire` (answers), `api` (HTTP), `promql` (the
 //! queries), `merge` (answers into sites), `labels` (a series' labels).
 
@@ -24,22 +26,22 @@ mod wire;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use api::PromApi;
+pub use api::{FiringAlerts, PromApi};
 pub use group::{MemberAnswers, SharedGrid, SharedSelector, shared_selector};
 pub use labels::Labels;
-pub use merge::{MergedGrid, NO_PROFILE, merge_grid, merge_site};
+pub use merge::{MergedGrid, NO_PROFILE, alert_groups, merge_grid, merge_site};
 pub use promql::{FleetQueries, GRID_QUERIES, MatchOp, Matcher, quote, recorded};
-pub use wire::{
-    AlertsAnswer, Answer, PromAlert, QueryData, Sample, Series, parse_alerts, parse_response,
-    parse_sample,
-};
+pub use wire::{Answer, QueryData, Sample, Series, parse_response, parse_sample};
 
 use super::http::{Endpoint, Lease, SecretLookup};
 use super::{BoxFuture, EnvReport, FleetSource, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::gate::Switch;
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
-use crate::model::{History, Rollout, Severity, SiteDetail, Timeline, VanishedSites, Window};
+use crate::model::{
+    Alert, AlertList, History, Rollout, Severity, SiteDetail, Timeline, VanishedSites, Window,
+    set_badges,
+};
 
 fn unix_now() -> f64 {
     crate::model::Clock::System.unix_seconds()
@@ -95,11 +97,11 @@ impl PrometheusSource {
         &self.queries
     }
 
-    /// The grid's answers and the alerts, from this environment's own
-    /// requests or its part of a shared round.
+    /// The grid's answers and the firing alerts, from this environment's
+    /// own requests or its part of a shared round.
     async fn grid_and_alerts(
         &self,
-    ) -> Result<(GridAnswers, Result<AlertsAnswer, SourceError>), SourceError> {
+    ) -> Result<(GridAnswers, Result<Arc<FiringAlerts>, SourceError>), SourceError> {
         if let Some((grid, member)) = &self.shared {
             let MemberAnswers {
                 answers,
@@ -116,8 +118,76 @@ impl PrometheusSource {
             ));
         }
         let (grid, alerts) =
-            tokio::join!(self.grid_answers(), self.api.recent_alerts(&self.queries));
+            tokio::join!(self.grid_answers(), self.api.recent_firing(&self.queries));
         Ok((grid?, alerts))
+    }
+
+    /// The grid, and the firing alerts on its sites (labels only) for
+    /// their badges: who holds the silences marks them first.
+    pub async fn fleet_and_firing(&self) -> Result<(EnvReport, Vec<Alert>), SourceError> {
+        let (grid, alerts) = self.grid_and_alerts().await?;
+        let GridAnswers {
+            answers,
+            mut warnings,
+            _leases,
+        } = grid;
+        warnings.extend(self.warnings().iter().cloned());
+        let now = unix_now();
+        let MergedGrid {
+            mut sites,
+            duplicates,
+        } = merge_grid(&self.queries, answers, now);
+        // Before anything is kept: a backend gone wrong must not grow
+        // what the dashboard holds from poll to poll.
+        if sites.len() > self.max_sites {
+            return Err(SourceError::new(format!(
+                "{}: {} sites, more than max_sites = {} for {}; raise it for a very large fleet, or narrow the selector",
+                self.api.endpoint.display(),
+                sites.len(),
+                self.max_sites,
+                self.env
+            )));
+        }
+        if duplicates > 0 {
+            warnings.push(format!(
+                "the backend returned {duplicates} duplicate series (a federating proxy or a broken aggregation?); each site shows the worst of them"
+            ));
+        }
+        if let Ok(mut vanished) = self.vanished.lock() {
+            vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
+        }
+        // The alerts are extra: without them the grid is still right.
+        let firing = match alerts {
+            Ok(answer) => {
+                warnings.extend(answer.warnings.iter().cloned());
+                self.queries
+                    .environment_alerts(&answer.samples, sites.iter().map(|s| s.name.as_str()))
+            }
+            Err(e) => {
+                warnings.push(format!("alerts unavailable: {}", e.message));
+                Vec::new()
+            }
+        };
+        Ok((
+            EnvReport {
+                sites,
+                warnings,
+                silences: None,
+            },
+            firing,
+        ))
+    }
+
+    /// The alerts view's read of this environment
+    /// ([`FleetQueries::alert_list`]).
+    pub async fn alert_list(&self, per_name: usize) -> Result<AlertList, SourceError> {
+        let [counts, newest] = self.queries.alert_list(per_name);
+        let (counts, newest) = tokio::join!(self.api.query(&counts), self.api.query(&newest));
+        Ok(AlertList {
+            groups: alert_groups(&counts?.into_vector()?),
+            alerts: self.queries.alerts_since_from(&newest?.into_vector()?),
+            per_name,
+        })
     }
 
     /// A profile's versions from the rollout query's samples.
@@ -222,80 +292,46 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let (grid, alerts) = self.grid_and_alerts().await?;
-            let GridAnswers {
-                answers,
-                mut warnings,
-                _leases,
-            } = grid;
-            warnings.extend(self.warnings().iter().cloned());
-            let now = unix_now();
-            let MergedGrid {
-                mut sites,
-                duplicates,
-            } = merge_grid(&self.queries, answers, now);
-            // Before anything is kept: a backend gone wrong must not grow
-            // what the dashboard holds from poll to poll.
-            if sites.len() > self.max_sites {
-                return Err(SourceError::new(format!(
-                    "{}: {} sites, more than max_sites = {} for {}; raise it for a very large fleet, or narrow the selector",
-                    self.api.endpoint.display(),
-                    sites.len(),
-                    self.max_sites,
-                    self.env
-                )));
-            }
-            if duplicates > 0 {
-                warnings.push(format!(
-                    "the backend returned {duplicates} duplicate series (a federating proxy or a broken aggregation?); each site shows the worst of them"
-                ));
-            }
-            if let Ok(mut vanished) = self.vanished.lock() {
-                vanished.carry(&mut sites, now, self.forget_after.as_secs_f64());
-            }
-            // The alerts are extra: without them the grid is still right.
-            let alerts = match alerts {
-                Ok(answer) => {
-                    warnings.extend(answer.warnings);
-                    self.queries
-                        .environment_alerts(&answer.alerts, sites.iter().map(|s| s.name.as_str()))
-                }
-                Err(e) => {
-                    warnings.push(format!("alerts unavailable: {}", e.message));
-                    Vec::new()
-                }
-            };
-            Ok(EnvReport {
-                sites,
-                warnings,
-                alerts,
-                silences: None,
-            })
+            let (mut report, firing) = self.fleet_and_firing().await?;
+            set_badges(&mut report.sites, firing);
+            Ok(report)
         })
     }
 
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
         Box::pin(async move {
             let [q0, q1, q2, q3, q4, q5] = self.queries.site(site);
-            let (a0, a1, a2, a3, a4, a5) = tokio::join!(
+            let alerts = async {
+                if self.api.reads_alerts() {
+                    Some(self.api.query(&self.queries.site_alerts(site)).await)
+                } else {
+                    None
+                }
+            };
+            let (a0, a1, a2, a3, a4, a5, alerts) = tokio::join!(
                 self.api.query(&q0),
                 self.api.query(&q1),
                 self.api.query(&q2),
                 self.api.query(&q3),
                 self.api.query(&q4),
                 self.api.query(&q5),
+                alerts,
             );
             let severities = a0?.into_vector()?;
             // Only the severities must answer; the rest shows what it can.
             let rest = [a1, a2, a3, a4, a5].map(|a| a.ok().and_then(|a| a.into_vector().ok()));
-            Ok(merge_site(
-                &self.queries,
-                site,
-                &severities,
-                rest,
-                unix_now(),
-            ))
+            let mut detail = merge_site(&self.queries, site, &severities, rest, unix_now());
+            match alerts.map(|a| a.and_then(Answer::into_vector)) {
+                Some(Ok(samples)) => detail.alerts = self.queries.alerts_since_from(&samples),
+                Some(Err(e)) => detail.alerts_error = Some(e.message),
+                None => {}
+            }
+            Ok(detail)
         })
+    }
+
+    fn fetch_alerts(&self, per_name: usize) -> BoxFuture<'_, Result<AlertList, SourceError>> {
+        Box::pin(self.alert_list(per_name))
     }
 
     fn fetch_history<'a>(
@@ -424,7 +460,6 @@ impl FleetSource for PrometheusSource {
             Ok(EnvReport {
                 sites,
                 warnings,
-                alerts: Vec::new(),
                 silences: None,
             })
         })

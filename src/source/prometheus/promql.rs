@@ -40,6 +40,9 @@ pub struct FleetQueries {
     /// The label that tells apart the environments asked together (see
     /// `group`): kept in every grid answer, so the answers can be split.
     grouped_by: Option<String>,
+    /// The environment has an Alertmanager, whose silences may quiet an
+    /// alert: the grid's alerts read keeps the labels they match on.
+    pub(super) silenceable: bool,
 }
 
 /// How many instant queries the grid runs per refresh.
@@ -111,6 +114,7 @@ impl FleetQueries {
             selector_matchers,
             recorded: env.use_recording_rules,
             grouped_by: None,
+            silenceable: env.alertmanager.is_some(),
         }
     }
 
@@ -158,24 +162,84 @@ impl FleetQueries {
         }
     }
 
-    /// The environment's alerts as series, labels only: `ALERTS` (each
-    /// alert's labels and state) and `ALERTS_FOR_STATE` (when each became
-    /// active, as its value). One series per alert, none of the
-    /// annotations `GET api/v1/alerts` renders for every alert on every
-    /// read (at 10,000 sites in a storm, 8.9 MB a read). Every alert that
-    /// names a site, whatever the selector: a rule may aggregate the
-    /// selector's labels away (`max by (site)`), so which environment an
-    /// alert belongs to is judged on what comes back
-    /// (`environment_alerts`), and environments sharing a Prometheus share
-    /// the read (`group`).
-    ///
-    /// `max without ()` keeps every label but the series' name, which would
-    /// otherwise come with every alert.
-    pub fn alerts(&self) -> [String; 2] {
-        let m = format!("{{{}!=\"\"}}", self.site);
+    /// The firing alerts, as the grid's badge needs them: counted on the
+    /// server per site and per the labels the environments' selectors
+    /// name, so that which environment an alert is for can be judged on
+    /// what comes back (`environment_alerts`: a rule may aggregate the
+    /// selector's labels away), and environments sharing a Prometheus
+    /// share the read (`group`). Where an Alertmanager's silences may
+    /// quiet them, also per the labels a silence can match
+    /// (`alertmanager::silences_alert`); without one, one series per site
+    /// that has a firing alert. Pending alerts have no badge and are not
+    /// read. Never the alerts list with every alert's annotations
+    /// (`GET api/v1/alerts`, 8.9 MB a read at 10,000 sites in a storm).
+    pub fn firing_alerts(&self) -> String {
+        let mut by: Vec<&str> = vec![&self.site];
+        by.extend(self.selector_matchers.iter().map(|m| m.name.as_str()));
+        if self.silenceable {
+            by.extend(["alertname", "severity", &self.requirement, &self.profile]);
+        }
+        let mut seen = std::collections::HashSet::new();
+        by.retain(|label| seen.insert(*label));
+        format!(
+            "count by ({}) (ALERTS{{{}!=\"\", alertstate=\"firing\"}})",
+            by.join(", "),
+            self.site
+        )
+    }
+
+    /// The environment's selector as a filter on alerts. A rule may
+    /// aggregate a selector's label away (`max by (site)`): an alert
+    /// without the label is kept, as the alerts of no other environment
+    /// can be told from it.
+    fn alert_matchers(&self) -> String {
+        self.selector_matchers
+            .iter()
+            .map(|m| {
+                let or_absent = match m.op {
+                    MatchOp::Equal if !m.value.is_empty() => Matcher {
+                        op: MatchOp::Regex,
+                        value: format!("{}|", regex_syntax::escape(&m.value)),
+                        ..m.clone()
+                    },
+                    MatchOp::Regex => Matcher {
+                        value: format!("(?:{})|", m.value),
+                        ..m.clone()
+                    },
+                    _ => m.clone(),
+                };
+                format!(", {}", render_matcher(&or_absent))
+            })
+            .collect()
+    }
+
+    /// Alerts with the instant each became active as their value: the
+    /// labels and state of `ALERTS`, joined with `ALERTS_FOR_STATE` (one
+    /// per alert, without the state); an alert that has no start time
+    /// comes with 0. `narrow` holds more matchers.
+    fn alerts_since(&self, narrow: &str) -> String {
+        let m = format!("{{{}!=\"\"{}{narrow}}}", self.site, self.alert_matchers());
+        format!(
+            "(ALERTS_FOR_STATE{m} + ignoring(alertstate) group_right() (0 * ALERTS{m})) or (0 * ALERTS{m})"
+        )
+    }
+
+    /// One site's alerts, firing and pending, with since when.
+    pub fn site_alerts(&self, site: &str) -> String {
+        self.alerts_since(&format!(", {}={}", self.site, quote(site)))
+    }
+
+    /// The alerts view's read: how many alerts of each name fire and
+    /// wait, counted on the server, and the `per_name` most recently
+    /// active of each name in full.
+    pub fn alert_list(&self, per_name: usize) -> [String; 2] {
+        let m = format!("{{{}!=\"\"{}}}", self.site, self.alert_matchers());
         [
-            format!("max without () (ALERTS{m})"),
-            format!("max without () (ALERTS_FOR_STATE{m})"),
+            format!("count by (alertname, alertstate) (ALERTS{m})"),
+            format!(
+                "topk by (alertname) ({per_name}, {})",
+                self.alerts_since("")
+            ),
         ]
     }
 

@@ -33,17 +33,20 @@ pub fn config_with_selector(selector: Option<&str>) -> Config {
     .unwrap()
 }
 
-pub const ALERTS: &str = r#"{"status":"success","data":{"alerts":[
-    {"labels":{"alertname":"DrupalCronStale","site":"borger","env":"prod","severity":"warning"},
-     "annotations":{"summary":"Cron is late on borger","description":"long text"},
-     "state":"firing","activeAt":"2026-11-23T21:00:00.123456789Z","value":"2e+00"},
-    {"labels":{"alertname":"DrupalCronStale","site":"borger","env":"dev","severity":"warning"},
-     "annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"2e+00"},
-    {"labels":{"alertname":"DrupalCronStale","site":"kultur","env":"prod"},
-     "annotations":{"summary":"pending"},"state":"pending","activeAt":"2026-11-23T21:00:00Z","value":"2e+00"},
-    {"labels":{"alertname":"Watchdog"},"annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"},
-    {"labels":{"alertname":"DrupalDown","site":"park"},
-     "annotations":{"description":"no env label"},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"},
-    {"labels":{"alertname":"DrupalDown","site":"elsewhere"},
-     "annotations":{},"state":"firing","activeAt":"2026-11-23T21:00:00Z","value":"1e+00"}
+/// The grid's firing-alerts read (`FleetQueries::firing_alerts`) as a
+/// Prometheus shared by two environments answers it.
+pub const FIRING: &str = r#"{"status":"success","data":{"resultType":"vector","result":[
+    {"metric":{"alertname":"DrupalCronStale","site":"borger","env":"prod","severity":"warning"},"value":[1,"1"]},
+    {"metric":{"alertname":"DrupalCronStale","site":"borger","env":"dev","severity":"warning"},"value":[1,"1"]},
+    {"metric":{"alertname":"DrupalCronStale","site":"kultur","env":"prod"},"value":[1,"2"]},
+    {"metric":{"alertname":"DrupalDown","site":"park"},"value":[1,"1"]},
+    {"metric":{"alertname":"DrupalDown","site":"elsewhere"},"value":[1,"1"]}
+]}}"#;
+
+/// A site's or the alerts view's read (`FleetQueries::site_alerts`):
+/// each alert's labels and state, since when as its value (0: unknown).
+pub const SINCE: &str = r#"{"status":"success","data":{"resultType":"vector","result":[
+    {"metric":{"alertname":"DrupalCronStale","alertstate":"firing","site":"borger","env":"prod","severity":"warning","requirement":"cron"},"value":[1,"1795467600.123"]},
+    {"metric":{"alertname":"DrupalCronStale","alertstate":"pending","site":"kultur","env":"prod"},"value":[1,"0"]},
+    {"metric":{"alertname":"DrupalDown","alertstate":"inactive","site":"park"},"value":[1,"1795467600"]}
 ]}}"#;

@@ -1,5 +1,5 @@
 //! Prometheus' answers as they come over the wire: the API envelope, the
-//! four result types, the alerts list, and the error envelope or proxy page
+//! four result types, and the error envelope or proxy page
 //! a failed request brings back, each worded for the operator. Pure
 //! parsing: no I/O, no knowledge of the fleet's names.
 
@@ -216,57 +216,9 @@ fn not_an_answer(status: u16, body: &[u8], error: &serde_json::Error) -> SourceE
     }
 }
 
-/// One alert as `GET api/v1/alerts` lists it, labels and annotations
-/// still raw.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PromAlert {
-    #[serde(default)]
-    pub labels: Labels,
-    #[serde(default)]
-    pub annotations: Labels,
-    /// `firing`, `pending` (or `inactive`).
-    #[serde(default)]
-    pub state: String,
-    #[serde(default, rename = "activeAt")]
-    pub active_at: Option<String>,
-}
-
-/// The alerts a Prometheus (or Thanos ruler, Mimir ruler) holds now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AlertsAnswer {
-    pub alerts: Vec<PromAlert>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct AlertsData {
-    #[serde(default)]
-    alerts: Vec<PromAlert>,
-}
-
-/// Parses `GET api/v1/alerts`: `{"status":"success","data":{"alerts":
-/// [{"labels":{…},"annotations":{…},"state":"firing","activeAt":"…",
-/// "value":"…"}]}}`, or an error like [`parse_response`].
-pub fn parse_alerts(status: u16, body: &[u8]) -> Result<AlertsAnswer, SourceError> {
-    let envelope: Result<Envelope<AlertsData>, _> = serde_json::from_slice(body);
-    match envelope {
-        Ok(env) if env.status == "success" => {
-            let data = env
-                .data
-                .ok_or_else(|| SourceError::new("success without data"))?;
-            Ok(AlertsAnswer {
-                alerts: data.alerts,
-                warnings: env.warnings.iter().map(|w| clean_line(w, 300)).collect(),
-            })
-        }
-        Ok(env) => Err(api_error(env.error_type.as_deref(), env.error.as_deref())),
-        Err(e) => Err(not_an_answer(status, body, &e)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::test_fixtures::{ALERTS, fixture};
+    use super::super::test_fixtures::fixture;
     use super::*;
 
     #[test]
@@ -330,26 +282,5 @@ mod tests {
         );
         let e = parse_response(200, br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}"#).unwrap_err();
         assert!(e.message.contains("not a number"));
-    }
-
-    #[test]
-    fn the_alerts_response_parses_and_errors_read_like_queries() {
-        let empty = parse_alerts(200, &fixture("alerts-empty.json")).unwrap();
-        assert_eq!(empty, AlertsAnswer::default());
-        let answer = parse_alerts(200, ALERTS.as_bytes()).unwrap();
-        assert_eq!(answer.alerts.len(), 6);
-        assert_eq!(answer.alerts[0].state, "firing");
-        assert_eq!(
-            answer.alerts[0].active_at.as_deref(),
-            Some("2026-11-23T21:00:00.123456789Z")
-        );
-        let e = parse_alerts(404, b"404 page not found").unwrap_err();
-        assert_eq!(e.message, "HTTP 404: 404 page not found");
-        let e = parse_alerts(
-            503,
-            br#"{"status":"error","errorType":"unavailable","error":"ruler not ready"}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.message, "Prometheus error (unavailable): ruler not ready");
     }
 }
