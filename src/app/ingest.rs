@@ -30,7 +30,8 @@ impl App {
         }
     }
 
-    /// True when the environment has new sites, so the layout must change.
+    /// True when the environment's fleet changed, so the layout must be
+    /// made again.
     fn absorb_fleet(&mut self, env: usize, slot: &Slot<EnvReport>) -> bool {
         let now = self.now;
         let Some(pane) = self.envs.get_mut(env) else {
@@ -56,10 +57,16 @@ impl App {
         let at = unix(good.at);
         // None for the first poll: the baseline, nothing has changed yet.
         let found = self.tracker.observe(env, report, at, unix(now));
+        // The tracker hands back the very fleet it had when the poll
+        // changed nothing: its counts, cell widths and layout stand.
+        let mut same = false;
         if let Some(fleet) = self.tracker.fleet(env) {
+            same = std::sync::Arc::ptr_eq(fleet, &pane.fleet);
             pane.fleet = fleet.clone();
         }
-        pane.counts = pane.fleet.counts();
+        if !same {
+            pane.counts = pane.fleet.counts();
+        }
         if let Some(found) = found {
             for t in &found {
                 pane.changed_at.insert(t.site.clone(), at);
@@ -82,6 +89,9 @@ impl App {
                     *selected = (*selected + added).min(last);
                 }
             }
+        }
+        if same {
+            return false;
         }
         self.grid.cell_width = normal_cell_width(self.envs.iter().map(|e| &*e.fleet));
         true

@@ -118,7 +118,14 @@ impl VanishedSites {
             .retain(|_, (_, last_seen)| now_unix - *last_seen <= forget_after);
         for site in sites.iter() {
             match self.seen.get_mut(&site.label) {
-                Some(entry) => *entry = (site.profile.clone(), now_unix),
+                // Every poll sees every site again: its profile is copied
+                // only when it changed.
+                Some((profile, last_seen)) => {
+                    if *profile != site.profile {
+                        profile.clone_from(&site.profile);
+                    }
+                    *last_seen = now_unix;
+                }
                 None => {
                     self.seen
                         .insert(site.label.clone(), (site.profile.clone(), now_unix));

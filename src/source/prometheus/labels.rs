@@ -25,10 +25,12 @@ impl Labels {
     }
 
     /// From pairs sorted by name, each name once.
-    fn from_sorted<'a>(pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone) -> Labels {
-        let length: usize = pairs.clone().map(|(n, v)| n.len() + v.len()).sum();
+    fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Labels {
+        let (count, length) = pairs.clone().fold((0, 0), |(count, length), (n, v)| {
+            (count + 1, length + n.len() + v.len())
+        });
         let mut text = String::with_capacity(length);
-        let mut ends = Vec::with_capacity(pairs.len() * 2);
+        let mut ends = Vec::with_capacity(count * 2);
         for (name, value) in pairs {
             for part in [name, value] {
                 text.push_str(part);
@@ -123,6 +125,31 @@ impl<K: Into<Box<str>>, V: Into<Box<str>>, const N: usize> From<[(K, V); N]> for
     }
 }
 
+/// Label sets up to this size are read without a buffer of their own:
+/// an aggregated series carries two to five, an alert's ten or so.
+const INLINE_LABELS: usize = 12;
+
+impl Labels {
+    /// From the pairs as a JSON object gave them: sorted by name, and of a
+    /// name given twice the last kept, as a map would. Prometheus sends
+    /// them sorted and once each, so that order is taken as it is.
+    fn from_read(pairs: &mut [(Text<'_>, Text<'_>)]) -> Labels {
+        let sorted_once = pairs.windows(2).all(|w| w[0].0.0 < w[1].0.0);
+        if !sorted_once {
+            // Stable, so that of a name given twice the last stays last,
+            // and the first of a run is kept: reverse first.
+            pairs.reverse();
+            pairs.sort_by(|a, b| a.0.0.cmp(&b.0.0));
+        }
+        let kept = |i: usize| i == 0 || pairs[i - 1].0.0 != pairs[i].0.0;
+        Labels::from_sorted(
+            (0..pairs.len())
+                .filter(|i| kept(*i))
+                .map(|i| (&*pairs[i].0.0, &*pairs[i].1.0)),
+        )
+    }
+}
+
 /// A JSON string, borrowed from the body when it has no escapes: most
 /// names and values are read without an allocation of their own.
 struct Text<'de>(Cow<'de, str>);
@@ -167,19 +194,33 @@ impl<'de> Deserialize<'de> for Labels {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
-                let mut pairs: Vec<(Text<'de>, Text<'de>)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                // A poll reads a label set per sample, tens of thousands,
+                // each of a few labels: they are gathered on the stack, and
+                // only a set larger than that takes an allocation.
+                let empty = || (Text(Cow::Borrowed("")), Text(Cow::Borrowed("")));
+                let mut inline: [(Text<'de>, Text<'de>); INLINE_LABELS] =
+                    std::array::from_fn(|_| empty());
+                let mut spilled: Vec<(Text<'de>, Text<'de>)> = Vec::new();
+                let mut count = 0;
                 while let Some(pair) = map.next_entry::<Text<'de>, Text<'de>>()? {
-                    pairs.push(pair);
+                    if count < INLINE_LABELS {
+                        inline[count] = pair;
+                    } else {
+                        if spilled.is_empty() {
+                            spilled.reserve(map.size_hint().unwrap_or(0).min(64) + count + 1);
+                            spilled
+                                .extend(inline.iter_mut().map(|p| std::mem::replace(p, empty())));
+                        }
+                        spilled.push(pair);
+                    }
+                    count += 1;
                 }
-                // Stable, so that of a name given twice the last stays
-                // last, and dedup keeps the first: reverse first.
-                pairs.reverse();
-                pairs.sort_by(|a, b| a.0.0.cmp(&b.0.0));
-                pairs.dedup_by(|later, earlier| later.0.0 == earlier.0.0);
-                Ok(Labels::from_sorted(
-                    pairs.iter().map(|(name, value)| (&*name.0, &*value.0)),
-                ))
+                let pairs = if spilled.is_empty() {
+                    &mut inline[..count]
+                } else {
+                    &mut spilled[..]
+                };
+                Ok(Labels::from_read(pairs))
             }
         }
 
@@ -227,6 +268,22 @@ mod tests {
         );
         assert!(Labels::new().is_empty());
         assert_eq!(Labels::new().get(""), None);
+    }
+
+    #[test]
+    fn a_set_larger_than_the_stack_holds_reads_alike_and_the_last_repeat_wins() {
+        let names: Vec<String> = (0..INLINE_LABELS + 5).map(|i| format!("l{i:02}")).collect();
+        let mut body: Vec<String> = names
+            .iter()
+            .rev()
+            .map(|n| format!("\"{n}\":\"{n}\""))
+            .collect();
+        body.push(r#""l03":"again""#.to_string());
+        let labels: Labels = serde_json::from_str(&format!("{{{}}}", body.join(","))).unwrap();
+        assert_eq!(labels.len(), names.len());
+        assert_eq!(labels.get("l03"), Some("again"));
+        assert_eq!(labels.get("l16"), Some("l16"));
+        assert!(labels.iter().map(|(n, _)| n).is_sorted());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! a failed request brings back, each worded for the operator. Pure
 //! parsing: no I/O, no knowledge of the fleet's names.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::labels::Labels;
@@ -86,32 +88,39 @@ struct Envelope<D> {
 
 #[derive(Deserialize)]
 #[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
-enum RawData {
-    Vector(Vec<RawSample>),
-    Matrix(Vec<RawSeries>),
-    Scalar(RawPoint),
-    String(RawPoint),
+enum RawData<'a> {
+    #[serde(borrow)]
+    Vector(Vec<RawSample<'a>>),
+    #[serde(borrow)]
+    Matrix(Vec<RawSeries<'a>>),
+    #[serde(borrow)]
+    Scalar(RawPoint<'a>),
+    #[serde(borrow)]
+    String(RawPoint<'a>),
 }
 
 #[derive(Deserialize)]
-struct RawSample {
+struct RawSample<'a> {
     #[serde(default)]
     metric: Labels,
-    value: RawPoint,
+    #[serde(borrow)]
+    value: RawPoint<'a>,
 }
 
 #[derive(Deserialize)]
-struct RawSeries {
+struct RawSeries<'a> {
     #[serde(default)]
     metric: Labels,
-    #[serde(default)]
-    values: Vec<RawPoint>,
+    #[serde(default, borrow)]
+    values: Vec<RawPoint<'a>>,
 }
 
 /// `[1795469437.564, "0"]`: Prometheus sends sample values as strings so
-/// that NaN and ±Inf survive JSON.
+/// that NaN and ±Inf survive JSON. Borrowed from the body where it has no
+/// escapes (always, from Prometheus): a poll reads tens of thousands of
+/// them, and each is parsed at once.
 #[derive(Deserialize)]
-struct RawPoint(f64, String);
+struct RawPoint<'a>(f64, #[serde(borrow)] Cow<'a, str>);
 
 /// Parses Prometheus' float text: `1`, `0.5`, `NaN`, `+Inf`, `-Inf`.
 pub fn parse_sample(text: &str) -> Option<f64> {
