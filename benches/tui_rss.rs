@@ -183,10 +183,40 @@ fn main() {
         Ok(prefix) => format!("{prefix} {command}"),
         Err(_) => command,
     };
+    // Launch: from the start of the process to the first sites drawn, and
+    // to every site loaded (the header counts them all), read off the
+    // screen every 20 ms.
+    let started = Instant::now();
     let tmux = Tmux::start(200, 50, &command);
+    // Loaded: every environment answered (the header says when it was
+    // updated), and no first answer (the sites before their failing
+    // requirements) is still shown.
+    let all_loaded = "updated ";
+    let mut first_sites = None;
+    let mut screen = String::new();
+    while started.elapsed() < patience {
+        screen = tmux.screen().lines.join("\n");
+        if first_sites.is_none() && screen.contains("site-0") {
+            first_sites = Some(started.elapsed());
+        }
+        if first_sites.is_some() && screen.contains(all_loaded) && !screen.contains("first answer")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let loaded = started.elapsed();
+    if loaded >= patience {
+        println!("not all loaded within {patience:?}; the screen:\n{screen}");
+    }
     tmux.wait_for_within(patience, "the fleet on screen", |screen| {
         screen.contains("site-0")
     });
+    println!(
+        "launch: first sites on screen after {:.2} s, all {sites} loaded after {:.2} s",
+        first_sites.unwrap_or(loaded).as_secs_f64(),
+        loaded.as_secs_f64()
+    );
     let pid = tmux.app_pid();
     println!(
         "{sites} sites, 3 environments on one Prometheus ({mode}), refresh 2 s, 200x50; \

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 // old paths stay so callers need not change.
 pub use crate::model::keys::{Detail, DetailKey, SiteKey};
 use crate::model::{Report, Timeline};
-use crate::source::{EnvReport, FleetSource, SourceError};
+use crate::source::{EnvReport, FleetSource, Preview, SourceError};
 
 /// A result and the wall-clock time it was fetched.
 #[derive(Debug)]
@@ -123,19 +123,60 @@ impl<T> Drop for Query<T> {
 /// pane is fetched again at most this often.
 pub const FOLLOW_MIN_GAP: Duration = Duration::from_secs(1);
 
+/// Lets a query show what it has before it is done: a first answer that
+/// stands until the whole one comes (see
+/// [`FleetSource::fetch_fleet_previewing`]). Only before the query's
+/// first good result: after that its last good result stands.
+pub struct Early<T> {
+    slot: Arc<watch::Sender<Slot<T>>>,
+    wake: Arc<Notify>,
+}
+
+impl<T> Early<T> {
+    /// Whether an early answer would be shown: the query has no good
+    /// result yet.
+    pub fn wanted(&self) -> bool {
+        self.slot.borrow().last_good.is_none()
+    }
+
+    pub fn offer(&self, value: T) {
+        let now = crate::model::Clock::System.system_time();
+        let mut offered = false;
+        self.slot.send_if_modified(|slot| {
+            if slot.last_good.is_some() {
+                return false;
+            }
+            slot.last_good = Some(Fetched {
+                value: Arc::new(value),
+                at: now,
+            });
+            offered = true;
+            true
+        });
+        if offered {
+            self.wake.notify_one();
+        }
+    }
+}
+
 fn spawn_query<T, F, Fut>(settings: PollSettings, wake: Arc<Notify>, mut fetch: F) -> Query<T>
 where
     T: Send + Sync + 'static,
-    F: FnMut() -> Fut + Send + 'static,
+    F: FnMut(Early<T>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, SourceError>> + Send,
 {
     let (tx, rx) = watch::channel(Slot::default());
+    let tx = Arc::new(tx);
     let kick = Arc::new(Notify::new());
     let kicked = kick.clone();
     let task = tokio::spawn(async move {
         loop {
             tx.send_modify(|slot| slot.in_flight = true);
-            let outcome = tokio::time::timeout(settings.timeout, fetch()).await;
+            let early = Early {
+                slot: tx.clone(),
+                wake: wake.clone(),
+            };
+            let outcome = tokio::time::timeout(settings.timeout, fetch(early)).await;
             let now = crate::model::Clock::System.system_time();
             let mut failures = 0;
             tx.send_modify(|slot| {
@@ -378,9 +419,16 @@ impl Poller {
             .iter()
             .map(|source| {
                 let fetching = source.clone();
-                let mut query = spawn_query(settings, wake.clone(), move || {
+                let mut query = spawn_query(settings, wake.clone(), move |early| {
                     let source = fetching.clone();
-                    async move { source.fetch_fleet().await }
+                    async move {
+                        if early.wanted() {
+                            let preview: Preview = Arc::new(move |report| early.offer(report));
+                            source.fetch_fleet_previewing(preview).await
+                        } else {
+                            source.fetch_fleet().await
+                        }
+                    }
                 });
                 let watching = source.clone();
                 query.follower = Some(spawn_follower(
@@ -490,7 +538,7 @@ impl Poller {
         }
         let request = key.clone();
         let fetching = source.clone();
-        let mut query = spawn_query(self.settings, self.wake.clone(), move || {
+        let mut query = spawn_query(self.settings, self.wake.clone(), move |_| {
             let source = fetching.clone();
             let request = request.clone();
             async move {
@@ -796,6 +844,7 @@ mod tests {
                 .collect(),
             warnings: vec![],
             silences: None,
+            partial: false,
         }
     }
 
@@ -805,6 +854,73 @@ mod tests {
             timeout: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
         }
+    }
+
+    /// Offers a first answer of one site, then answers with two; every
+    /// poll, so that a later poll's offer can be seen to be ignored.
+    struct Previewing {
+        polls: AtomicUsize,
+    }
+
+    impl FleetSource for Previewing {
+        fn environment(&self) -> &str {
+            "prod"
+        }
+        fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(report(2)) })
+        }
+        fn fetch_fleet_previewing(
+            &self,
+            preview: Preview,
+        ) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                preview(EnvReport {
+                    partial: true,
+                    ..report(1)
+                });
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok(report(2))
+            })
+        }
+        fn fetch_site<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {
+            Box::pin(async { Err(SourceError::new("unused")) })
+        }
+        fn fetch_history<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Window,
+        ) -> BoxFuture<'a, Result<History, SourceError>> {
+            Box::pin(async { Err(SourceError::new("unused")) })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_answer_is_shown_until_the_whole_poll_comes_and_only_then() {
+        let source = Arc::new(Previewing {
+            polls: AtomicUsize::new(0),
+        });
+        let mut poller = Poller::start(vec![source.clone()], settings());
+        let wake = poller.wake();
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        let first = slot.last_good.unwrap();
+        assert!(first.value.partial);
+        assert_eq!(first.value.sites.len(), 1);
+        assert!(slot.in_flight, "the whole poll is still on its way");
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        let whole = slot.last_good.unwrap();
+        assert!(!whole.value.partial);
+        assert_eq!(whole.value.sites.len(), 2);
+        // The next polls ask for the whole only.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        wake.notified().await;
+        let (_, slot) = poller.changed_fleet().pop().unwrap();
+        assert!(!slot.last_good.unwrap().value.partial);
+        assert_eq!(source.polls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -93,6 +93,7 @@ fn slot(sites: Vec<SiteSummary>, at: SystemTime) -> Slot<EnvReport> {
                 sites,
                 warnings: vec![],
                 silences: None,
+                partial: false,
             }),
             at,
         }),
@@ -134,6 +135,7 @@ fn the_grid_check_and_watch_agree_on_every_state_and_transition() {
                         sites: polled(name, poll),
                         warnings: vec![],
                         silences: None,
+                        partial: false,
                     }),
                 )
             })

@@ -161,6 +161,7 @@ fn no_byte_from_a_hostile_site_reaches_the_terminal_unsanitized() {
                     sites,
                     warnings: vec![format!("warn{EVIL}")],
                     silences: None,
+                    partial: false,
                 }),
                 at: now,
             }),

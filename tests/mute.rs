@@ -374,6 +374,7 @@ fn outcome(sites: Vec<SiteSummary>) -> Vec<(String, Result<EnvReport, SourceErro
             sites,
             warnings: vec![],
             silences: None,
+            partial: false,
         }),
     )]
 }
@@ -1045,6 +1046,7 @@ fn watch_honours_a_saved_rule_for_a_real_id() {
                 sites,
                 warnings: vec![],
                 silences: None,
+                partial: false,
             }),
             at: UNIX_EPOCH + Duration::from_secs_f64(at),
         }),

@@ -9,9 +9,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use site_status::config::Config;
-use site_status::model::AlertBadge;
+use site_status::model::{AlertBadge, Severity};
 use site_status::source::FleetSource;
 use site_status::source::prometheus::PrometheusSource;
+use site_status::source::{EnvReport, Preview};
+use std::sync::Arc;
 mod fake_prometheus;
 
 use fake_prometheus::{fleet_server, prod_alert_count, query_of};
@@ -708,4 +710,75 @@ async fn one_environment_holds_no_more_than_its_budget() {
         json["environments"][0]["sites"].as_array().map(Vec::len),
         Some(250_000)
     );
+}
+
+/// Answers as the fake Prometheus does, the failing requirements late: as
+/// on raw series at 10,000 sites, where they read every requirement series.
+struct SlowFailing(fake_prometheus::FleetAnswers);
+
+impl wiremock::Respond for SlowFailing {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let query = query_of(request);
+        let now = site_status::model::Clock::System.unix_seconds();
+        let body = self
+            .0
+            .for_query(&query)
+            .replace(fake_prometheus::EVALUATED_AT, &format!("{now:.3}"));
+        let answer = ResponseTemplate::new(200).set_body_raw(body, "application/json");
+        if query.contains(">= 1") {
+            answer.set_delay(Duration::from_millis(1500))
+        } else {
+            answer
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_first_poll_shows_the_sites_before_their_failing_requirements() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(SlowFailing(fake_prometheus::FleetAnswers::new(30)))
+        .mount(&server)
+        .await;
+    let c = config(&server.uri(), "");
+    let source = source(&c, &no_secrets());
+    let offered: Arc<std::sync::Mutex<Vec<(EnvReport, std::time::Instant)>>> = Arc::default();
+    let keep = offered.clone();
+    let preview: Preview = Arc::new(move |report| {
+        keep.lock()
+            .unwrap()
+            .push((report, std::time::Instant::now()))
+    });
+    let asked = std::time::Instant::now();
+    let whole = source.fetch_fleet_previewing(preview).await.unwrap();
+    let offered = offered.lock().unwrap();
+    assert_eq!(offered.len(), 1, "one first answer");
+    let (first, at) = &offered[0];
+    // Before the failing requirements' answer, 1.5 s late, came.
+    assert!(
+        *at - asked < Duration::from_millis(1200),
+        "{:?}",
+        *at - asked
+    );
+    assert!(first.partial);
+    assert_eq!(first.sites.len(), 30);
+    assert!(first.sites.iter().all(|s| s.failing.is_empty()));
+    let worst = |report: &EnvReport| {
+        report
+            .sites
+            .iter()
+            .find(|s| s.name == "site-00002")
+            .and_then(|s| s.worst)
+    };
+    assert_eq!(worst(first), Some(Severity::Error));
+    assert!(
+        first.warnings[0].starts_with("first answer"),
+        "{:?}",
+        first.warnings
+    );
+    assert!(!whole.partial);
+    assert_eq!(worst(&whole), Some(Severity::Error));
+    let failing = whole.sites.iter().find(|s| s.name == "site-00002").unwrap();
+    assert_eq!(failing.failing.len(), 1);
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
 }

@@ -689,6 +689,7 @@ fn real_ids_site_app(loki: bool) -> App {
                 sites: vec![summary.clone()],
                 warnings: vec![],
                 silences: None,
+                partial: false,
             },
             2,
         ),

@@ -409,3 +409,49 @@ async fn every_alerts_read_returns_no_more_than_is_drawn() {
     let counted: usize = list.groups.iter().map(|g| g.firing + g.pending).sum();
     assert!(counted > 10 * per_name, "every alert is counted: {counted}");
 }
+
+/// A first poll of environments sharing one Prometheus shows each its own
+/// sites before their failing requirements, and then the whole poll, the
+/// same as asking alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_first_poll_shows_each_environment_its_sites_first() {
+    let exporter = FleetExporter::start(FleetBuilder::new(120).build());
+    let prometheus = TestPrometheus::scraping(&exporter).await;
+    prometheus.wait_for_fleet(&exporter).await;
+    let shared =
+        site_status::source::from_config(&config(&prometheus.url(), false), &ProcessSecrets)
+            .unwrap();
+    let offered: Arc<std::sync::Mutex<Vec<(String, site_status::source::EnvReport)>>> =
+        Arc::default();
+    let polls = shared.iter().map(|source| {
+        let keep = offered.clone();
+        let env = source.environment().to_string();
+        let preview: site_status::source::Preview =
+            Arc::new(move |report| keep.lock().unwrap().push((env.clone(), report)));
+        source.fetch_fleet_previewing(preview)
+    });
+    let wholes = futures::future::join_all(polls).await;
+    let offered = std::mem::take(&mut *offered.lock().unwrap());
+    let fleet = exporter.fleet();
+    for (source, whole) in shared.iter().zip(wholes) {
+        let env = source.environment();
+        let whole = whole.unwrap();
+        assert!(!whole.partial);
+        let firsts: Vec<_> = offered.iter().filter(|(e, _)| e == env).collect();
+        assert_eq!(firsts.len(), 1, "{env}: one first answer");
+        let first = &firsts[0].1;
+        assert!(first.partial);
+        let own = fleet
+            .sites
+            .iter()
+            .filter(|s| s.env == env && !s.silent)
+            .count();
+        assert_eq!(first.sites.len(), own, "{env}");
+        assert!(first.sites.iter().all(|s| s.failing.is_empty()));
+        let worst = |r: &site_status::source::EnvReport| -> Vec<_> {
+            r.sites.iter().map(|s| (s.name.clone(), s.worst)).collect()
+        };
+        assert_eq!(worst(first), worst(&whole), "{env}: the same worst states");
+        assert!(whole.sites.iter().any(|s| !s.failing.is_empty()), "{env}");
+    }
+}

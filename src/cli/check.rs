@@ -359,6 +359,7 @@ mod tests {
             sites,
             warnings: vec![],
             silences: None,
+            partial: false,
         })
     }
 

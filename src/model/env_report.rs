@@ -15,4 +15,8 @@ pub struct EnvReport {
     /// with this poll (or the last that could be read; `warnings` says
     /// so). `None` when the environment has no Alertmanager.
     pub silences: Option<Vec<MuteRule>>,
+    /// What a first poll could show before all of it answered: every site
+    /// with its worst state, its requirements still unread. Shown, never
+    /// taken for what the fleet was (no transitions are judged from it).
+    pub partial: bool,
 }

@@ -78,6 +78,14 @@ impl Tracker {
         }
         let fleet = self.interpret(env, &polled, now)?;
         let tracked = self.envs.get_mut(env)?;
+        if polled.partial {
+            // Drawn, but the next whole poll is still the baseline.
+            if tracked.polled.is_none() {
+                tracked.fleet = Arc::new(fleet);
+                tracked.interpreted_at = now;
+            }
+            return None;
+        }
         let baseline = tracked.polled.is_none();
         let found = (!baseline).then(|| transitions(&tracked.fleet, &fleet, polled_at));
         tracked.polled = Some(polled);
@@ -281,6 +289,40 @@ mod tests {
         );
         assert_eq!(found[0].time, 1_060.0);
         assert_eq!(t.fleet(0).unwrap().states, [SiteState::Error]);
+    }
+
+    #[test]
+    fn a_first_answer_is_shown_but_the_whole_poll_after_it_is_the_baseline() {
+        let mut t = tracker(vec![]);
+        let partial = Arc::new(EnvReport {
+            partial: true,
+            ..(*poll(vec![site("a", Severity::Error, &[])])).clone()
+        });
+        assert!(t.observe(0, partial.clone(), 1_000.0, 1_000.0).is_none());
+        assert_eq!(t.fleet(0).unwrap().states, [SiteState::Error], "drawn");
+        // Its requirements come: no transition, as none happened.
+        let whole = poll(vec![site(
+            "a",
+            Severity::Error,
+            &[("cron", Severity::Error)],
+        )]);
+        assert!(t.observe(0, whole, 1_001.0, 1_001.0).is_none());
+        assert_eq!(t.fleet(0).unwrap().sites[0].failing.len(), 1);
+        // A late first answer never stands for the fleet.
+        assert!(t.observe(0, partial, 1_002.0, 1_002.0).is_none());
+        assert_eq!(t.fleet(0).unwrap().sites[0].failing.len(), 1);
+        let found = t
+            .observe(
+                0,
+                poll(vec![site("a", Severity::Ok, &[])]),
+                1_060.0,
+                1_060.0,
+            )
+            .unwrap();
+        assert_eq!(
+            (found[0].from, found[0].to),
+            (SiteState::Error, SiteState::Ok)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::http::{ByteBudget, Endpoint, SecretLookup};
 use super::kube::{ClientFactory, Forward, KubeDiscovery};
 use super::loki::LokiReports;
 use super::prometheus::{PromApi, PrometheusSource, SharedGrid, shared_selector};
-use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use super::{BoxFuture, EnvReport, FleetSource, Preview, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig, HttpUrl};
 use crate::model::gate::Switch;
 use crate::model::{
@@ -230,6 +230,48 @@ impl EnvironmentSource {
         }
     }
 
+    /// The grid, its badges marked with the silences, joined by the
+    /// cluster's namespaces; `preview` as in
+    /// [`FleetSource::fetch_fleet_previewing`].
+    async fn fleet(&self, preview: Option<Preview>) -> Result<EnvReport, SourceError> {
+        // Both at once: a slow cluster never delays the metrics.
+        let discovery = async {
+            match &self.kube {
+                Some(kube) => Some(kube.discover().await),
+                None => None,
+            }
+        };
+        self.start_forwarding();
+        let (answer, listed, silences) = tokio::join!(
+            self.prometheus.fleet_and_firing(preview),
+            discovery,
+            self.read_silences()
+        );
+        let (mut report, mut firing) = self.explain(answer)?;
+        if let Some((silences, warning)) = silences {
+            let now = jiff::Timestamp::now();
+            let env = self.environment();
+            mark_silenced(&mut firing, &silences, env, now);
+            report.silences = Some(
+                silences
+                    .iter()
+                    .filter_map(|s| silence_to_rule(s, env, now))
+                    .collect(),
+            );
+            report.warnings.extend(warning);
+        }
+        set_badges(&mut report.sites, firing);
+        if let Some(l) = &self.loki {
+            report.warnings.extend(l.api.warnings().iter().cloned());
+        }
+        // Namespaces without metrics join the grid as "no data": this is
+        // how a site whose status workload died is found.
+        if let (Some(kube), Some(listed)) = (&self.kube, listed) {
+            kube.merge_into(&mut report, listed);
+        }
+        Ok(report)
+    }
+
     /// Said once at start: TLS checks turned off, and the like.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.prometheus.warnings().to_vec();
@@ -246,44 +288,14 @@ impl FleetSource for EnvironmentSource {
     }
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
-        Box::pin(async move {
-            // Both at once: a slow cluster never delays the metrics.
-            let discovery = async {
-                match &self.kube {
-                    Some(kube) => Some(kube.discover().await),
-                    None => None,
-                }
-            };
-            self.start_forwarding();
-            let (answer, listed, silences) = tokio::join!(
-                self.prometheus.fleet_and_firing(),
-                discovery,
-                self.read_silences()
-            );
-            let (mut report, mut firing) = self.explain(answer)?;
-            if let Some((silences, warning)) = silences {
-                let now = jiff::Timestamp::now();
-                let env = self.environment();
-                mark_silenced(&mut firing, &silences, env, now);
-                report.silences = Some(
-                    silences
-                        .iter()
-                        .filter_map(|s| silence_to_rule(s, env, now))
-                        .collect(),
-                );
-                report.warnings.extend(warning);
-            }
-            set_badges(&mut report.sites, firing);
-            if let Some(l) = &self.loki {
-                report.warnings.extend(l.api.warnings().iter().cloned());
-            }
-            // Namespaces without metrics join the grid as "no data": this is
-            // how a site whose status workload died is found.
-            if let (Some(kube), Some(listed)) = (&self.kube, listed) {
-                kube.merge_into(&mut report, listed);
-            }
-            Ok(report)
-        })
+        Box::pin(self.fleet(None))
+    }
+
+    fn fetch_fleet_previewing(
+        &self,
+        preview: Preview,
+    ) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(self.fleet(Some(preview)))
     }
 
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>> {

@@ -24,6 +24,10 @@ use crate::model::{
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Where a first poll offers what arrived first: see
+/// [`FleetSource::fetch_fleet_previewing`].
+pub type Preview = Arc<dyn Fn(EnvReport) + Send + Sync>;
+
 /// A failed fetch, worded for the operator. Sources build these messages
 /// themselves so that no URL credential or token ever ends up in one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +113,20 @@ pub trait FleetSource: Send + Sync + 'static {
     /// The grid's data: a small fixed number of aggregated queries, whatever
     /// the number of sites.
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>>;
+
+    /// [`FleetSource::fetch_fleet`], offering `preview` a partial report
+    /// ([`EnvReport::partial`]) as soon as every site's worst state is in,
+    /// while the failing requirements are still being read: on raw series
+    /// at 10,000 sites those are the slowest answer, and a first poll shows
+    /// the grid without waiting for them. Sources that answer at once
+    /// need not offer one.
+    fn fetch_fleet_previewing(
+        &self,
+        preview: Preview,
+    ) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        let _ = preview;
+        self.fetch_fleet()
+    }
 
     /// One site in full, only while the operator has it open.
     fn fetch_site<'a>(&'a self, site: &'a str) -> BoxFuture<'a, Result<SiteDetail, SourceError>>;

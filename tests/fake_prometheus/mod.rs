@@ -40,7 +40,7 @@ fn vector(samples: impl Iterator<Item = String>) -> String {
 
 /// Stands for the instant of evaluation in a stored answer; each request
 /// gets its own, as from Prometheus (ages are read against it).
-const EVALUATED_AT: &str = "\"evaluated-at\"";
+pub const EVALUATED_AT: &str = "\"evaluated-at\"";
 
 fn sample(i: usize, extra: &str, value: &str) -> String {
     format!(

@@ -862,6 +862,7 @@ impl DemoFleet {
             sites,
             warnings: Vec::new(),
             silences: None,
+            partial: false,
         })
     }
 

@@ -110,9 +110,15 @@ struct RoundAnswer {
     _leases: Vec<Lease>,
 }
 
+/// What a member does with its part of a round's first answers, before
+/// the slowest has come (see `FleetSource::fetch_fleet_previewing`).
+pub type EarlyAnswers = Box<dyn Fn([Vec<Sample>; GRID_QUERIES]) + Send + Sync>;
+
 struct Round {
     /// The members that took part (or are taking part) in this round.
     claimed: Mutex<HashSet<String>>,
+    /// The members that want their part of the first answers early.
+    early: Mutex<Vec<(String, EarlyAnswers)>>,
     answer: tokio::sync::OnceCell<Result<RoundAnswer, SourceError>>,
 }
 
@@ -162,7 +168,11 @@ impl SharedGrid {
     }
 
     /// `member`'s part of the current round, joining it or starting one.
-    pub async fn answers_for(&self, member: &str) -> Result<MemberAnswers, SourceError> {
+    pub async fn answers_for(
+        &self,
+        member: &str,
+        early: Option<EarlyAnswers>,
+    ) -> Result<MemberAnswers, SourceError> {
         let round = {
             let mut current = self
                 .current
@@ -173,6 +183,7 @@ impl SharedGrid {
                 _ => {
                     let round = Arc::new(Round {
                         claimed: Mutex::new(HashSet::from([member.to_string()])),
+                        early: Mutex::new(Vec::new()),
                         answer: tokio::sync::OnceCell::new(),
                     });
                     *current = Some(round.clone());
@@ -180,9 +191,12 @@ impl SharedGrid {
                 }
             }
         };
+        if let (Some(early), Ok(mut waiting)) = (early, round.early.lock()) {
+            waiting.push((member.to_string(), early));
+        }
         // If the member that started the round is cancelled (its poll timed
         // out), the next one waiting runs the requests.
-        match round.answer.get_or_init(|| self.fetch()).await {
+        match round.answer.get_or_init(|| self.fetch(&round)).await {
             Err(e) => Err(e.clone()),
             Ok(answer) => {
                 let answers = answer
@@ -200,15 +214,24 @@ impl SharedGrid {
         }
     }
 
-    async fn fetch(&self) -> Result<RoundAnswer, SourceError> {
+    async fn fetch(&self, round: &Round) -> Result<RoundAnswer, SourceError> {
         let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
-        let (a0, a1, a2, a3, a4, a5, alerts) = tokio::join!(
-            self.api.query_held(&q0),
+        // As `PrometheusSource::grid_answers`: the failing requirements
+        // come last on raw series; the rest go to the members that wait.
+        let rest = async {
+            let rest = tokio::join!(
+                self.api.query_held(&q0),
+                self.api.query_held(&q2),
+                self.api.query_held(&q3),
+                self.api.query_held(&q4),
+                self.api.query_held(&q5),
+            );
+            self.offer_early(round, &rest);
+            rest
+        };
+        let ((a0, a2, a3, a4, a5), a1, alerts) = tokio::join!(
+            rest,
             self.api.query_held(&q1),
-            self.api.query_held(&q2),
-            self.api.query_held(&q3),
-            self.api.query_held(&q4),
-            self.api.query_held(&q5),
             self.api.recent_firing(&self.queries),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
@@ -241,6 +264,44 @@ impl SharedGrid {
             answered: Instant::now(),
             _leases: leases,
         })
+    }
+}
+
+type Held = Result<(Answer, Option<Lease>), SourceError>;
+
+impl SharedGrid {
+    /// Gives each member that waits for them its part of the answers that
+    /// came first, the failing requirements left empty.
+    fn offer_early(&self, round: &Round, (a0, a2, a3, a4, a5): &(Held, Held, Held, Held, Held)) {
+        let Ok(waiting) = round.early.lock() else {
+            return;
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        let label = self.queries.grouped_by().unwrap_or_default();
+        let mut parts: HashMap<&str, [Vec<Sample>; GRID_QUERIES]> = waiting
+            .iter()
+            .map(|(member, _)| (member.as_str(), Default::default()))
+            .collect();
+        for (index, answer) in [(0, a0), (2, a2), (3, a3), (4, a4), (5, a5)] {
+            let Ok((answer, _)) = answer else {
+                return;
+            };
+            let super::wire::QueryData::Vector(samples) = &answer.data else {
+                return;
+            };
+            for sample in samples {
+                if let Some(part) = sample.labels.get(label).and_then(|v| parts.get_mut(v)) {
+                    part[index].push(sample.clone());
+                }
+            }
+        }
+        for (member, early) in waiting.iter() {
+            if let Some(part) = parts.remove(member.as_str()) {
+                early(part);
+            }
+        }
     }
 }
 

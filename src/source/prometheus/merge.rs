@@ -61,7 +61,11 @@ const MAX_AHEAD_SECONDS: f64 = 86_400.0;
 /// and every view can still show its age.
 fn ran_at(age: &Sample, now_unix: f64) -> f64 {
     let evaluated = age.at.unwrap_or(now_unix);
-    let at = evaluated - age.value;
+    // To the millisecond: `time() - t` and back, evaluated at another
+    // instant each poll, differs from `t` in its last bits, and an
+    // unchanged run must read as unchanged (the tracker then skips the
+    // poll's work).
+    let at = ((evaluated - age.value) * 1e3).round() / 1e3;
     if at.is_finite() && (0.0..=now_unix + MAX_AHEAD_SECONDS).contains(&at) {
         at
     } else {

@@ -27,14 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use api::{FiringAlerts, PromApi};
-pub use group::{MemberAnswers, SharedGrid, SharedSelector, shared_selector};
+pub use group::{EarlyAnswers, MemberAnswers, SharedGrid, SharedSelector, shared_selector};
 pub use labels::Labels;
 pub use merge::{MergedGrid, NO_PROFILE, alert_groups, merge_grid, merge_site};
 pub use promql::{FleetQueries, GRID_QUERIES, MatchOp, Matcher, quote, recorded};
 pub use wire::{Answer, QueryData, Sample, Series, parse_response, parse_sample};
 
 use super::http::{Endpoint, Lease, SecretLookup};
-use super::{BoxFuture, EnvReport, FleetSource, SourceError};
+use super::{BoxFuture, EnvReport, FleetSource, Preview, SourceError};
 use crate::config::{Config, ConfigError, EnvironmentConfig};
 use crate::model::gate::Switch;
 use crate::model::text::{MAX_NAME_CHARS, clean_line};
@@ -45,6 +45,44 @@ use crate::model::{
 
 fn unix_now() -> f64 {
     crate::model::Clock::System.unix_seconds()
+}
+
+/// Said with a first answer shown before the failing requirements came.
+pub const PREVIEW_WARNING: &str =
+    "first answer: each site's worst state; its failing requirements are still being read";
+
+/// A copy of an answer's samples, for a first answer offered early.
+fn vector_of(answer: &Result<(Answer, Option<Lease>), SourceError>) -> Option<Vec<Sample>> {
+    match answer {
+        Ok((
+            Answer {
+                data: QueryData::Vector(samples),
+                ..
+            },
+            _,
+        )) => Some(samples.clone()),
+        _ => None,
+    }
+}
+
+/// Takes the grid's answers that came first (the failing requirements
+/// left empty) and offers them as a partial report.
+fn offer_preview(
+    queries: &FleetQueries,
+    max_sites: usize,
+    preview: &Preview,
+    answers: [Vec<Sample>; GRID_QUERIES],
+) {
+    let merged = merge_grid(queries, answers, unix_now());
+    if merged.sites.len() > max_sites {
+        return;
+    }
+    preview(EnvReport {
+        sites: merged.sites,
+        warnings: vec![PREVIEW_WARNING.to_string()],
+        silences: None,
+        partial: true,
+    });
 }
 
 struct GridAnswers {
@@ -101,13 +139,19 @@ impl PrometheusSource {
     /// own requests or its part of a shared round.
     async fn grid_and_alerts(
         &self,
+        preview: Option<Preview>,
     ) -> Result<(GridAnswers, Result<Arc<FiringAlerts>, SourceError>), SourceError> {
+        let early = preview.map(|preview| {
+            let (queries, max_sites) = (self.queries.clone(), self.max_sites);
+            Box::new(move |answers| offer_preview(&queries, max_sites, &preview, answers))
+                as EarlyAnswers
+        });
         if let Some((grid, member)) = &self.shared {
             let MemberAnswers {
                 answers,
                 warnings,
                 alerts,
-            } = grid.answers_for(member).await?;
+            } = grid.answers_for(member, early).await?;
             return Ok((
                 GridAnswers {
                     answers,
@@ -117,15 +161,20 @@ impl PrometheusSource {
                 alerts,
             ));
         }
-        let (grid, alerts) =
-            tokio::join!(self.grid_answers(), self.api.recent_firing(&self.queries));
+        let (grid, alerts) = tokio::join!(
+            self.grid_answers(early),
+            self.api.recent_firing(&self.queries)
+        );
         Ok((grid?, alerts))
     }
 
     /// The grid, and the firing alerts on its sites (labels only) for
     /// their badges: who holds the silences marks them first.
-    pub async fn fleet_and_firing(&self) -> Result<(EnvReport, Vec<Alert>), SourceError> {
-        let (grid, alerts) = self.grid_and_alerts().await?;
+    pub async fn fleet_and_firing(
+        &self,
+        preview: Option<Preview>,
+    ) -> Result<(EnvReport, Vec<Alert>), SourceError> {
+        let (grid, alerts) = self.grid_and_alerts(preview).await?;
         let GridAnswers {
             answers,
             mut warnings,
@@ -173,6 +222,7 @@ impl PrometheusSource {
                 sites,
                 warnings,
                 silences: None,
+                partial: false,
             },
             firing,
         ))
@@ -249,16 +299,33 @@ impl PrometheusSource {
     /// The grid answers, the warnings they carried, and the budget
     /// their bodies took: held until the poll's sites are merged, so that
     /// one environment's poll holds no more than `max_poll_mib`.
-    async fn grid_answers(&self) -> Result<GridAnswers, SourceError> {
+    async fn grid_answers(&self, early: Option<EarlyAnswers>) -> Result<GridAnswers, SourceError> {
         let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
-        let (a0, a1, a2, a3, a4, a5) = tokio::join!(
-            self.api.query_held(&q0),
-            self.api.query_held(&q1),
-            self.api.query_held(&q2),
-            self.api.query_held(&q3),
-            self.api.query_held(&q4),
-            self.api.query_held(&q5),
-        );
+        // The failing requirements (q1) read every requirement series on
+        // raw series: the rest are offered to `early` without waiting.
+        let rest = async {
+            let rest = tokio::join!(
+                self.api.query_held(&q0),
+                self.api.query_held(&q2),
+                self.api.query_held(&q3),
+                self.api.query_held(&q4),
+                self.api.query_held(&q5),
+            );
+            if let Some(early) = &early {
+                let (a0, a2, a3, a4, a5) = &rest;
+                if let (Some(v0), Some(v2), Some(v3), Some(v4), Some(v5)) = (
+                    vector_of(a0),
+                    vector_of(a2),
+                    vector_of(a3),
+                    vector_of(a4),
+                    vector_of(a5),
+                ) {
+                    early([v0, Vec::new(), v2, v3, v4, v5]);
+                }
+            }
+            rest
+        };
+        let ((a0, a2, a3, a4, a5), a1) = tokio::join!(rest, self.api.query_held(&q1));
         let mut warnings = Vec::new();
         let mut leases = Vec::new();
         let mut take = |answer: Result<(Answer, Option<Lease>), SourceError>| -> Result<Vec<Sample>, SourceError> {
@@ -292,7 +359,18 @@ impl FleetSource for PrometheusSource {
 
     fn fetch_fleet(&self) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
         Box::pin(async move {
-            let (mut report, firing) = self.fleet_and_firing().await?;
+            let (mut report, firing) = self.fleet_and_firing(None).await?;
+            set_badges(&mut report.sites, firing);
+            Ok(report)
+        })
+    }
+
+    fn fetch_fleet_previewing(
+        &self,
+        preview: Preview,
+    ) -> BoxFuture<'_, Result<EnvReport, SourceError>> {
+        Box::pin(async move {
+            let (mut report, firing) = self.fleet_and_firing(Some(preview)).await?;
             set_badges(&mut report.sites, firing);
             Ok(report)
         })
@@ -461,6 +539,7 @@ impl FleetSource for PrometheusSource {
                 sites,
                 warnings,
                 silences: None,
+                partial: false,
             })
         })
     }
