@@ -96,26 +96,34 @@ fn render(dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The base with `component` applied, as an overlay using it renders it.
-fn render_component(component: &Path) -> String {
+/// `path` relative to `from`: kustomize takes only relative paths, so up to
+/// / and down again.
+fn relative_to(from: &Path, path: &Path) -> String {
+    let up = "../".repeat(from.components().count() - 1);
+    let path = path.canonicalize().unwrap();
+    format!("{up}{}", path.strip_prefix("/").unwrap().display())
+}
+
+/// The base with `extra` (kustomization fields) added, as an overlay that
+/// says no more renders it.
+fn render_on_base(extra: impl Fn(&Path) -> String) -> String {
     let dir = tempfile::tempdir().unwrap();
     let here = dir.path().canonicalize().unwrap();
-    // kustomize takes only relative paths: up to / and down again.
-    let relative = |to: &Path| {
-        let up = "../".repeat(here.components().count() - 1);
-        let to = to.canonicalize().unwrap();
-        format!("{up}{}", to.strip_prefix("/").unwrap().display())
-    };
     std::fs::write(
         here.join("kustomization.yaml"),
         format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\ncomponents:\n  - {}\n",
-            relative(&kube_dir().join("base")),
-            relative(component)
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\n{}",
+            relative_to(&here, &kube_dir().join("base")),
+            extra(&here)
         ),
     )
     .unwrap();
     render(&here)
+}
+
+/// The base with `component` applied, as an overlay using it renders it.
+fn render_component(component: &Path) -> String {
+    render_on_base(|here| format!("components:\n  - {}\n", relative_to(here, component)))
 }
 
 /// YAML documents as JSON objects, through PyYAML: the validator's own
@@ -927,6 +935,48 @@ fn the_network_policy_allows_exactly_the_agents_flows() {
             r.name
         );
     }
+}
+
+#[test]
+fn the_readmes_policy_patch_for_a_generic_cluster_admits_the_api_servers_range() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("#### Network policy")
+        .expect("README: Network policy")..];
+    let patch = section
+        .split("```\n")
+        .find(|block| block.starts_with("patches:"))
+        .expect("the README's patch for a generic cluster");
+    let yaml = render_on_base(|_| patch.to_string());
+    let r = Rendered {
+        name: "base + README's generic-cluster patch".into(),
+        objects: objects(&yaml),
+        yaml,
+    };
+    let api_server = address("10.0.0.4");
+    assert!(allowed(&r, Direction::In, &api_server, 9101, "TCP"));
+    assert!(!allowed(&r, Direction::In, &api_server, 22, "TCP"));
+    assert!(!allowed(
+        &r,
+        Direction::In,
+        &address("10.0.0.17"),
+        9101,
+        "TCP"
+    ));
+    assert!(!allowed(
+        &r,
+        Direction::In,
+        &pod("kube-system", KONNECTIVITY),
+        9101,
+        "TCP"
+    ));
+    assert!(allowed(
+        &r,
+        Direction::In,
+        &pod("monitoring", PROMETHEUS),
+        9101,
+        "TCP"
+    ));
 }
 
 /// Prometheus' relabelling of one target's labels, as `relabel_configs`
