@@ -272,6 +272,48 @@ fn sigterm_with_a_waiting_client_and_a_hung_drush_exits_within_the_budget() {
     }
 }
 
+/// What the Deployment's probes see of a fresh pod whose first run has not
+/// ended (issue 27): `kubectl rollout status` waits for /readyz, which
+/// must not wait for drush, and the kubelet's /livez must not restart an
+/// agent whose run is merely long. The first run's end is its own series.
+#[test]
+fn a_fresh_agent_is_ready_before_its_first_run_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pids");
+    let started = Instant::now();
+    let agent = Agent::start(
+        dir.path(),
+        &["--interval", "1h", "--timeout", "60s"],
+        &["hang", pidfile.to_str().unwrap()],
+    );
+    // The first run started (--splay 0) and hangs.
+    let drush = pids(&pidfile, Duration::from_secs(10));
+    assert!(drush.iter().all(|p| alive(*p)));
+    agent.wait_for("/readyz", 200, Duration::from_secs(5));
+    let ready_after = started.elapsed();
+    // The Deployment's readinessProbe looks every 5 s: ready within one
+    // period of the start, not one interval.
+    assert!(ready_after < Duration::from_secs(5), "{ready_after:?}");
+    assert_eq!(
+        agent.get("/livez", Duration::from_secs(1)).map(|a| a.0),
+        Some(200)
+    );
+    let (status, metrics) = agent.get("/metrics", Duration::from_secs(1)).unwrap();
+    assert_eq!(status, 200);
+    let first_run = metrics
+        .lines()
+        .find(|l| l.starts_with("site_status_agent_first_run_finished{"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(first_run.ends_with(" 0"), "{first_run}");
+    assert!(
+        !metrics.contains("drupal_status_report_success"),
+        "{metrics}"
+    );
+    // Still the first run, still going.
+    assert!(drush.iter().all(|p| alive(*p)));
+    println!("ready {ready_after:?} after the start, the first run still going");
+}
+
 /// Failure 4: SIGHUP killed the agent (rc 129) and left drush's children
 /// running. Now it is a shutdown like SIGTERM's.
 #[test]
