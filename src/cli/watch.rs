@@ -152,7 +152,9 @@ impl WatchStream {
             }
             *last_error = error;
         }
-        let Some(good) = &slot.last_good else {
+        // A first answer without the failing requirements is for the
+        // screen; a line per change waits for the whole poll.
+        let Some(good) = slot.last_good.as_ref().filter(|g| !g.value.partial) else {
             return said;
         };
         if *seen_at == Some(good.at) {

@@ -142,7 +142,11 @@ pub async fn run(
         let mut changed = false;
         for (env, slot) in poller.changed_fleet() {
             backend.fleet_error = error_of(&slot);
-            if let Some(good) = &slot.last_good {
+            // A first answer without the failing requirements cannot
+            // judge a regression: the gate waits for the whole poll.
+            if let Some(good) = &slot.last_good
+                && !good.value.partial
+            {
                 let at = crate::model::clock::unix_seconds(
                     crate::model::clock::timestamp_of_system_time(good.at),
                 );
