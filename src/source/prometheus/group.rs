@@ -215,23 +215,9 @@ impl SharedGrid {
     }
 
     async fn fetch(&self, round: &Round) -> Result<RoundAnswer, SourceError> {
-        let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
-        // As `PrometheusSource::grid_answers`: the failing requirements
-        // come last on raw series; the rest go to the members that wait.
-        let rest = async {
-            let rest = tokio::join!(
-                self.api.query_held(&q0),
-                self.api.query_held(&q2),
-                self.api.query_held(&q3),
-                self.api.query_held(&q4),
-                self.api.query_held(&q5),
-            );
-            self.offer_early(round, &rest);
-            rest
-        };
-        let ((a0, a2, a3, a4, a5), a1, alerts) = tokio::join!(
-            rest,
-            self.api.query_held(&q1),
+        let (answers, alerts) = tokio::join!(
+            super::ask_grid(&self.api, &self.queries, |first| self
+                .offer_early(round, first)),
             self.api.recent_firing(&self.queries),
         );
         let label = self.queries.grouped_by().unwrap_or_default();
@@ -242,7 +228,7 @@ impl SharedGrid {
             .collect();
         let mut warnings = Vec::new();
         let mut leases = Vec::new();
-        for (index, answer) in [a0, a1, a2, a3, a4, a5].into_iter().enumerate() {
+        for (index, answer) in answers.into_iter().enumerate() {
             let (answer, lease): (Answer, Option<Lease>) = answer?;
             leases.extend(lease);
             warnings.extend(answer.warnings.iter().cloned());
@@ -267,12 +253,11 @@ impl SharedGrid {
     }
 }
 
-type Held = Result<(Answer, Option<Lease>), SourceError>;
-
 impl SharedGrid {
     /// Gives each member that waits for them its part of the answers that
-    /// came first, the failing requirements left empty.
-    fn offer_early(&self, round: &Round, (a0, a2, a3, a4, a5): &(Held, Held, Held, Held, Held)) {
+    /// came first (the grid's but the failing requirements, which are left
+    /// empty).
+    fn offer_early(&self, round: &Round, first: [&super::Held; 5]) {
         let Ok(waiting) = round.early.lock() else {
             return;
         };
@@ -284,7 +269,7 @@ impl SharedGrid {
             .iter()
             .map(|(member, _)| (member.as_str(), Default::default()))
             .collect();
-        for (index, answer) in [(0, a0), (2, a2), (3, a3), (4, a4), (5, a5)] {
+        for (index, answer) in [0, 2, 3, 4, 5].into_iter().zip(first) {
             let Ok((answer, _)) = answer else {
                 return;
             };

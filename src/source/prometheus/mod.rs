@@ -51,8 +51,36 @@ fn unix_now() -> f64 {
 pub const PREVIEW_WARNING: &str =
     "first answer: each site's worst state; its failing requirements are still being read";
 
+/// An answer and the budget its body took.
+type Held = Result<(Answer, Option<Lease>), SourceError>;
+
+/// The grid's six answers, in [`FleetQueries::grid`]'s order. The failing
+/// requirements (the second) read every requirement series on raw series:
+/// the other five go to `first` as soon as they are in, without waiting
+/// for it.
+async fn ask_grid(
+    api: &PromApi,
+    queries: &FleetQueries,
+    first: impl FnOnce([&Held; 5]),
+) -> [Held; GRID_QUERIES] {
+    let [q0, q1, q2, q3, q4, q5] = queries.grid();
+    let rest = async {
+        let (a0, a2, a3, a4, a5) = tokio::join!(
+            api.query_held(&q0),
+            api.query_held(&q2),
+            api.query_held(&q3),
+            api.query_held(&q4),
+            api.query_held(&q5),
+        );
+        first([&a0, &a2, &a3, &a4, &a5]);
+        (a0, a2, a3, a4, a5)
+    };
+    let ((a0, a2, a3, a4, a5), a1) = tokio::join!(rest, api.query_held(&q1));
+    [a0, a1, a2, a3, a4, a5]
+}
+
 /// A copy of an answer's samples, for a first answer offered early.
-fn vector_of(answer: &Result<(Answer, Option<Lease>), SourceError>) -> Option<Vec<Sample>> {
+fn vector_of(answer: &Held) -> Option<Vec<Sample>> {
     match answer {
         Ok((
             Answer {
@@ -300,32 +328,14 @@ impl PrometheusSource {
     /// their bodies took: held until the poll's sites are merged, so that
     /// one environment's poll holds no more than `max_poll_mib`.
     async fn grid_answers(&self, early: Option<EarlyAnswers>) -> Result<GridAnswers, SourceError> {
-        let [q0, q1, q2, q3, q4, q5] = self.queries.grid();
-        // The failing requirements (q1) read every requirement series on
-        // raw series: the rest are offered to `early` without waiting.
-        let rest = async {
-            let rest = tokio::join!(
-                self.api.query_held(&q0),
-                self.api.query_held(&q2),
-                self.api.query_held(&q3),
-                self.api.query_held(&q4),
-                self.api.query_held(&q5),
-            );
-            if let Some(early) = &early {
-                let (a0, a2, a3, a4, a5) = &rest;
-                if let (Some(v0), Some(v2), Some(v3), Some(v4), Some(v5)) = (
-                    vector_of(a0),
-                    vector_of(a2),
-                    vector_of(a3),
-                    vector_of(a4),
-                    vector_of(a5),
-                ) {
-                    early([v0, Vec::new(), v2, v3, v4, v5]);
-                }
+        let [a0, a1, a2, a3, a4, a5] = ask_grid(&self.api, &self.queries, |first| {
+            let Some(early) = &early else { return };
+            let [v0, v2, v3, v4, v5] = first.map(vector_of);
+            if let (Some(v0), Some(v2), Some(v3), Some(v4), Some(v5)) = (v0, v2, v3, v4, v5) {
+                early([v0, Vec::new(), v2, v3, v4, v5]);
             }
-            rest
-        };
-        let ((a0, a2, a3, a4, a5), a1) = tokio::join!(rest, self.api.query_held(&q1));
+        })
+        .await;
         let mut warnings = Vec::new();
         let mut leases = Vec::new();
         let mut take = |answer: Result<(Answer, Option<Lease>), SourceError>| -> Result<Vec<Sample>, SourceError> {
